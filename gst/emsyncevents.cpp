@@ -1,0 +1,149 @@
+#include "gst/emsyncevents.h"
+
+#include <string.h>
+
+static EmsyncCutKind
+cut_kind_from_string (const gchar * s)
+{
+  if (s && strcmp (s, "dissolve") == 0)
+    return EMSYNC_CUT_KIND_DISSOLVE;
+  if (s && strcmp (s, "fade") == 0)
+    return EMSYNC_CUT_KIND_FADE;
+  return EMSYNC_CUT_KIND_CUT;
+}
+
+static GstStructure *
+scene_cut_structure_new (const EmsyncSceneCut * cut)
+{
+  return gst_structure_new (EMSYNC_SCENE_CUT_EVENT_NAME,
+      "timestamp", G_TYPE_UINT64, (guint64) cut->timestamp,
+      "stream-time", G_TYPE_UINT64, (guint64) cut->stream_time,
+      "running-time", G_TYPE_UINT64, (guint64) cut->running_time,
+      "score", G_TYPE_DOUBLE, cut->score,
+      "kind", G_TYPE_STRING, emsync_cut_kind_to_string (cut->kind),
+      "index", G_TYPE_UINT, cut->index, NULL);
+}
+
+static gboolean
+scene_cut_structure_parse (const GstStructure * s, EmsyncSceneCut * cut)
+{
+  if (!s || !gst_structure_has_name (s, EMSYNC_SCENE_CUT_EVENT_NAME))
+    return FALSE;
+  guint64 timestamp = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE,
+      running_time = GST_CLOCK_TIME_NONE;
+  gdouble score = 0.0;
+  guint index = 0;
+  if (!gst_structure_get_uint64 (s, "timestamp", &timestamp))
+    return FALSE;
+  gst_structure_get_uint64 (s, "stream-time", &stream_time);
+  gst_structure_get_uint64 (s, "running-time", &running_time);
+  gst_structure_get_double (s, "score", &score);
+  gst_structure_get_uint (s, "index", &index);
+  if (cut) {
+    cut->timestamp = timestamp;
+    cut->stream_time = stream_time;
+    cut->running_time = running_time;
+    cut->score = score;
+    cut->kind = cut_kind_from_string (gst_structure_get_string (s, "kind"));
+    cut->index = index;
+  }
+  return TRUE;
+}
+
+GstEvent *
+emsync_scene_cut_event_new (const EmsyncSceneCut * cut)
+{
+  g_return_val_if_fail (cut != NULL, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, scene_cut_structure_new (cut));
+}
+
+gboolean
+emsync_scene_cut_event_is (GstEvent * event)
+{
+  g_return_val_if_fail (event != NULL, FALSE);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM)
+    return FALSE;
+  const GstStructure *s = gst_event_get_structure (event);
+  return s && gst_structure_has_name (s, EMSYNC_SCENE_CUT_EVENT_NAME);
+}
+
+gboolean
+emsync_scene_cut_event_parse (GstEvent * event, EmsyncSceneCut * cut)
+{
+  g_return_val_if_fail (event != NULL, FALSE);
+  if (!emsync_scene_cut_event_is (event))
+    return FALSE;
+  return scene_cut_structure_parse (gst_event_get_structure (event), cut);
+}
+
+GstMessage *
+emsync_scene_cut_message_new (GstObject * src, const EmsyncSceneCut * cut)
+{
+  g_return_val_if_fail (cut != NULL, NULL);
+  /* For applications and gst-launch -m, "timestamp" is the stream time of the boundary. */
+  EmsyncSceneCut shown = *cut;
+  shown.timestamp = cut->stream_time;
+  GstStructure *s = scene_cut_structure_new (&shown);
+  gst_structure_set (s, "pts", G_TYPE_UINT64, (guint64) cut->timestamp, NULL);
+  return gst_message_new_element (src, s);
+}
+
+gboolean
+emsync_scene_cut_message_parse (GstMessage * message, EmsyncSceneCut * cut)
+{
+  g_return_val_if_fail (message != NULL, FALSE);
+  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT)
+    return FALSE;
+  const GstStructure *s = gst_message_get_structure (message);
+  if (!scene_cut_structure_parse (s, cut))
+    return FALSE;
+  guint64 pts;
+  if (cut && gst_structure_get_uint64 (s, "pts", &pts))
+    cut->timestamp = pts;
+  return TRUE;
+}
+
+GstEvent *
+emsync_emotion_event_new (const EmsyncEmotion * emotion)
+{
+  g_return_val_if_fail (emotion != NULL, NULL);
+  GstStructure *s = gst_structure_new (EMSYNC_EMOTION_EVENT_NAME,
+      "timestamp", G_TYPE_UINT64, (guint64) emotion->timestamp,
+      "valence", G_TYPE_DOUBLE, emotion->valence,
+      "arousal", G_TYPE_DOUBLE, emotion->arousal,
+      "confidence", G_TYPE_DOUBLE, emotion->confidence, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY, s);
+}
+
+gboolean
+emsync_emotion_event_is (GstEvent * event)
+{
+  g_return_val_if_fail (event != NULL, FALSE);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM_STICKY)
+    return FALSE;
+  const GstStructure *s = gst_event_get_structure (event);
+  return s && gst_structure_has_name (s, EMSYNC_EMOTION_EVENT_NAME);
+}
+
+gboolean
+emsync_emotion_event_parse (GstEvent * event, EmsyncEmotion * emotion)
+{
+  g_return_val_if_fail (event != NULL, FALSE);
+  if (!emsync_emotion_event_is (event))
+    return FALSE;
+  const GstStructure *s = gst_event_get_structure (event);
+  guint64 timestamp = GST_CLOCK_TIME_NONE;
+  gdouble valence = 0.0, arousal = 0.0, confidence = 0.0;
+  if (!gst_structure_get_double (s, "valence", &valence)
+      || !gst_structure_get_double (s, "arousal", &arousal))
+    return FALSE;
+  gst_structure_get_uint64 (s, "timestamp", &timestamp);
+  gst_structure_get_double (s, "confidence", &confidence);
+  if (emotion) {
+    emotion->timestamp = timestamp;
+    emotion->valence = valence;
+    emotion->arousal = arousal;
+    emotion->confidence = confidence;
+  }
+  return TRUE;
+}

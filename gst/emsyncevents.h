@@ -1,0 +1,59 @@
+/* emsync — custom serialized events, in the new/is/parse style of gst-libs/gst/video/video-event.h.
+ *
+ *  - "emsync-scene-cut" (GST_EVENT_CUSTOM_DOWNSTREAM): pushed by emsyncscenecut right before the first
+ *    frame of a new shot. It stays ordered with the buffers and passes queues, tees and converters even
+ *    where metas are dropped.
+ *  - "emsync-emotion" (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY): the latest smoothed valence/arousal, pushed by
+ *    emsyncemotion when the value moves by more than its step; sticky, so a late-linked branch gets it.
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include "gst/emsyncmeta.h"
+
+G_BEGIN_DECLS
+
+#define EMSYNC_SCENE_CUT_EVENT_NAME "emsync-scene-cut"
+#define EMSYNC_EMOTION_EVENT_NAME "emsync-emotion"
+
+/**
+ * EmsyncSceneCut:
+ * A scene boundary as carried by the event (and the bus message of the same name).
+ * @timestamp: PTS of the first frame of the new shot (the middle of a gradual transition)
+ * @stream_time: @timestamp in stream time
+ * @running_time: @timestamp in running time
+ */
+typedef struct {
+  GstClockTime timestamp;
+  GstClockTime stream_time;
+  GstClockTime running_time;
+  gdouble score;
+  EmsyncCutKind kind;
+  guint index;
+} EmsyncSceneCut;
+
+GstEvent *emsync_scene_cut_event_new (const EmsyncSceneCut * cut);
+gboolean emsync_scene_cut_event_is (GstEvent * event);
+gboolean emsync_scene_cut_event_parse (GstEvent * event, EmsyncSceneCut * cut);
+/* The bus message emsyncscenecut posts (same fields; "timestamp" is stream time, as gst-launch users read it). */
+GstMessage *emsync_scene_cut_message_new (GstObject * src, const EmsyncSceneCut * cut);
+gboolean emsync_scene_cut_message_parse (GstMessage * message, EmsyncSceneCut * cut);
+
+/**
+ * EmsyncEmotion:
+ * @timestamp: PTS of the frame the value belongs to
+ * @valence, @arousal: in [-1, 1]
+ * @confidence: in [0, 1]
+ */
+typedef struct {
+  GstClockTime timestamp;
+  gdouble valence;
+  gdouble arousal;
+  gdouble confidence;
+} EmsyncEmotion;
+
+GstEvent *emsync_emotion_event_new (const EmsyncEmotion * emotion);
+gboolean emsync_emotion_event_is (GstEvent * event);
+gboolean emsync_emotion_event_parse (GstEvent * event, EmsyncEmotion * emotion);
+
+G_END_DECLS

@@ -1,0 +1,12 @@
+/* emsync — element registration declarations (one per element, registered in plugin.cpp). */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+GST_ELEMENT_REGISTER_DECLARE (emsyncscenecut);
+GST_ELEMENT_REGISTER_DECLARE (emsyncsynth);
+GST_ELEMENT_REGISTER_DECLARE (emsyncmidienc);
+
+G_END_DECLS

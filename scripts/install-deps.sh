@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages emsync needs to build, test and run. Idempotent: only missing packages are installed.
+# Run as root (or through sudo). Set EMSYNC_WITH_TRAINING=1 to also install what model training/export needs.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  meson ninja-build pkg-config g++
+  # GStreamer (core, base, tools, and the plugin sets our pipelines and tests use)
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  # engine libraries
+  libtorch-dev libopencv-core-dev libopencv-imgproc-dev libfluidsynth-dev
+  # libtorch runs ~10x slower on the reference BLAS Debian selects by default
+  libopenblas0-pthread
+  # a small General MIDI soundfont for tests and the demo
+  timgm6mb-soundfont
+  # test media generation and the demo's container checks
+  ffmpeg
+)
+if [ "${EMSYNC_WITH_TRAINING:-0}" = 1 ]; then
+  PACKAGES+=(python3-torch python3-mido python3-numpy)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+echo "install-deps: done"
