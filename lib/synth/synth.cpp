@@ -49,6 +49,13 @@ disable_audio_drivers_once ()
   });
 }
 
+uint32_t
+read_le32 (const char *p)
+{
+  const auto *b = reinterpret_cast<const unsigned char *> (p);
+  return b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t> (b[3]) << 24);
+}
+
 std::string
 describe_errno (int err)
 {
@@ -130,6 +137,37 @@ check_soundfont_file (const std::string &path)
       std::memcmp (header + 8, "sfbk", 4) != 0)
     throw SoundFontError (Kind::Corrupt, path,
         "'" + path + "' is not a SoundFont (expected a RIFF 'sfbk' file: .sf2, or .sf3 with compressed samples)");
+
+  /* Walk the top-level chunks: a truncated or mangled file fails here with a clear message instead of deep
+   * inside FluidSynth's loaders (which also try other formats and complain in confusing ways). */
+  const uint64_t file_size = static_cast<uint64_t> (st.st_size);
+  const uint64_t riff_end = 8 + read_le32 (header + 4);
+  if (riff_end > file_size)
+    throw SoundFontError (Kind::Corrupt, path,
+        "SoundFont '" + path + "' is truncated (" + std::to_string (file_size) + " of " + std::to_string (riff_end) +
+            " bytes)");
+  bool have_info = false, have_samples = false, have_presets = false;
+  uint64_t pos = 12;
+  while (pos + 8 <= riff_end) {
+    char chunk[12] = {};
+    in.seekg (static_cast<std::streamoff> (pos));
+    in.read (chunk, sizeof chunk);
+    if (in.gcount () < 8)
+      break;
+    const uint64_t size = read_le32 (chunk + 4);
+    if (pos + 8 + size > riff_end)
+      break;
+    if (std::memcmp (chunk, "LIST", 4) == 0 && size >= 4) {
+      have_info |= std::memcmp (chunk + 8, "INFO", 4) == 0;
+      have_samples |= std::memcmp (chunk + 8, "sdta", 4) == 0;
+      have_presets |= std::memcmp (chunk + 8, "pdta", 4) == 0;
+    }
+    pos += 8 + size + (size & 1);
+  }
+  if (!(have_info && have_samples && have_presets))
+    throw SoundFontError (Kind::Corrupt, path,
+        "SoundFont '" + path + "' is damaged: it lacks its " +
+            std::string (!have_info ? "INFO" : !have_samples ? "sample (sdta)" : "preset (pdta)") + " section");
 }
 
 Synth::Synth (int sample_rate, const Settings &settings) : sample_rate_ (sample_rate)
@@ -254,6 +292,12 @@ Synth::active_voice_count () const
 void
 Synth::reset ()
 {
+  /* fluid_synth_system_reset() alone only releases the notes (they ring on) and all_sounds_off() alone leaves
+   * the reverb and chorus ringing. Kill the voices, let FluidSynth run their anti-click fade into a scratch
+   * buffer, then reset again to clear the effect units fed by that fade: afterwards the output is silent. */
+  fluid_synth_system_reset (synth_);
+  fluid_synth_all_sounds_off (synth_, -1);
+  fluid_synth_write_float (synth_, kResetFadeFrames, reset_scratch_.data (), 0, 2, reset_scratch_.data (), 1, 2);
   fluid_synth_system_reset (synth_);
 }
 

@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -61,7 +62,8 @@ std::vector<std::string> default_soundfont_candidates ();
 /* The first candidate that is a readable file, or "" when there is none. */
 std::string find_default_soundfont ();
 
-/* Throws SoundFontError unless `path` is a readable RIFF 'sfbk' file (SF2, or SF3 with compressed samples). */
+/* Throws SoundFontError unless `path` is a readable RIFF 'sfbk' file (SF2, or SF3 with compressed samples) whose
+ * INFO, sample and preset sections are all present and inside the file. */
 void check_soundfont_file (const std::string &path);
 
 class Synth {
@@ -92,7 +94,8 @@ public:
 
   int active_voice_count () const;
 
-  /* All notes off, controllers and programs back to defaults (MIDI system reset); the SoundFont stays loaded. */
+  /* Silences everything at once (voices and effects) and sets controllers and programs back to their defaults,
+   * like a MIDI system reset with no release; the SoundFont stays loaded. */
   void reset ();
 
   void set_gain (double gain);
@@ -102,7 +105,10 @@ public:
   void apply_settings (const Settings &settings);
 
 private:
+  static constexpr int kResetFadeFrames = 1024;
+
   int sample_rate_;
+  std::array<float, 2 * kResetFadeFrames> reset_scratch_ {};
   fluid_settings_t *settings_ = nullptr;
   fluid_synth_t *synth_ = nullptr;
   int soundfont_id_ = -1;
