@@ -490,6 +490,8 @@ handle_segment (GstEmsyncSynth *self, GstEvent *event)
   GST_DEBUG_OBJECT (self, "segment %" GST_SEGMENT_FORMAT, &segment);
   if (st.negotiated)
     push_pending (self); /* belongs to the previous segment */
+  if (st.samples > 0)
+    st.discont = true; /* the timeline restarts at the new segment's start */
   st.segment = segment;
   st.origin = segment.start;
   st.samples = 0;

@@ -32,6 +32,12 @@ test_soundfont (void)
   return NULL;
 }
 
+/* Declares `name` as the test SoundFont, or ends the test (passing, with a SKIP note) when there is none. */
+#define REQUIRE_SOUNDFONT(name)                                                                                  \
+  const gchar *name = test_soundfont ();                                                                         \
+  if (!name)                                                                                                     \
+  return
+
 /* A harness around emsyncsynth with the given extra properties and (optionally fixed) downstream caps. */
 static GstHarness *
 new_synth_harness (const gchar *soundfont, const gchar *props, const gchar *sink_caps)
@@ -222,9 +228,7 @@ check_negotiation (const gchar *soundfont, const gchar *sink_caps, gint want_rat
 
 GST_START_TEST (test_negotiation_rates)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   const gint rates[] = { 22050, 48000, 96000 };
   const gchar *formats[] = { "F32LE", "S16LE" };
   for (guint r = 0; r < G_N_ELEMENTS (rates); r++)
@@ -239,9 +243,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_negotiation_preference)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   /* downstream accepts anything: 44100 Hz F32LE */
   check_negotiation (sf, NULL, 44100, "F32LE");
   /* downstream wants S16LE in a range: 44100 Hz S16LE */
@@ -255,9 +257,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_negotiation_refused)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   GstHarness *h = new_synth_harness (sf, NULL, "audio/x-raw, format=S16LE, rate=8000, channels=2");
   fail_unless_equals_int (push_tick (h, 0), GST_FLOW_NOT_NEGOTIATED);
   gst_harness_teardown (h);
@@ -266,9 +266,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_note_timing)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   GstHarness *h = new_synth_harness (sf, NULL, NULL);
   Output out;
   output_init (&out);
@@ -298,9 +296,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_unstamped_event_applies_now)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   GstHarness *h = new_synth_harness (sf, "reverb=false chorus=false", NULL);
   Output out;
   output_init (&out);
@@ -315,11 +311,56 @@ GST_START_TEST (test_unstamped_event_applies_now)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_settings_while_playing)
+{
+  REQUIRE_SOUNDFONT (sf);
+  GstHarness *h = new_synth_harness (sf, "reverb=false chorus=false", NULL);
+  Output out;
+  output_init (&out);
+  fail_unless_equals_int (push_note_on (h, 0, 60, 110), GST_FLOW_OK);
+  push_ticks (h, 10 * GST_MSECOND, 310 * GST_MSECOND);
+  GstElement *synth = gst_harness_find_element (h, "emsyncsynth");
+  g_object_set (synth, "gain", 0.0, NULL);
+  gst_object_unref (synth);
+  push_ticks (h, 310 * GST_MSECOND, 600 * GST_MSECOND);
+  output_pull (h, &out, TRUE);
+  fail_unless (output_peak (&out, 0.1, 0.3) > 0.01);
+  fail_unless (output_peak (&out, 0.35, 0.59) < 1e-4, "gain=0 not applied: %f", output_peak (&out, 0.35, 0.59));
+  output_clear (&out);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_new_segment_restarts_timeline)
+{
+  REQUIRE_SOUNDFONT (sf);
+  GstHarness *h = new_synth_harness (sf, NULL, NULL);
+  Output out;
+  output_init (&out);
+  push_ticks (h, 0, 110 * GST_MSECOND);
+  output_pull (h, &out, FALSE);
+  fail_unless_equals_int (out.discont_buffers, 1);
+  output_clear (&out);
+  /* a non-flushing segment (e.g. a segment seek) at 5 s: audio continues from 5 s, marked DISCONT */
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  segment.start = segment.time = 5 * GST_SECOND;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  output_init (&out);
+  push_ticks (h, 5 * GST_SECOND, 5 * GST_SECOND + 110 * GST_MSECOND);
+  output_pull (h, &out, FALSE);
+  fail_unless (out.buffers > 0);
+  /* the partial block of the old segment is pushed before the new segment: skip it */
+  fail_unless_equals_uint64 (out.end, 5 * GST_SECOND + 100 * GST_MSECOND);
+  fail_unless (out.discont_buffers >= 1);
+  output_clear (&out);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_long_stream_no_drift)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   /* 22050 Hz: a block (221 frames) is not a whole number of nanoseconds, so any rounding drift would show */
   GstHarness *h = new_synth_harness (sf, "reverb=false chorus=false",
       "audio/x-raw, format=F32LE, rate=22050, channels=2, layout=interleaved");
@@ -352,9 +393,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_gap_advances_time)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   GstHarness *h = new_synth_harness (sf, NULL, NULL);
   Output out;
   output_init (&out);
@@ -406,9 +445,7 @@ render_note_then_eos (const gchar *sf, const gchar *props, gboolean release, Out
 
 GST_START_TEST (test_eos_renders_tail)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   Output out;
 
   /* released right before EOS: the release and reverb are rendered, then it stops once silent */
@@ -436,9 +473,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_flush_resets)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   GstHarness *h = new_synth_harness (sf, NULL, NULL);
   Output out;
   output_init (&out);
@@ -472,9 +507,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_latency_query)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   GstHarness *h = new_synth_harness (sf, NULL, NULL);
   gst_harness_set_upstream_latency (h, 5 * GST_MSECOND);
   push_ticks (h, 0, 50 * GST_MSECOND);
@@ -672,9 +705,7 @@ run_midi_pipeline (const gchar *midi_path, const gchar *synth_desc)
 
 GST_START_TEST (test_midiparse_pipeline)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   GstElementFactory *midiparse = gst_element_factory_find ("midiparse");
   if (!midiparse) {
     g_print ("SKIP: midiparse (gstreamer1.0-plugins-bad) is not installed\n");
@@ -697,9 +728,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_fluiddec_oracle)
 {
-  const gchar *sf = test_soundfont ();
-  if (!sf)
-    return;
+  REQUIRE_SOUNDFONT (sf);
   GstElementFactory *fluiddec = gst_element_factory_find ("fluiddec");
   GstElementFactory *midiparse = gst_element_factory_find ("midiparse");
   if (!fluiddec || !midiparse) {
@@ -755,6 +784,8 @@ emsyncsynth_suite (void)
   tcase_add_test (tc, test_negotiation_refused);
   tcase_add_test (tc, test_note_timing);
   tcase_add_test (tc, test_unstamped_event_applies_now);
+  tcase_add_test (tc, test_settings_while_playing);
+  tcase_add_test (tc, test_new_segment_restarts_timeline);
   tcase_add_test (tc, test_long_stream_no_drift);
   tcase_add_test (tc, test_gap_advances_time);
   tcase_add_test (tc, test_eos_renders_tail);
