@@ -1,0 +1,41 @@
+#include "lib/music/boundary_schedule.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace emsync::music {
+
+bool BoundarySchedule::offer(double time_seconds) {
+  if (!std::isfinite(time_seconds) || time_seconds < 0.0) return false;
+  if (!cuts_.empty() && time_seconds < cuts_.back().time + options_.min_gap_seconds) return false;
+  cuts_.push_back(Cut{time_seconds, false, -1.0});
+  return true;
+}
+
+std::optional<double> BoundarySchedule::next_pending(double cursor, double slack) const {
+  for (const Cut& c : cuts_) {
+    if (!c.served && c.time >= cursor - slack) return c.time;
+  }
+  return std::nullopt;
+}
+
+double BoundarySchedule::seconds_to_next(double cursor) const {
+  auto next = next_pending(cursor);
+  if (!next) return options_.horizon_seconds;
+  return std::clamp(*next - cursor, 0.0, options_.horizon_seconds);
+}
+
+bool BoundarySchedule::serve_near(double cursor) {
+  Cut* best = nullptr;
+  for (Cut& c : cuts_) {
+    if (c.served) continue;
+    double d = std::fabs(c.time - cursor);
+    if (d < options_.serve_tolerance_seconds && (!best || d < std::fabs(best->time - cursor))) best = &c;
+  }
+  if (!best) return false;
+  best->served = true;
+  best->served_at = cursor;
+  return true;
+}
+
+}  // namespace emsync::music

@@ -1,0 +1,196 @@
+#include "lib/music/composer.h"
+
+#include <cmath>
+#include <limits>
+
+#include "lib/midi/vocab.h"
+
+namespace emsync::music {
+
+namespace vocab = emsync::midi;
+
+namespace {
+constexpr float kForbidden = -std::numeric_limits<float>::infinity();
+}
+
+Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOptions& options)
+    : model_(std::move(model)),
+      options_(options),
+      session_(model_),
+      sampler_(options.sampler, options.seed),
+      schedule_(options.boundaries),
+      current_valence_(std::numeric_limits<float>::quiet_NaN()),
+      current_arousal_(std::numeric_limits<float>::quiet_NaN()) {}
+
+bool Composer::add_cut(double time_seconds) {
+  if (time_seconds < cursor_seconds()) return false;
+  return schedule_.offer(time_seconds);
+}
+
+void Composer::set_emotion(double time_seconds, float valence, float arousal) {
+  // Keep the timeline ordered; a sample that is not newer replaces the newest one.
+  while (!emotions_.empty() && emotions_.back().time >= time_seconds) emotions_.pop_back();
+  emotions_.push_back({time_seconds, valence, arousal});
+}
+
+int Composer::instrument_token() const {
+  return options_.instruments == InstrumentCount::More ? vocab::kMoreInstrumentsToken
+                                                       : vocab::kLessInstrumentsToken;
+}
+
+float Composer::boundary_value() const {
+  if (options_.sync == SyncMode::None) return static_cast<float>(options_.boundaries.horizon_seconds);
+  return static_cast<float>(schedule_.seconds_to_next(cursor_seconds()));
+}
+
+void Composer::apply_emotion_at_cursor() {
+  const double now = cursor_seconds();
+  // The sample in effect at the cursor; older ones are no longer needed.
+  size_t idx = 0;
+  bool found = false;
+  for (size_t i = 0; i < emotions_.size(); ++i) {
+    if (emotions_[i].time <= now) {
+      idx = i;
+      found = true;
+    }
+  }
+  if (!found) {
+    if (emotions_.empty()) return;
+    idx = 0;  // before the first sample, its value applies
+  }
+  if (idx > 0) emotions_.erase(emotions_.begin(), emotions_.begin() + idx);
+  const float v = emotions_.front().valence;
+  const float a = emotions_.front().arousal;
+  auto moved = [&](float x, float y) {
+    if (std::isnan(x) != std::isnan(y)) return true;
+    return !std::isnan(x) && std::fabs(x - y) > options_.emotion_update_threshold;
+  };
+  if (!started_) {
+    current_valence_ = v;
+    current_arousal_ = a;
+    return;
+  }
+  if ((moved(v, current_valence_) || moved(a, current_arousal_)) &&
+      now - last_emotion_update_ >= options_.emotion_update_interval_seconds) {
+    current_valence_ = v;
+    current_arousal_ = a;
+    last_emotion_update_ = now;
+    session_.set_condition(v, a);
+  }
+}
+
+void Composer::begin() {
+  apply_emotion_at_cursor();
+  const float b = boundary_value();
+  // Reference primer: the instrument control token, then <BAR>.
+  session_.start({instrument_token(), vocab::kBarToken}, {b, b}, current_valence_, current_arousal_);
+  previous_token_ = vocab::kBarToken;
+  started_ = true;
+}
+
+bool Composer::build_constraints(int previous_token) {
+  (void)previous_token;
+  const int n = model_->config().vocab_size;
+  bool constrained = false;
+  auto ensure = [&]() {
+    if (!constrained) {
+      bias_.assign(n, 0.0f);
+      constrained = true;
+    }
+  };
+
+  if (options_.sync == SyncMode::Hard) {
+    if (chord_notes_needed_ > 0) {
+      // Inside a forced chord: no time may pass until enough non-drum notes have started.
+      ensure();
+      for (int t = 0; t < n; ++t) {
+        const bool on = vocab::is_note_token(t) && vocab::note_is_on(t);
+        const bool drum = on && vocab::note_instrument(t) == vocab::Instrument::Drums;
+        // After a few tokens, only pitched note-ons: guarantees the chord completes.
+        const bool allowed = on && (!drum || tokens_since_chord_ < 6);
+        if (!allowed) bias_[t] = kForbidden;
+      }
+      return true;
+    }
+    auto next = schedule_.next_pending(cursor_seconds());
+    if (next) {
+      const int64_t ticks_to_cut =
+          static_cast<int64_t>(std::floor((*next - cursor_seconds()) / kTickSeconds + 0.5));
+      ensure();
+      if (ticks_to_cut <= 0) {
+        for (int t = 0; t < n; ++t) bias_[t] = kForbidden;
+        bias_[vocab::kChordToken] = 0.0f;
+        return true;
+      }
+      for (int k = static_cast<int>(ticks_to_cut) + 1; k <= vocab::kMaxShiftTicks; ++k)
+        bias_[vocab::time_shift_token(k)] = kForbidden;
+    }
+    ensure();
+    bias_[vocab::kChordToken] = kForbidden;  // chords belong to cuts
+  }
+
+  if (tokens_without_time_ >= options_.max_tokens_without_time) {
+    ensure();
+    for (int t = 0; t < n; ++t)
+      if (!vocab::is_time_shift(t)) bias_[t] = kForbidden;
+    if (options_.sync == SyncMode::Hard) {
+      // Keep the no-overshoot rule (a cut at the cursor was handled above by forcing <CHORD>).
+      if (auto next = schedule_.next_pending(cursor_seconds())) {
+        const int64_t ticks_to_cut =
+            static_cast<int64_t>(std::floor((*next - cursor_seconds()) / kTickSeconds + 0.5));
+        for (int64_t k = ticks_to_cut + 1; k <= vocab::kMaxShiftTicks; ++k)
+          bias_[vocab::time_shift_token(static_cast<int>(k))] = kForbidden;
+      }
+    }
+  }
+  return constrained;
+}
+
+void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out,
+                              const std::atomic<bool>* cancel) {
+  if (!started_) begin();
+  static const std::vector<float> kNoBias;
+  const int n = model_->config().vocab_size;
+  while (cursor_seconds() < until_seconds) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) return;
+    apply_emotion_at_cursor();
+    const bool constrained = build_constraints(previous_token_);
+    const int token =
+        sampler_.sample(session_.logits().data(), n, constrained ? bias_ : kNoBias, previous_token_);
+
+    if (vocab::is_time_shift(token)) {
+      cursor_ticks_ += vocab::time_shift_ticks(token);
+      tokens_without_time_ = 0;
+    } else {
+      ++tokens_without_time_;
+    }
+    if (token == vocab::kChordToken) {
+      ++stats_.chords;
+      const bool served = schedule_.serve_near(cursor_seconds());
+      if (options_.sync == SyncMode::Hard && served) {
+        ++stats_.forced_chords;
+        chord_notes_needed_ = options_.chord_min_notes;
+        tokens_since_chord_ = 0;
+      }
+    } else if (chord_notes_needed_ > 0) {
+      ++tokens_since_chord_;
+      if (vocab::is_note_token(token) && vocab::note_is_on(token) &&
+          vocab::note_instrument(token) != vocab::Instrument::Drums)
+        --chord_notes_needed_;
+    }
+
+    session_.push(token, boundary_value());
+    out.push_back({token, cursor_seconds()});
+    previous_token_ = token;
+    ++stats_.tokens;
+  }
+}
+
+ComposerStats Composer::stats() const {
+  ComposerStats s = stats_;
+  s.prefills = session_.prefill_count();
+  s.steps = session_.step_count();
+  return s;
+}
+
+}  // namespace emsync::music

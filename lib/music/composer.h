@@ -1,0 +1,113 @@
+// Composer: drives the generator token by token along the music timeline.
+//
+// It owns one GeneratorSession (KV cache), the Sampler (RNG), the BoundarySchedule (cuts ahead) and the
+// emotion timeline, and produces tokens stamped with the time cursor. Turning tokens into MIDI messages is
+// the job of lib/midi's TokenStreamDecoder.
+//
+// Sync modes:
+//  - Soft: the reference behaviour: the model sees the seconds to the next cut and may or may not place a
+//    <CHORD> there.
+//  - Hard: constrained decoding: a time shift may not overshoot a pending cut, at the cut the <CHORD> token is
+//    forced and followed by at least three non-drum note-ons before time moves on, and <CHORD> is not
+//    allowed away from cuts. The chord onset lands on the 8 ms tick nearest the cut.
+//  - None: the model gets no boundary information (every offset = horizon), for comparison.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lib/music/boundary_schedule.h"
+#include "lib/music/generator_model.h"
+#include "lib/music/sampler.h"
+
+namespace emsync::music {
+
+enum class SyncMode { Hard, Soft, None };
+enum class InstrumentCount { More, Less };
+
+struct ComposerOptions {
+  SamplerOptions sampler;
+  uint64_t seed = 0;
+  SyncMode sync = SyncMode::Hard;
+  BoundaryOptions boundaries;
+  InstrumentCount instruments = InstrumentCount::More;
+  // Re-condition the model when valence or arousal moved by more than this...
+  float emotion_update_threshold = 0.05f;
+  // ...but not more often than this (each update re-prefills the window).
+  double emotion_update_interval_seconds = 0.5;
+  // After a forced <CHORD>, this many non-drum note-ons must follow before time may move on.
+  int chord_min_notes = 3;
+  // Safety net: after this many tokens without time moving, only a time shift is allowed.
+  int max_tokens_without_time = 96;
+};
+
+struct TimedToken {
+  int token = 0;
+  double time_seconds = 0.0;  // the time cursor after the token
+};
+
+struct ComposerStats {
+  long tokens = 0;
+  long chords = 0;
+  long forced_chords = 0;
+  long prefills = 0;
+  long steps = 0;
+};
+
+class Composer {
+ public:
+  Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOptions& options);
+
+  // Offers a scene cut (seconds on the music timeline, increasing). Returns true if the schedule keeps it
+  // (false when it is closer than min_gap to the previous kept cut, or already behind the cursor).
+  bool add_cut(double time_seconds);
+  // Emotion in effect from `time_seconds` on (NaN = unknown: the model's null condition).
+  void set_emotion(double time_seconds, float valence, float arousal);
+
+  // Generates until the cursor reaches `until_seconds` (or `cancel` becomes true). Appends to `out`.
+  void generate_until(double until_seconds, std::vector<TimedToken>& out,
+                      const std::atomic<bool>* cancel = nullptr);
+
+  double cursor_seconds() const { return cursor_ticks_ * kTickSeconds; }
+  int instrument_token() const;
+  const BoundarySchedule& schedule() const { return schedule_; }
+  ComposerStats stats() const;
+  const ComposerOptions& options() const { return options_; }
+
+ private:
+  static constexpr double kTickSeconds = 0.008;
+
+  void begin();
+  void apply_emotion_at_cursor();
+  float boundary_value() const;
+  // Fills bias_ for the next step; returns false when no constraint applies.
+  bool build_constraints(int previous_token);
+
+  std::shared_ptr<const GeneratorModel> model_;
+  ComposerOptions options_;
+  GeneratorSession session_;
+  Sampler sampler_;
+  BoundarySchedule schedule_;
+
+  struct EmotionSample {
+    double time;
+    float valence, arousal;
+  };
+  std::vector<EmotionSample> emotions_;
+  float current_valence_;
+  float current_arousal_;
+  double last_emotion_update_ = -1e9;
+
+  bool started_ = false;
+  int64_t cursor_ticks_ = 0;
+  int previous_token_ = 0;
+  int chord_notes_needed_ = 0;
+  int tokens_since_chord_ = 0;
+  int tokens_without_time_ = 0;
+  std::vector<float> bias_;
+  ComposerStats stats_;
+};
+
+}  // namespace emsync::music

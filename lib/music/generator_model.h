@@ -1,0 +1,102 @@
+// The generator network, behind a libtorch-free interface.
+//
+// GeneratorModel is the immutable, loaded TorchScript file (models/FORMAT.md), shared between elements
+// and sessions by path. GeneratorSession is one stream's state on top of it: the token window, the KV
+// cache and the conditioning. Only lib/music/torch_generator.cpp includes libtorch.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace emsync::music {
+
+class ModelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct GeneratorConfig {
+  std::string format;  // "emsync-generator"
+  int format_version = 0;
+  int vocab_size = 0;
+  int context = 0;  // positions including the 2 condition positions
+  int d_model = 0;
+  int n_layers = 0;
+  int n_heads = 0;
+  int d_ff = 0;
+  double max_boundary_seconds = 8.0;
+  int tick_ms = 8;
+  int n_condition_positions = 2;
+  int instrument_threshold = 3;
+};
+
+class GeneratorModel {
+ public:
+  // Loads (or returns the already loaded) model at `path`. Throws ModelError naming the file and what
+  // was expected when it is missing, unreadable, not TorchScript, or not an emsync generator.
+  static std::shared_ptr<const GeneratorModel> load(const std::string& path);
+
+  ~GeneratorModel();
+  const GeneratorConfig& config() const { return config_; }
+  const std::string& path() const { return path_; }
+  size_t parameter_count() const { return parameter_count_; }
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  GeneratorModel() = default;
+  GeneratorConfig config_;
+  std::string path_;
+  size_t parameter_count_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Sets libtorch's intra-op thread count for the calling thread's inference (libtorch's pool is
+// process-global; with OpenMP the setting must be made in the thread that runs inference).
+void set_inference_threads(int threads);
+
+class GeneratorSession {
+ public:
+  explicit GeneratorSession(std::shared_ptr<const GeneratorModel> model);
+  ~GeneratorSession();
+  GeneratorSession(const GeneratorSession&) = delete;
+  GeneratorSession& operator=(const GeneratorSession&) = delete;
+
+  // Starts a new window with `prefix` tokens (e.g. the instrument control token and <BAR>) and their
+  // seconds-to-boundary values; runs the prefill. NaN valence/arousal selects the learned null vector.
+  void start(const std::vector<int>& prefix, const std::vector<float>& boundaries, float valence,
+             float arousal);
+  // Appends one token with its seconds-to-boundary value and computes the next logits. When the window
+  // is full, the oldest tokens are dropped in one chunk (the first prefix token, the instrument control,
+  // is kept) and the window is re-prefilled.
+  void push(int token, float boundary);
+  // Changes the conditioning; the window is re-prefilled with the new values (no-op when unchanged).
+  void set_condition(float valence, float arousal);
+
+  // Next-token logits (vocabulary-sized), valid after start()/push().
+  const std::vector<float>& logits() const { return logits_; }
+  const GeneratorConfig& config() const { return model_->config(); }
+  int window_length() const { return static_cast<int>(window_tokens_.size()); }
+  long prefill_count() const { return prefill_count_; }
+  long step_count() const { return step_count_; }
+
+  struct State;
+
+ private:
+  void prefill();
+
+  std::shared_ptr<const GeneratorModel> model_;
+  std::unique_ptr<State> state_;
+  std::vector<int> window_tokens_;
+  std::vector<float> window_boundaries_;
+  std::vector<float> logits_;
+  float valence_ = 0.0f;
+  float arousal_ = 0.0f;
+  long prefill_count_ = 0;
+  long step_count_ = 0;
+};
+
+}  // namespace emsync::music

@@ -1,0 +1,232 @@
+// The only translation unit of lib/music that includes libtorch: loading the TorchScript generator and
+// running its prefill/step methods (contract: models/FORMAT.md).
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <sstream>
+
+#include "lib/music/generator_model.h"
+
+namespace emsync::music {
+
+struct GeneratorModel::Impl {
+  torch::jit::Module module;
+};
+
+struct GeneratorSession::State {
+  torch::jit::Module module;
+  c10::IValue cache;
+};
+
+namespace {
+
+constexpr int kExpectedVocabSize = 1011;
+constexpr const char* kConfigName = "emsync.json";
+
+std::string first_line(const std::string& s) {
+  auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+// The exported config is one flat JSON object of numbers and strings.
+std::map<std::string, std::string> parse_flat_json(const std::string& text) {
+  std::map<std::string, std::string> out;
+  static const std::regex pair_re("\"([A-Za-z0-9_]+)\"\\s*:\\s*(\"[^\"]*\"|[-+0-9.eE]+|true|false|null)");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), pair_re); it != std::sregex_iterator(); ++it) {
+    std::string value = (*it)[2];
+    if (!value.empty() && value.front() == '"') value = value.substr(1, value.size() - 2);
+    out[(*it)[1]] = value;
+  }
+  return out;
+}
+
+GeneratorConfig parse_config(const std::string& path, const std::string& json) {
+  auto kv = parse_flat_json(json);
+  auto number = [&](const char* key, bool required, double fallback) -> double {
+    auto it = kv.find(key);
+    if (it == kv.end()) {
+      if (required)
+        throw ModelError("generator model '" + path + "': its " + kConfigName + " lacks \"" + key +
+                         "\" (see models/FORMAT.md)");
+      return fallback;
+    }
+    return std::stod(it->second);
+  };
+  GeneratorConfig c;
+  c.format = kv.count("format") ? kv["format"] : "";
+  if (c.format != "emsync-generator")
+    throw ModelError("'" + path + "' is not an emsync generator model: expected format \"emsync-generator\" in " +
+                     kConfigName + ", found \"" + c.format + "\"");
+  c.format_version = static_cast<int>(number("format_version", true, 0));
+  if (c.format_version != 1)
+    throw ModelError("generator model '" + path + "' has format_version " + std::to_string(c.format_version) +
+                     "; this build reads version 1");
+  c.vocab_size = static_cast<int>(number("vocab_size", true, 0));
+  if (c.vocab_size != kExpectedVocabSize)
+    throw ModelError("generator model '" + path + "' has a vocabulary of " + std::to_string(c.vocab_size) +
+                     " tokens; the EMSYNC vocabulary has " + std::to_string(kExpectedVocabSize));
+  c.context = static_cast<int>(number("context", true, 0));
+  c.d_model = static_cast<int>(number("d_model", false, 0));
+  c.n_layers = static_cast<int>(number("n_layers", false, 0));
+  c.n_heads = static_cast<int>(number("n_heads", false, 0));
+  c.d_ff = static_cast<int>(number("d_ff", false, 0));
+  c.max_boundary_seconds = number("max_boundary_seconds", false, 8.0);
+  c.tick_ms = static_cast<int>(number("tick_ms", false, 8));
+  c.n_condition_positions = static_cast<int>(number("n_condition_positions", false, 2));
+  c.instrument_threshold = static_cast<int>(number("instrument_threshold", false, 3));
+  if (c.context < c.n_condition_positions + 8)
+    throw ModelError("generator model '" + path + "' has an unusable context of " + std::to_string(c.context));
+  if (c.tick_ms != 8)
+    throw ModelError("generator model '" + path + "' uses " + std::to_string(c.tick_ms) +
+                     " ms time shifts; the EMSYNC vocabulary uses 8 ms");
+  return c;
+}
+
+std::mutex cache_mutex;
+std::map<std::string, std::weak_ptr<const GeneratorModel>> loaded_models;
+
+std::string canonical_path(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (realpath(path.c_str(), resolved)) return resolved;
+  return path;
+}
+
+void copy_logits(const at::Tensor& t, std::vector<float>& out) {
+  at::Tensor flat = t.reshape({-1}).to(at::kFloat).contiguous();
+  out.resize(flat.numel());
+  std::memcpy(out.data(), flat.data_ptr<float>(), out.size() * sizeof(float));
+}
+
+}  // namespace
+
+GeneratorModel::~GeneratorModel() = default;
+
+std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& path) {
+  struct stat st;
+  if (path.empty()) throw ModelError("no generator model file given");
+  if (stat(path.c_str(), &st) != 0)
+    throw ModelError("generator model file '" + path + "' not found");
+  if (!S_ISREG(st.st_mode)) throw ModelError("generator model '" + path + "' is not a regular file");
+
+  const std::string key = canonical_path(path);
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  if (auto existing = loaded_models[key].lock()) return existing;
+
+  torch::jit::ExtraFilesMap extra{{kConfigName, ""}};
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path, torch::kCPU, extra);
+  } catch (const c10::Error& e) {
+    throw ModelError("generator model '" + path + "' is not a readable TorchScript file (" +
+                     first_line(e.what_without_backtrace()) + ")");
+  } catch (const std::exception& e) {
+    throw ModelError("generator model '" + path + "' could not be loaded: " + first_line(e.what()));
+  }
+  if (extra[kConfigName].empty())
+    throw ModelError("'" + path + "' is a TorchScript file without " + kConfigName +
+                     ": expected an emsync generator exported by models/training/export.py (models/FORMAT.md)");
+  GeneratorConfig config = parse_config(path, extra[kConfigName]);
+  for (const char* method : {"prefill", "step"}) {
+    if (!module.find_method(method))
+      throw ModelError("generator model '" + path + "' has no '" + method +
+                       "' method: it was not exported with the KV-cache entry points (models/FORMAT.md)");
+  }
+  module.eval();
+
+  std::shared_ptr<GeneratorModel> model(new GeneratorModel());
+  model->config_ = config;
+  model->path_ = path;
+  model->impl_ = std::make_unique<Impl>();
+  model->impl_->module = module;
+  size_t count = 0;
+  for (const auto& p : module.parameters()) count += p.numel();
+  model->parameter_count_ = count;
+  loaded_models[key] = model;
+  return model;
+}
+
+void set_inference_threads(int threads) {
+  if (threads > 0) at::set_num_threads(threads);
+}
+
+GeneratorSession::GeneratorSession(std::shared_ptr<const GeneratorModel> model)
+    : model_(std::move(model)), state_(std::make_unique<State>()) {
+  if (!model_) throw ModelError("GeneratorSession needs a model");
+  state_->module = model_->impl().module;
+}
+
+GeneratorSession::~GeneratorSession() = default;
+
+void GeneratorSession::start(const std::vector<int>& prefix, const std::vector<float>& boundaries,
+                             float valence, float arousal) {
+  if (prefix.empty() || prefix.size() != boundaries.size())
+    throw ModelError("GeneratorSession::start needs one boundary value per prefix token");
+  window_tokens_ = prefix;
+  window_boundaries_ = boundaries;
+  valence_ = valence;
+  arousal_ = arousal;
+  prefill();
+}
+
+void GeneratorSession::prefill() {
+  c10::InferenceMode guard;
+  const int64_t n = static_cast<int64_t>(window_tokens_.size());
+  at::Tensor tokens = torch::empty({1, n}, torch::kLong);
+  at::Tensor boundary = torch::empty({1, n}, torch::kFloat);
+  auto* tp = tokens.data_ptr<int64_t>();
+  auto* bp = boundary.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    tp[i] = window_tokens_[i];
+    bp[i] = window_boundaries_[i];
+  }
+  at::Tensor v = torch::full({1}, valence_, torch::kFloat);
+  at::Tensor a = torch::full({1}, arousal_, torch::kFloat);
+  auto out = state_->module.get_method("prefill")({tokens, v, a, boundary}).toTuple();
+  copy_logits(out->elements()[0].toTensor(), logits_);
+  state_->cache = out->elements()[1];
+  ++prefill_count_;
+}
+
+void GeneratorSession::push(int token, float boundary) {
+  const GeneratorConfig& c = model_->config();
+  const int capacity = c.context - c.n_condition_positions;  // token positions in the window
+  window_tokens_.push_back(token);
+  window_boundaries_.push_back(boundary);
+  if (static_cast<int>(window_tokens_.size()) > capacity) {
+    // Slide by a chunk: keep the instrument control token and the newest three quarters of the window.
+    const size_t keep = static_cast<size_t>(capacity * 3 / 4);
+    std::vector<int> tokens{window_tokens_.front()};
+    std::vector<float> bounds{window_boundaries_.front()};
+    tokens.insert(tokens.end(), window_tokens_.end() - keep, window_tokens_.end());
+    bounds.insert(bounds.end(), window_boundaries_.end() - keep, window_boundaries_.end());
+    window_tokens_ = std::move(tokens);
+    window_boundaries_ = std::move(bounds);
+    prefill();
+    return;
+  }
+  c10::InferenceMode guard;
+  at::Tensor t = torch::full({1, 1}, static_cast<int64_t>(token), torch::kLong);
+  at::Tensor b = torch::full({1, 1}, boundary, torch::kFloat);
+  auto out = state_->module.get_method("step")({t, b, state_->cache}).toTuple();
+  copy_logits(out->elements()[0].toTensor(), logits_);
+  state_->cache = out->elements()[1];
+  ++step_count_;
+}
+
+void GeneratorSession::set_condition(float valence, float arousal) {
+  auto same = [](float x, float y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
+  if (same(valence, valence_) && same(arousal, arousal_)) return;
+  valence_ = valence;
+  arousal_ = arousal;
+  if (!window_tokens_.empty()) prefill();
+}
+
+}  // namespace emsync::music

@@ -1,0 +1,1026 @@
+/**
+ * SECTION:element-emsyncmidigen
+ * @title: emsyncmidigen
+ *
+ * Composes music for the video that flows into it, with an emotion- and boundary-conditioned music
+ * transformer (EMSYNC's generator, models/FORMAT.md). It reads only the video's timing, the
+ * `emsync-scene-cut` events / #EmsyncSceneCutMeta of emsyncscenecut and the #EmsyncEmotionMeta /
+ * `emsync-emotion` events of emsyncemotion (or the #GstEmsyncMidigen:valence and #GstEmsyncMidigen:arousal
+ * properties when the stream carries no emotion); the frames themselves are dropped. It outputs
+ * `audio/x-midi-event` (one MIDI message per buffer, PTS = event time, 0xF9 ticks every 10 ms), which
+ * emsyncsynth and upstream fluiddec play.
+ *
+ * Music is generated #GstEmsyncMidigen:lookahead behind the incoming video, so the generator always knows
+ * the cuts ahead of its time cursor; the element reports that as latency. Put it on a tee branch:
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! videoconvert ! emsyncscenecut ! emsyncmidigen ! \
+ *     emsyncmidienc ! filesink location=music.mid
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! emsyncscenecut ! tee name=t \
+ *     t. ! queue max-size-time=10000000000 max-size-buffers=0 max-size-bytes=0 ! autovideosink \
+ *     t. ! queue ! emsyncmidigen ! emsyncsynth ! audioconvert ! autoaudiosink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "plugins/gstemsyncmidigen.h"
+
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gst/emsync.h"
+#include "lib/midi/tokenizer.h"
+#include "lib/music/composer.h"
+#include "plugins/gstemsynctorchelements.h"
+#include "plugins/model_paths.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_emsync_midigen_debug);
+#define GST_CAT_DEFAULT gst_emsync_midigen_debug
+
+using emsync::music::Composer;
+using emsync::music::ComposerOptions;
+using emsync::music::GeneratorModel;
+using emsync::music::InstrumentCount;
+using emsync::music::SyncMode;
+
+enum {
+  PROP_0,
+  PROP_MODEL_FILE,
+  PROP_LOOKAHEAD,
+  PROP_MIN_BOUNDARY_GAP,
+  PROP_TEMPERATURE,
+  PROP_TOP_P,
+  PROP_SEED,
+  PROP_INSTRUMENTS,
+  PROP_SYNC,
+  PROP_THREADS,
+  PROP_VALENCE,
+  PROP_AROUSAL,
+  PROP_TOKENS_GENERATED,
+};
+
+#define DEFAULT_LOOKAHEAD (8 * GST_SECOND)
+#define DEFAULT_MIN_BOUNDARY_GAP (4 * GST_SECOND)
+#define DEFAULT_TEMPERATURE 1.35
+#define DEFAULT_TOP_P 0.6
+#define DEFAULT_SEED 0
+#define DEFAULT_INSTRUMENTS InstrumentCount::More
+#define DEFAULT_SYNC SyncMode::Hard
+#define DEFAULT_THREADS 1
+#define DEFAULT_VALENCE 0.0
+#define DEFAULT_AROUSAL 0.0
+/* How far generation may fall behind its target before the video input waits for it. */
+#define MAX_BACKLOG_SECONDS 1.0
+/* Generation runs in slices so flushes are noticed and MIDI flows steadily. */
+#define SLICE_SECONDS 0.25
+#define TICK_SECONDS (EMSYNC_MIDI_TICK_PERIOD_MS / 1000.0)
+
+/* Properties. Read under the object lock; the streaming side takes a snapshot at stream start. */
+struct Settings {
+  std::string model_file;
+  GstClockTime lookahead = DEFAULT_LOOKAHEAD;
+  GstClockTime min_boundary_gap = DEFAULT_MIN_BOUNDARY_GAP;
+  double temperature = DEFAULT_TEMPERATURE;
+  double top_p = DEFAULT_TOP_P;
+  guint64 seed = DEFAULT_SEED;
+  InstrumentCount instruments = DEFAULT_INSTRUMENTS;
+  SyncMode sync = DEFAULT_SYNC;
+  int threads = DEFAULT_THREADS;
+  double valence = DEFAULT_VALENCE;
+  double arousal = DEFAULT_AROUSAL;
+};
+
+/* What the sink side hands to the generation task, in stream order. */
+struct WorkItem {
+  enum Kind { POSITION, CUT, EMOTION, EVENT, END } kind;
+  double time = 0.0;            /* music-timeline seconds */
+  float valence = 0.0f, arousal = 0.0f;
+  GstEvent *event = nullptr;    /* owned, for EVENT */
+};
+
+/* Streaming state: built at start, reset on flush and stop. */
+struct State {
+  std::unique_ptr<Composer> composer;
+  emsync::midi::TokenStreamDecoder decoder;
+  std::vector<emsync::music::TimedToken> tokens;
+  std::vector<emsync::midi::MidiEvent> midi;
+
+  GstSegment in_segment;         /* sink side */
+  bool have_segment = false;
+  bool need_caps = true;
+  bool need_segment = true;
+  bool need_discont = true;
+
+  /* Running time that music time 0 maps to (the first frame's running time). */
+  GstClockTime origin = GST_CLOCK_TIME_NONE;
+  double video_end = 0.0;         /* music-timeline end of the newest frame (sink side) */
+  double generated_until = 0.0;   /* generation task */
+  double next_tick = 0.0;
+  bool programs_sent = false;
+  double last_cut = -1.0;
+  bool have_emotion = false;
+  float last_valence = NAN, last_arousal = NAN;
+};
+
+struct _GstEmsyncMidigen {
+  GstElement parent;
+  GstPad *sinkpad, *srcpad;
+
+  Settings settings;                               /* GST_OBJECT_LOCK */
+  std::shared_ptr<const GeneratorModel> model;     /* loaded READY->PAUSED */
+  Settings stream_settings;                        /* snapshot used by the running stream */
+
+  std::mutex lock;                                 /* protects queue, flushing, flow, backlog */
+  std::condition_variable cond;
+  std::deque<WorkItem> queue;
+  bool flushing = false;
+  bool eos_queued = false;
+  GstFlowReturn flow = GST_FLOW_OK;
+  double queued_until = 0.0;                       /* newest POSITION queued */
+  double progress = 0.0;                           /* generated_until, as seen by the sink side */
+  std::atomic<bool> cancel{false};
+  std::atomic<long> tokens_generated{0};
+
+  State state;                                     /* sink side fields + task fields, see comments */
+};
+
+G_DEFINE_TYPE (GstEmsyncMidigen, gst_emsync_midigen, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE (emsyncmidigen, "emsyncmidigen", GST_RANK_NONE, GST_TYPE_EMSYNC_MIDIGEN);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
+    GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw(ANY)"));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC,
+    GST_PAD_ALWAYS, GST_STATIC_CAPS (EMSYNC_MIDI_EVENT_CAPS));
+
+GType
+gst_emsync_sync_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {(gint) SyncMode::Hard, "Constrained decoding: a chord onset lands on every kept cut", "hard"},
+    {(gint) SyncMode::Soft, "EMSYNC's behaviour: the model is told the time to the next cut", "soft"},
+    {(gint) SyncMode::None, "The model gets no boundary information", "none"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstEmsyncSyncMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_emsync_instruments_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {(gint) InstrumentCount::More, "Three or more instruments (<MORE_INSTRUMENTS>)", "more"},
+    {(gint) InstrumentCount::Less, "One or two instruments (<LESS_INSTRUMENTS>)", "less"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstEmsyncInstruments", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* generation task (src pad task)                                                                   */
+
+static GstClockTime
+music_to_running_time (GstEmsyncMidigen * self, double seconds)
+{
+  return self->state.origin + (GstClockTime) llround (seconds * GST_SECOND);
+}
+
+static GstFlowReturn
+push_midi_bytes (GstEmsyncMidigen * self, double time, const guint8 * bytes, gsize size)
+{
+  State & st = self->state;
+  GstBuffer *buf = gst_buffer_new_memdup (bytes, size);
+  GST_BUFFER_PTS (buf) = music_to_running_time (self, time);
+  GST_BUFFER_DTS (buf) = GST_BUFFER_PTS (buf);
+  if (st.need_discont) {
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    st.need_discont = false;
+  }
+  return gst_pad_push (self->srcpad, buf);
+}
+
+/* Ticks every 10 ms of music time up to (excluding) `until`, so synths advance while nothing plays. */
+static GstFlowReturn
+push_ticks_until (GstEmsyncMidigen * self, double until)
+{
+  State & st = self->state;
+  static const guint8 tick = EMSYNC_MIDI_TICK;
+  while (st.next_tick < until - 1e-9) {
+    GstFlowReturn ret = push_midi_bytes (self, st.next_tick, &tick, 1);
+    if (ret != GST_FLOW_OK)
+      return ret;
+    st.next_tick += TICK_SECONDS;
+  }
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+push_midi_events (GstEmsyncMidigen * self, const std::vector<emsync::midi::MidiEvent> & events)
+{
+  for (const auto & e:events) {
+    GstFlowReturn ret = push_ticks_until (self, e.time_seconds);
+    if (ret != GST_FLOW_OK)
+      return ret;
+    guint8 bytes[3] = { e.status, e.data1, e.data2 };
+    int n = 1 + emsync::midi::channel_message_data_bytes (e.status);
+    ret = push_midi_bytes (self, e.time_seconds, bytes, n);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+  return GST_FLOW_OK;
+}
+
+static void
+ensure_stream_headers (GstEmsyncMidigen * self)
+{
+  State & st = self->state;
+  if (st.need_caps) {
+    gst_pad_push_event (self->srcpad, gst_event_new_caps (gst_caps_new_empty_simple
+            (EMSYNC_MIDI_EVENT_CAPS)));
+    st.need_caps = false;
+  }
+  if (st.need_segment) {
+    GstSegment out;
+    gst_segment_init (&out, GST_FORMAT_TIME);
+    gst_pad_push_event (self->srcpad, gst_event_new_segment (&out));
+    st.need_segment = false;
+  }
+}
+
+static Composer *
+ensure_composer (GstEmsyncMidigen * self)
+{
+  State & st = self->state;
+  if (st.composer)
+    return st.composer.get ();
+  const Settings & s = self->stream_settings;
+  ComposerOptions opts;
+  opts.sampler.temperature_after_time_shift = (float) s.temperature;
+  opts.sampler.temperature_otherwise = (float) s.temperature;
+  opts.sampler.top_p = (float) s.top_p;
+  opts.seed = s.seed;
+  opts.sync = s.sync;
+  opts.instruments = s.instruments;
+  opts.boundaries.min_gap_seconds = (double) s.min_boundary_gap / GST_SECOND;
+  opts.boundaries.horizon_seconds = self->model->config ().max_boundary_seconds;
+  emsync::music::set_inference_threads (s.threads);
+  st.composer = std::make_unique < Composer > (self->model, opts);
+  st.composer->set_emotion (0.0, (float) s.valence, (float) s.arousal);
+  st.decoder.reset (0.0);
+  st.generated_until = 0.0;
+  st.next_tick = 0.0;
+  st.programs_sent = false;
+  return st.composer.get ();
+}
+
+/* Generates music up to `until` (music seconds) and pushes it. */
+static GstFlowReturn
+generate_to (GstEmsyncMidigen * self, double until)
+{
+  State & st = self->state;
+  Composer *composer = ensure_composer (self);
+  ensure_stream_headers (self);
+  if (!st.programs_sent) {
+    st.midi.clear ();
+    st.decoder.start (st.midi);
+    st.programs_sent = true;
+    GstFlowReturn ret = push_midi_events (self, st.midi);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+  while (st.generated_until < until) {
+    if (self->cancel.load ())
+      return GST_FLOW_FLUSHING;
+    double slice_end = std::min (until, st.generated_until + SLICE_SECONDS);
+    st.tokens.clear ();
+    composer->generate_until (slice_end, st.tokens, &self->cancel);
+    st.midi.clear ();
+    for (const auto & t:st.tokens)
+      st.decoder.push (t.token, st.midi);
+    self->tokens_generated += (long) st.tokens.size ();
+    GstFlowReturn ret = push_midi_events (self, st.midi);
+    if (ret != GST_FLOW_OK)
+      return ret;
+    st.generated_until = std::max (slice_end, composer->cursor_seconds ());
+    {
+      std::lock_guard < std::mutex > lk (self->lock);
+      self->progress = st.generated_until;
+    }
+    self->cond.notify_all ();
+    ret = push_ticks_until (self, st.generated_until);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+  return GST_FLOW_OK;
+}
+
+/* At the end of the video: finish the music at its end and release every note. */
+static GstFlowReturn
+finish_music (GstEmsyncMidigen * self, double end)
+{
+  State & st = self->state;
+  if (!st.composer && end <= 0.0)
+    return GST_FLOW_OK;
+  GstFlowReturn ret = generate_to (self, end);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  st.midi.clear ();
+  st.decoder.flush (end, st.midi);
+  ret = push_midi_events (self, st.midi);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  return push_ticks_until (self, end + TICK_SECONDS / 2);
+}
+
+static void
+gst_emsync_midigen_loop (GstEmsyncMidigen * self)
+{
+  WorkItem item;
+  {
+    std::unique_lock < std::mutex > lk (self->lock);
+    self->cond.wait (lk,[&]{
+          return self->flushing || !self->queue.empty ();
+        });
+    if (self->flushing) {
+      lk.unlock ();
+      gst_pad_pause_task (self->srcpad);
+      return;
+    }
+    item = self->queue.front ();
+    self->queue.pop_front ();
+  }
+
+  GstFlowReturn ret = GST_FLOW_OK;
+  const double lookahead = (double) self->stream_settings.lookahead / GST_SECOND;
+  try {
+    switch (item.kind) {
+      case WorkItem::CUT:
+        if (ensure_composer (self)->add_cut (item.time))
+          GST_DEBUG_OBJECT (self, "boundary kept at %.3f s", item.time);
+        else
+          GST_DEBUG_OBJECT (self, "cut at %.3f s not kept (closer than min-boundary-gap or passed)",
+              item.time);
+        break;
+      case WorkItem::EMOTION:
+        ensure_composer (self)->set_emotion (item.time, item.valence, item.arousal);
+        break;
+      case WorkItem::POSITION:
+        if (item.time - lookahead > self->state.generated_until)
+          ret = generate_to (self, item.time - lookahead);
+        break;
+      case WorkItem::EVENT:{
+        GstEvent *ev = item.event;
+        item.event = nullptr;
+        if (GST_EVENT_TYPE (ev) == GST_EVENT_STREAM_START) {
+          gst_pad_push_event (self->srcpad, ev);
+        } else {
+          ensure_stream_headers (self);
+          gst_pad_push_event (self->srcpad, ev);
+        }
+        break;
+      }
+      case WorkItem::END:{
+        ret = finish_music (self, item.time);
+        if (ret == GST_FLOW_OK) {
+          ensure_stream_headers (self);
+          gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+          ret = GST_FLOW_EOS;
+        }
+        break;
+      }
+    }
+  } catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Music generation failed."),
+        ("%s", e.what ()));
+    ret = GST_FLOW_ERROR;
+  }
+  if (item.event)
+    gst_event_unref (item.event);
+
+  {
+    std::lock_guard < std::mutex > lk (self->lock);
+    if (ret != GST_FLOW_OK && self->flow == GST_FLOW_OK)
+      self->flow = ret;
+  }
+  self->cond.notify_all ();
+  if (ret != GST_FLOW_OK) {
+    if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS)
+      GST_ELEMENT_FLOW_ERROR (self, ret);
+    GST_DEBUG_OBJECT (self, "pausing task: %s", gst_flow_get_name (ret));
+    gst_pad_pause_task (self->srcpad);
+  }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* sink side                                                                                        */
+
+static void
+enqueue (GstEmsyncMidigen * self, WorkItem && item)
+{
+  {
+    std::lock_guard < std::mutex > lk (self->lock);
+    if (item.kind == WorkItem::POSITION)
+      self->queued_until = std::max (self->queued_until, item.time);
+    self->queue.push_back (std::move (item));
+  }
+  self->cond.notify_all ();
+}
+
+static void
+clear_queue_locked (GstEmsyncMidigen * self)
+{
+  for (auto & it:self->queue)
+    if (it.event)
+      gst_event_unref (it.event);
+  self->queue.clear ();
+}
+
+/* Music-timeline seconds of a running time; the first valid one becomes the origin. */
+static double
+running_time_to_music (GstEmsyncMidigen * self, GstClockTime rt)
+{
+  State & st = self->state;
+  if (!GST_CLOCK_TIME_IS_VALID (st.origin))
+    st.origin = rt;
+  if (rt < st.origin)
+    return 0.0;
+  return (double) (rt - st.origin) / GST_SECOND;
+}
+
+static void
+offer_cut (GstEmsyncMidigen * self, GstClockTime running_time)
+{
+  State & st = self->state;
+  if (!GST_CLOCK_TIME_IS_VALID (running_time))
+    return;
+  double t = running_time_to_music (self, running_time);
+  if (st.last_cut >= 0.0 && std::fabs (t - st.last_cut) < 0.001)
+    return;                     /* the same cut seen as event and as meta */
+  st.last_cut = t;
+  WorkItem item{WorkItem::CUT};
+  item.time = t;
+  enqueue (self, std::move (item));
+}
+
+static void
+offer_emotion (GstEmsyncMidigen * self, GstClockTime running_time, float valence, float arousal)
+{
+  State & st = self->state;
+  if (!GST_CLOCK_TIME_IS_VALID (running_time))
+    return;
+  st.have_emotion = true;
+  if (std::fabs (valence - st.last_valence) < 0.01f && std::fabs (arousal - st.last_arousal) < 0.01f)
+    return;
+  st.last_valence = valence;
+  st.last_arousal = arousal;
+  WorkItem item{WorkItem::EMOTION};
+  item.time = running_time_to_music (self, running_time);
+  item.valence = valence;
+  item.arousal = arousal;
+  enqueue (self, std::move (item));
+}
+
+static GstFlowReturn
+gst_emsync_midigen_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
+  State & st = self->state;
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  if (!GST_CLOCK_TIME_IS_VALID (pts) || !st.have_segment) {
+    GST_WARNING_OBJECT (self, "dropping a frame without timestamp or segment");
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
+  GstClockTime rt = gst_segment_to_running_time (&st.in_segment, GST_FORMAT_TIME, pts);
+  if (!GST_CLOCK_TIME_IS_VALID (rt)) {
+    gst_buffer_unref (buf);     /* outside the segment */
+    return GST_FLOW_OK;
+  }
+  GstClockTime duration = GST_BUFFER_DURATION (buf);
+  double start = running_time_to_music (self, rt);
+  double end = start + (GST_CLOCK_TIME_IS_VALID (duration) ? (double) duration / GST_SECOND : 0.0);
+
+  if (emsync_buffer_get_scene_cut_meta (buf))
+    offer_cut (self, rt);
+  if (EmsyncEmotionMeta * em = emsync_buffer_get_emotion_meta (buf)) {
+    if (em->confidence > 0.0f)
+      offer_emotion (self, rt, em->valence, em->arousal);
+  }
+  gst_buffer_unref (buf);
+
+  st.video_end = std::max (st.video_end, end);
+  WorkItem item{WorkItem::POSITION};
+  item.time = st.video_end;
+  enqueue (self, std::move (item));
+
+  /* Backpressure: wait while generation lags more than MAX_BACKLOG behind its target. */
+  std::unique_lock < std::mutex > lk (self->lock);
+  const double lookahead = (double) self->stream_settings.lookahead / GST_SECOND;
+  self->cond.wait (lk,[&]{
+        return self->flushing || self->flow != GST_FLOW_OK
+            || self->queue.size () < 2
+            || self->queued_until - lookahead - self->progress < MAX_BACKLOG_SECONDS;
+      });
+  if (self->flushing)
+    return GST_FLOW_FLUSHING;
+  GstFlowReturn flow = self->flow;
+  /* Downstream EOS/not-linked on a tee branch must not stop the video: keep consuming. */
+  return flow == GST_FLOW_EOS ? GST_FLOW_EOS : flow;
+}
+
+static gboolean
+start_task (GstEmsyncMidigen * self)
+{
+  return gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_emsync_midigen_loop, self, NULL);
+}
+
+static void
+reset_stream_state (GstEmsyncMidigen * self)
+{
+  State & st = self->state;
+  st.composer.reset ();
+  st.decoder.reset (0.0);
+  st.origin = GST_CLOCK_TIME_NONE;
+  st.video_end = 0.0;
+  st.generated_until = 0.0;
+  st.next_tick = 0.0;
+  st.programs_sent = false;
+  st.last_cut = -1.0;
+  st.have_emotion = false;
+  st.last_valence = st.last_arousal = NAN;
+  st.need_segment = true;
+  st.need_discont = true;
+  std::lock_guard < std::mutex > lk (self->lock);
+  self->queued_until = 0.0;
+  self->progress = 0.0;
+  self->eos_queued = false;
+}
+
+static gboolean
+gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
+  State & st = self->state;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:{
+      {
+        std::lock_guard < std::mutex > lk (self->lock);
+        self->flushing = true;
+        self->cancel = true;
+      }
+      self->cond.notify_all ();
+      gboolean res = gst_pad_push_event (self->srcpad, event);
+      gst_pad_pause_task (self->srcpad);
+      return res;
+    }
+    case GST_EVENT_FLUSH_STOP:{
+      {
+        std::lock_guard < std::mutex > lk (self->lock);
+        clear_queue_locked (self);
+        self->flushing = false;
+        self->cancel = false;
+        self->flow = GST_FLOW_OK;
+      }
+      reset_stream_state (self);
+      gboolean res = gst_pad_push_event (self->srcpad, event);
+      start_task (self);
+      return res;
+    }
+    case GST_EVENT_CAPS:
+      /* Our output caps are fixed; they are sent by the task before the first data. */
+      gst_event_unref (event);
+      return TRUE;
+    case GST_EVENT_SEGMENT:{
+      /* Input segments only map frame times to running time. The MIDI output has its own plain TIME
+       * segment in which PTS = running time, so it stays in sync through seeks and segment changes. */
+      GstSegment seg;
+      gst_event_copy_segment (event, &seg);
+      gst_event_unref (event);
+      if (seg.format != GST_FORMAT_TIME) {
+        GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("emsyncmidigen needs video with TIME segments."),
+            ("got a %s segment", gst_format_get_name (seg.format)));
+        return FALSE;
+      }
+      st.in_segment = seg;
+      st.have_segment = true;
+      return TRUE;
+    }
+    case GST_EVENT_CUSTOM_DOWNSTREAM:{
+      EmsyncSceneCut cut;
+      if (emsync_scene_cut_event_parse (event, &cut)) {
+        GstClockTime rt = cut.running_time;
+        if (!GST_CLOCK_TIME_IS_VALID (rt) && st.have_segment)
+          rt = gst_segment_to_running_time (&st.in_segment, GST_FORMAT_TIME, cut.timestamp);
+        offer_cut (self, rt);
+        gst_event_unref (event);
+        return TRUE;
+      }
+      break;
+    }
+    case GST_EVENT_CUSTOM_DOWNSTREAM_STICKY:{
+      EmsyncEmotion emotion;
+      if (emsync_emotion_event_parse (event, &emotion)) {
+        if (st.have_segment && GST_CLOCK_TIME_IS_VALID (emotion.timestamp))
+          offer_emotion (self, gst_segment_to_running_time (&st.in_segment, GST_FORMAT_TIME,
+                  emotion.timestamp), (float) emotion.valence, (float) emotion.arousal);
+        gst_event_unref (event);
+        return TRUE;
+      }
+      break;
+    }
+    case GST_EVENT_EOS:{
+      gst_event_unref (event);
+      WorkItem item{WorkItem::END};
+      item.time = st.video_end;
+      {
+        std::lock_guard < std::mutex > lk (self->lock);
+        self->eos_queued = true;
+      }
+      enqueue (self, std::move (item));
+      return TRUE;
+    }
+    case GST_EVENT_GAP:
+      /* No frames for a while: the music goes on; time advances with the gap. */
+      if (st.have_segment) {
+        GstClockTime ts, dur;
+        gst_event_parse_gap (event, &ts, &dur);
+        GstClockTime rt = gst_segment_to_running_time (&st.in_segment, GST_FORMAT_TIME, ts);
+        if (GST_CLOCK_TIME_IS_VALID (rt)) {
+          double end = running_time_to_music (self, rt) +
+              (GST_CLOCK_TIME_IS_VALID (dur) ? (double) dur / GST_SECOND : 0.0);
+          st.video_end = std::max (st.video_end, end);
+          WorkItem item{WorkItem::POSITION};
+          item.time = st.video_end;
+          enqueue (self, std::move (item));
+        }
+      }
+      gst_event_unref (event);
+      return TRUE;
+    default:
+      break;
+  }
+
+  if (GST_EVENT_IS_SERIALIZED (event)) {
+    enqueue (self, WorkItem{WorkItem::EVENT, 0.0, 0.0f, 0.0f, event});
+    return TRUE;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static gboolean
+gst_emsync_midigen_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    if (!gst_pad_peer_query (self->sinkpad, query))
+      return FALSE;
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (self);
+    GstClockTime lookahead = self->settings.lookahead;
+    GST_OBJECT_UNLOCK (self);
+    min += lookahead;
+    if (GST_CLOCK_TIME_IS_VALID (max))
+      max += lookahead;
+    GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT " (lookahead %"
+        GST_TIME_FORMAT "), max %" GST_TIME_FORMAT, live, GST_TIME_ARGS (min),
+        GST_TIME_ARGS (lookahead), GST_TIME_ARGS (max));
+    gst_query_set_latency (query, live, min, max);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_emsync_midigen_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMode mode,
+    gboolean active)
+{
+  GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  if (active) {
+    {
+      std::lock_guard < std::mutex > lk (self->lock);
+      self->flushing = false;
+      self->cancel = false;
+      self->flow = GST_FLOW_OK;
+    }
+    return start_task (self);
+  }
+  {
+    std::lock_guard < std::mutex > lk (self->lock);
+    self->flushing = true;
+    self->cancel = true;
+  }
+  self->cond.notify_all ();
+  return gst_pad_stop_task (pad);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* state changes                                                                                    */
+
+static gboolean
+load_model (GstEmsyncMidigen * self)
+{
+  GST_OBJECT_LOCK (self);
+  Settings snapshot = self->settings;
+  GST_OBJECT_UNLOCK (self);
+  std::string path = snapshot.model_file;
+  if (path.empty ())
+    path = emsync_default_model_path (EMSYNC_GENERATOR_MODEL_NAME);
+  if (path.empty ()) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No generator model found."),
+        ("Set model-file, or install %s into %s (or set EMSYNC_MODEL_DIR).",
+            EMSYNC_GENERATOR_MODEL_NAME, EMSYNC_MODEL_INSTALL_DIR));
+    return FALSE;
+  }
+  try {
+    gint64 t0 = g_get_monotonic_time ();
+    self->model = GeneratorModel::load (path);
+    GST_INFO_OBJECT (self, "generator model %s (%zu parameters) ready in %.1f ms", path.c_str (),
+        self->model->parameter_count (), (g_get_monotonic_time () - t0) / 1000.0);
+  } catch (const std::exception & e) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", e.what ()),
+        ("model-file=%s", path.c_str ()));
+    return FALSE;
+  }
+  snapshot.model_file = path;
+  self->stream_settings = snapshot;
+  return TRUE;
+}
+
+static GstStateChangeReturn
+gst_emsync_midigen_change_state (GstElement * element, GstStateChange transition)
+{
+  GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (element);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    if (!load_model (self))
+      return GST_STATE_CHANGE_FAILURE;
+    State & st = self->state;
+    st.have_segment = false;
+    st.need_caps = true;
+    reset_stream_state (self);
+    self->tokens_generated = 0;
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (gst_emsync_midigen_parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    {
+      std::lock_guard < std::mutex > lk (self->lock);
+      clear_queue_locked (self);
+    }
+    reset_stream_state (self);
+  } else if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
+    self->model.reset ();
+  }
+  return ret;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* properties                                                                                       */
+
+static void
+gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (object);
+  bool latency_changed = false;
+  GST_OBJECT_LOCK (self);
+  Settings & s = self->settings;
+  switch (prop_id) {
+    case PROP_MODEL_FILE:{
+      const gchar *v = g_value_get_string (value);
+      s.model_file = v ? v : "";
+      break;
+    }
+    case PROP_LOOKAHEAD:
+      latency_changed = s.lookahead != g_value_get_uint64 (value);
+      s.lookahead = g_value_get_uint64 (value);
+      break;
+    case PROP_MIN_BOUNDARY_GAP:
+      s.min_boundary_gap = g_value_get_uint64 (value);
+      break;
+    case PROP_TEMPERATURE:
+      s.temperature = g_value_get_double (value);
+      break;
+    case PROP_TOP_P:
+      s.top_p = g_value_get_double (value);
+      break;
+    case PROP_SEED:
+      s.seed = g_value_get_uint64 (value);
+      break;
+    case PROP_INSTRUMENTS:
+      s.instruments = (InstrumentCount) g_value_get_enum (value);
+      break;
+    case PROP_SYNC:
+      s.sync = (SyncMode) g_value_get_enum (value);
+      break;
+    case PROP_THREADS:
+      s.threads = g_value_get_int (value);
+      break;
+    case PROP_VALENCE:
+      s.valence = g_value_get_double (value);
+      break;
+    case PROP_AROUSAL:
+      s.arousal = g_value_get_double (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+  if (latency_changed)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+}
+
+static void
+gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (object);
+  GST_OBJECT_LOCK (self);
+  const Settings & s = self->settings;
+  switch (prop_id) {
+    case PROP_MODEL_FILE:
+      g_value_set_string (value, s.model_file.empty ()? NULL : s.model_file.c_str ());
+      break;
+    case PROP_LOOKAHEAD:
+      g_value_set_uint64 (value, s.lookahead);
+      break;
+    case PROP_MIN_BOUNDARY_GAP:
+      g_value_set_uint64 (value, s.min_boundary_gap);
+      break;
+    case PROP_TEMPERATURE:
+      g_value_set_double (value, s.temperature);
+      break;
+    case PROP_TOP_P:
+      g_value_set_double (value, s.top_p);
+      break;
+    case PROP_SEED:
+      g_value_set_uint64 (value, s.seed);
+      break;
+    case PROP_INSTRUMENTS:
+      g_value_set_enum (value, (gint) s.instruments);
+      break;
+    case PROP_SYNC:
+      g_value_set_enum (value, (gint) s.sync);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, s.threads);
+      break;
+    case PROP_VALENCE:
+      g_value_set_double (value, s.valence);
+      break;
+    case PROP_AROUSAL:
+      g_value_set_double (value, s.arousal);
+      break;
+    case PROP_TOKENS_GENERATED:
+      g_value_set_uint64 (value, (guint64) self->tokens_generated.load ());
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_emsync_midigen_finalize (GObject * object)
+{
+  GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (object);
+  clear_queue_locked (self);
+  self->state.~State ();
+  self->stream_settings.~Settings ();
+  self->model.~shared_ptr ();
+  self->settings.~Settings ();
+  self->cond.~condition_variable ();
+  self->lock.~mutex ();
+  self->queue.~deque ();
+  G_OBJECT_CLASS (gst_emsync_midigen_parent_class)->finalize (object);
+}
+
+static void
+gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_emsync_midigen_debug, "emsyncmidigen", 0,
+      "emsync music generator");
+
+  gobject_class->set_property = gst_emsync_midigen_set_property;
+  gobject_class->get_property = gst_emsync_midigen_get_property;
+  gobject_class->finalize = gst_emsync_midigen_finalize;
+
+  const GParamFlags rw_ready =
+      (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  g_object_class_install_property (gobject_class, PROP_MODEL_FILE,
+      g_param_spec_string ("model-file", "Model file",
+          "TorchScript generator model (models/FORMAT.md). Unset: the shipped emsync-small.pt, looked up "
+          "in $EMSYNC_MODEL_DIR, the installed data directory, then the source tree", NULL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_LOOKAHEAD,
+      g_param_spec_uint64 ("lookahead", "Lookahead",
+          "How far (ns) music generation stays behind the incoming video, so cuts are known ahead "
+          "of the music. Added to the reported latency", 0, 60 * GST_SECOND, DEFAULT_LOOKAHEAD,
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MIN_BOUNDARY_GAP,
+      g_param_spec_uint64 ("min-boundary-gap", "Minimum boundary gap",
+          "Minimum time (ns) between two cuts the music marks (EMSYNC keeps cuts >= 4 s apart)",
+          0, 60 * GST_SECOND, DEFAULT_MIN_BOUNDARY_GAP, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_TEMPERATURE,
+      g_param_spec_double ("temperature", "Temperature",
+          "Sampling temperature (EMSYNC's demo uses 1.35)", 0.05, 5.0, DEFAULT_TEMPERATURE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_TOP_P,
+      g_param_spec_double ("top-p", "Top-p",
+          "Nucleus sampling threshold (EMSYNC variant: tokens past the threshold are dropped, the best "
+          "one always kept)", 0.0, 1.0, DEFAULT_TOP_P, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_SEED,
+      g_param_spec_uint64 ("seed", "Seed",
+          "Random seed; the same seed, model and input give the same music", 0, G_MAXUINT64,
+          DEFAULT_SEED, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_INSTRUMENTS,
+      g_param_spec_enum ("instruments", "Instruments",
+          "Instrument-count control token given to the model", GST_TYPE_EMSYNC_INSTRUMENTS,
+          (gint) DEFAULT_INSTRUMENTS, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_SYNC,
+      g_param_spec_enum ("sync", "Sync mode",
+          "How the music follows scene cuts", GST_TYPE_EMSYNC_SYNC_MODE, (gint) DEFAULT_SYNC,
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads",
+          "libtorch intra-op threads for generation (libtorch's pool is process-wide)", 1, 64,
+          DEFAULT_THREADS, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_VALENCE,
+      g_param_spec_double ("valence", "Valence",
+          "Valence in [-1, 1] used until the stream carries emotion (emsyncemotion metas/events)",
+          -1.0, 1.0, DEFAULT_VALENCE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_AROUSAL,
+      g_param_spec_double ("arousal", "Arousal",
+          "Arousal in [-1, 1] used until the stream carries emotion (emsyncemotion metas/events)",
+          -1.0, 1.0, DEFAULT_AROUSAL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_TOKENS_GENERATED,
+      g_param_spec_uint64 ("tokens-generated", "Tokens generated",
+          "Number of tokens generated in this stream", 0, G_MAXUINT64, 0,
+          (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "emsync music generator",
+      "Converter/Video/Audio",
+      "Composes MIDI for a video, following its emotion and landing chords on its scene cuts",
+      "emsync developers");
+  element_class->change_state = gst_emsync_midigen_change_state;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_SYNC_MODE, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_INSTRUMENTS, (GstPluginAPIFlags) 0);
+}
+
+static void
+gst_emsync_midigen_init (GstEmsyncMidigen * self)
+{
+  /* GObject zero-fills instances; construct the C++ members in place. */
+  new (&self->settings) Settings ();
+  new (&self->model) std::shared_ptr < const GeneratorModel > ();
+  new (&self->stream_settings) Settings ();
+  new (&self->lock) std::mutex ();
+  new (&self->cond) std::condition_variable ();
+  new (&self->queue) std::deque < WorkItem > ();
+  new (&self->cancel) std::atomic < bool >(false);
+  new (&self->tokens_generated) std::atomic < long >(0);
+  new (&self->state) State ();
+  gst_segment_init (&self->state.in_segment, GST_FORMAT_TIME);
+
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_emsync_midigen_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_emsync_midigen_sink_event));
+  GST_PAD_SET_PROXY_ALLOCATION (self->sinkpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_emsync_midigen_src_query));
+  gst_pad_set_activatemode_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_emsync_midigen_src_activate_mode));
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+}

@@ -1,0 +1,16 @@
+/* emsync — emsyncmidigen: composes MIDI for the video that flows into it. */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_EMSYNC_MIDIGEN (gst_emsync_midigen_get_type ())
+G_DECLARE_FINAL_TYPE (GstEmsyncMidigen, gst_emsync_midigen, GST, EMSYNC_MIDIGEN, GstElement)
+
+#define GST_TYPE_EMSYNC_SYNC_MODE (gst_emsync_sync_mode_get_type ())
+GType gst_emsync_sync_mode_get_type (void);
+#define GST_TYPE_EMSYNC_INSTRUMENTS (gst_emsync_instruments_get_type ())
+GType gst_emsync_instruments_get_type (void);
+
+G_END_DECLS

@@ -1,0 +1,10 @@
+/* emsync — registration declarations of the elements that need libtorch (plugin "emsynctorch"). */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+GST_ELEMENT_REGISTER_DECLARE (emsyncmidigen);
+
+G_END_DECLS

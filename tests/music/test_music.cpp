@@ -1,0 +1,273 @@
+// Engine tests for lib/music: the reference sampler, the boundary schedule, model loading and its errors,
+// the KV-cached session against the full forward, and the composer's sync modes on a tiny real model.
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lib/midi/tokenizer.h"
+#include "lib/midi/vocab.h"
+#include "lib/music/boundary_schedule.h"
+#include "lib/music/composer.h"
+#include "lib/music/generator_model.h"
+#include "lib/music/sampler.h"
+
+// Check's macros clash with libstdc++ internals: include it after every C++ header.
+#include <gst/check/gstcheck.h>
+
+using namespace emsync::music;
+namespace vocab = emsync::midi;
+
+static std::string data_path(const char* name) { return std::string(EMSYNC_TEST_DATA) + "/" + name; }
+
+static std::vector<float> flat_logits(float value = 0.0f) { return std::vector<float>(vocab::kVocabSize, value); }
+
+GST_START_TEST(test_sampler_masks_specials_and_keeps_top1) {
+  std::vector<float> logits = flat_logits(-10.0f);
+  logits[vocab::kPadToken] = 50.0f;
+  logits[vocab::kStartToken] = 50.0f;
+  logits[vocab::kMoreInstrumentsToken] = 50.0f;
+  logits[vocab::kLessInstrumentsToken] = 50.0f;
+  logits[200] = 5.0f;  // the best allowed token by far
+  Sampler s({}, 1);
+  for (int i = 0; i < 200; ++i) fail_unless_equals_int(s.sample(logits.data(), vocab::kVocabSize, {}, 2), 200);
+  fail_unless_equals_int(s.last_nucleus_size(), 1);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_sampler_top_p_drops_crossing_token) {
+  // Probabilities 0.5, 0.3, 0.2 at T=1: cumulative 0.5, 0.8 -> with top-p 0.6 only the first survives
+  // (the reference drops the token that crosses the threshold).
+  std::vector<float> logits = flat_logits(-1e9f);
+  logits[300] = std::log(0.5f);
+  logits[301] = std::log(0.3f);
+  logits[302] = std::log(0.2f);
+  SamplerOptions o;
+  o.temperature_after_time_shift = o.temperature_otherwise = 1.0f;
+  o.top_p = 0.6f;
+  Sampler s(o, 7);
+  fail_unless_equals_int(s.sample(logits.data(), vocab::kVocabSize, {}, 2), 300);
+  fail_unless_equals_int(s.last_nucleus_size(), 1);
+  // With top-p 0.85 the first two survive and both get drawn.
+  o.top_p = 0.85f;
+  Sampler s2(o, 7);
+  std::set<int> seen;
+  for (int i = 0; i < 400; ++i) seen.insert(s2.sample(logits.data(), vocab::kVocabSize, {}, 2));
+  fail_unless(seen == std::set<int>({300, 301}));
+}
+GST_END_TEST;
+
+GST_START_TEST(test_sampler_seed_reproducible_and_bias_forbids) {
+  std::vector<float> logits = flat_logits(0.0f);
+  SamplerOptions o;
+  o.top_p = 1.0f;
+  Sampler a(o, 42), b(o, 42), c(o, 43);
+  std::vector<int> ra, rb, rc;
+  for (int i = 0; i < 100; ++i) {
+    ra.push_back(a.sample(logits.data(), vocab::kVocabSize, {}, 2));
+    rb.push_back(b.sample(logits.data(), vocab::kVocabSize, {}, 2));
+    rc.push_back(c.sample(logits.data(), vocab::kVocabSize, {}, 2));
+  }
+  fail_unless(ra == rb);
+  fail_if(ra == rc);
+  std::vector<float> bias(vocab::kVocabSize, -std::numeric_limits<float>::infinity());
+  bias[vocab::kChordToken] = 0.0f;
+  for (int i = 0; i < 20; ++i)
+    fail_unless_equals_int(a.sample(logits.data(), vocab::kVocabSize, bias, 2), vocab::kChordToken);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_sampler_repetition_rule) {
+  // A peaked distribution gives nucleus size 1 every step: the count climbs by one per step.
+  std::vector<float> logits = flat_logits(-20.0f);
+  logits[500] = 10.0f;
+  Sampler s({}, 3);
+  for (int i = 0; i < 6; ++i) s.sample(logits.data(), vocab::kVocabSize, {}, 2);
+  fail_unless_equals_int(s.repeat_count(), 5);
+  // A flat distribution (large nucleus) halves it.
+  std::vector<float> flat = flat_logits(0.0f);
+  s.sample(flat.data(), vocab::kVocabSize, {}, 2);  // applies the last peaked step: 6
+  s.sample(flat.data(), vocab::kVocabSize, {}, 2);  // flat nucleus seen: halves to 3
+  fail_unless_equals_int(s.repeat_count(), 3);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_boundary_schedule) {
+  BoundarySchedule b;
+  fail_unless(b.offer(2.0));
+  fail_if(b.offer(5.0));  // < 4 s after 2.0
+  fail_unless(b.offer(6.0));
+  fail_unless(b.offer(20.0));
+  fail_unless_equals_int((int)b.cuts().size(), 3);
+  fail_unless(std::fabs(b.seconds_to_next(0.0) - 2.0) < 1e-9);
+  fail_unless(std::fabs(b.seconds_to_next(11.0) - 8.0) < 1e-9);  // 9 s away: clamped
+  fail_unless(std::fabs(b.seconds_to_next(13.5) - 6.5) < 1e-9);
+  fail_unless(b.serve_near(2.4));
+  fail_unless(std::fabs(b.seconds_to_next(1.0) - 5.0) < 1e-9);  // 2.0 served, next 6.0
+  fail_if(b.serve_near(9.0));  // nothing within 1 s
+}
+GST_END_TEST;
+
+GST_START_TEST(test_model_errors_name_the_file) {
+  const char* cases[] = {"does_not_exist.pt", "corrupt_generator.pt", "not_a_generator.pt"};
+  const char* expected[] = {"not found", "TorchScript", "emsync.json"};
+  for (int i = 0; i < 3; ++i) {
+    std::string path = data_path(cases[i]);
+    bool thrown = false;
+    try {
+      GeneratorModel::load(path);
+    } catch (const ModelError& e) {
+      thrown = true;
+      std::string msg = e.what();
+      fail_unless(msg.find(path) != std::string::npos, "message lacks the path: %s", msg.c_str());
+      fail_unless(msg.find(expected[i]) != std::string::npos, "unexpected message: %s", msg.c_str());
+    }
+    fail_unless(thrown, "no error for %s", cases[i]);
+  }
+}
+GST_END_TEST;
+
+GST_START_TEST(test_model_shared_by_path) {
+  auto a = GeneratorModel::load(data_path("tiny_generator.pt"));
+  auto b = GeneratorModel::load(data_path("tiny_generator.pt"));
+  fail_unless(a.get() == b.get());
+  fail_unless_equals_int(a->config().vocab_size, 1011);
+  fail_unless_equals_int(a->config().context, 64);
+  fail_unless(a->parameter_count() > 10000);
+}
+GST_END_TEST;
+
+// The KV-cached step must give the same logits as a fresh prefill of the same window.
+GST_START_TEST(test_session_step_matches_prefill) {
+  auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
+  GeneratorSession stepped(model), fresh(model);
+  std::vector<int> prefix{vocab::kMoreInstrumentsToken, vocab::kBarToken};
+  std::vector<float> bounds{8.0f, 8.0f};
+  stepped.start(prefix, bounds, 0.5f, -0.3f);
+  std::vector<int> seq = {vocab::note_token(vocab::Instrument::Piano, 60, true), vocab::time_shift_token(30),
+                          vocab::note_token(vocab::Instrument::Bass, 40, true), vocab::kChordToken};
+  std::vector<float> seq_b = {6.0f, 5.5f, 5.0f, 0.0f};
+  for (size_t i = 0; i < seq.size(); ++i) {
+    stepped.push(seq[i], seq_b[i]);
+    prefix.push_back(seq[i]);
+    bounds.push_back(seq_b[i]);
+  }
+  fresh.start(prefix, bounds, 0.5f, -0.3f);
+  double max_err = 0.0;
+  for (size_t i = 0; i < stepped.logits().size(); ++i)
+    max_err = std::max(max_err, (double)std::fabs(stepped.logits()[i] - fresh.logits()[i]));
+  fail_unless(max_err < 1e-4, "step vs prefill differ by %g", max_err);
+  // NaN conditions use the null vectors and still give finite logits.
+  fresh.set_condition(NAN, NAN);
+  for (float x : fresh.logits()) fail_unless(std::isfinite(x));
+}
+GST_END_TEST;
+
+static std::vector<TimedToken> compose(SyncMode sync, uint64_t seed, const std::vector<double>& cuts, double until,
+                                       ComposerStats* stats = nullptr) {
+  ComposerOptions o;
+  o.sync = sync;
+  o.seed = seed;
+  Composer c(GeneratorModel::load(data_path("tiny_generator.pt")), o);
+  for (double t : cuts) c.add_cut(t);
+  c.set_emotion(0.0, 0.5f, 0.5f);
+  std::vector<TimedToken> out;
+  c.generate_until(until, out);
+  if (stats) *stats = c.stats();
+  fail_unless(c.cursor_seconds() >= until);
+  return out;
+}
+
+GST_START_TEST(test_composer_hard_sync_lands_chords_on_cuts) {
+  const std::vector<double> cuts = {1.003, 5.5, 10.217, 17.0};
+  ComposerStats stats;
+  auto tokens = compose(SyncMode::Hard, 5, cuts, 20.0, &stats);
+  for (double cut : cuts) {
+    // A <CHORD> within 4 ms (half a tick) of the cut, followed by >= 3 pitched note-ons at that time.
+    bool found = false;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (tokens[i].token != vocab::kChordToken || std::fabs(tokens[i].time_seconds - cut) > 0.0041) continue;
+      int ons = 0;
+      for (size_t j = i + 1; j < tokens.size() && tokens[j].time_seconds == tokens[i].time_seconds; ++j) {
+        int t = tokens[j].token;
+        if (vocab::is_note_token(t) && vocab::note_is_on(t) &&
+            vocab::note_instrument(t) != vocab::Instrument::Drums)
+          ++ons;
+      }
+      fail_unless(ons >= 3, "chord at %.3f has %d pitched onsets", cut, ons);
+      found = true;
+    }
+    fail_unless(found, "no chord at cut %.3f", cut);
+  }
+  // Chords only at cuts in hard mode.
+  for (const auto& t : tokens) {
+    if (t.token != vocab::kChordToken) continue;
+    bool near = false;
+    for (double cut : cuts) near |= std::fabs(t.time_seconds - cut) < 0.0041;
+    fail_unless(near, "chord away from cuts at %.3f", t.time_seconds);
+  }
+  // The tiny model's window (64) is exceeded many times: sliding re-prefills happened.
+  fail_unless(stats.prefills > 2);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_composer_seeded_and_valid) {
+  auto a = compose(SyncMode::Soft, 11, {3.0}, 6.0);
+  auto b = compose(SyncMode::Soft, 11, {3.0}, 6.0);
+  auto c = compose(SyncMode::Soft, 12, {3.0}, 6.0);
+  fail_unless_equals_int((int)a.size(), (int)b.size());
+  for (size_t i = 0; i < a.size(); ++i) fail_unless_equals_int(a[i].token, b[i].token);
+  bool differs = a.size() != c.size();
+  for (size_t i = 0; !differs && i < a.size(); ++i) differs = a[i].token != c[i].token;
+  fail_unless(differs);
+  // Never an excluded special token; times never go backwards.
+  double last = 0.0;
+  for (const auto& t : a) {
+    fail_if(t.token == vocab::kPadToken || t.token == vocab::kStartToken ||
+            t.token == vocab::kLessInstrumentsToken || t.token == vocab::kMoreInstrumentsToken);
+    fail_unless(t.time_seconds >= last);
+    last = t.time_seconds;
+  }
+}
+GST_END_TEST;
+
+// Decoded through the streaming decoder and flushed at the end, no note is left hanging.
+GST_START_TEST(test_composer_output_decodes_without_hanging_notes) {
+  auto tokens = compose(SyncMode::Hard, 2, {2.0, 7.0}, 9.0);
+  emsync::midi::TokenStreamDecoder decoder;
+  std::vector<emsync::midi::MidiEvent> events;
+  decoder.start(events);
+  for (const auto& t : tokens) decoder.push(t.token, events);
+  decoder.flush(9.0, events);
+  fail_unless_equals_int(decoder.sounding_notes(), 0);
+  int on = 0, off = 0;
+  for (const auto& e : events) {
+    if ((e.status & 0xF0) == 0x90 && e.data2 > 0) ++on;
+    if ((e.status & 0xF0) == 0x80 || ((e.status & 0xF0) == 0x90 && e.data2 == 0)) ++off;
+  }
+  fail_unless(on > 0);
+  fail_unless_equals_int(on, off);
+}
+GST_END_TEST;
+
+static Suite* music_suite(void) {
+  Suite* s = suite_create("music");
+  TCase* tc = tcase_create("general");
+  tcase_set_timeout(tc, 120);
+  suite_add_tcase(s, tc);
+  tcase_add_test(tc, test_sampler_masks_specials_and_keeps_top1);
+  tcase_add_test(tc, test_sampler_top_p_drops_crossing_token);
+  tcase_add_test(tc, test_sampler_seed_reproducible_and_bias_forbids);
+  tcase_add_test(tc, test_sampler_repetition_rule);
+  tcase_add_test(tc, test_boundary_schedule);
+  tcase_add_test(tc, test_model_errors_name_the_file);
+  tcase_add_test(tc, test_model_shared_by_path);
+  tcase_add_test(tc, test_session_step_matches_prefill);
+  tcase_add_test(tc, test_composer_hard_sync_lands_chords_on_cuts);
+  tcase_add_test(tc, test_composer_seeded_and_valid);
+  tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);
+  return s;
+}
+
+GST_CHECK_MAIN(music);
