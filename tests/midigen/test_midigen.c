@@ -1,0 +1,325 @@
+/* emsyncmidigen: MIDI out of video timing, chords on cuts (sync=hard), lookahead latency, EOS drain,
+ * flush, reproducible seeds, model errors. Uses the tiny random generator in tests/data. */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+
+#include <gst/app/gstappsink.h>
+
+#include "gst/emsync.h"
+
+#define FPS 25
+#define FRAME_NS (GST_SECOND / FPS)
+
+static gchar *
+tiny_model (void)
+{
+  return g_build_filename (EMSYNC_TEST_DATA, "tiny_generator.pt", NULL);
+}
+
+static GstHarness *
+make_harness (const gchar * model, guint64 seed, const gchar * sync)
+{
+  GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
+  fail_unless (e != NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "sync", sync);
+  g_object_set (e, "model-file", model, "seed", seed, "lookahead", (guint64) 2 * GST_SECOND, NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
+  return h;
+}
+
+static void
+push_frames (GstHarness * h, guint first, guint count, const guint * cut_frames, guint n_cuts)
+{
+  for (guint i = first; i < first + count; i++) {
+    for (guint c = 0; c < n_cuts; c++) {
+      if (cut_frames[c] == i) {
+        EmsyncSceneCut cut = { i * FRAME_NS, i * FRAME_NS, i * FRAME_NS, 1.0,
+          EMSYNC_CUT_KIND_CUT, c + 1 };
+        fail_unless (gst_harness_push_event (h, emsync_scene_cut_event_new (&cut)));
+      }
+    }
+    GstBuffer *buf = gst_harness_create_buffer (h, 16 * 16);
+    gst_buffer_memset (buf, 0, (guint8) i, 16 * 16);
+    GST_BUFFER_PTS (buf) = i * FRAME_NS;
+    GST_BUFFER_DURATION (buf) = FRAME_NS;
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  }
+}
+
+typedef struct {
+  GstClockTime pts;
+  guint8 bytes[3];
+  gsize size;
+} Msg;
+
+/* Pulls every buffer up to EOS (the harness queues events and buffers separately: once EOS arrived,
+ * every buffer pushed before it is already queued). */
+static GArray *
+pull_all (GstHarness * h)
+{
+  GArray *msgs = g_array_new (FALSE, TRUE, sizeof (Msg));
+  gboolean eos = FALSE;
+  while (!eos) {
+    GstEvent *ev;
+    while ((ev = gst_harness_try_pull_event (h))) {
+      eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+      gst_event_unref (ev);
+    }
+    GstBuffer *buf;
+    gboolean got = FALSE;
+    while ((buf = gst_harness_try_pull (h))) {
+      Msg m = { GST_BUFFER_PTS (buf), {0, 0, 0}, 0 };
+      m.size = gst_buffer_extract (buf, 0, m.bytes, 3);
+      g_array_append_val (msgs, m);
+      gst_buffer_unref (buf);
+      got = TRUE;
+    }
+    if (!got && !eos)
+      g_usleep (1000);
+  }
+  return msgs;
+}
+
+static guint
+count_onsets_near (GArray * msgs, GstClockTime t, GstClockTime tolerance)
+{
+  guint n = 0;
+  for (guint i = 0; i < msgs->len; i++) {
+    Msg *m = &g_array_index (msgs, Msg, i);
+    gboolean on = (m->bytes[0] & 0xF0) == 0x90 && m->bytes[2] > 0 && (m->bytes[0] & 0x0F) != 9;
+    GstClockTimeDiff d = GST_CLOCK_DIFF (t, m->pts);
+    if (on && ABS (d) <= (GstClockTimeDiff) tolerance)
+      n++;
+  }
+  return n;
+}
+
+GST_START_TEST (test_hard_sync_chords_on_cuts_and_drain)
+{
+  gchar *model = tiny_model ();
+  GstHarness *h = make_harness (model, 3, "hard");
+  const guint cuts[] = { 30, 150, 260 };      /* 1.2 s, 6.0 s, 10.4 s */
+  push_frames (h, 0, 300, cuts, 3);           /* 12 s of video */
+  gst_harness_push_event (h, gst_event_new_eos ());
+  GArray *msgs = pull_all (h);
+
+  fail_unless (msgs->len > 100);
+  GstClockTime last = 0, last_tick = GST_CLOCK_TIME_NONE;
+  guint on = 0, off = 0, ticks = 0;
+  for (guint i = 0; i < msgs->len; i++) {
+    Msg *m = &g_array_index (msgs, Msg, i);
+    fail_unless (GST_CLOCK_TIME_IS_VALID (m->pts));
+    fail_unless (m->pts >= last, "timestamps go backwards");
+    last = m->pts;
+    if (m->bytes[0] == 0xF9) {
+      if (GST_CLOCK_TIME_IS_VALID (last_tick))
+        fail_unless (m->pts - last_tick <= 10 * GST_MSECOND + GST_USECOND);
+      last_tick = m->pts;
+      ticks++;
+    } else if ((m->bytes[0] & 0xF0) == 0x90 && m->bytes[2] > 0) {
+      on++;
+    } else if ((m->bytes[0] & 0xF0) == 0x80 || (m->bytes[0] & 0xF0) == 0x90) {
+      off++;
+    }
+  }
+  /* Music covers the whole video (12 s), every note is released, ticks every 10 ms. */
+  fail_unless (last >= 12 * GST_SECOND - 20 * GST_MSECOND, "music ends at %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (last));
+  fail_unless (ticks >= 1190);
+  fail_unless (on > 0);
+  fail_unless_equals_int (on, off);
+  /* A chord (>= 3 pitched onsets) within 40 ms of each cut. */
+  for (guint c = 0; c < 3; c++)
+    fail_unless (count_onsets_near (msgs, cuts[c] * FRAME_NS, 40 * GST_MSECOND) >= 3,
+        "no chord at cut %u", c);
+  g_array_unref (msgs);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+GST_END_TEST;
+
+static GArray *
+run_once (guint64 seed)
+{
+  gchar *model = tiny_model ();
+  GstHarness *h = make_harness (model, seed, "soft");
+  push_frames (h, 0, 100, NULL, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  GArray *msgs = pull_all (h);
+  gst_harness_teardown (h);
+  g_free (model);
+  return msgs;
+}
+
+static gboolean
+same_messages (GArray * a, GArray * b)
+{
+  if (a->len != b->len)
+    return FALSE;
+  for (guint i = 0; i < a->len; i++) {
+    Msg *x = &g_array_index (a, Msg, i), *y = &g_array_index (b, Msg, i);
+    if (x->pts != y->pts || x->size != y->size || memcmp (x->bytes, y->bytes, x->size) != 0)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+GST_START_TEST (test_seed_reproducible)
+{
+  GArray *a = run_once (7), *b = run_once (7), *c = run_once (8);
+  fail_unless (same_messages (a, b));
+  fail_if (same_messages (a, c));
+  g_array_unref (a);
+  g_array_unref (b);
+  g_array_unref (c);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_latency_is_lookahead)
+{
+  gchar *model = tiny_model ();
+  GstHarness *h = make_harness (model, 0, "hard");
+  gst_harness_set_upstream_latency (h, 40 * GST_MSECOND);
+  GstClockTime latency = gst_harness_query_latency (h);
+  fail_unless_equals_uint64 (latency, 2 * GST_SECOND + 40 * GST_MSECOND);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_flush_restarts_cleanly)
+{
+  gchar *model = tiny_model ();
+  GstHarness *h = make_harness (model, 1, "hard");
+  push_frames (h, 0, 125, NULL, 0);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  /* drop what came out before the flush */
+  GstBuffer *b;
+  while ((b = gst_harness_try_pull (h)))
+    gst_buffer_unref (b);
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  push_frames (h, 0, 75, NULL, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  GArray *msgs = pull_all (h);
+  fail_unless (msgs->len > 0);
+  /* After the flush the music restarts at 0 and ends with the 3 s of new video. */
+  Msg *first = &g_array_index (msgs, Msg, 0);
+  Msg *lastm = &g_array_index (msgs, Msg, msgs->len - 1);
+  fail_unless (first->pts < 100 * GST_MSECOND);
+  fail_unless (lastm->pts >= 3 * GST_SECOND - 20 * GST_MSECOND && lastm->pts < 4 * GST_SECOND + 100 * GST_MSECOND);
+  g_array_unref (msgs);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+GST_END_TEST;
+
+static void
+expect_model_error (const gchar * path, const gchar * expected)
+{
+  GstElement *pipeline = gst_pipeline_new (NULL);
+  GstElement *src = gst_element_factory_make ("videotestsrc", NULL);
+  GstElement *gen = gst_element_factory_make ("emsyncmidigen", NULL);
+  GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+  g_object_set (gen, "model-file", path, NULL);
+  gst_bin_add_many (GST_BIN (pipeline), src, gen, sink, NULL);
+  fail_unless (gst_element_link_many (src, gen, sink, NULL));
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  GError *err = NULL;
+  gchar *dbg = NULL;
+  gst_message_parse_error (msg, &err, &dbg);
+  fail_unless (strstr (err->message, path) != NULL, "error does not name the file: %s",
+      err->message);
+  fail_unless (strstr (err->message, expected) != NULL, "unexpected error: %s", err->message);
+  g_error_free (err);
+  g_free (dbg);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+
+GST_START_TEST (test_model_errors)
+{
+  gchar *missing = g_build_filename (EMSYNC_TEST_DATA, "no_such_model.pt", NULL);
+  gchar *corrupt = g_build_filename (EMSYNC_TEST_DATA, "corrupt_generator.pt", NULL);
+  gchar *wrong = g_build_filename (EMSYNC_TEST_DATA, "not_a_generator.pt", NULL);
+  expect_model_error (missing, "not found");
+  expect_model_error (corrupt, "TorchScript");
+  expect_model_error (wrong, "emsync generator");
+  g_free (missing);
+  g_free (corrupt);
+  g_free (wrong);
+}
+GST_END_TEST;
+
+/* With upstream fluiddec (gst-plugins-bad) the MIDI stream plays: non-silent audio of the video's length. */
+GST_START_TEST (test_plays_through_fluiddec)
+{
+  const gchar *sf = "/usr/share/sounds/sf2/TimGM6mb.sf2";
+  GstElementFactory *f = gst_element_factory_find ("fluiddec");
+  if (!f || !g_file_test (sf, G_FILE_TEST_EXISTS)) {
+    g_print ("skipping: fluiddec or TimGM6mb.sf2 not installed\n");
+    if (f)
+      gst_object_unref (f);
+    return;
+  }
+  gst_object_unref (f);
+  gchar *model = tiny_model ();
+  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=125 ! video/x-raw,framerate=25/1,width=64,height=48 ! "
+      "emsyncmidigen model-file=%s seed=4 ! fluiddec soundfont=%s ! audioconvert ! "
+      "audio/x-raw,format=F32LE,channels=2 ! appsink name=out sync=false", model, sf);
+  GstElement *pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (pipeline != NULL);
+  GstElement *out = gst_bin_get_by_name (GST_BIN (pipeline), "out");
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  double energy = 0.0;
+  guint64 frames = 0;
+  GstSample *sample;
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (out)))) {
+    GstMapInfo map;
+    GstBuffer *buf = gst_sample_get_buffer (sample);
+    gst_buffer_map (buf, &map, GST_MAP_READ);
+    const float *x = (const float *) map.data;
+    for (gsize i = 0; i < map.size / 4; i++)
+      energy += x[i] * x[i];
+    frames += map.size / 8;
+    gst_buffer_unmap (buf, &map);
+    gst_sample_unref (sample);
+  }
+  fail_unless (energy > 1.0, "silent output");
+  fail_unless (frames > 44100 * 4.5, "only %" G_GUINT64_FORMAT " frames", frames);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (out);
+  gst_object_unref (pipeline);
+  g_free (desc);
+  g_free (model);
+}
+GST_END_TEST;
+
+static Suite *
+midigen_suite (void)
+{
+  Suite *s = suite_create ("emsyncmidigen");
+  TCase *tc = tcase_create ("general");
+  tcase_set_timeout (tc, 180);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_hard_sync_chords_on_cuts_and_drain);
+  tcase_add_test (tc, test_seed_reproducible);
+  tcase_add_test (tc, test_latency_is_lookahead);
+  tcase_add_test (tc, test_flush_restarts_cleanly);
+  tcase_add_test (tc, test_model_errors);
+  tcase_add_test (tc, test_plays_through_fluiddec);
+  return s;
+}
+
+GST_CHECK_MAIN (midigen);
