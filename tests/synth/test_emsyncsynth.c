@@ -358,6 +358,37 @@ GST_START_TEST (test_new_segment_restarts_timeline)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_arbitrary_input)
+{
+  REQUIRE_SOUNDFONT (sf);
+  /* random bytes, empty buffers, running-status data, sysex, missing and backwards timestamps: no crash, and the
+   * output stays contiguous */
+  GstHarness *h = new_synth_harness (sf, NULL, "audio/x-raw, format=S16LE, rate=22050, channels=2");
+  Output out;
+  output_init (&out);
+  GRand *rand = g_rand_new_with_seed (42);
+  GstClockTime pts = 0;
+  for (guint i = 0; i < 3000; i++) {
+    guint8 bytes[16];
+    const guint size = g_rand_int_range (rand, 0, sizeof bytes + 1);
+    for (guint j = 0; j < size; j++)
+      bytes[j] = (guint8) g_rand_int_range (rand, 0, 256);
+    GstBuffer *buf = size ? gst_buffer_new_memdup (bytes, size) : gst_buffer_new ();
+    const gint32 kind = g_rand_int_range (rand, 0, 10);
+    pts += g_rand_int_range (rand, 0, 20) * GST_MSECOND;
+    GST_BUFFER_PTS (buf) = kind == 0 ? GST_CLOCK_TIME_NONE : kind == 1 && pts > GST_SECOND ? pts - GST_SECOND : pts;
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+    output_pull (h, &out, FALSE);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  output_pull (h, &out, FALSE);
+  fail_unless (out.end >= pts);
+  g_rand_free (rand);
+  output_clear (&out);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_long_stream_no_drift)
 {
   REQUIRE_SOUNDFONT (sf);
@@ -786,6 +817,7 @@ emsyncsynth_suite (void)
   tcase_add_test (tc, test_unstamped_event_applies_now);
   tcase_add_test (tc, test_settings_while_playing);
   tcase_add_test (tc, test_new_segment_restarts_timeline);
+  tcase_add_test (tc, test_arbitrary_input);
   tcase_add_test (tc, test_long_stream_no_drift);
   tcase_add_test (tc, test_gap_advances_time);
   tcase_add_test (tc, test_eos_renders_tail);
