@@ -16,7 +16,9 @@ PACKAGES=(
   libopenblas0-pthread
   # a small General MIDI soundfont for tests and the demo
   timgm6mb-soundfont
-  # test media generation and the demo's container checks
+  # the command-line tool's timeline picture
+  libcairo2-dev
+  # test media generation, the example video and container checks
   ffmpeg
 )
 if [ "${EMSYNC_WITH_TRAINING:-0}" = 1 ]; then
