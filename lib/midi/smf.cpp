@@ -18,6 +18,8 @@ namespace emsync::midi {
 namespace {
 
 constexpr size_t kMaxFileBytes = 64u * 1024u * 1024u;
+/* Latest message time the writer accepts (about 115 days; keeps tick arithmetic far from overflow). */
+constexpr double kMaxWriteSeconds = 1e7;
 
 std::string hex_byte (unsigned value)
 {
@@ -338,9 +340,13 @@ void append_track_chunk (std::vector<uint8_t> &out, const std::vector<uint8_t> &
   uint64_t previous = 0;
   for (const TickMessage &message : messages) {
     uint64_t delta = message.tick - previous;
-    /* deltas above 28 bits (> 74 hours at 1 ms ticks) are split with empty... there is no empty event, so refuse */
-    if (delta > 0x0FFFFFFFu)
-      throw MidiError ("SMF writer: a gap of " + std::to_string (delta) + " ticks does not fit a MIDI delta time");
+    /* a delta time holds 28 bits (74 h at 1 ms ticks, 65 min at 32767 ticks per quarter): bridge longer gaps
+     * with empty text meta events */
+    while (delta > 0x0FFFFFFFu) {
+      put_varlen (body, 0x0FFFFFFFu);
+      body.insert (body.end (), { 0xFF, 0x01, 0x00 });
+      delta -= 0x0FFFFFFFu;
+    }
     put_varlen (body, static_cast<uint32_t> (delta));
     previous = message.tick;
     const std::vector<uint8_t> &bytes = *message.bytes;
@@ -543,6 +549,9 @@ std::vector<uint8_t> write_smf (const std::vector<SmfTrackData> &tracks, const W
   auto to_tick = [&] (double seconds) -> uint64_t {
     if (!(seconds > 0.0))
       return 0;
+    if (!(seconds < kMaxWriteSeconds))
+      throw MidiError ("SMF writer: message time " + std::to_string (seconds) + " s is beyond the " +
+          std::to_string (kMaxWriteSeconds) + " s limit");
     return static_cast<uint64_t> (std::llround (seconds * ticks_per_second));
   };
 

@@ -58,7 +58,7 @@ int64_t seconds_to_ticks (double seconds)
 {
   if (!(seconds > 0.0))
     return 0;
-  return static_cast<int64_t> (std::llround (seconds / kTickSeconds));
+  return static_cast<int64_t> (std::llround (std::min (seconds, kMaxEncodeSeconds) / kTickSeconds));
 }
 
 void append_time_shift (std::vector<int> &tokens, int64_t ticks)
@@ -70,8 +70,27 @@ void append_time_shift (std::vector<int> &tokens, int64_t ticks)
   }
 }
 
+namespace {
+
+void check_encodable (double seconds, const char *what)
+{
+  if (seconds > kMaxEncodeSeconds)
+    throw std::out_of_range (std::string ("emsync::midi::encode: ") + what + " at " + std::to_string (seconds) +
+        " s is beyond the " + std::to_string (kMaxEncodeSeconds) + " s limit");
+}
+
+}  // namespace
+
 std::vector<int> encode (const std::vector<Note> &notes, const EncodeOptions &options)
 {
+  for (const Note &note : notes) {
+    check_encodable (note.start_seconds, "a note start");
+    check_encodable (note.end_seconds, "a note end");
+  }
+  for (double t : options.bar_times)
+    check_encodable (t, "a <BAR>");
+  for (double t : options.chord_times)
+    check_encodable (t, "a <CHORD>");
   std::vector<QuantizedNote> quantized;
   quantized.reserve (notes.size ());
   for (const Note &note : notes) {

@@ -33,7 +33,11 @@ namespace emsync::midi {
 constexpr int kDefaultVelocity = 80;
 constexpr int kChordVelocity = 120;
 
-/* Nearest 8 ms tick of a time in seconds (negative times give tick 0). */
+/* Longest time encode() accepts (24 h): the token stream grows by one token per second of silence. */
+constexpr double kMaxEncodeSeconds = 86400.0;
+
+/* Nearest 8 ms tick of a time in seconds (negative and NaN times give tick 0; times beyond kMaxEncodeSeconds
+ * are clamped there). */
 int64_t seconds_to_ticks (double seconds);
 
 struct EncodeOptions {
@@ -42,7 +46,8 @@ struct EncodeOptions {
   std::vector<double> bar_times;
 };
 
-/* Notes -> tokens (no <START>/instrument prefix; time starts at 0 s). */
+/* Notes -> tokens (no <START>/instrument prefix; time starts at 0 s). Throws std::out_of_range for a note or
+ * marker later than kMaxEncodeSeconds. */
 std::vector<int> encode (const std::vector<Note> &notes, const EncodeOptions &options = {});
 
 /* TIMESHIFT tokens for a positive number of ticks (125-tick tokens then the remainder). */

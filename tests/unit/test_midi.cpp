@@ -818,7 +818,31 @@ GST_START_TEST (test_smf_writer)
     }
     ck_assert (threw);
   }
+  /* a gap longer than a 28-bit delta time is bridged (300000 s at 1 ms ticks = 3e8 ticks) */
+  SmfTrackData far;
+  far.messages.push_back ({ 1.0, { 0x90, 60, 100 } });
+  far.messages.push_back ({ 300001.0, { 0x80, 60, 0 } });
+  SmfFile far_file = parse_smf (write_smf ({ far }));
+  ck_assert_int_eq (far_file.events.size (), 2);
+  ck_assert (std::fabs (far_file.events[1].time_seconds - 300001.0) < 1e-6);
   bool threw = false;
+  try {
+    SmfTrackData absurd;
+    absurd.messages.push_back ({ 1e300, { 0x90, 60, 100 } });
+    write_smf ({ absurd });
+  } catch (const MidiError &) {
+    threw = true;
+  }
+  ck_assert (threw);
+  threw = false;
+  try {
+    encode ({ { Instrument::Piano, 60, 1e12, 2e12, 80 } });
+  } catch (const std::out_of_range &) {
+    threw = true;
+  }
+  ck_assert (threw);
+
+  threw = false;
   try {
     WriteOptions bad;
     bad.format = 2;
