@@ -22,6 +22,8 @@
  * tick is exactly 1 ms; `ppq` changes the resolution (tick = 480000 us / ppq).
  *
  * A flush (flushing seek) discards everything collected so far; the next segment starts a new file.
+ * Nothing goes downstream before end of stream, so the element belongs right before a sink that does not
+ * sync to the clock (filesink, appsink); in a live pipeline send EOS to finish the file.
  *
  * ## Example launch lines
  * |[
