@@ -82,6 +82,9 @@ enum {
 /* Generation runs in slices so flushes are noticed and MIDI flows steadily. */
 #define SLICE_SECONDS 0.25
 #define TICK_SECONDS (EMSYNC_MIDI_TICK_PERIOD_MS / 1000.0)
+/* Reported on top of the lookahead: one generation slice plus compute headroom, so that in live pipelines the
+ * music for time t is ready before the sinks render t. */
+#define PROCESSING_LATENCY (250 * GST_MSECOND)
 
 /* Properties. Read under the object lock; the streaming side takes a snapshot at stream start. */
 struct Settings {
@@ -698,9 +701,9 @@ gst_emsync_midigen_src_query (GstPad * pad, GstObject * parent, GstQuery * query
     GST_OBJECT_LOCK (self);
     GstClockTime lookahead = self->settings.lookahead;
     GST_OBJECT_UNLOCK (self);
-    min += lookahead;
+    min += lookahead + PROCESSING_LATENCY;
     if (GST_CLOCK_TIME_IS_VALID (max))
-      max += lookahead;
+      max += lookahead + PROCESSING_LATENCY;
     GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT " (lookahead %"
         GST_TIME_FORMAT "), max %" GST_TIME_FORMAT, live, GST_TIME_ARGS (min),
         GST_TIME_ARGS (lookahead), GST_TIME_ARGS (max));
@@ -942,7 +945,7 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
   g_object_class_install_property (gobject_class, PROP_LOOKAHEAD,
       g_param_spec_uint64 ("lookahead", "Lookahead",
           "How far (ns) music generation stays behind the incoming video, so cuts are known ahead "
-          "of the music. Added to the reported latency", 0, 60 * GST_SECOND, DEFAULT_LOOKAHEAD,
+          "of the music. The reported latency is this plus 250 ms of processing headroom", 0, 60 * GST_SECOND, DEFAULT_LOOKAHEAD,
           rw_ready));
   g_object_class_install_property (gobject_class, PROP_MIN_BOUNDARY_GAP,
       g_param_spec_uint64 ("min-boundary-gap", "Minimum boundary gap",

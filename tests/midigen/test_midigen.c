@@ -184,7 +184,8 @@ GST_START_TEST (test_latency_is_lookahead)
   GstHarness *h = make_harness (model, 0, "hard");
   gst_harness_set_upstream_latency (h, 40 * GST_MSECOND);
   GstClockTime latency = gst_harness_query_latency (h);
-  fail_unless_equals_uint64 (latency, 2 * GST_SECOND + 40 * GST_MSECOND);
+  /* lookahead + 250 ms processing headroom + upstream */
+  fail_unless_equals_uint64 (latency, 2 * GST_SECOND + 250 * GST_MSECOND + 40 * GST_MSECOND);
   gst_harness_teardown (h);
   g_free (model);
 }
