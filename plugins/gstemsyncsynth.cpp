@@ -348,7 +348,7 @@ post_soundfont_error (GstEmsyncSynth *self, const esynth::SoundFontError &e)
 {
   if (e.kind () == esynth::SoundFontError::Kind::NotFound)
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", e.what ()),
-        ("SoundFont file: '%s'", e.path ().c_str ()));
+        ("SoundFont file: '%s'", e.path ().empty () ? "(none in the default locations)" : e.path ().c_str ()));
   else
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", e.what ()),
         ("SoundFont file: '%s'; use a .sf2/.sf3 General MIDI SoundFont such as "
