@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""Generator benchmark: speed, scene-cut sync, emotion response and musicality of models/emsync-small.pt
+(+ the official EMSYNC architecture with random weights, for speed), via tools/emsync-gen-eval.
+
+  bench/generator/run.sh [--quick] [--build build] [--model models/emsync-small.pt] [--out FILE]
+
+Full mode writes bench/generator/results.md (about 15-20 min on 2 cores); --quick (under ~2 min) writes
+BUILD/bench-generator/results-quick.md. Raw tool output and JSON go to BUILD/bench-generator/. The
+official-size random model (~150 MB) is generated there by models/training/make_official_random.py and is
+never committed.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPORA = ["pop909", "debian_free", "nottingham"]
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, cwd=ROOT, check=True, text=True, **kw)
+
+
+def cpu_info():
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return model, os.cpu_count()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes, under ~2 minutes")
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--model", default="models/emsync-small.pt")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--no-official", action="store_true", help="skip the official-size random model")
+    ap.add_argument("--shared-data", default=os.environ.get("EMSYNC_SHARED_DATA",
+                                                            os.path.join(ROOT, "..", "shared", "data")))
+    a = ap.parse_args()
+
+    build = os.path.join(ROOT, a.build) if not os.path.isabs(a.build) else a.build
+    work = os.path.join(build, "bench-generator")
+    os.makedirs(work, exist_ok=True)
+    out_md = a.out or (os.path.join(work, "results-quick.md") if a.quick
+                       else os.path.join(ROOT, "bench", "generator", "results.md"))
+    tool = os.path.join(build, "tools", "emsync-gen-eval")
+    t_start = time.time()
+
+    sh(["ninja", "-C", build, "-j2", "tools/emsync-gen-eval"], stdout=subprocess.DEVNULL)
+    if not os.path.exists(a.model if os.path.isabs(a.model) else os.path.join(ROOT, a.model)):
+        sys.exit("bench/generator: model %s not found" % a.model)
+
+    official = os.path.join(work, "official_random.pt")
+    if not a.no_official and not os.path.exists(official):
+        print("generating the official-size random model (models/training/make_official_random.py) ...", flush=True)
+        sh(["/usr/bin/python3", "models/training/make_official_random.py", work, "--script"],
+           stdout=subprocess.DEVNULL)
+        sd = os.path.join(work, "official_random_state_dict.pt")
+        if os.path.exists(sd):
+            os.remove(sd)
+
+    q = a.quick
+    runs = []  # (key, title, argv)
+    for th in ([1] if q else [1, 2]):
+        runs.append(("speed_small_t%d" % th, "Speed: %s, %d thread(s)" % (a.model, th),
+                     ["speed", "--model", a.model, "--threads", str(th), "--seconds", "10" if q else "30",
+                      "--ref-steps", "6" if q else "24"]))
+    if not a.no_official:
+        for th in ([1] if q else [1, 2]):
+            runs.append(("speed_official_t%d" % th,
+                         "Speed: official EMSYNC architecture (random weights), %d thread(s)" % th,
+                         ["speed", "--model", os.path.relpath(official, ROOT), "--threads", str(th),
+                          "--seconds", "5" if q else "30", "--ref-steps", "2" if q else "12"]))
+    runs.append(("sync", "Scene-cut sync: %s" % a.model,
+                 ["sync", "--model", a.model, "--pieces", "3" if q else "20", "--seconds", "30" if q else "60",
+                  "--seed", "7"]))
+    runs.append(("emotion", "Emotion response: %s" % a.model,
+                 ["emotion", "--model", a.model, "--seconds", "15" if q else "30", "--seeds", "1" if q else "3",
+                  "--seed", "11"] + (["--grid", "-0.8,0,0.8"] if q else [])))
+    runs.append(("stats_model", "Musicality of generated pieces: %s" % a.model,
+                 ["stats", "--model", a.model, "--pieces", "2" if q else "8", "--seconds", "30" if q else "60",
+                  "--sync", "hard", "--seed", "5"]))
+    corpora = [os.path.join(a.shared_data, "midi", c) for c in CORPORA
+               if os.path.isdir(os.path.join(a.shared_data, "midi", c))]
+    if corpora:
+        runs.append(("stats_corpus", "Musicality of the training corpora (sample)",
+                     ["stats", "--midi"] + [os.path.relpath(c, ROOT) for c in corpora] +
+                     ["--max-files", "10" if q else "60", "--seed", "5"]))
+
+    results, texts, cmds = {}, {}, {}
+    for key, title, argv in runs:
+        js = os.path.join(work, key + ".json")
+        full = [tool] + argv + ["--json", js]
+        shown = " ".join(shlex.quote(x) for x in [os.path.relpath(tool, ROOT)] + argv + ["--json", os.path.relpath(js, ROOT)])
+        print("$ " + shown, flush=True)
+        t0 = time.time()
+        p = subprocess.run(full, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        dt = time.time() - t0
+        with open(os.path.join(work, key + ".txt"), "w") as f:
+            f.write(p.stdout)
+        if p.returncode != 0:
+            print(p.stdout)
+            sys.exit("bench/generator: %s failed (exit %d)" % (key, p.returncode))
+        print("  done in %.0f s" % dt, flush=True)
+        with open(js) as f:
+            results[key] = json.load(f)
+        texts[key] = p.stdout
+        cmds[key] = (title, shown, dt)
+
+    write_markdown(out_md, a, results, texts, cmds, time.time() - t_start)
+    print("wrote " + os.path.relpath(out_md, ROOT) + " in %.0f s" % (time.time() - t_start))
+
+
+def fmt(x, f="%.3f"):
+    return "n/a" if x is None else f % x
+
+
+def write_markdown(path, a, results, texts, cmds, total_s):
+    cpu, cores = cpu_info()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
+    except OSError:
+        commit = "?"
+    load = os.getloadavg()
+    L = []
+    L.append("# Generator benchmark%s\n" % (" (quick mode)" if a.quick else ""))
+    L.append("Written by `bench/generator/run.sh%s` on %s UTC, tree at commit %s.\n" % (
+        " --quick" if a.quick else "", datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), commit))
+    L.append("* Machine: %s, %d logical cores, load average %.2f / %.2f / %.2f at the end (the machine is shared "
+             "with a background training job, so timings are pessimistic and noisy)." % ((cpu, cores) + load))
+    m = next((r["model"] for k, r in results.items() if k.startswith("speed_small")), None) or results["sync"]["model"]
+    mt = datetime.datetime.utcfromtimestamp(m.get("file_mtime", 0)).strftime("%Y-%m-%d %H:%M UTC")
+    L.append("* Model: `%s`: %d parameters, %d layers, d_model %d, %d heads, d_ff %d, context %d; file %.1f MB "
+             "written %s." % (a.model, m["parameters"], m["n_layers"], m["d_model"], m["n_heads"], m["d_ff"],
+                              m["context"], m.get("file_bytes", 0) / 1e6, mt))
+    L.append("* Total bench time %.0f s.\n" % total_s)
+
+    # ---- targets summary
+    L.append("## Summary against the targets (issue 3)\n")
+    L.append("| what | target | measured |")
+    L.append("|---|---|---|")
+    for th in (1, 2):
+        r = results.get("speed_small_t%d" % th)
+        if r:
+            L.append("| generation time / music duration, shipped model, %d thread(s) | <= 0.1 (2 cores) | %s |"
+                     % (th, fmt(r["composer"]["realtime_factor"], "%.4f")))
+    for th in (1, 2):
+        r = results.get("speed_official_t%d" % th)
+        if r:
+            c = r["composer"]
+            L.append("| generation time / music duration, official size (random weights, %.0f tokens per music "
+                     "second), %d thread(s) | <= 0.5 | %s |" % (c["tokens_per_music_second"], th,
+                                                              fmt(c["realtime_factor"], "%.3f")))
+            small = results.get("speed_small_t%d" % th)
+            if small:
+                tps = small["composer"]["tokens_per_music_second"]
+                proj = c["ms_per_token_mean"] * tps / 1000.0
+                L.append("| same, at the shipped model's token rate (%.1f tokens per music second x %.1f ms/token "
+                         "mean) | <= 0.5 | %.3f (projection) |" % (tps, c["ms_per_token_mean"], proj))
+            L.append("| per-token speed-up over the reference full-recompute loop at full context (%d tokens), "
+                     "official size, %d thread(s) | >= 50x | %.1fx per step; %.1fx amortised incl. chunked "
+                     "re-prefill |" % (next(x["context_tokens"] for x in r["contexts"] if x["full_context"]), th,
+                                        r["full_context_speedup"], r["full_context_amortised_speedup"]))
+    s = results.get("sync")
+    if s:
+        h, so, no = s["modes"]["hard"], s["modes"]["soft"], s["modes"]["none"]
+        L.append("| kept cuts with a chord onset within 40 ms, sync=hard | >= 95%% | %.1f %% (%d cuts) |"
+                 % (100 * h["share_onset_within_40ms"], h["kept_cuts"]))
+        L.append("| kept cuts with a chord onset within 1 s, sync=soft vs none | report | %.1f %% vs %.1f %% |"
+                 % (100 * so["share_onset_within_1s"], 100 * no["share_onset_within_1s"]))
+        L.append("| kept cuts with a `<CHORD>` token within 1 s, sync=hard / soft / none | report | %.1f %% / %.1f %% "
+                 "/ %.1f %% |" % (100 * h["share_chord_token_within_1s"], 100 * so["share_chord_token_within_1s"],
+                                  100 * no["share_chord_token_within_1s"]))
+    e = results.get("emotion")
+    if e:
+        L.append("| Spearman(requested arousal, notes/s) | >= 0.8 | %s (per instrument: %s; %d pieces) |"
+                 % (fmt(e["spearman_arousal_density"]), fmt(e["spearman_arousal_density_per_instrument"]),
+                    len(e["pieces_detail"])))
+        L.append("| share of major keys by requested valence | rises with valence | %s |" % ", ".join(
+            "%+.1f: %s" % (v["valence"], "n/a" if v["share_major"] is None else "%.0f %%" % (100 * v["share_major"]))
+            for v in e["by_valence"]))
+    st = results.get("stats_model")
+    if st:
+        c = st["generated"]["token_checks"]
+        L.append("| invalid token sequences (OFF of a silent key, duplicate ON, masked special tokens) | 0 | %d in "
+                 "%d tokens (%d / %d / %d) |" % (c["invalid_total"], c["tokens"], c["off_of_silent_key"],
+                                                 c["duplicate_on"], c["masked_special_tokens"]))
+        L.append("| notes left hanging (ON without OFF at the end of the raw token stream) | 0 | %d over %d pieces |"
+                 % (c["hanging_at_end"], st["generated"]["pieces"]))
+    L.append("")
+
+    # ---- details
+    L.append("## Details\n")
+    for key, (title, shown, dt) in cmds.items():
+        L.append("### %s\n" % title)
+        L.append("```\n%s\n```\n" % shown)
+        L.append("(%.0f s)\n" % dt)
+        body = [ln for ln in texts[key].splitlines() if not ln.startswith("wrote ")]
+        L.append("\n".join(body).strip() + "\n")
+    L.append("## Notes\n")
+    L.append("* The reference loop is what EMSYNC's `generate.py` does per token: a full forward of the whole window "
+             "(here `GeneratorSession::start()` on the window, i.e. a prefill, which is exactly the full forward), "
+             "then sampling and a one-token slide. The KV-cached figure is `GeneratorSession::push()` with the cache "
+             "filled to within min(32, context/4) tokens of the stated context. The amortised figure adds the session's chunked "
+             "slide (re-prefill of 3/4 of the window every quarter window).")
+    L.append("* Chord onset: a `<CHORD>` token, or >= 3 non-drum notes starting on the same 8 ms tick (notes from "
+             "lib/midi decode()). Kept cuts: the BoundarySchedule's (>= 4 s apart). Away from cuts: onsets more "
+             "than 1 s from every kept cut.")
+    L.append("* Key: Krumhansl-Schmuckler with the Krumhansl-Kessler profiles on duration-weighted pitch classes of "
+             "non-drum notes. Arousal density: midi-emotion's notes / duration / non-empty instruments.")
+    L.append("* Corpus statistics use lib/midi's SMF reader (leading silence removed); their token checks run on the "
+             "corpus re-encoded by lib/midi encode(), a sanity check of the checker (always 0).")
+    with open(path, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+if __name__ == "__main__":
+    main()
