@@ -1,0 +1,233 @@
+#include "lib/scene/analysis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include <opencv2/imgproc.hpp>
+
+namespace emsync {
+namespace scene {
+
+int
+FrameAnalyzer::luma_factor (int width) const
+{
+  if (analysis_width_ <= 0 || width <= analysis_width_)
+    return 1;
+  return std::max (1, (int) std::lround ((double) width / analysis_width_));
+}
+
+// Downscales one plane by integer factors. Integer factors keep OpenCV's INTER_AREA on its fast path
+// (a plain box filter); for large vertical factors only every r-th row is read, which halves (or more)
+// the memory traffic of the full-resolution frame while the box filter still averages 2+ rows.
+void
+FrameAnalyzer::reduce_plane (const std::uint8_t *data, int stride, int width, int height,
+    int factor_x, int factor_y, int channels, cv::Mat &out)
+{
+  const int out_w = std::max (1, width / factor_x);
+  const int out_h = std::max (1, height / factor_y);
+  factor_x = std::max (1, std::min (factor_x, width));
+  factor_y = std::max (1, std::min (factor_y, height));
+  int row_skip = 1;
+  for (int r = factor_y / 2; r >= 2; r--) {
+    if (factor_y % r == 0) {
+      row_skip = r;
+      break;
+    }
+  }
+  const int in_rows = out_h * (factor_y / row_skip);
+  const cv::Mat src (in_rows, out_w * factor_x, CV_MAKETYPE (CV_8U, channels),
+      const_cast<std::uint8_t *> (data), (size_t) stride * row_skip);
+  if (src.cols == out_w && src.rows == out_h)
+    src.copyTo (out);
+  else
+    cv::resize (src, out, cv::Size (out_w, out_h), 0, 0, cv::INTER_AREA);
+}
+
+static void
+compute_edges (const cv::Mat &y, cv::Mat &edges)
+{
+  // Canny thresholds from the median luma, as PySceneDetect's ContentDetector does (sigma = 1/3).
+  int hist[256] = { 0 };
+  for (int r = 0; r < y.rows; r++) {
+    const std::uint8_t *p = y.ptr<std::uint8_t> (r);
+    for (int c = 0; c < y.cols; c++)
+      hist[p[c]]++;
+  }
+  const int half = (y.rows * y.cols) / 2;
+  int median = 0;
+  for (int acc = 0; median < 255; median++) {
+    acc += hist[median];
+    if (acc > half)
+      break;
+  }
+  const double sigma = 1.0 / 3.0;
+  const double low = std::max (0.0, (1.0 - sigma) * median);
+  const double high = std::min (255.0, (1.0 + sigma) * median);
+  cv::Canny (y, edges, low, high);
+  static const cv::Mat kernel = cv::Mat::ones (3, 3, CV_8U);
+  cv::dilate (edges, edges, kernel);
+}
+
+static void
+compute_histogram (AnalysisFrame &f)
+{
+  f.histogram.fill (0.0f);
+  float *hy = f.histogram.data ();
+  float *hu = hy + kHistogramBinsY;
+  float *hv = hu + kHistogramBinsUV;
+  for (int r = 0; r < f.y.rows; r++) {
+    const std::uint8_t *p = f.y.ptr<std::uint8_t> (r);
+    for (int c = 0; c < f.y.cols; c++)
+      hy[p[c] >> 4] += 1.0f;
+  }
+  const float ny = 1.0f / (float) std::max (1, f.y.rows * f.y.cols);
+  for (int i = 0; i < kHistogramBinsY; i++)
+    hy[i] *= ny;
+  if (f.u.empty ()) {
+    hu[kHistogramBinsUV / 2] = hv[kHistogramBinsUV / 2] = 1.0f;
+    return;
+  }
+  for (int r = 0; r < f.u.rows; r++) {
+    const std::uint8_t *pu = f.u.ptr<std::uint8_t> (r);
+    const std::uint8_t *pv = f.v.ptr<std::uint8_t> (r);
+    for (int c = 0; c < f.u.cols; c++) {
+      hu[pu[c] >> 5] += 1.0f;
+      hv[pv[c] >> 5] += 1.0f;
+    }
+  }
+  const float nc = 1.0f / (float) std::max (1, f.u.rows * f.u.cols);
+  for (int i = 0; i < kHistogramBinsUV; i++) {
+    hu[i] *= nc;
+    hv[i] *= nc;
+  }
+}
+
+void
+FrameAnalyzer::analyze (const FrameView &frame, AnalysisFrame &out)
+{
+  const int k = luma_factor (frame.width);
+  switch (frame.layout) {
+    case PixelLayout::kGray:
+      reduce_plane (frame.planes[0].data, frame.planes[0].stride, frame.planes[0].width,
+          frame.planes[0].height, k, k, 1, out.y);
+      out.u.release ();
+      out.v.release ();
+      break;
+    case PixelLayout::kYuvPlanar:
+    case PixelLayout::kYuvSemiPlanar:{
+      reduce_plane (frame.planes[0].data, frame.planes[0].stride, frame.planes[0].width,
+          frame.planes[0].height, k, k, 1, out.y);
+      // Chroma at half the analysed luma size, whatever the subsampling of the input.
+      const int fx = std::max (1, (2 * k) >> frame.chroma_shift_x);
+      const int fy = std::max (1, (2 * k) >> frame.chroma_shift_y);
+      if (frame.layout == PixelLayout::kYuvPlanar) {
+        const int iu = frame.swap_uv ? 2 : 1, iv = frame.swap_uv ? 1 : 2;
+        reduce_plane (frame.planes[iu].data, frame.planes[iu].stride, frame.planes[iu].width,
+            frame.planes[iu].height, fx, fy, 1, out.u);
+        reduce_plane (frame.planes[iv].data, frame.planes[iv].stride, frame.planes[iv].width,
+            frame.planes[iv].height, fx, fy, 1, out.v);
+      } else {
+        reduce_plane (frame.planes[1].data, frame.planes[1].stride, frame.planes[1].width,
+            frame.planes[1].height, fx, fy, 2, packed_small_);
+        cv::Mat parts[2];
+        cv::split (packed_small_, parts);
+        out.u = parts[frame.swap_uv ? 1 : 0];
+        out.v = parts[frame.swap_uv ? 0 : 1];
+      }
+      break;
+    }
+    case PixelLayout::kPackedRgb:{
+      reduce_plane (frame.planes[0].data, frame.planes[0].stride, frame.planes[0].width,
+          frame.planes[0].height, k, k, frame.bytes_per_pixel, packed_small_);
+      const int w = packed_small_.cols, h = packed_small_.rows;
+      out.y.create (h, w, CV_8U);
+      uv_full_[0].create (h, w, CV_8U);
+      uv_full_[1].create (h, w, CV_8U);
+      const int bpp = frame.bytes_per_pixel;
+      // BT.601 limited range, the same integer approximation videoconvert uses.
+      for (int r = 0; r < h; r++) {
+        const std::uint8_t *p = packed_small_.ptr<std::uint8_t> (r);
+        std::uint8_t *py = out.y.ptr<std::uint8_t> (r);
+        std::uint8_t *pu = uv_full_[0].ptr<std::uint8_t> (r);
+        std::uint8_t *pv = uv_full_[1].ptr<std::uint8_t> (r);
+        for (int c = 0; c < w; c++, p += bpp) {
+          const int R = p[frame.r_offset], G = p[frame.g_offset], B = p[frame.b_offset];
+          py[c] = (std::uint8_t) (((66 * R + 129 * G + 25 * B + 128) >> 8) + 16);
+          pu[c] = (std::uint8_t) (((-38 * R - 74 * G + 112 * B + 128) >> 8) + 128);
+          pv[c] = (std::uint8_t) (((112 * R - 94 * G - 18 * B + 128) >> 8) + 128);
+        }
+      }
+      const cv::Size half (std::max (1, w / 2), std::max (1, h / 2));
+      cv::resize (uv_full_[0] (cv::Rect (0, 0, half.width * (w >= 2 ? 2 : 1),
+                  half.height * (h >= 2 ? 2 : 1))), out.u, half, 0, 0, cv::INTER_AREA);
+      cv::resize (uv_full_[1] (cv::Rect (0, 0, half.width * (w >= 2 ? 2 : 1),
+                  half.height * (h >= 2 ? 2 : 1))), out.v, half, 0, 0, cv::INTER_AREA);
+      break;
+    }
+  }
+  cv::Scalar mean, stddev;
+  cv::meanStdDev (out.y, mean, stddev);
+  out.mean_y = mean[0];
+  out.stddev_y = stddev[0];
+  compute_edges (out.y, out.edges);
+  compute_histogram (out);
+}
+
+static double
+mean_abs_diff (const cv::Mat &a, const cv::Mat &b)
+{
+  if (a.empty () || b.empty () || a.size () != b.size ())
+    return 0.0;
+  return cv::norm (a, b, cv::NORM_L1) / (double) (a.rows * a.cols);
+}
+
+FrameDelta
+frame_delta (const AnalysisFrame &a, const AnalysisFrame &b, bool with_edges)
+{
+  FrameDelta d;
+  d.luma = mean_abs_diff (a.y, b.y);
+  d.chroma = 0.5 * (mean_abs_diff (a.u, b.u) + mean_abs_diff (a.v, b.v));
+  if (with_edges)
+    d.edges = mean_abs_diff (a.edges, b.edges);
+  return d;
+}
+
+static double
+plane_blend_residual (const cv::Mat &a, const cv::Mat &m, const cv::Mat &b)
+{
+  if (a.empty () || a.size () != m.size () || a.size () != b.size ())
+    return 0.0;
+  long long sum = 0;
+  for (int r = 0; r < a.rows; r++) {
+    const std::uint8_t *pa = a.ptr<std::uint8_t> (r);
+    const std::uint8_t *pm = m.ptr<std::uint8_t> (r);
+    const std::uint8_t *pb = b.ptr<std::uint8_t> (r);
+    int row = 0;
+    for (int c = 0; c < a.cols; c++)
+      row += std::abs (2 * (int) pm[c] - (int) pa[c] - (int) pb[c]);
+    sum += row;
+  }
+  return (double) sum / (2.0 * a.rows * a.cols);
+}
+
+double
+blend_residual (const AnalysisFrame &a, const AnalysisFrame &mid, const AnalysisFrame &b)
+{
+  const double luma = plane_blend_residual (a.y, mid.y, b.y);
+  const double chroma = 0.5 * (plane_blend_residual (a.u, mid.u, b.u) +
+      plane_blend_residual (a.v, mid.v, b.v));
+  return (luma + chroma) / 2.0;
+}
+
+double
+histogram_distance (const AnalysisFrame &a, const AnalysisFrame &b)
+{
+  double sum = 0.0;
+  for (int i = 0; i < kHistogramBins; i++)
+    sum += std::fabs ((double) a.histogram[i] - (double) b.histogram[i]);
+  return sum / 6.0;             // three histograms, each with total variation sum/2
+}
+
+}  // namespace scene
+}  // namespace emsync
