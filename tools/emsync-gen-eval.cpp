@@ -390,6 +390,7 @@ struct Piece {
   std::vector<mu::TimedToken> tokens;
   std::vector<int> raw;  // tokens only
   std::vector<double> kept_cuts;
+  long cuts_served = 0;  // kept cuts the schedule marked served (a <CHORD> within 1 s)
   double seconds = 0;
   double gen_seconds = 0;
   mu::ComposerStats stats;
@@ -473,6 +474,7 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   }
   p.gen_seconds = now_seconds() - t0;
   p.stats = composer.stats();
+  for (const auto& c : composer.schedule().cuts()) p.cuts_served += c.served;
   p.raw.reserve(p.tokens.size());
   for (const auto& t : p.tokens) p.raw.push_back(t.token);
   return p;
@@ -903,12 +905,12 @@ int cmd_sync(const Args& a) {
 
   Table t{"Chord onsets at kept scene cuts (" + std::to_string(pieces) + " pieces x " + fmt("%.0f", seconds) +
               " s, cuts 2-12 s apart, kept >= 4 s apart)",
-          {"sync", "kept cuts", "onset <= 40 ms", "onset <= 1 s", "<CHORD> token <= 1 s", "mean abs error s",
+          {"sync", "kept cuts", "onset <= 40 ms", "onset <= 1 s", "<CHORD> token <= 1 s", "served", "mean abs error s",
            "median abs error s", "chord onsets/min away from cuts", "<CHORD>/min", "generation/music"},
           {}};
   Json modes = Json::object();
   for (mu::SyncMode mode : {mu::SyncMode::Hard, mu::SyncMode::Soft, mu::SyncMode::None}) {
-    long kept = 0, within40 = 0, within1 = 0, token1 = 0, away = 0, chord_tokens = 0;
+    long kept = 0, within40 = 0, within1 = 0, token1 = 0, away = 0, chord_tokens = 0, served = 0;
     std::vector<double> errors;
     double music = 0, gen = 0;
     Json per_piece = Json::array();
@@ -934,10 +936,13 @@ int cmd_sync(const Args& a) {
       for (double o : on.any)
         if (nearest_distance(p.kept_cuts, o) > 1.0) ++away;
       chord_tokens += static_cast<long>(on.chord_tokens.size());
+      served += p.cuts_served;
       Json pj = Json::object();
       pj["seed"] = static_cast<double>(req.seed);
       pj["cuts_offered"] = req.cuts.size();
       pj["cuts_kept"] = p.kept_cuts.size();
+      pj["cuts_served"] = p.cuts_served;
+      pj["kept_cut_times"] = Json::array_of(p.kept_cuts);
       pj["kept_with_onset_40ms"] = pk40;
       pj["chord_onsets"] = on.any.size();
       pj["chord_tokens"] = on.chord_tokens.size();
@@ -951,6 +956,7 @@ int cmd_sync(const Args& a) {
     mj["share_onset_within_40ms"] = kept ? static_cast<double>(within40) / kept : kNaN;
     mj["share_onset_within_1s"] = kept ? static_cast<double>(within1) / kept : kNaN;
     mj["share_chord_token_within_1s"] = kept ? static_cast<double>(token1) / kept : kNaN;
+    mj["share_served_by_schedule"] = kept ? static_cast<double>(served) / kept : kNaN;
     mj["mean_abs_error_s"] = mean(errors);
     mj["median_abs_error_s"] = median(errors);
     mj["cuts_without_any_onset"] =
@@ -962,13 +968,15 @@ int cmd_sync(const Args& a) {
     modes[sync_name(mode)] = mj;
     t.rows.push_back({sync_name(mode), std::to_string(kept), fmt_pct(kept ? double(within40) / kept : kNaN),
                       fmt_pct(kept ? double(within1) / kept : kNaN), fmt_pct(kept ? double(token1) / kept : kNaN),
+                      fmt_pct(kept ? double(served) / kept : kNaN),
                       fmt("%.3f", mean(errors)), fmt("%.3f", median(errors)), fmt("%.1f", away / minutes),
                       fmt("%.2f", chord_tokens / minutes), fmt("%.4f", gen / music)});
     std::fprintf(stderr, "sync %s done\n", sync_name(mode));
   }
   t.print();
   std::printf("(chord onset = a <CHORD> token or >= 3 non-drum notes starting on the same 8 ms tick; "
-              "abs error = distance from the cut to the nearest onset)\n");
+              "abs error = distance from the cut to the nearest onset; served = the composer's schedule marked the "
+              "cut served)\n");
   out["modes"] = modes;
   write_json(a, out);
   return 0;
@@ -1118,23 +1126,26 @@ void add_checks(TokenChecks& sum, const TokenChecks& c) {
   sum.hanging_at_end += c.hanging_at_end;
 }
 
+// Mean over a summary's pieces of one statistic.
+double mean_over(const StatsSummary& x, const std::function<double(const MusicStats&)>& f) {
+  std::vector<double> v;
+  for (const auto& s : x.s) v.push_back(f(s));
+  return mean(v);
+}
+
 Json summary_json(const StatsSummary& x) {
-  auto col = [&](std::function<double(const MusicStats&)> f) {
-    std::vector<double> v;
-    for (const auto& s : x.s) v.push_back(f(s));
-    return v;
-  };
+  auto col = [&](const std::function<double(const MusicStats&)>& f) { return mean_over(x, f); };
   Json j = Json::object();
   j["label"] = x.label;
   j["pieces"] = x.pieces;
   j["seconds"] = x.seconds;
-  j["pitch_class_entropy_bits"] = mean(col([](const MusicStats& s) { return s.pc_entropy; }));
-  j["polyphony"] = mean(col([](const MusicStats& s) { return s.polyphony; }));
-  j["notes_per_second"] = mean(col([](const MusicStats& s) { return s.notes_per_second; }));
-  j["density_per_instrument"] = mean(col([](const MusicStats& s) { return s.density_per_instrument; }));
-  j["instruments"] = mean(col([](const MusicStats& s) { return static_cast<double>(s.instruments); }));
-  j["silent_bar_share"] = mean(col([](const MusicStats& s) { return s.silent_bar_share; }));
-  j["major_share"] = mean(col([](const MusicStats& s) { return s.key.tonic < 0 ? kNaN : (s.key.major ? 1.0 : 0.0); }));
+  j["pitch_class_entropy_bits"] = col([](const MusicStats& s) { return s.pc_entropy; });
+  j["polyphony"] = col([](const MusicStats& s) { return s.polyphony; });
+  j["notes_per_second"] = col([](const MusicStats& s) { return s.notes_per_second; });
+  j["density_per_instrument"] = col([](const MusicStats& s) { return s.density_per_instrument; });
+  j["instruments"] = col([](const MusicStats& s) { return static_cast<double>(s.instruments); });
+  j["silent_bar_share"] = col([](const MusicStats& s) { return s.silent_bar_share; });
+  j["major_share"] = col([](const MusicStats& s) { return s.key.tonic < 0 ? kNaN : (s.key.major ? 1.0 : 0.0); });
   if (x.have_checks) {
     Json c = Json::object();
     c["tokens"] = x.checks.tokens;
@@ -1154,11 +1165,7 @@ void print_stats_tables(const std::vector<StatsSummary>& all, const std::string&
            "instruments", "silent 2 s windows", "major key"},
           {}};
   for (const auto& x : all) {
-    auto col = [&](std::function<double(const MusicStats&)> f) {
-      std::vector<double> v;
-      for (const auto& s : x.s) v.push_back(f(s));
-      return mean(v);
-    };
+    auto col = [&](const std::function<double(const MusicStats&)>& f) { return mean_over(x, f); };
     t.rows.push_back({x.label, std::to_string(x.pieces), fmt("%.1f", x.seconds / 60.0),
                       fmt("%.3f", col([](const MusicStats& s) { return s.pc_entropy; })),
                       fmt("%.2f", col([](const MusicStats& s) { return s.polyphony; })),

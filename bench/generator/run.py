@@ -83,7 +83,8 @@ def main():
             runs.append(("speed_official_t%d" % th,
                          "Speed: official EMSYNC architecture (random weights), %d thread(s)" % th,
                          ["speed", "--model", os.path.relpath(official, ROOT), "--threads", str(th),
-                          "--seconds", "5" if q else "30", "--ref-steps", "2" if q else "12"]))
+                          "--seconds", "5" if q else ("30" if th == 1 else "15"),
+                          "--ref-steps", "2" if q else ("12" if th == 1 else "6")]))
     runs.append(("sync", "Scene-cut sync: %s" % a.model,
                  ["sync", "--model", a.model, "--pieces", "3" if q else "20", "--seconds", "30" if q else "60",
                   "--seed", "7"]))
@@ -106,6 +107,7 @@ def main():
         full = [tool] + argv + ["--json", js]
         shown = " ".join(shlex.quote(x) for x in [os.path.relpath(tool, ROOT)] + argv + ["--json", os.path.relpath(js, ROOT)])
         print("$ " + shown, flush=True)
+        load_before = os.getloadavg()[0]
         t0 = time.time()
         p = subprocess.run(full, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         dt = time.time() - t0
@@ -118,7 +120,7 @@ def main():
         with open(js) as f:
             results[key] = json.load(f)
         texts[key] = p.stdout
-        cmds[key] = (title, shown, dt)
+        cmds[key] = (title, shown, dt, load_before)
 
     write_markdown(out_md, a, results, texts, cmds, time.time() - t_start)
     print("wrote " + os.path.relpath(out_md, ROOT) + " in %.0f s" % (time.time() - t_start))
@@ -205,10 +207,10 @@ def write_markdown(path, a, results, texts, cmds, total_s):
 
     # ---- details
     L.append("## Details\n")
-    for key, (title, shown, dt) in cmds.items():
+    for key, (title, shown, dt, load_before) in cmds.items():
         L.append("### %s\n" % title)
         L.append("```\n%s\n```\n" % shown)
-        L.append("(%.0f s)\n" % dt)
+        L.append("(ran %.0f s; 1-minute load average %.2f when it started)\n" % (dt, load_before))
         body = [ln for ln in texts[key].splitlines() if not ln.startswith("wrote ")]
         L.append("\n".join(body).strip() + "\n")
     L.append("## Notes\n")
