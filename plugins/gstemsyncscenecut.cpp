@@ -530,14 +530,12 @@ gst_emsync_scenecut_src_query (GstBaseTransform * trans, GstPadDirection directi
   GstClockTime min, max;
   gst_query_parse_latency (query, &live, &min, &max);
   const gint n = lookahead_frames (self);
-  GstClockTime frame_duration = GST_CLOCK_TIME_NONE;
   GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
-  if (filter->negotiated && GST_VIDEO_INFO_FPS_N (&filter->in_info) > 0)
-    frame_duration = gst_util_uint64_scale_int (GST_SECOND, GST_VIDEO_INFO_FPS_D (&filter->in_info),
-        GST_VIDEO_INFO_FPS_N (&filter->in_info));
+  const gboolean known_rate = filter->negotiated && GST_VIDEO_INFO_FPS_N (&filter->in_info) > 0;
   GstClockTime ours = 0;
-  if (n > 0 && GST_CLOCK_TIME_IS_VALID (frame_duration))
-    ours = frame_duration * (guint64) n;
+  if (n > 0 && known_rate)
+    ours = gst_util_uint64_scale ((guint64) n * GST_SECOND, GST_VIDEO_INFO_FPS_D (&filter->in_info),
+        GST_VIDEO_INFO_FPS_N (&filter->in_info));
   else if (n > 0)
     GST_WARNING_OBJECT (self, "unknown frame rate: cannot report the latency of %d held frames", n);
   GST_DEBUG_OBJECT (self, "peer latency min %" GST_TIME_FORMAT " max %" GST_TIME_FORMAT

@@ -35,11 +35,19 @@ constexpr double kBlackStddevLuma = 10.0;
 
 constexpr int kRingSize = 256;                // frames of history (longest transition ~ 8 s at 30 fps)
 
+// Weighted mean of the components; grey input has no chroma, so its weight is left out of the mean.
 double
-content_score (const FrameDelta &d)
+content_score (const FrameDelta &d, bool has_chroma)
 {
-  return (kWeightLuma * d.luma + kWeightChroma * d.chroma + kWeightEdges * d.edges) /
-      (kWeightLuma + kWeightChroma + kWeightEdges);
+  const double chroma_weight = has_chroma ? kWeightChroma : 0.0;
+  return (kWeightLuma * d.luma + chroma_weight * d.chroma + kWeightEdges * d.edges) /
+      (kWeightLuma + chroma_weight + kWeightEdges);
+}
+
+double
+content_score (const AnalysisFrame &a, const AnalysisFrame &b)
+{
+  return content_score (frame_delta (a, b, true), !a.u.empty ());
 }
 
 double
@@ -229,7 +237,7 @@ SceneDetector::Impl::decide_adaptive_cut (std::int64_t k, std::int64_t newest,
     for (std::int64_t b = k + 1; b <= std::min (k + 2, newest); b++) {
       if (!have (a) || !have (b))
         continue;
-      const double d = content_score (frame_delta (at (a).picture, at (b).picture, true));
+      const double d = content_score (at (a).picture, at (b).picture);
       if (d < kFlashMatchRatio * score)
         return;
     }
@@ -373,7 +381,7 @@ SceneDetector::Impl::push (const FrameView &frame, std::int64_t pts)
   analyzer_.analyze (frame, rec.picture);
   rec.score = 0.0;
   if (t > 0 && have (t - 1) && at (t - 1).picture.y.size () == rec.picture.y.size ())
-    rec.score = content_score (frame_delta (at (t - 1).picture, rec.picture, true));
+    rec.score = content_score (at (t - 1).picture, rec.picture);
   frames_seen_++;
   stats_.score = rec.score;
   stats_.mean_luma = rec.picture.mean_y;

@@ -21,8 +21,11 @@ FfmpegSceneScore::reset ()
 double
 FfmpegSceneScore::next (const FrameView &frame)
 {
-  bool same_shape = have_previous_ && previous_planes_ == frame.n_planes;
-  for (int p = 0; same_shape && p < frame.n_planes; p++)
+  // FFmpeg compares only the luma plane of YUV formats.
+  const bool yuv = frame.layout == PixelLayout::kYuvPlanar || frame.layout == PixelLayout::kYuvSemiPlanar;
+  const int n_planes = yuv ? 1 : frame.n_planes;
+  bool same_shape = have_previous_ && previous_planes_ == n_planes;
+  for (int p = 0; same_shape && p < n_planes; p++)
     same_shape = previous_row_bytes_[p] == frame.row_bytes (p)
         && previous_rows_[p] == frame.planes[p].height;
 
@@ -30,7 +33,7 @@ FfmpegSceneScore::next (const FrameView &frame)
   if (same_shape) {
     double sad = 0.0;
     double count = 0.0;
-    for (int p = 0; p < frame.n_planes; p++) {
+    for (int p = 0; p < n_planes; p++) {
       const int row_bytes = frame.row_bytes (p), rows = frame.planes[p].height;
       const cv::Mat cur (rows, row_bytes, CV_8U, const_cast<std::uint8_t *> (frame.planes[p].data),
           (size_t) frame.planes[p].stride);
@@ -45,8 +48,8 @@ FfmpegSceneScore::next (const FrameView &frame)
   }
 
   // Keep this frame for the next call (FFmpeg keeps a reference to the previous frame).
-  previous_planes_ = frame.n_planes;
-  for (int p = 0; p < frame.n_planes; p++) {
+  previous_planes_ = n_planes;
+  for (int p = 0; p < n_planes; p++) {
     const int row_bytes = frame.row_bytes (p), rows = frame.planes[p].height;
     previous_[p].resize ((size_t) row_bytes * rows);
     for (int r = 0; r < rows; r++)
