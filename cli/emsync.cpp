@@ -50,6 +50,8 @@ struct App {
   GstElement *mux = nullptr;
   GstElement *original_audio_head = nullptr;
   bool have_video = false;
+  bool decoder_done = false;     /* decodebin exposed all its streams */
+  bool saw_other_stream = false; /* decodebin exposed a non-video stream */
   bool linked_copy = false;
   bool failed = false;
   std::string error;
@@ -98,6 +100,8 @@ on_decoded_pad (GstElement *, GstPad * pad, App * app)
     caps = gst_pad_query_caps (pad, NULL);
   const gchar *media = gst_structure_get_name (gst_caps_get_structure (caps, 0));
   GstElement *target = nullptr;
+  if (!g_str_has_prefix (media, "video/"))
+    app->saw_other_stream = true;
   if (g_str_has_prefix (media, "video/") && !app->have_video) {
     app->have_video = true;
     target = app->analysis_head;
@@ -117,6 +121,7 @@ on_decoded_pad (GstElement *, GstPad * pad, App * app)
 void
 on_decoded_no_more_pads (GstElement *, App * app)
 {
+  app->decoder_done = true;
   if (!app->have_video)
     fail (*app, app->input + " has no video stream");
 }
@@ -370,14 +375,22 @@ main (int argc, char **argv)
   ok = ok && gst_element_link_many (mt, q2, synth, NULL);
   GstElement *music_out = synth;
   if (o.keep_audio >= 0.0) {
+    /* The mixer works in one format, F32 stereo at 48 kHz (what both AAC and Opus take), which the synth
+     * renders directly; only the original audio is converted. */
     GstElement *mixer = make ("audiomixer"), *oq = make ("queue"), *oconv = make ("audioconvert"),
-        *ores = make ("audioresample"), *vol = make ("volume");
-    gst_bin_add_many (bin, mixer, oq, oconv, ores, vol, NULL);
+        *ores = make ("audioresample"), *vol = make ("volume"), *ocaps = make ("capsfilter"),
+        *mcaps = make ("capsfilter");
+    gst_bin_add_many (bin, mixer, oq, oconv, ores, vol, ocaps, mcaps, NULL);
+    GstCaps *mix_caps = gst_caps_from_string ("audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved");
+    g_object_set (ocaps, "caps", mix_caps, NULL);
+    g_object_set (mcaps, "caps", mix_caps, NULL);
+    gst_caps_unref (mix_caps);
     g_object_set (oq, "max-size-time", (guint64) 30 * GST_SECOND, "max-size-buffers", 0, "max-size-bytes", 0, NULL);
     g_object_set (vol, "volume", CLAMP (o.keep_audio, 0.0, 1.0), NULL);
-    ok = ok && gst_element_link (synth, mixer) && gst_element_link_many (oq, oconv, ores, vol, mixer, NULL);
+    ok = ok && gst_element_link (synth, mixer) && gst_element_link_many (oq, oconv, ores, vol, ocaps, mixer, NULL);
+    ok = ok && gst_element_link (mixer, mcaps);
     app.original_audio_head = oq;
-    music_out = mixer;
+    music_out = mcaps;
   }
   ok = ok && gst_element_link (music_out, at) && gst_element_link_many (at, q3, aconv, ares, enc, q4, app.mux, NULL)
       && gst_element_link (app.mux, sink);
@@ -426,6 +439,9 @@ main (int argc, char **argv)
 
   int rc = 0;
   if (app.failed) {
+    /* Without a video stream the unlinked audio stops the pipeline first; say what is actually wrong. */
+    if (!app.have_video && (app.decoder_done || app.saw_other_stream))
+      app.error = app.input + " has no video stream";
     g_printerr ("emsync: error: %s\n", app.error.c_str ());
     unlink (o.output);
     rc = 1;

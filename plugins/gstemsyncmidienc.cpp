@@ -85,6 +85,7 @@ struct State {
   guint64 message_count = 0;
   bool stream_started = false;  /* a stream-start went downstream (survives flushes, like the sticky event) */
   bool caps_sent = false;
+  bool prerolled = false;       /* a GAP went downstream so sinks preroll before the file exists */
   bool finished = false;    /* EOS handled: the file was pushed */
 };
 
@@ -117,6 +118,7 @@ reset_state (State &st)
   st.system_messages.clear ();
   st.message_count = 0;
   st.finished = false;
+  st.prerolled = false;
 }
 
 /* File time (s) of a buffer: running time of its PTS relative to the first segment's start. */
@@ -341,6 +343,16 @@ gst_emsync_midi_enc_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
         GST_DEBUG_OBJECT (self, "file starts at running time %" GST_TIME_FORMAT, GST_TIME_ARGS (st.origin));
       }
       st.have_segment = true;
+      if (!st.prerolled) {
+        /* The file only exists at EOS. Until then a GAP lets the downstream sink preroll, so a pipeline
+         * with other sinks (a tee to a muxer, say) reaches PAUSED instead of waiting for us forever. */
+        send_caps (self);
+        GstSegment time_segment;
+        gst_segment_init (&time_segment, GST_FORMAT_TIME);
+        gst_pad_push_event (self->srcpad, gst_event_new_segment (&time_segment));
+        gst_pad_push_event (self->srcpad, gst_event_new_gap (0, GST_CLOCK_TIME_NONE));
+        st.prerolled = true;
+      }
       return TRUE; /* our own BYTES segment goes out with the file */
     }
     case GST_EVENT_TAG:

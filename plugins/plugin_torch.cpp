@@ -11,6 +11,7 @@ plugin_init (GstPlugin * plugin)
 {
   gboolean ret = FALSE;
   ret |= GST_ELEMENT_REGISTER (emsyncmidigen, plugin);
+  ret |= GST_ELEMENT_REGISTER (emsyncbin, plugin);
   return ret;
 }
 
