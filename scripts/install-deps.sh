@@ -20,9 +20,11 @@ PACKAGES=(
   libcairo2-dev
   # test media generation, the example video and container checks
   ffmpeg
+  # the converter from official EMSYNC checkpoints (tested against the C++ runtime) and model export
+  python3-torch
 )
 if [ "${EMSYNC_WITH_TRAINING:-0}" = 1 ]; then
-  PACKAGES+=(python3-torch python3-mido python3-numpy)
+  PACKAGES+=(python3-mido python3-numpy)
 fi
 
 missing=()
