@@ -20,6 +20,8 @@ PACKAGES=(
   libcairo2-dev
   # test media generation, the example video and container checks
   ffmpeg
+  # the Python embedding example (PyGObject)
+  python3-gi gir1.2-gstreamer-1.0
   # the converter from official EMSYNC checkpoints (tested against the C++ runtime) and model export
   python3-torch
 )

@@ -81,6 +81,20 @@ case "$case_name" in
     [ "$(probe "$work/bin.mp4" v codec_name)" = h264 ] || fail "no video from emsyncbin"
     head -c 4 "$work/bin.mid" | grep -q MThd || fail "no MIDI from the midi pad"
     ;;
+  example_c)
+    make_clip
+    out=$("$build/examples/scene_messages" "$work/clip.mp4" "$work/c.mid" 2>&1) || fail "example failed: $out"
+    [ "$(echo "$out" | grep -c '^scene cut #')" -ge 2 ] || fail "expected the two cuts, got: $out"
+    head -c 4 "$work/c.mid" | grep -q MThd || fail "no MIDI written"
+    ;;
+  example_python)
+    /usr/bin/python3 -c "import gi; gi.require_version('Gst', '1.0')" 2>/dev/null || { echo "SKIP: no PyGObject"; exit 77; }
+    make_clip
+    out=$(/usr/bin/python3 "$EMSYNC_SOURCE_ROOT/examples/scene_messages.py" "$work/clip.mp4" "$work/p.mid" 2>&1) \
+      || fail "example failed: $out"
+    [ "$(echo "$out" | grep -c '^scene cut #')" -ge 2 ] || fail "expected the two cuts, got: $out"
+    head -c 4 "$work/p.mid" | grep -q MThd || fail "no MIDI written"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
