@@ -153,6 +153,8 @@ gst_emsync_bin_get_property (GObject * object, guint prop_id, GValue * value, GP
   GstElement *target = property_target (self, prop_id, &name);
   if (target)
     g_object_get_property (G_OBJECT (target), name, value);
+  else
+    g_param_value_set_default (pspec, value);
 }
 
 /* The emotion element is optional: plug it in (or out) before the stream starts. */
