@@ -455,8 +455,10 @@ gst_emsync_scenecut_submit_input_buffer (GstBaseTransform * trans, gboolean is_d
   gst_video_frame_unmap (&frame);
 
   const escene::FrameStats &stats = st->detector->last_stats ();
-  GST_LOG_OBJECT (self, "frame %" G_GINT64_FORMAT " pts %" GST_TIME_FORMAT " score %.4f luma %.1f",
-      stats.frame, GST_TIME_ARGS (pts), stats.score, stats.mean_luma);
+  GST_LOG_OBJECT (self, "frame %" G_GINT64_FORMAT " pts %" GST_TIME_FORMAT " score %.4f luma %.1f "
+      "(blend test of frame %" G_GINT64_FORMAT ": contrast %.2f residual %.3f coarse %.2f %.3f)",
+      stats.frame, GST_TIME_ARGS (pts), stats.score, stats.mean_luma, stats.blend_frame,
+      stats.blend_contrast, stats.blend_residual, stats.coarse_contrast, stats.coarse_residual);
   place_boundaries (self, found);
   return GST_FLOW_OK;
 }

@@ -172,6 +172,16 @@ FrameAnalyzer::analyze (const FrameView &frame, AnalysisFrame &out)
   out.stddev_y = stddev[0];
   compute_edges (out.y, out.edges);
   compute_histogram (out);
+  const int cw = std::min (kCoarseWidth, out.y.cols);
+  const cv::Size coarse (cw, std::max (1, out.y.rows * cw / std::max (1, out.y.cols)));
+  cv::resize (out.y, out.coarse_y, coarse, 0, 0, cv::INTER_AREA);
+  if (!out.u.empty ()) {
+    cv::resize (out.u, out.coarse_u, coarse, 0, 0, cv::INTER_AREA);
+    cv::resize (out.v, out.coarse_v, coarse, 0, 0, cv::INTER_AREA);
+  } else {
+    out.coarse_u.release ();
+    out.coarse_v.release ();
+  }
 }
 
 static double
@@ -212,11 +222,26 @@ plane_blend_residual (const cv::Mat &a, const cv::Mat &m, const cv::Mat &b)
 }
 
 double
-blend_residual (const AnalysisFrame &a, const AnalysisFrame &mid, const AnalysisFrame &b)
+blend_residual (const AnalysisFrame &a, const AnalysisFrame &mid, const AnalysisFrame &b, bool coarse)
 {
+  if (coarse) {
+    const double luma = plane_blend_residual (a.coarse_y, mid.coarse_y, b.coarse_y);
+    const double chroma = 0.5 * (plane_blend_residual (a.coarse_u, mid.coarse_u, b.coarse_u) +
+        plane_blend_residual (a.coarse_v, mid.coarse_v, b.coarse_v));
+    return (luma + chroma) / 2.0;
+  }
   const double luma = plane_blend_residual (a.y, mid.y, b.y);
   const double chroma = 0.5 * (plane_blend_residual (a.u, mid.u, b.u) +
       plane_blend_residual (a.v, mid.v, b.v));
+  return (luma + chroma) / 2.0;
+}
+
+double
+coarse_difference (const AnalysisFrame &a, const AnalysisFrame &b)
+{
+  const double luma = mean_abs_diff (a.coarse_y, b.coarse_y);
+  const double chroma = 0.5 * (mean_abs_diff (a.coarse_u, b.coarse_u) +
+      mean_abs_diff (a.coarse_v, b.coarse_v));
   return (luma + chroma) / 2.0;
 }
 

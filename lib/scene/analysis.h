@@ -18,11 +18,13 @@ namespace scene {
 constexpr int kHistogramBinsY = 16;
 constexpr int kHistogramBinsUV = 8;
 constexpr int kHistogramBins = kHistogramBinsY + 2 * kHistogramBinsUV;
+constexpr int kCoarseWidth = 16;
 
 struct AnalysisFrame {
   cv::Mat y;                  // CV_8U, about analysis_width wide
   cv::Mat u, v;               // CV_8U, half the size of y (empty for GRAY8 input)
   cv::Mat edges;              // CV_8U, 0 or 255, same size as y
+  cv::Mat coarse_y, coarse_u, coarse_v;   // block means, about kCoarseWidth wide (motion-blind colour layout)
   double mean_y = 0.0;        // mean luma (0..255)
   double stddev_y = 0.0;      // spatial standard deviation of luma
   std::array<float, kHistogramBins> histogram{};  // Y, U and V histograms, each normalised to sum 1
@@ -56,7 +58,11 @@ class FrameAnalyzer {
 FrameDelta frame_delta (const AnalysisFrame &a, const AnalysisFrame &b, bool with_edges);
 
 // How far @mid is from the average of @a and @b (Y, U, V; 0..255 scale): near 0 inside a linear blend.
-double blend_residual (const AnalysisFrame &a, const AnalysisFrame &mid, const AnalysisFrame &b);
+// @coarse: on the block-mean pictures, where moderate motion vanishes but a dissolve stays a blend.
+double blend_residual (const AnalysisFrame &a, const AnalysisFrame &mid, const AnalysisFrame &b,
+    bool coarse = false);
+// (luma + chroma) / 2 mean absolute difference of the block-mean pictures.
+double coarse_difference (const AnalysisFrame &a, const AnalysisFrame &b);
 
 // Total-variation distance of the two colour histograms, in [0, 1].
 double histogram_distance (const AnalysisFrame &a, const AnalysisFrame &b);

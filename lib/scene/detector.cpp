@@ -19,7 +19,9 @@ constexpr double kWeightEdges = 0.5;
 
 // Adaptive hard cuts.
 constexpr int kAdaptiveWindow = 2;            // neighbours on each side (PySceneDetect's window_width)
-constexpr double kMinCutContent = 12.0;       // a cut's own content score must reach this
+constexpr double kMinCutContent = 9.0;        // a cut's own content score must reach this
+constexpr double kRepeatedFrameScore = 0.25;  // below: a repeated frame, not a neighbour
+constexpr int kMaxNeighbourReach = 4;         // how far back to look for non-repeated neighbours
 constexpr double kFlashMatchRatio = 0.5;      // before/after frames this similar (vs the spike): a flash
 
 // Gradual transitions.
@@ -27,6 +29,8 @@ constexpr int kBlendHalfWindow = 4;           // compare frame t with the frames
 constexpr double kMinBlendContrast = 4.0;     // (luma + chroma)/2 difference of the outer frames
 constexpr double kMaxBlendResidual = 0.30;    // |2 mid - a - b| / 2, relative to the outer difference
 constexpr double kMinBlendBalance = 0.25;     // both halves must carry a share of the change
+constexpr double kMinCoarseBlendContrast = 6.0;
+constexpr double kMaxCoarseBlendResidual = 0.25;
 constexpr int kMinTransitionRun = 3;          // candidate frames in a row
 constexpr double kMinTransitionContrast = 10.0;   // outer frames of the whole transition
 constexpr double kMinTransitionHistogram = 0.12;  // colour histograms of those frames must differ
@@ -220,13 +224,22 @@ SceneDetector::Impl::decide_adaptive_cut (std::int64_t k, std::int64_t newest,
   const double score = at (k).score;
   if (score < kMinCutContent)
     return;
+  // Neighbours: the later frames up to kAdaptiveWindow, then earlier frames (at most kMaxNeighbourReach
+  // back) until there are 2 * kAdaptiveWindow. Repeated frames (frame-rate conversion, a score of ~0) say
+  // nothing about the motion level and are skipped; a static shot has no neighbours left and a mean of 0.
   double sum = 0.0;
   int n = 0;
-  for (std::int64_t i = k - kAdaptiveWindow; i <= k + kAdaptiveWindow; i++) {
-    if (i == k || i < 1 || i > newest || !have (i))
-      continue;
-    sum += at (i).score;
-    n++;
+  for (std::int64_t i = k + 1; i <= std::min (k + kAdaptiveWindow, newest); i++) {
+    if (have (i) && at (i).score >= kRepeatedFrameScore) {
+      sum += at (i).score;
+      n++;
+    }
+  }
+  for (std::int64_t i = k - 1; i >= 1 && i >= k - kMaxNeighbourReach && n < 2 * kAdaptiveWindow; i--) {
+    if (have (i) && at (i).score >= kRepeatedFrameScore) {
+      sum += at (i).score;
+      n++;
+    }
   }
   const double mean = n > 0 ? sum / n : 0.0;
   const double ratio = mean > 1e-5 ? std::min (score / mean, 255.0) : 255.0;
@@ -255,12 +268,30 @@ SceneDetector::Impl::decide_blend (std::int64_t m, std::vector<Boundary> &out)
   if (have (m - h) && have (m + h)) {
     const AnalysisFrame &a = at (m - h).picture, &mid = at (m).picture, &b = at (m + h).picture;
     const double contrast = colour_difference (frame_delta (a, b, false));
+    stats_.blend_frame = m;
+    stats_.blend_contrast = contrast;
+    stats_.blend_residual = -1.0;
+    stats_.coarse_contrast = 0.0;
+    stats_.coarse_residual = -1.0;
     if (contrast >= kMinBlendContrast) {
       const double residual = blend_residual (a, mid, b);
+      stats_.blend_residual = residual / contrast;
       if (residual <= kMaxBlendResidual * contrast) {
         const double to_mid = colour_difference (frame_delta (a, mid, false));
         const double from_mid = colour_difference (frame_delta (mid, b, false));
         candidate = std::min (to_mid, from_mid) >= kMinBlendBalance * contrast;
+      }
+    }
+    // The same test on block means: motion inside the shots (which breaks the pixel-level blend) mostly
+    // averages out there, while a dissolve between different shots is still a blend of its ends.
+    const double coarse_contrast = coarse_difference (a, b);
+    stats_.coarse_contrast = coarse_contrast;
+    if (!candidate && coarse_contrast >= kMinCoarseBlendContrast) {
+      const double residual = blend_residual (a, mid, b, true);
+      stats_.coarse_residual = residual / coarse_contrast;
+      if (residual <= kMaxCoarseBlendResidual * coarse_contrast) {
+        const double to_mid = coarse_difference (a, mid), from_mid = coarse_difference (mid, b);
+        candidate = std::min (to_mid, from_mid) >= kMinBlendBalance * coarse_contrast;
       }
     }
   }

@@ -63,6 +63,13 @@ struct FrameStats {
   std::int64_t frame = -1;
   double score = 0.0;             // content score or FFmpeg scene score against the previous frame
   double mean_luma = 0.0;
+  // Blend test of the frame 4 back (adaptive): difference of its outer frames and how far it is from
+  // their average, relative to that difference (near 0 inside a dissolve or fade).
+  std::int64_t blend_frame = -1;
+  double blend_contrast = 0.0;
+  double blend_residual = 0.0;
+  double coarse_contrast = 0.0;   // the same on block means
+  double coarse_residual = 0.0;
 };
 
 class SceneDetector {
