@@ -670,6 +670,45 @@ TokenChecks check_tokens(const std::vector<int>& tokens) {
   return c;
 }
 
+// The MIDI the element delivers: the token stream through lib/midi's TokenStreamDecoder, then flush() at the
+// end of the piece, as emsyncmidigen does on EOS.
+struct MidiChecks {
+  long note_ons = 0;
+  long note_offs = 0;
+  long off_without_on = 0;
+  long on_while_sounding = 0;
+  long time_reversals = 0;
+  long hanging_after_flush = 0;
+};
+
+MidiChecks check_midi(const std::vector<int>& tokens, double end_seconds) {
+  MidiChecks c;
+  md::TokenStreamDecoder decoder(0.0);
+  std::vector<md::MidiEvent> ev;
+  decoder.start(ev);
+  for (int t : tokens) decoder.push(t, ev);
+  decoder.flush(end_seconds, ev);
+  std::vector<bool> sounding(16 * 128, false);
+  double last = -1e300;
+  for (const auto& e : ev) {
+    if (e.time_seconds < last) ++c.time_reversals;
+    last = std::max(last, e.time_seconds);
+    const int type = e.status & 0xF0;
+    const int key = (e.status & 0x0F) * 128 + (e.data1 & 0x7F);
+    if (type == 0x90 && e.data2 > 0) {
+      ++c.note_ons;
+      if (sounding[key]) ++c.on_while_sounding;
+      sounding[key] = true;
+    } else if (type == 0x80 || type == 0x90) {
+      ++c.note_offs;
+      if (!sounding[key]) ++c.off_without_on;
+      sounding[key] = false;
+    }
+  }
+  c.hanging_after_flush = std::count(sounding.begin(), sounding.end(), true);
+  return c;
+}
+
 Json stats_json(const MusicStats& s) {
   Json j = Json::object();
   j["duration_s"] = s.duration;
@@ -909,7 +948,19 @@ int cmd_sync(const Args& a) {
            "median abs error s", "chord onsets/min away from cuts", "<CHORD>/min", "generation/music"},
           {}};
   Json modes = Json::object();
-  for (mu::SyncMode mode : {mu::SyncMode::Hard, mu::SyncMode::Soft, mu::SyncMode::None}) {
+  // "hard-grid" is a diagnostic: the same schedules with every cut moved to the nearest 8 ms tick, which
+  // separates what hard sync can do from cut times that fall between ticks (e.g. 30 fps frame times).
+  struct Variant {
+    std::string name;
+    mu::SyncMode mode;
+    bool on_grid;
+  };
+  const std::vector<Variant> variants{{"hard", mu::SyncMode::Hard, false},
+                                      {"soft", mu::SyncMode::Soft, false},
+                                      {"none", mu::SyncMode::None, false},
+                                      {"hard-grid", mu::SyncMode::Hard, true}};
+  for (const Variant& variant : variants) {
+    const mu::SyncMode mode = variant.mode;
     long kept = 0, within40 = 0, within1 = 0, token1 = 0, away = 0, chord_tokens = 0, served = 0;
     std::vector<double> errors;
     double music = 0, gen = 0;
@@ -920,6 +971,8 @@ int cmd_sync(const Args& a) {
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
       req.cuts = schedules[i];
+      if (variant.on_grid)
+        for (double& c : req.cuts) c = md::seconds_to_ticks(c) * kTick;
       Piece p = compose(info.model, req);
       music += seconds;
       gen += p.gen_seconds;
@@ -965,18 +1018,18 @@ int cmd_sync(const Args& a) {
     mj["chord_tokens_per_min"] = chord_tokens / minutes;
     mj["generation_over_music"] = gen / music;
     mj["pieces"] = per_piece;
-    modes[sync_name(mode)] = mj;
-    t.rows.push_back({sync_name(mode), std::to_string(kept), fmt_pct(kept ? double(within40) / kept : kNaN),
+    modes[variant.name] = mj;
+    t.rows.push_back({variant.name, std::to_string(kept), fmt_pct(kept ? double(within40) / kept : kNaN),
                       fmt_pct(kept ? double(within1) / kept : kNaN), fmt_pct(kept ? double(token1) / kept : kNaN),
                       fmt_pct(kept ? double(served) / kept : kNaN),
                       fmt("%.3f", mean(errors)), fmt("%.3f", median(errors)), fmt("%.1f", away / minutes),
                       fmt("%.2f", chord_tokens / minutes), fmt("%.4f", gen / music)});
-    std::fprintf(stderr, "sync %s done\n", sync_name(mode));
+    std::fprintf(stderr, "sync %s done\n", variant.name.c_str());
   }
   t.print();
   std::printf("(chord onset = a <CHORD> token or >= 3 non-drum notes starting on the same 8 ms tick; "
               "abs error = distance from the cut to the nearest onset; served = the composer's schedule marked the "
-              "cut served)\n");
+              "cut served; hard-grid = hard with the cuts moved to the nearest 8 ms tick, a diagnostic)\n");
   out["modes"] = modes;
   write_json(a, out);
   return 0;
@@ -1116,6 +1169,8 @@ struct StatsSummary {
   std::vector<MusicStats> s;
   TokenChecks checks;  // summed
   bool have_checks = false;
+  MidiChecks midi;  // summed (generated pieces only)
+  bool have_midi = false;
 };
 
 void add_checks(TokenChecks& sum, const TokenChecks& c) {
@@ -1156,6 +1211,16 @@ Json summary_json(const StatsSummary& x) {
     c["hanging_at_end"] = x.checks.hanging_at_end;
     j["token_checks"] = c;
   }
+  if (x.have_midi) {
+    Json c = Json::object();
+    c["note_ons"] = x.midi.note_ons;
+    c["note_offs"] = x.midi.note_offs;
+    c["off_without_on"] = x.midi.off_without_on;
+    c["on_while_sounding"] = x.midi.on_while_sounding;
+    c["time_reversals"] = x.midi.time_reversals;
+    c["hanging_after_flush"] = x.midi.hanging_after_flush;
+    j["midi_checks"] = c;
+  }
   return j;
 }
 
@@ -1190,6 +1255,17 @@ void print_stats_tables(const std::vector<StatsSummary>& all, const std::string&
                       fmt("%.2f", x.pieces ? double(x.checks.hanging_at_end) / x.pieces : kNaN)});
   }
   c.print();
+  Table m{"Delivered MIDI (tokens through TokenStreamDecoder, flush at the end, as emsyncmidigen does at EOS)",
+          {"source", "note-ons", "note-offs", "note-off of a silent key", "note-on of a sounding key",
+           "time going backwards", "notes hanging after flush"},
+          {}};
+  for (const auto& x : all) {
+    if (!x.have_midi) continue;
+    m.rows.push_back({x.label, std::to_string(x.midi.note_ons), std::to_string(x.midi.note_offs),
+                      std::to_string(x.midi.off_without_on), std::to_string(x.midi.on_while_sounding),
+                      std::to_string(x.midi.time_reversals), std::to_string(x.midi.hanging_after_flush)});
+  }
+  if (!m.rows.empty()) m.print();
 }
 
 bool has_midi_ext(const std::string& name) {
@@ -1238,6 +1314,7 @@ int cmd_stats(const Args& a) {
     StatsSummary x;
     x.label = std::string("generated, sync ") + sync_name(mode);
     x.have_checks = true;
+    x.have_midi = true;
     Json per = Json::array();
     for (int i = 0; i < pieces; ++i) {
       GenRequest req;
@@ -1249,6 +1326,13 @@ int cmd_stats(const Args& a) {
       MusicStats st = music_stats(piece_notes(p, false), 0.0, seconds);
       TokenChecks ck = check_tokens(p.raw);
       add_checks(x.checks, ck);
+      const MidiChecks mc = check_midi(p.raw, seconds);
+      x.midi.note_ons += mc.note_ons;
+      x.midi.note_offs += mc.note_offs;
+      x.midi.off_without_on += mc.off_without_on;
+      x.midi.on_while_sounding += mc.on_while_sounding;
+      x.midi.time_reversals += mc.time_reversals;
+      x.midi.hanging_after_flush += mc.hanging_after_flush;
       x.s.push_back(st);
       ++x.pieces;
       x.seconds += seconds;

@@ -182,6 +182,10 @@ def write_markdown(path, a, results, texts, cmds, total_s):
         h, so, no = s["modes"]["hard"], s["modes"]["soft"], s["modes"]["none"]
         L.append("| kept cuts with a chord onset within 40 ms, sync=hard | >= 95%% | %.1f %% (%d cuts) |"
                  % (100 * h["share_onset_within_40ms"], h["kept_cuts"]))
+        hg = s["modes"].get("hard-grid")
+        if hg:
+            L.append("| same, diagnostic: cuts moved to the nearest 8 ms tick (hard-grid) | - | %.1f %% |"
+                     % (100 * hg["share_onset_within_40ms"]))
         L.append("| kept cuts with a chord onset within 1 s, sync=soft vs none | report | %.1f %% vs %.1f %% |"
                  % (100 * so["share_onset_within_1s"], 100 * no["share_onset_within_1s"]))
         L.append("| kept cuts with a `<CHORD>` token within 1 s, sync=hard / soft / none | report | %.1f %% / %.1f %% "
@@ -203,6 +207,11 @@ def write_markdown(path, a, results, texts, cmds, total_s):
                                                  c["duplicate_on"], c["masked_special_tokens"]))
         L.append("| notes left hanging (ON without OFF at the end of the raw token stream) | 0 | %d over %d pieces |"
                  % (c["hanging_at_end"], st["generated"]["pieces"]))
+        mc = st["generated"].get("midi_checks")
+        if mc:
+            L.append("| delivered MIDI (TokenStreamDecoder + flush at the end, as emsyncmidigen at EOS): notes hanging "
+                     "/ note-offs of silent keys / note-ons of sounding keys | 0 | %d / %d / %d (%d note-ons) |"
+                     % (mc["hanging_after_flush"], mc["off_without_on"], mc["on_while_sounding"], mc["note_ons"]))
     L.append("")
 
     # ---- details
