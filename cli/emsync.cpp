@@ -362,9 +362,10 @@ main (int argc, char **argv)
     g_object_set (gen, "model-file", o.model, NULL);
   if (o.soundfont)
     g_object_set (synth, "soundfont", o.soundfont, NULL);
-  /* The music comes out `lookahead` behind the analysed video: every queue between the decoder and the
-   * muxer must be able to hold that much, or the pipeline would wait on itself. */
-  for (GstElement * q:{q1, q2, q3, q4})
+  /* The music comes out `lookahead` behind the analysed video. The analysed frames end in emsyncmidigen (the
+   * muxer gets the video from the second, compressed read), so q1 stays small; the audio queues (and the
+   * original-audio queue below) must hold the lookahead, or the muxer would wait on itself. */
+  for (GstElement * q:{q2, q3, q4})
     g_object_set (q, "max-size-time", (guint64) 30 * GST_SECOND, "max-size-buffers", 0, "max-size-bytes", 0, NULL);
 
   app.analysis_head = q1;
