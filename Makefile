@@ -25,6 +25,14 @@ demo: deps
 	$(MAKE) build
 	./scripts/demo.sh $(BUILD)
 
+bench: deps
+	$(MAKE) build
+	./scripts/bench.sh full $(BUILD)
+
+bench-quick: deps
+	$(MAKE) build
+	./scripts/bench.sh quick $(BUILD)
+
 install: build
 	meson install -C $(BUILD)
 
