@@ -300,6 +300,7 @@ struct Args {
   int short_context = 64;
   double cut_every = 6.0;
   std::vector<double> grid{-0.8, -0.4, 0.0, 0.4, 0.8};
+  std::vector<double> kv_profile;  // speed: extra cache lengths for the KV step profile
   std::string sync = "hard";
   int max_files = 40;
   double max_midi_seconds = 0;  // 0 = whole file
@@ -310,6 +311,7 @@ struct Args {
       "usage: emsync-gen-eval COMMAND [options]\n"
       "commands:\n"
       "  speed   --model M [--threads N] [--seconds S] [--ref-steps N] [--short-context N] [--cut-every S]\n"
+      "          [--kv-profile L1,L2,... (KV step cost at these cache lengths; 99999 = full)]\n"
       "  sync    --model M [--pieces N] [--seconds S] [--seed S] [--threads N]\n"
       "  emotion --model M [--seconds S] [--seeds N] [--grid v1,v2,...] [--seed S] [--threads N]\n"
       "  stats   --model M [--pieces N] [--seconds S] [--sync hard|soft|none] [--seed S]\n"
@@ -362,6 +364,7 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--short-context") a.short_context = std::stoi(val());
     else if (k == "--cut-every") a.cut_every = std::stod(val());
     else if (k == "--grid") a.grid = parse_list(val());
+    else if (k == "--kv-profile") a.kv_profile = parse_list(val());
     else if (k == "--sync") a.sync = val();
     else if (k == "--max-files") a.max_files = std::stoi(val());
     else if (k == "--max-midi-seconds") a.max_midi_seconds = std::stod(val());
@@ -819,6 +822,28 @@ int cmd_speed(const Args& a) {
   };
   mu::Sampler sampler({}, a.seed);
   const int vocab = cfg.vocab_size;
+  // KV-cached: prefill L - S tokens then S single-token steps (cache length L - S .. L), repeated until
+  // `want` steps are timed (the first step of the first block is a warm-up and not counted).
+  auto kv_span = [](int L) { return std::max(1, std::min(32, L / 4)); };
+  auto kv_steps = [&](mu::GeneratorSession& session, int L, int want) {
+    const int S = kv_span(L);
+    std::vector<double> kv_ms;
+    for (size_t block = 0; static_cast<int>(kv_ms.size()) < want; ++block) {
+      std::vector<int> kw = window_of(L - S, block * 97);
+      std::vector<float> kb(kw.size(), 8.0f);
+      session.start(kw, kb, 0.0f, 0.0f);
+      int kprev = kw.back();
+      for (int s = 0; s < S; ++s) {
+        const int tok = sampler.sample(session.logits().data(), vocab, {}, kprev);
+        const double s0 = now_seconds();
+        session.push(tok, 8.0f);
+        const double dt = 1000.0 * (now_seconds() - s0);
+        if (block > 0 || s > 0) kv_ms.push_back(dt);
+        kprev = tok;
+      }
+    }
+    return kv_ms;
+  };
   Json ctx_json = Json::array();
   Table t2{"Per-token cost: reference full-recompute loop vs KV-cached step (" + std::to_string(a.threads) +
                " thread(s))",
@@ -843,24 +868,8 @@ int cmd_speed(const Args& a) {
       w.push_back(tok);
       prev = tok;
     }
-    // KV-cached: prefill L - S tokens then S single-token steps (cache length L - S .. L), repeated.
-    const int S = std::max(1, std::min(32, L / 4));
-    const int want = std::max(a.ref_steps, 2 * S);
-    std::vector<double> kv_ms;
-    for (size_t block = 0; static_cast<int>(kv_ms.size()) < want; ++block) {
-      std::vector<int> kw = window_of(L - S, block * 97);
-      std::vector<float> kb(kw.size(), 8.0f);
-      session.start(kw, kb, 0.0f, 0.0f);
-      int kprev = kw.back();
-      for (int s = 0; s < S; ++s) {
-        const int tok = sampler.sample(session.logits().data(), vocab, {}, kprev);
-        const double s0 = now_seconds();
-        session.push(tok, 8.0f);
-        const double dt = 1000.0 * (now_seconds() - s0);
-        if (block > 0 || s > 0) kv_ms.push_back(dt);  // the very first step after warm-up is skipped
-        kprev = tok;
-      }
-    }
+    const int S = kv_span(L);
+    std::vector<double> kv_ms = kv_steps(session, L, std::max(a.ref_steps, 2 * S));
     // The session's slide: when the window is full it keeps 3/4 of it and re-prefills, so every
     // capacity/4 tokens cost one prefill of 3/4 capacity on top of the steps.
     const int keep = capacity * 3 / 4 + 1;
@@ -904,6 +913,23 @@ int cmd_speed(const Args& a) {
                        fmt("%.1fx", ref_med / amort)});
   }
   t2.print();
+  if (!a.kv_profile.empty()) {
+    // How the KV step's cost grows with the cache length (attention and the per-step cache copy).
+    Table t3{"KV-cached step cost by cache length", {"context tokens", "KV step ms/token (median)", "n"}, {}};
+    Json prof = Json::array();
+    mu::GeneratorSession session(info.model);
+    for (double x : a.kv_profile) {
+      const int L = std::min(capacity, std::max(8, static_cast<int>(x)));
+      std::vector<double> ms = kv_steps(session, L, 2 * kv_span(L));
+      t3.rows.push_back({std::to_string(L), fmt("%.3f", median(ms)), std::to_string(ms.size())});
+      Json j = Json::object();
+      j["context_tokens"] = L;
+      j["kv_ms_per_token_median"] = median(ms);
+      prof.push(j);
+    }
+    t3.print();
+    out["kv_profile"] = prof;
+  }
   out["contexts"] = ctx_json;
   out["full_context_speedup"] = full_speedup;
   out["full_context_amortised_speedup"] = full_amortised;

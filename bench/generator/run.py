@@ -84,7 +84,8 @@ def main():
                          "Speed: official EMSYNC architecture (random weights), %d thread(s)" % th,
                          ["speed", "--model", os.path.relpath(official, ROOT), "--threads", str(th),
                           "--seconds", "5" if q else ("30" if th == 1 else "15"),
-                          "--ref-steps", "2" if q else ("12" if th == 1 else "6")]))
+                          "--ref-steps", "2" if q else ("12" if th == 1 else "6")] +
+                         ([] if q or th != 1 else ["--kv-profile", "64,256,512,768,1024,99999"])))
     runs.append(("sync", "Scene-cut sync: %s" % a.model,
                  ["sync", "--model", a.model, "--pieces", "3" if q else "20", "--seconds", "30" if q else "60",
                   "--seed", "7"]))
