@@ -20,7 +20,32 @@ Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOp
       sampler_(options.sampler, options.seed),
       schedule_(options.boundaries),
       current_valence_(std::numeric_limits<float>::quiet_NaN()),
-      current_arousal_(std::numeric_limits<float>::quiet_NaN()) {}
+      current_arousal_(std::numeric_limits<float>::quiet_NaN()),
+      note_started_(vocab::kNumInstruments * vocab::kNumPitches, -1) {}
+
+void Composer::track_note(int token) {
+  if (!vocab::is_note_token(token)) return;
+  const auto parts = vocab::decode_note_token(token);
+  int64_t& start = note_started_[vocab::instrument_index(parts.instrument) * vocab::kNumPitches +
+                                 (parts.pitch - vocab::kMinPitch)];
+  start = parts.on ? cursor_ticks_ : -1;
+}
+
+int Composer::overdue_note_off() const {
+  if (options_.max_note_seconds <= 0.0) return -1;
+  const int64_t limit = static_cast<int64_t>(options_.max_note_seconds / kTickSeconds);
+  int64_t oldest = cursor_ticks_ - limit;
+  int index = -1;
+  for (size_t i = 0; i < note_started_.size(); ++i) {
+    if (note_started_[i] >= 0 && note_started_[i] <= oldest) {
+      oldest = note_started_[i];
+      index = static_cast<int>(i);
+    }
+  }
+  if (index < 0) return -1;
+  const auto instrument = static_cast<vocab::Instrument>(index / vocab::kNumPitches);
+  return vocab::note_token(instrument, index % vocab::kNumPitches + vocab::kMinPitch, false);
+}
 
 bool Composer::add_cut(double time_seconds) {
   if (time_seconds < cursor_seconds()) return false;
@@ -99,6 +124,17 @@ bool Composer::build_constraints(int previous_token) {
     }
   };
 
+  // An overdue note is released first (unless a chord is being placed on a cut right now).
+  if (chord_notes_needed_ == 0) {
+    const int off = overdue_note_off();
+    if (off >= 0) {
+      ensure();
+      for (int t = 0; t < n; ++t) bias_[t] = kForbidden;
+      bias_[off] = 0.0f;
+      return true;
+    }
+  }
+
   if (options_.sync == SyncMode::Hard) {
     if (chord_notes_needed_ > 0) {
       // Inside a forced chord: no time may pass until enough non-drum notes have started.
@@ -127,6 +163,22 @@ bool Composer::build_constraints(int previous_token) {
     }
     ensure();
     bias_[vocab::kChordToken] = kForbidden;  // chords belong to cuts
+  }
+
+  // Time may not pass a sounding note's release deadline: it is released exactly there.
+  if (chord_notes_needed_ == 0 && options_.max_note_seconds > 0.0) {
+    const int64_t limit = static_cast<int64_t>(options_.max_note_seconds / kTickSeconds);
+    int64_t earliest = -1;
+    for (int64_t start : note_started_)
+      if (start >= 0 && (earliest < 0 || start < earliest)) earliest = start;
+    if (earliest >= 0) {
+      const int64_t ticks_left = earliest + limit - cursor_ticks_;  // >= 1 here (overdue handled above)
+      if (ticks_left < vocab::kMaxShiftTicks) {
+        ensure();
+        for (int64_t k = std::max<int64_t>(ticks_left, 0) + 1; k <= vocab::kMaxShiftTicks; ++k)
+          bias_[vocab::time_shift_token(static_cast<int>(k))] = kForbidden;
+      }
+    }
   }
 
   if (tokens_without_time_ >= options_.max_tokens_without_time) {
@@ -179,6 +231,7 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
         --chord_notes_needed_;
     }
 
+    track_note(token);
     session_.push(token, boundary_value());
     out.push_back({token, cursor_seconds()});
     previous_token_ = token;

@@ -41,6 +41,9 @@ struct ComposerOptions {
   int chord_min_notes = 3;
   // Safety net: after this many tokens without time moving, only a time shift is allowed.
   int max_tokens_without_time = 96;
+  // A note held longer than this is released: its OFF token is forced into the stream (so the model sees
+  // it too). Small models sometimes forget to close notes; 0 disables.
+  double max_note_seconds = 8.0;
 };
 
 struct TimedToken {
@@ -84,6 +87,9 @@ class Composer {
   float boundary_value() const;
   // Fills bias_ for the next step; returns false when no constraint applies.
   bool build_constraints(int previous_token);
+  // The OFF token of the longest-held note when it is overdue, else -1.
+  int overdue_note_off() const;
+  void track_note(int token);
 
   std::shared_ptr<const GeneratorModel> model_;
   ComposerOptions options_;
@@ -106,6 +112,8 @@ class Composer {
   int chord_notes_needed_ = 0;
   int tokens_since_chord_ = 0;
   int tokens_without_time_ = 0;
+  // Start tick of every sounding (instrument, pitch), -1 when silent.
+  std::vector<int64_t> note_started_;
   std::vector<float> bias_;
   ComposerStats stats_;
 };

@@ -251,6 +251,22 @@ GST_START_TEST(test_composer_output_decodes_without_hanging_notes) {
 }
 GST_END_TEST;
 
+// No note outlives max_note_seconds: overdue notes are released by a forced OFF token.
+GST_START_TEST(test_composer_releases_overdue_notes) {
+  auto tokens = compose(SyncMode::Soft, 9, {}, 40.0);
+  std::vector<int> raw;
+  for (const auto& t : tokens) raw.push_back(t.token);
+  emsync::midi::DecodeOptions d;
+  d.close_open_notes = true;
+  d.end_seconds = 40.0;
+  auto notes = emsync::midi::decode(raw, d);
+  fail_unless(!notes.empty());
+  double longest = 0.0;
+  for (const auto& n : notes) longest = std::max(longest, n.end_seconds - n.start_seconds);
+  fail_unless(longest <= 8.0 + 0.0081, "a note lasts %.3f s", longest);
+}
+GST_END_TEST;
+
 static Suite* music_suite(void) {
   Suite* s = suite_create("music");
   TCase* tc = tcase_create("general");
@@ -267,6 +283,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_composer_hard_sync_lands_chords_on_cuts);
   tcase_add_test(tc, test_composer_seeded_and_valid);
   tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);
+  tcase_add_test(tc, test_composer_releases_overdue_notes);
   return s;
 }
 
