@@ -12,6 +12,8 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # engine libraries
   libtorch-dev libopencv-core-dev libopencv-imgproc-dev libfluidsynth-dev
+  # emsyncemotion: Haar face detector + its cascades, the TF.js model reader's JSON parser
+  libopencv-objdetect-dev opencv-data nlohmann-json3-dev
   # libtorch runs ~10x slower on the reference BLAS Debian selects by default
   libopenblas0-pthread
   # a small General MIDI soundfont for tests and the demo
@@ -37,8 +39,11 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node's npm fetches emsyncemotion's face-expression model (nodejs/npm from Debian unless a node is there).
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  "$(dirname "$0")/install-face-model.sh"
   exit 0
 fi
 SUDO=""
@@ -47,3 +52,4 @@ echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 echo "install-deps: done"
+"$(dirname "$0")/install-face-model.sh"

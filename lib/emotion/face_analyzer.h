@@ -1,0 +1,59 @@
+// Faces in a frame: OpenCV's Haar cascade detector (Debian's opencv-data cascades) on a downscaled grey
+// copy, then the expression model on a 64x64 grey crop of each face taken from the full-resolution frame.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/emotion/affect.h"
+#include "lib/emotion/face_model.h"
+
+namespace emsync::emotion {
+
+struct FaceResult {
+  // Box as fractions of the frame width/height.
+  double x = 0, y = 0, width = 0, height = 0;
+  ExpressionProbabilities probabilities{};
+  ValenceArousal valence_arousal;
+  double confidence = 0;  // the top expression probability
+  std::size_t top_expression() const;
+};
+
+class FaceDetector {
+ public:
+  // Throws ModelError naming the file when the cascade is missing or not a cascade.
+  explicit FaceDetector(const std::string& cascade_path);
+  ~FaceDetector();
+  // Debian's frontal-face cascade, or empty when opencv-data is not installed.
+  static std::string default_cascade();
+
+  struct Box {
+    int x, y, width, height;  // in full-frame pixels
+  };
+  // detection_width: width of the grey copy the cascade runs on (smaller is faster, misses small faces).
+  std::vector<Box> detect(const FrameView& frame, int detection_width) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A 64x64 grey crop (model input in [-1, 1]) of a box of the frame, widened by `margin` of its size on
+// each side and clipped to the frame; area-averaged.
+void face_crop(const FrameView& frame, const FaceDetector::Box& box, double margin, float* out64x64);
+
+class FaceAnalyzer {
+ public:
+  FaceAnalyzer(std::shared_ptr<const FaceExpressionModel> model, std::shared_ptr<const FaceDetector> detector,
+               int detection_width = 320, std::size_t max_faces = 4);
+  std::vector<FaceResult> analyse(const FrameView& frame) const;
+
+ private:
+  std::shared_ptr<const FaceExpressionModel> model_;
+  std::shared_ptr<const FaceDetector> detector_;
+  int detection_width_;
+  std::size_t max_faces_;
+};
+
+}  // namespace emsync::emotion
