@@ -17,9 +17,9 @@
  *   `index`, as `gst-launch-1.0 -m` prints it.
  *
  * Methods (`method`):
- * - `adaptive` (default): each frame is reduced to about `analysis-width` pixels wide; its content score
+ * - `adaptive` (default): each frame is reduced to about `analysis-width` pixels wide (default 160); its content score
  *   (luma, chroma and edge changes against the previous frame) must stand out from the mean of its ±2
- *   neighbours by `threshold` times (default 3.0) and reach a minimum. One or two bright frames whose
+ *   neighbours by `threshold` times (default 5.0) and reach a minimum. One or two bright frames whose
  *   neighbours before and after match are a flash, not a cut. Cross-dissolves and fades are recognised
  *   as runs of frames that are blends of the frames around them; the boundary is the transition's middle.
  *   Fast motion keeps the score of many neighbours high and gives no cut.
@@ -699,7 +699,7 @@ gst_emsync_scenecut_class_init (GstEmsyncSceneCutClass * klass)
           GST_TYPE_EMSYNC_SCENECUT_METHOD, DEFAULT_METHOD, rw_ready));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_double ("threshold", "Threshold",
-          "Detection threshold of the method; negative = the method's default (adaptive: 3.0 times the "
+          "Detection threshold of the method; negative = the method's default (adaptive: 5.0 times the "
           "neighbours' mean score, ffmpeg: 0.27 scene score, content: 20 on a 0-255 scale)",
           -1.0, G_MAXDOUBLE, DEFAULT_THRESHOLD, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MIN_SCENE_DURATION,

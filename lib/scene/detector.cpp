@@ -19,7 +19,7 @@ constexpr double kWeightEdges = 0.5;
 
 // Adaptive hard cuts.
 constexpr int kAdaptiveWindow = 2;            // neighbours on each side (PySceneDetect's window_width)
-constexpr double kMinCutContent = 9.0;        // a cut's own content score must reach this
+constexpr double kMinCutContent = 8.0;        // a cut's own content score must reach this
 constexpr double kRepeatedFrameScore = 0.25;  // below: a repeated frame, not a neighbour
 constexpr int kMaxNeighbourReach = 4;         // how far back to look for non-repeated neighbours
 constexpr double kFlashMatchRatio = 0.5;      // before/after frames this similar (vs the spike): a flash

@@ -4,13 +4,17 @@
 //  - kAdaptive (default): content score (luma + chroma + edge changes on a downscaled frame) of each frame
 //    against the previous one; a hard cut is a score that stands out from its +-2 neighbours by the
 //    adaptive ratio (PySceneDetect's AdaptiveDetector idea) and exceeds a minimum. A flash (one or two
-//    frames whose neighbours before and after match) is not a cut. Gradual transitions are found apart:
-//    a frame that is the average of the frames 4 before and 4 after it, while those two differ a lot, lies
-//    inside a cross-dissolve or a fade; a run of such frames is one transition whose boundary is its
-//    middle. It is a fade when black frames take part; a fade-out followed by a fade-in with less black
-//    between them than the minimum scene duration is one fade through black, placed at its middle.
+//    frames whose neighbours before and after match) is not a cut; repeated frames (frame-rate
+//    conversion) are left out of the neighbour mean. Gradual transitions are found apart: a frame that is
+//    the average of the frames 4 before and 4 after it, while those two differ a lot, lies inside a
+//    cross-dissolve or a fade (tested on the analysis picture and on 16-pixel-wide block means, where
+//    moderate motion averages out); a run of such frames whose outer frames also differ in colour
+//    histogram is one transition, placed at its middle. It is a fade when black frames take part; a
+//    fade-out followed by a fade-in with less black between them than the minimum scene duration is one
+//    fade through black, placed at its middle.
 //  - kContent: the same content score against a fixed threshold (PySceneDetect's ContentDetector idea).
-//  - kFfmpeg: FFmpeg's scene score over the full-resolution planes against a threshold (EMSYNC's method).
+//  - kFfmpeg: FFmpeg's scene score (full-resolution luma of YUV, all bytes of RGB) against a threshold
+//    (EMSYNC's method).
 //
 // A decision about frame t needs later frames: 2 for adaptive cuts, about half a transition plus 4 for
 // gradual ones. Boundaries are therefore reported after the frame they name; Boundary::frame says which.
@@ -28,11 +32,11 @@ namespace scene {
 enum class Method { kAdaptive = 0, kFfmpeg = 1, kContent = 2 };
 enum class TransitionKind { kCut = 0, kDissolve = 1, kFade = 2 };
 
-constexpr double kDefaultAdaptiveThreshold = 3.0;   // ratio of a frame's score to its neighbours' mean
+constexpr double kDefaultAdaptiveThreshold = 5.0;   // ratio of a frame's score to its neighbours' mean
 constexpr double kDefaultContentThreshold = 20.0;   // content score (0..255 scale)
 constexpr double kDefaultFfmpegThreshold = 0.27;    // FFmpeg scene score (0..1), as in EMSYNC
 constexpr double kDefaultMinSceneDuration = 0.5;    // seconds
-constexpr int kDefaultAnalysisWidth = 320;          // pixels (rounded to an integer decimation)
+constexpr int kDefaultAnalysisWidth = 160;          // pixels (rounded to an integer decimation)
 
 // The threshold a method uses when the caller passes a negative one.
 double default_threshold (Method method);

@@ -380,7 +380,7 @@ GST_START_TEST (test_properties)
       "cuts-detected", &cuts, NULL);
   fail_unless_equals_int (method, 0);
   fail_unless_equals_int (lookahead, 2);
-  fail_unless_equals_int (width, 320);
+  fail_unless_equals_int (width, 160);
   fail_unless (threshold < 0);
   fail_unless_equals_uint64 (min_scene, GST_SECOND / 2);
   fail_unless (post);
@@ -405,7 +405,7 @@ GST_START_TEST (test_hard_cut)
   fail_unless_equals_uint64 (ev->timestamp, 40 * FRAME_NS);
   fail_unless_equals_uint64 (ev->running_time, 40 * FRAME_NS);
   fail_unless_equals_uint64 (ev->stream_time, 40 * FRAME_NS);
-  fail_unless (ev->score >= 3.0);
+  fail_unless (ev->score >= 5.0);
   EmsyncSceneCut *msg = &g_array_index (o->messages, EmsyncSceneCut, 0);
   fail_unless_equals_uint64 (msg->stream_time, 40 * FRAME_NS);
   observed_free (o);
