@@ -161,6 +161,13 @@ def write_markdown(path, a, results, texts, cmds, total_s):
         if r:
             L.append("| generation time / music duration, shipped model, %d thread(s) | <= 0.1 (2 cores) | %s |"
                      % (th, fmt(r["composer"]["realtime_factor"], "%.4f")))
+    rss = []
+    for key, label in (("speed_small_t1", "shipped"), ("speed_official_t1", "official size")):
+        r = results.get(key)
+        if r and "peak_after_composer" in r["rss_mib"]:
+            rss.append("%s %.0f MiB" % (label, r["rss_mib"]["peak_after_composer"]))
+    if rss:
+        L.append("| peak RSS of the process after the Composer run (model load, 1 thread) | report | %s |" % ", ".join(rss))
     for th in (1, 2):
         r = results.get("speed_official_t%d" % th)
         if r:
