@@ -267,6 +267,32 @@ GST_START_TEST(test_composer_releases_overdue_notes) {
 }
 GST_END_TEST;
 
+// A change of emotion mid-piece re-conditions the model (one re-prefill at that time) and the music goes on
+// from the same token history: no restart, no jump in time.
+GST_START_TEST(test_composer_follows_emotion_changes) {
+  ComposerOptions o;
+  o.sync = SyncMode::None;
+  o.seed = 4;
+  auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
+  Composer steady(model, o), changing(model, o);
+  steady.set_emotion(0.0, -0.8f, -0.8f);
+  changing.set_emotion(0.0, -0.8f, -0.8f);
+  changing.set_emotion(3.0, 0.8f, 0.8f);
+  std::vector<TimedToken> a, b;
+  steady.generate_until(6.0, a);
+  changing.generate_until(6.0, b);
+  // Identical until the change (same seed, same history), different after it (new conditioning), and time
+  // never jumps by more than one time-shift token.
+  size_t same = 0;
+  while (same < a.size() && same < b.size() && a[same].token == b[same].token) ++same;
+  fail_unless(same > 0, "the pieces differ from the start");
+  fail_unless(same < a.size() && same < b.size(), "the emotion change had no effect");
+  fail_unless(a[same].time_seconds >= 3.0 - 1e-9, "the pieces diverge at %.3f s, before the change",
+              a[same].time_seconds);
+  for (size_t i = 1; i < b.size(); ++i) fail_unless(b[i].time_seconds - b[i - 1].time_seconds <= 1.0 + 1e-9);
+}
+GST_END_TEST;
+
 static Suite* music_suite(void) {
   Suite* s = suite_create("music");
   TCase* tc = tcase_create("general");
@@ -284,6 +310,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_composer_seeded_and_valid);
   tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);
   tcase_add_test(tc, test_composer_releases_overdue_notes);
+  tcase_add_test(tc, test_composer_follows_emotion_changes);
   return s;
 }
 
