@@ -849,7 +849,7 @@ int cmd_speed(const Args& a) {
   Table t2{"Per-token cost: reference full-recompute loop vs KV-cached step (" + std::to_string(a.threads) +
                " thread(s))",
            {"context tokens", "reference ms/token (median)", "n", "KV step ms/token (median)", "n",
-            "speed-up", "re-prefill ms", "KV amortised ms/token", "amortised speed-up"},
+            "speed-up", "re-prefill ms (tokens)", "KV amortised ms/token", "amortised speed-up"},
            {}};
   double full_speedup = kNaN, full_amortised = kNaN;
   for (int L : contexts) {
@@ -871,22 +871,38 @@ int cmd_speed(const Args& a) {
     }
     const int S = kv_span(L);
     std::vector<double> kv_ms = kv_steps(session, L, std::max(a.ref_steps, 2 * S));
-    // The session's slide: when the window is full it keeps 3/4 of it and re-prefills, so every
-    // capacity/4 tokens cost one prefill of 3/4 capacity on top of the steps.
-    const int keep = capacity * 3 / 4 + 1;
-    const int per_slide = capacity - keep + 1;
-    // (Only at full context: below it the window never slides.)
+    // The session's slide (only at full context: below it the window never slides). One push into a full
+    // window shows how much the session keeps (W tokens) and what the re-prefill costs; two more prefills of
+    // W tokens give a median. A cycle is then (capacity - W) steps and one re-prefill for capacity + 1 - W
+    // tokens.
     const bool full = L == capacity;
     std::vector<double> pre_ms;
-    for (int r = 0; full && r < 3; ++r) {
-      std::vector<int> pw = window_of(keep, 13 * r);
-      std::vector<float> pb(pw.size(), 8.0f);
+    int keep = 0;
+    if (full) {
+      std::vector<int> fw = window_of(capacity, 7);
+      std::vector<float> fb(fw.size(), 8.0f);
+      session.start(fw, fb, 0.0f, 0.0f);
+      const long prefills = session.prefill_count();
+      const int tok = sampler.sample(session.logits().data(), vocab, {}, fw.back());
       const double s0 = now_seconds();
-      session.start(pw, pb, 0.0f, 0.0f);
-      pre_ms.push_back(1000.0 * (now_seconds() - s0));
+      session.push(tok, 8.0f);
+      const double dt = 1000.0 * (now_seconds() - s0);
+      if (session.prefill_count() > prefills) {
+        keep = session.window_length();
+        pre_ms.push_back(dt);
+        for (int r = 0; r < 2; ++r) {
+          std::vector<int> pw = window_of(keep, 13 * r);
+          std::vector<float> pb(pw.size(), 8.0f);
+          const double t0 = now_seconds();
+          session.start(pw, pb, 0.0f, 0.0f);
+          pre_ms.push_back(1000.0 * (now_seconds() - t0));
+        }
+      }
     }
+    const int per_slide = keep > 0 ? capacity + 1 - keep : 0;
     const double ref_med = median(ref_ms), kv_med = median(kv_ms), pre_med = median(pre_ms);
-    const double amort = full ? kv_med + pre_med / per_slide : kv_med;
+    const double amort =
+        per_slide > 0 ? ((capacity - keep) * kv_med + pre_med) / per_slide : kv_med;
     if (full) {
       full_speedup = ref_med / kv_med;
       full_amortised = ref_med / amort;
@@ -902,7 +918,7 @@ int cmd_speed(const Args& a) {
     cj["kv_steps"] = kv_ms.size();
     cj["kv_cache_length_range"] = Json::array_of(std::vector<int>{L - S + 2, L + 2});
     cj["speedup"] = ref_med / kv_med;
-    cj["reprefill_tokens"] = full ? Json(keep) : Json();
+    cj["reprefill_tokens"] = keep > 0 ? Json(keep) : Json();
     cj["reprefill_ms_median"] = pre_med;
     cj["tokens_per_reprefill"] = per_slide;
     cj["kv_amortised_ms_per_token"] = amort;
@@ -910,7 +926,9 @@ int cmd_speed(const Args& a) {
     ctx_json.push(cj);
     t2.rows.push_back({std::to_string(L) + (full ? " (full)" : ""), fmt("%.2f", ref_med),
                        std::to_string(ref_ms.size()), fmt("%.3f", kv_med), std::to_string(kv_ms.size()),
-                       fmt("%.1fx", ref_med / kv_med), fmt("%.1f", pre_med), fmt("%.3f", amort),
+                       fmt("%.1fx", ref_med / kv_med),
+                       keep > 0 ? fmt("%.1f", pre_med) + " (" + std::to_string(keep) + ")" : "n/a",
+                       fmt("%.3f", amort),
                        fmt("%.1fx", ref_med / amort)});
   }
   t2.print();

@@ -235,7 +235,8 @@ def write_markdown(path, a, results, texts, cmds, total_s):
              "(here `GeneratorSession::start()` on the window, i.e. a prefill, which is exactly the full forward), "
              "then sampling and a one-token slide. The KV-cached figure is `GeneratorSession::push()` with the cache "
              "filled to within min(32, context/4) tokens of the stated context. The amortised figure adds the session's chunked "
-             "slide (re-prefill of 3/4 of the window every quarter window).")
+             "slide as measured: one push into a full window shows how many tokens the session keeps (W, in the "
+             "re-prefill column) and what the re-prefill costs; a cycle is (window - W) steps plus one re-prefill.")
     L.append("* Chord onset: a `<CHORD>` token, or >= 3 non-drum notes starting on the same 8 ms tick (notes from "
              "lib/midi decode()). Kept cuts: the BoundarySchedule's (>= 4 s apart). Away from cuts: onsets more "
              "than 1 s from every kept cut.")
