@@ -11,9 +11,10 @@
  * (activation), both in [-1, 1], and passes every frame on untouched (in place, no pixel copy).
  *
  * Every `interval` of stream time one frame is analysed on small samples of it (never a full-size copy):
- * - faces: OpenCV's Haar cascade (Debian's opencv-data) on a 320-pixel-wide grey copy, then the
- *   mini-Xception expression model of the npm package @vladmandic/human (7 expressions) on a 64x64 crop of
- *   each face, mapped to valence/arousal the EMSYNC way (Russell-Mehrabian Gaussians, neutral at the origin);
+ * - faces (every `face-interval`, default 1 s; the analyses in between reuse them): OpenCV's Haar cascade
+ *   (Debian's opencv-data) on a 240-pixel-wide grey copy, then the mini-Xception expression model of the npm
+ *   package @vladmandic/human (7 expressions) on a 64x64 crop of each face, mapped to valence/arousal the
+ *   EMSYNC way (Russell-Mehrabian Gaussians, neutral at the origin);
  * - the scene: brightness and saturation (Valdez & Mehrabian 1994), motion activity and shot rhythm (Hanjalic
  *   & Xu 2005; cuts come from an upstream emsyncscenecut's metas/events, else from a coarse internal test);
  * - fusion: faces weighted by size and confidence, the scene alone for frames without faces (or a
@@ -34,7 +35,8 @@
  * held in memory until EOS (e.g. 1.4 MB per 720p I420 frame, about 80 MB per second of 30 fps video) and
  * nothing leaves before EOS, so it is for files, not for live sources.
  *
- * Faces need the npm model (scripts/install-deps.sh installs it); with `face-model=auto` and no model
+ * Faces need the npm model (scripts/install-deps.sh installs it; `$EMSYNC_FACE_MODEL` overrides the path
+ * `auto` finds, `$EMSYNC_FACE_CASCADE` the OpenCV cascade, e.g. a faster LBP cascade of opencv-data); with `face-model=auto` and no model
  * installed the element works on the scene alone. A `face-model` or `model-file` that is missing or
  * malformed is an error when the element starts (READY to PAUSED).
  *
@@ -77,6 +79,7 @@ enum {
   PROP_POST_MESSAGES,
   PROP_MODEL_FILE,
   PROP_FACE_MODEL,
+  PROP_FACE_INTERVAL,
 };
 
 #define DEFAULT_INTERVAL (250 * GST_MSECOND)
@@ -86,6 +89,7 @@ enum {
 #define DEFAULT_POST_MESSAGES TRUE
 #define DEFAULT_MODEL_FILE NULL
 #define DEFAULT_FACE_MODEL "auto"
+#define DEFAULT_FACE_INTERVAL (GST_SECOND)
 /* Messages are spaced by at least this much stream time, whatever the interval. */
 #define MIN_MESSAGE_SPACING (250 * GST_MSECOND)
 
@@ -101,6 +105,7 @@ struct Settings {
   gboolean post_messages = DEFAULT_POST_MESSAGES;
   std::string model_file;
   std::string face_model = DEFAULT_FACE_MODEL;
+  guint64 face_interval = DEFAULT_FACE_INTERVAL;
 };
 
 /* A frame held back in global mode. */
@@ -324,6 +329,7 @@ gst_emsync_emotion_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * 
     eemo::Estimate est;
     if (analyse) {
       st->estimator->set_smoothing (s.smoothing);
+      st->estimator->set_face_interval ((double) s.face_interval / GST_SECOND);
       est = st->estimator->analyse (view, t);
       st->last_analysis_pts = pts;
       GST_LOG_OBJECT (self, "analysed %" GST_TIME_FORMAT ": %zu faces, brightness %.2f saturation %.2f "
@@ -504,6 +510,9 @@ gst_emsync_emotion_set_property (GObject * object, guint prop_id, const GValue *
       s.face_model = (v && *v) ? v : DEFAULT_FACE_MODEL;
       break;
     }
+    case PROP_FACE_INTERVAL:
+      s.face_interval = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -538,6 +547,9 @@ gst_emsync_emotion_get_property (GObject * object, guint prop_id, GValue * value
       break;
     case PROP_FACE_MODEL:
       g_value_set_string (value, s.face_model.c_str ());
+      break;
+    case PROP_FACE_INTERVAL:
+      g_value_set_uint64 (value, s.face_interval);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -611,6 +623,13 @@ gst_emsync_emotion_class_init (GstEmsyncEmotionClass * klass)
           "Path of the TF.js expression model (emotion.json of @vladmandic/human), 'auto' to find the "
           "installed one (scene only when none is installed) or 'none' to skip faces", DEFAULT_FACE_MODEL,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+
+  g_object_class_install_property (gobject_class, PROP_FACE_INTERVAL,
+      g_param_spec_uint64 ("face-interval", "Face interval",
+          "Stream time in nanoseconds between two looks for faces (half that after a cut); the analyses in "
+          "between reuse the last faces. Faces cost most of the element's CPU time", 0, G_MAXUINT64,
+          DEFAULT_FACE_INTERVAL,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

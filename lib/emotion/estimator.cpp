@@ -29,6 +29,10 @@ void EmotionEstimator::reset() {
   cuts_.clear();
   cut_count_ = 0;
   first_time_ = last_frame_time_ = -1.0;
+  last_faces_.clear();
+  last_face_time_ = -1.0;
+  cuts_at_last_faces_ = 0;
+  face_analyses_ = 0;
   has_value_ = false;
   last_analysis_time_ = 0.0;
   smoothed_ = {};
@@ -88,7 +92,20 @@ Estimate EmotionEstimator::analyse(const FrameView& frame, double time_s) {
   motion_frames_ = 0;
   e.scene_inputs.mean_shot_length_s = mean_shot_length(time_s);
   e.scene = scene_affect(e.scene_inputs);
-  if (faces_) e.faces = faces_->analyse(frame);
+  // Faces change slower than the analysis rate and cost most: look for them every face_interval_s (half that after a
+  // cut), reuse the last result in between.
+  if (faces_) {
+    bool due = last_face_time_ < 0.0 || time_s < last_face_time_ ||
+               time_s - last_face_time_ >= config_.face_interval_s - 1e-6 ||
+               (cut_count_ != cuts_at_last_faces_ && time_s - last_face_time_ >= 0.5 * config_.face_interval_s - 1e-6);
+    if (due) {
+      last_faces_ = faces_->analyse(frame);
+      last_face_time_ = time_s;
+      cuts_at_last_faces_ = cut_count_;
+      ++face_analyses_;
+    }
+    e.faces = last_faces_;
+  }
   e.features = make_features(e.faces, e.scene_inputs, e.scene);
   Fused fused = fusion_ ? fusion_->run(e.features) : default_fusion(e.features);
   e.valence_arousal = fused.valence_arousal;

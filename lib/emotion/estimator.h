@@ -14,7 +14,8 @@ namespace emsync::emotion {
 
 struct EstimatorConfig {
   double smoothing_s = 2.0;     // time constant of the exponential smoothing (0: none)
-  int detection_width = 320;    // width of the grey copy the face detector runs on
+  double face_interval_s = 1.0;  // faces are looked for at most this often; analyses in between reuse them
+  int detection_width = 240;    // width of the grey copy the face detector runs on
   int colour_grid_width = 48;   // samples per row for colour statistics
   double rhythm_window_s = 10.0;  // shot lengths are averaged over this much recent video
 };
@@ -52,6 +53,8 @@ class EmotionEstimator {
   std::size_t cuts_seen() const { return cut_count_; }
 
   void set_smoothing(double seconds) { config_.smoothing_s = seconds; }
+  void set_face_interval(double seconds) { config_.face_interval_s = seconds; }
+  std::size_t face_analyses() const { return face_analyses_; }
   void reset();
 
  private:
@@ -69,12 +72,16 @@ class EmotionEstimator {
   std::size_t cut_count_ = 0;
   double first_time_ = -1.0, last_frame_time_ = -1.0;
 
+  std::vector<FaceResult> last_faces_;
+  double last_face_time_ = -1.0;
+  std::size_t cuts_at_last_faces_ = 0;
+
   bool has_value_ = false;
   double last_analysis_time_ = 0.0;
   ValenceArousal smoothed_;
   double smoothed_confidence_ = 0.0;
 
-  std::size_t analyses_ = 0;
+  std::size_t analyses_ = 0, face_analyses_ = 0;
   double sum_weight_ = 0.0, sum_valence_ = 0.0, sum_arousal_ = 0.0, sum_confidence_ = 0.0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
@@ -35,7 +36,8 @@ FaceDetector::FaceDetector(const std::string& cascade_path) : impl_(std::make_un
 FaceDetector::~FaceDetector() = default;
 
 std::string FaceDetector::default_cascade() {
-  static const char* candidates[] = {"/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
+  static const char* candidates[] = {std::getenv("EMSYNC_FACE_CASCADE") ? std::getenv("EMSYNC_FACE_CASCADE") : "",
+                                     "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
                                      "/usr/share/opencv/haarcascades/haarcascade_frontalface_default.xml"};
   struct stat st;
   for (const char* c : candidates)

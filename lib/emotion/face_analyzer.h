@@ -25,7 +25,7 @@ class FaceDetector {
   // Throws ModelError naming the file when the cascade is missing or not a cascade.
   explicit FaceDetector(const std::string& cascade_path);
   ~FaceDetector();
-  // Debian's frontal-face cascade, or empty when opencv-data is not installed.
+  // $EMSYNC_FACE_CASCADE, else Debian's Haar frontal-face cascade; empty when opencv-data is not installed.
   static std::string default_cascade();
 
   struct Box {
