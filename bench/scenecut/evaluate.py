@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,11 +38,21 @@ TOLERANCE = 2.5
 MERGE_BLACK_SECONDS = 0.5   # fade-out + fade-in closer than this: one fade through black (emsync's convention)
 
 
+LAST_CPU = [0.0]   # CPU seconds (user + sys) of the last command run
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(cmd, env=None, timeout=900):
+    cpu0 = children_cpu()
     start = time.monotonic()
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
                           stdin=subprocess.DEVNULL)
     wall = time.monotonic() - start
+    LAST_CPU[0] = children_cpu() - cpu0
     out = proc.stdout.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise RuntimeError("command failed (%d): %s\n%s" % (proc.returncode, " ".join(cmd), out[-2000:]))
@@ -190,11 +201,14 @@ def overhead(path, env, runs):
                    "-f", "null", "-"],
     }
     times = {k: [] for k in cmds}
+    cpu = {k: [] for k in cmds}
     run(cmds["identity"], env)   # warm the registry and the page cache
     for _ in range(runs):
         for k, c in cmds.items():
             times[k].append(run(c, env)[1])
-    return {k: statistics.median(v) for k, v in times.items()}, times
+            cpu[k].append(LAST_CPU[0])
+    return ({k: statistics.median(v) for k, v in times.items()}, times,
+            {k: statistics.median(v) for k, v in cpu.items()})
 
 
 def main():
@@ -286,19 +300,26 @@ def main():
     if not args.no_overhead:
         path = os.path.join(args.data, eval_set["clips"]["hardcuts"]["files"]["720"])
         _, fps, frames = probe(path, env)
-        med, all_times = overhead(path, env, args.runs)
+        load = os.getloadavg()[0]
+        med, all_times, cpu = overhead(path, env, args.runs)
         ratio = med["emsyncscenecut"] / med["identity"]
         lines += ["", "## Overhead (720p H.264, %d frames, %.1f s; medians of %d interleaved runs)" % (
             frames, frames / fps, args.runs), ""]
-        lines.append("| pipeline | median wall (s) | runs (s) |")
-        lines.append("|---|---|---|")
+        lines.append("| pipeline | median wall (s) | median CPU user+sys (s) | wall of each run (s) |")
+        lines.append("|---|---|---|---|")
         for k, label in (("identity", "`filesrc ! decodebin ! identity ! fakesink`"),
                          ("emsyncscenecut", "`filesrc ! decodebin ! emsyncscenecut ! fakesink`"),
                          ("ffmpeg", "`ffmpeg -i FILE -vf \"select='gt(scene,0.27)'\" -f null -`")):
-            lines.append("| %s | %.3f | %s |" % (label, med[k], ", ".join("%.2f" % t for t in all_times[k])))
+            lines.append("| %s | %.3f | %.3f | %s |" % (label, med[k], cpu[k],
+                                                    ", ".join("%.2f" % t for t in all_times[k])))
         lines.append("")
-        lines.append("emsyncscenecut / identity = **%.3f** (target <= 1.10); emsyncscenecut / ffmpeg = **%.3f** "
-                     "(target <= 1.0)." % (ratio, med["emsyncscenecut"] / med["ffmpeg"]))
+        lines.append("Wall-time ratios: emsyncscenecut / identity = **%.3f** (target <= 1.10); emsyncscenecut / "
+                     "ffmpeg = **%.3f** (target <= 1.0); identity / ffmpeg = %.3f (GStreamer's own baseline). "
+                     "CPU-time ratios: emsyncscenecut / identity = %.3f, emsyncscenecut / ffmpeg = %.3f. Load "
+                     "average when the runs started: %.1f on %d cores." % (
+                         ratio, med["emsyncscenecut"] / med["ffmpeg"], med["identity"] / med["ffmpeg"],
+                         cpu["emsyncscenecut"] / cpu["identity"], cpu["emsyncscenecut"] / cpu["ffmpeg"], load,
+                         os.cpu_count()))
     text = "\n".join(lines) + "\n"
     print(text)
     with open(args.out, "w") as f:

@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include <opencv2/imgproc.hpp>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace emsync {
 namespace scene {
@@ -17,9 +22,37 @@ FrameAnalyzer::luma_factor (int width) const
   return std::max (1, (int) std::lround ((double) width / analysis_width_));
 }
 
-// Downscales one plane by integer factors. Integer factors keep OpenCV's INTER_AREA on its fast path
-// (a plain box filter); for large vertical factors only every r-th row is read, which halves (or more)
-// the memory traffic of the full-resolution frame while the box filter still averages 2+ rows.
+// Mean of each run of @factor bytes (a multiple of 8) of @in into @out (one byte per run). With SSE2 the
+// sum of 8 bytes is one psadbw against zero; this is the hot loop of the element on large frames.
+static void
+sum_rows_by_8 (const std::uint8_t *in, int out_w, int factor, std::uint8_t *out)
+{
+  const unsigned half = (unsigned) factor / 2;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128 ();
+  for (int c = 0; c < out_w; c++) {
+    const std::uint8_t *p = in + (size_t) c * factor;
+    unsigned sum = 0;
+    for (int j = 0; j < factor; j += 8) {
+      const __m128i v = _mm_loadl_epi64 ((const __m128i *) (p + j));
+      sum += (unsigned) _mm_cvtsi128_si32 (_mm_sad_epu8 (v, zero));
+    }
+    out[c] = (std::uint8_t) ((sum + half) / (unsigned) factor);
+  }
+#else
+  for (int c = 0; c < out_w; c++) {
+    const std::uint8_t *p = in + (size_t) c * factor;
+    unsigned sum = 0;
+    for (int j = 0; j < factor; j++)
+      sum += p[j];
+    out[c] = (std::uint8_t) ((sum + half) / (unsigned) factor);
+  }
+#endif
+}
+
+// Downscales one plane by integer factors: one row out of each block of factor_y rows is read (the
+// memory traffic of the full-resolution frame is what costs) and averaged over factor_x columns by
+// OpenCV's INTER_AREA, which an integer factor keeps on its fast path (a plain box filter).
 void
 FrameAnalyzer::reduce_plane (const std::uint8_t *data, int stride, int width, int height,
     int factor_x, int factor_y, int channels, cv::Mat &out)
@@ -28,17 +61,17 @@ FrameAnalyzer::reduce_plane (const std::uint8_t *data, int stride, int width, in
   const int out_h = std::max (1, height / factor_y);
   factor_x = std::max (1, std::min (factor_x, width));
   factor_y = std::max (1, std::min (factor_y, height));
-  int row_skip = 1;
-  for (int r = factor_y / 2; r >= 2; r--) {
-    if (factor_y % r == 0) {
-      row_skip = r;
-      break;
-    }
+  // Rows: one per output row (the middle one of its block); columns: mean of factor_x pixels.
+  const std::uint8_t *first_row = data + (size_t) stride * (factor_y / 2);
+  if (channels == 1 && factor_x % 8 == 0) {
+    out.create (out_h, out_w, CV_8U);
+    for (int r = 0; r < out_h; r++)
+      sum_rows_by_8 (first_row + (size_t) stride * factor_y * r, out_w, factor_x, out.ptr<std::uint8_t> (r));
+    return;
   }
-  const int in_rows = out_h * (factor_y / row_skip);
-  const cv::Mat src (in_rows, out_w * factor_x, CV_MAKETYPE (CV_8U, channels),
-      const_cast<std::uint8_t *> (data), (size_t) stride * row_skip);
-  if (src.cols == out_w && src.rows == out_h)
+  const cv::Mat src (out_h, out_w * factor_x, CV_MAKETYPE (CV_8U, channels),
+      const_cast<std::uint8_t *> (first_row), (size_t) stride * factor_y);
+  if (factor_x == 1)
     src.copyTo (out);
   else
     cv::resize (src, out, cv::Size (out_w, out_h), 0, 0, cv::INTER_AREA);
@@ -48,14 +81,8 @@ FrameAnalyzer::reduce_plane (const std::uint8_t *data, int stride, int width, in
 // to the median luma (as PySceneDetect ties its Canny thresholds to the median), dilated by one pixel so
 // that slow motion keeps edges overlapping. A fraction of the cost of Canny at this size.
 static void
-compute_edges (const cv::Mat &y, cv::Mat &edges)
+compute_edges (const cv::Mat &y, const int *hist, cv::Mat &edges)
 {
-  int hist[256] = { 0 };
-  for (int r = 0; r < y.rows; r++) {
-    const std::uint8_t *p = y.ptr<std::uint8_t> (r);
-    for (int c = 0; c < y.cols; c++)
-      hist[p[c]]++;
-  }
   const int half = (y.rows * y.cols) / 2;
   int median = 0;
   for (int acc = 0; median < 255; median++) {
@@ -82,17 +109,14 @@ compute_edges (const cv::Mat &y, cv::Mat &edges)
 }
 
 static void
-compute_histogram (AnalysisFrame &f)
+compute_histogram (AnalysisFrame &f, const int *luma_hist)
 {
   f.histogram.fill (0.0f);
   float *hy = f.histogram.data ();
   float *hu = hy + kHistogramBinsY;
   float *hv = hu + kHistogramBinsUV;
-  for (int r = 0; r < f.y.rows; r++) {
-    const std::uint8_t *p = f.y.ptr<std::uint8_t> (r);
-    for (int c = 0; c < f.y.cols; c++)
-      hy[p[c] >> 4] += 1.0f;
-  }
+  for (int i = 0; i < 256; i++)
+    hy[i >> 4] += (float) luma_hist[i];
   const float ny = 1.0f / (float) std::max (1, f.y.rows * f.y.cols);
   for (int i = 0; i < kHistogramBinsY; i++)
     hy[i] *= ny;
@@ -178,12 +202,24 @@ FrameAnalyzer::analyze (const FrameView &frame, AnalysisFrame &out)
       break;
     }
   }
-  cv::Scalar mean, stddev;
-  cv::meanStdDev (out.y, mean, stddev);
-  out.mean_y = mean[0];
-  out.stddev_y = stddev[0];
-  compute_edges (out.y, out.edges);
-  compute_histogram (out);
+  // One pass over the analysed luma: its histogram gives the mean, the spread, the median for the edge
+  // detector and the coarse colour histogram.
+  int luma_hist[256] = { 0 };
+  for (int r = 0; r < out.y.rows; r++) {
+    const std::uint8_t *p = out.y.ptr<std::uint8_t> (r);
+    for (int c = 0; c < out.y.cols; c++)
+      luma_hist[p[c]]++;
+  }
+  double sum = 0.0, sum_sq = 0.0;
+  for (int i = 0; i < 256; i++) {
+    sum += (double) i * luma_hist[i];
+    sum_sq += (double) i * i * luma_hist[i];
+  }
+  const double n = (double) std::max (1, out.y.rows * out.y.cols);
+  out.mean_y = sum / n;
+  out.stddev_y = std::sqrt (std::max (0.0, sum_sq / n - out.mean_y * out.mean_y));
+  compute_edges (out.y, luma_hist, out.edges);
+  compute_histogram (out, luma_hist);
   const int cw = std::min (kCoarseWidth, out.y.cols);
   const cv::Size coarse (cw, std::max (1, out.y.rows * cw / std::max (1, out.y.cols)));
   cv::resize (out.y, out.coarse_y, coarse, 0, 0, cv::INTER_AREA);
