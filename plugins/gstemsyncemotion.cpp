@@ -11,8 +11,8 @@
  * (activation), both in [-1, 1], and passes every frame on untouched (in place, no pixel copy).
  *
  * Every `interval` of stream time one frame is analysed on small samples of it (never a full-size copy):
- * - faces (every `face-interval`, default 1 s; the analyses in between reuse them): OpenCV's Haar cascade
- *   (Debian's opencv-data) on a 240-pixel-wide grey copy, then the mini-Xception expression model of the npm
+ * - faces (every `face-interval`, default 1 s; the analyses in between reuse them): OpenCV's LBP frontal-face
+ *   cascade (Debian's opencv-data) on a 240-pixel-wide grey copy, then the mini-Xception expression model of the npm
  *   package @vladmandic/human (7 expressions) on a 64x64 crop of each face, mapped to valence/arousal the
  *   EMSYNC way (Russell-Mehrabian Gaussians, neutral at the origin);
  * - the scene: brightness and saturation (Valdez & Mehrabian 1994), motion activity and shot rhythm (Hanjalic
@@ -36,7 +36,7 @@
  * nothing leaves before EOS, so it is for files, not for live sources.
  *
  * Faces need the npm model (scripts/install-deps.sh installs it; `$EMSYNC_FACE_MODEL` overrides the path
- * `auto` finds, `$EMSYNC_FACE_CASCADE` the OpenCV cascade, e.g. a faster LBP cascade of opencv-data); with `face-model=auto` and no model
+ * `auto` finds, `$EMSYNC_FACE_CASCADE` the OpenCV cascade, e.g. opencv-data's slower Haar one); with `face-model=auto` and no model
  * installed the element works on the scene alone. A `face-model` or `model-file` that is missing or
  * malformed is an error when the element starts (READY to PAUSED).
  *
@@ -288,10 +288,10 @@ drain_global (GstEmsyncEmotion * self)
   return ret;
 }
 
+/* Analysis of one mapped frame; @buf is the (metadata-)writable buffer the meta goes on. */
 static GstFlowReturn
-gst_emsync_emotion_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
+process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
 {
-  GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (filter);
   State *st = self->state;
   if (!st->estimator) {
     GST_ELEMENT_ERROR (self, CORE, STATE_CHANGE, (NULL), ("frame before the element was started"));
@@ -304,7 +304,6 @@ gst_emsync_emotion_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * 
             GST_VIDEO_INFO_NAME (&frame->info)));
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  GstBuffer *buf = frame->buffer;
   GstClockTime pts = GST_BUFFER_PTS (buf);
   if (!GST_CLOCK_TIME_IS_VALID (pts)) {
     /* No timestamps: count frames at the negotiated rate (30 fps when unknown). */
@@ -377,6 +376,38 @@ gst_emsync_emotion_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * 
   return GST_FLOW_OK;
 }
 
+/* In place, but the pixels are only read: GstVideoFilter's transform_frame_ip would map the frame for
+ * writing, which copies every frame whose memory the decoder still shares (reference frames). The buffer
+ * itself is already writable here (GstBaseTransform made its metadata writable), so the meta can go on. */
+static GstFlowReturn
+gst_emsync_emotion_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (trans);
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  if (!filter->negotiated) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL), ("frame before caps were negotiated"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  GstVideoFrame frame;
+  if (!gst_video_frame_map (&frame, &filter->in_info, buf,
+          (GstMapFlags) (GST_MAP_READ | GST_VIDEO_FRAME_MAP_FLAG_NO_REF))) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not read a video frame."),
+        ("gst_video_frame_map failed (buffer smaller than the caps say?)"));
+    return GST_FLOW_ERROR;
+  }
+  GstFlowReturn ret = process_frame (self, buf, &frame);
+  gst_video_frame_unmap (&frame);
+  return ret;
+}
+
+/* Never called (transform_ip above replaces GstVideoFilter's); set so that GstVideoFilter configures the
+ * element as a writable in-place filter. */
+static GstFlowReturn
+gst_emsync_emotion_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
+{
+  return process_frame (GST_EMSYNC_EMOTION (filter), frame->buffer, frame);
+}
+
 static gboolean
 gst_emsync_emotion_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
@@ -434,7 +465,7 @@ gst_emsync_emotion_start (GstBaseTransform * trans)
     if (!face_path.empty ()) {
       std::string cascade = eemo::FaceDetector::default_cascade ();
       if (cascade.empty () && s.face_model == "auto") {
-        GST_WARNING_OBJECT (self, "no Haar face cascade (install opencv-data): estimating from the scene only");
+        GST_WARNING_OBJECT (self, "no OpenCV face cascade (install opencv-data): estimating from the scene only");
         face_path.clear ();
       } else {
         st->detector = std::make_shared<eemo::FaceDetector> (cascade);
@@ -581,7 +612,6 @@ gst_emsync_emotion_class_init (GstEmsyncEmotionClass * klass)
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
-  GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
 
   gobject_class->set_property = gst_emsync_emotion_set_property;
   gobject_class->get_property = gst_emsync_emotion_get_property;
@@ -640,7 +670,8 @@ gst_emsync_emotion_class_init (GstEmsyncEmotionClass * klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_emsync_emotion_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_emsync_emotion_stop);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_emsync_emotion_sink_event);
-  filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_emsync_emotion_transform_frame_ip);
+  GST_VIDEO_FILTER_CLASS (klass)->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_emsync_emotion_transform_frame_ip);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_emsync_emotion_transform_ip);
 
   gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_EMOTION_MODE, (GstPluginAPIFlags) 0);
 }

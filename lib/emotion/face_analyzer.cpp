@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
@@ -67,7 +68,12 @@ std::vector<FaceDetector::Box> FaceDetector::detect(const FrameView& frame, int 
   cv::equalizeHist(grey, grey);
   std::vector<cv::Rect> found;
   int min_side = std::max(20, dw / 14);
-  impl_->cascade.detectMultiScale(grey, found, 1.15, 5, 0, cv::Size(min_side, min_side));
+  // Scale step 1.2 and 4 neighbours: on Megamind.avi as many faces per shot as 1.15/5 at ~2/3 of the cost.
+  // Run inside a one-stripe parallel_for_: OpenCV then runs the cascade's own parallel loop serially in this
+  // thread. On a small image its worker threads mostly spin (sched_yield), which doubled the CPU time.
+  cv::parallel_for_(cv::Range(0, 1), [&](const cv::Range&) {
+    impl_->cascade.detectMultiScale(grey, found, 1.2, 4, 0, cv::Size(min_side, min_side));
+  });
   for (const auto& r : found)
     boxes.push_back({static_cast<int>(r.x * sx), static_cast<int>(r.y * sy), static_cast<int>(r.width * sx),
                      static_cast<int>(r.height * sy)});

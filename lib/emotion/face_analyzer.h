@@ -1,4 +1,5 @@
-// Faces in a frame: OpenCV's Haar cascade detector (Debian's opencv-data cascades) on a downscaled grey
+// Faces in a frame: an OpenCV cascade detector (Debian's opencv-data: the LBP frontal-face cascade, about
+// three times cheaper than the Haar one at similar recall on our clips; Haar as fallback) on a downscaled grey
 // copy, then the expression model on a 64x64 grey crop of each face taken from the full-resolution frame.
 #pragma once
 
@@ -25,7 +26,7 @@ class FaceDetector {
   // Throws ModelError naming the file when the cascade is missing or not a cascade.
   explicit FaceDetector(const std::string& cascade_path);
   ~FaceDetector();
-  // $EMSYNC_FACE_CASCADE, else Debian's Haar frontal-face cascade; empty when opencv-data is not installed.
+  // $EMSYNC_FACE_CASCADE, else Debian's LBP (then Haar) frontal-face cascade; empty without opencv-data.
   static std::string default_cascade();
 
   struct Box {
