@@ -500,10 +500,20 @@ gst_emsync_scenecut_sink_event (GstBaseTransform * trans, GstEvent * event)
         st->detector->reset ();
       st->next_frame = 0;
       break;
-    case GST_EVENT_CAPS:
+    case GST_EVENT_CAPS:{
+      /* Held frames belong to the old caps: push them first (unless the caps did not change). */
+      GstCaps *caps = NULL, *current = gst_pad_get_current_caps (GST_BASE_TRANSFORM_SINK_PAD (trans));
+      gst_event_parse_caps (event, &caps);
+      const gboolean same = current && gst_caps_is_equal (current, caps);
+      if (current)
+        gst_caps_unref (current);
+      if (!same)
+        drain (self, TRUE);
+      break;
+    }
     case GST_EVENT_SEGMENT:
-      /* Held frames belong to the old caps/segment: push them first. */
-      drain (self, GST_EVENT_TYPE (event) == GST_EVENT_CAPS);
+      /* Held frames belong to the old segment: push them first. */
+      drain (self, FALSE);
       break;
     default:
       if (GST_EVENT_IS_SERIALIZED (event) && st->held_buffers > 0) {
@@ -561,6 +571,10 @@ gst_emsync_scenecut_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVide
         GST_VIDEO_INFO_FPS_N (in_info));
   else
     st->frame_duration = GST_CLOCK_TIME_NONE;
+  /* The same format again (a renegotiation that changed nothing): keep the history. */
+  if (st->detector && filter->negotiated
+      && gst_video_info_is_equal (in_info, &filter->in_info))
+    return TRUE;
   try {
     create_detector (self);
   } catch (const std::exception &e) {

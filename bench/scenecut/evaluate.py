@@ -267,6 +267,8 @@ def main():
                  "evaluation set from `bench/scenecut/make_eval_set.sh`." % (time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                           time.gmtime()),
                                                                             os.cpu_count()))
+    lines.append("Reproduce: `EMSYNC_WITH_BENCH=1 scripts/install-deps.sh && bench/scenecut/make_eval_set.sh && "
+                 "bench/scenecut/evaluate.py --build build`.")
     lines.append("A detection matches a boundary within %.1f frames of a cut or inside a gradual transition "
                  "(span widened by %.1f frames); P/R/F1 are summed over clips. fps = frames / wall time of the "
                  "whole command including decoding." % (TOLERANCE, TOLERANCE))

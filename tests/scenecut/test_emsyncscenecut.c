@@ -646,6 +646,28 @@ GST_START_TEST (test_caps_change_drains)
 }
 GST_END_TEST;
 
+/* The same caps sent again (a renegotiation that changed nothing) keep the held frames and the history. */
+GST_START_TEST (test_same_caps_keep_history)
+{
+  Run r;
+  run_start (&r, "lookahead-frames=4", "I420", 160, 120);
+  run_push (&r, spec_cut_at_40, 38);
+  fail_unless_equals_int (r.o->buffers, 34);
+  gchar *caps = g_strdup_printf ("video/x-raw,format=I420,width=160,height=120,framerate=%d/1,"
+      "pixel-aspect-ratio=1/1", FPS);
+  GstCaps *same = gst_caps_from_string (caps);
+  fail_unless (gst_harness_push_event (r.h, gst_event_new_caps (same)));
+  gst_caps_unref (same);
+  g_free (caps);
+  fail_unless_equals_int (r.o->buffers, 34);
+  run_push (&r, spec_cut_at_40, 22);
+  run_finish (&r);
+  fail_unless_equals_int (r.o->metas->len, 1);
+  fail_unless_equals_int (g_array_index (r.o->metas, MetaSeen, 0).frame, 40);
+  run_free (&r);
+}
+GST_END_TEST;
+
 /* Serialized events that arrive between held frames keep their place. */
 GST_START_TEST (test_events_keep_order)
 {
@@ -958,6 +980,7 @@ emsyncscenecut_suite (void)
   tcase_add_test (tc, test_eos_drains);
   tcase_add_test (tc, test_flush);
   tcase_add_test (tc, test_caps_change_drains);
+  tcase_add_test (tc, test_same_caps_keep_history);
   tcase_add_test (tc, test_events_keep_order);
   tcase_add_test (tc, test_ffmpeg_agreement);
   tcase_add_test (tc, test_ground_truth_videos);
