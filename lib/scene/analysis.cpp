@@ -22,10 +22,10 @@ FrameAnalyzer::luma_factor (int width) const
   return std::max (1, (int) std::lround ((double) width / analysis_width_));
 }
 
-// Mean of each run of @factor bytes (a multiple of 8) of @in into @out (one byte per run). With SSE2 the
-// sum of 8 bytes is one psadbw against zero; this is the hot loop of the element on large frames.
+// Mean of each run of @factor bytes (a multiple of 4) of @in into @out (one byte per run). With SSE2 the
+// sum of 8 (or 4) bytes is one psadbw against zero; this is the hot loop of the element on large frames.
 static void
-sum_rows_by_8 (const std::uint8_t *in, int out_w, int factor, std::uint8_t *out)
+sum_rows_by_4 (const std::uint8_t *in, int out_w, int factor, std::uint8_t *out)
 {
   const unsigned half = (unsigned) factor / 2;
 #if defined(__SSE2__)
@@ -33,9 +33,15 @@ sum_rows_by_8 (const std::uint8_t *in, int out_w, int factor, std::uint8_t *out)
   for (int c = 0; c < out_w; c++) {
     const std::uint8_t *p = in + (size_t) c * factor;
     unsigned sum = 0;
-    for (int j = 0; j < factor; j += 8) {
+    int j = 0;
+    for (; j + 8 <= factor; j += 8) {
       const __m128i v = _mm_loadl_epi64 ((const __m128i *) (p + j));
       sum += (unsigned) _mm_cvtsi128_si32 (_mm_sad_epu8 (v, zero));
+    }
+    for (; j < factor; j += 4) {
+      std::int32_t four;
+      std::memcpy (&four, p + j, 4);
+      sum += (unsigned) _mm_cvtsi128_si32 (_mm_sad_epu8 (_mm_cvtsi32_si128 (four), zero));
     }
     out[c] = (std::uint8_t) ((sum + half) / (unsigned) factor);
   }
@@ -63,10 +69,10 @@ FrameAnalyzer::reduce_plane (const std::uint8_t *data, int stride, int width, in
   factor_y = std::max (1, std::min (factor_y, height));
   // Rows: one per output row (the middle one of its block); columns: mean of factor_x pixels.
   const std::uint8_t *first_row = data + (size_t) stride * (factor_y / 2);
-  if (channels == 1 && factor_x % 8 == 0) {
+  if (channels == 1 && factor_x % 4 == 0) {
     out.create (out_h, out_w, CV_8U);
     for (int r = 0; r < out_h; r++)
-      sum_rows_by_8 (first_row + (size_t) stride * factor_y * r, out_w, factor_x, out.ptr<std::uint8_t> (r));
+      sum_rows_by_4 (first_row + (size_t) stride * factor_y * r, out_w, factor_x, out.ptr<std::uint8_t> (r));
     return;
   }
   const cv::Mat src (out_h, out_w * factor_x, CV_MAKETYPE (CV_8U, channels),
