@@ -11,8 +11,8 @@
  * (activation), both in [-1, 1], and passes every frame on untouched (in place, no pixel copy).
  *
  * Every `interval` of stream time one frame is analysed on small samples of it (never a full-size copy):
- * - faces (every `face-interval`, default 1 s; the analyses in between reuse them): OpenCV's LBP frontal-face
- *   cascade (Debian's opencv-data) on a 240-pixel-wide grey copy, then the mini-Xception expression model of the npm
+ * - faces (every `face-interval`, default 1 s; the analyses in between reuse them): OpenCV's Haar frontal-face
+ *   cascade (Debian's opencv-data, alt2) on a 192-pixel-wide grey copy (faces of at least ~1/10 of the width), then the mini-Xception expression model of the npm
  *   package @vladmandic/human (7 expressions) on a 64x64 crop of each face, mapped to valence/arousal the
  *   EMSYNC way (Russell-Mehrabian Gaussians, neutral at the origin);
  * - the scene: brightness and saturation (Valdez & Mehrabian 1994), motion activity and shot rhythm (Hanjalic
@@ -36,7 +36,7 @@
  * nothing leaves before EOS, so it is for files, not for live sources.
  *
  * Faces need the npm model (scripts/install-deps.sh installs it; `$EMSYNC_FACE_MODEL` overrides the path
- * `auto` finds, `$EMSYNC_FACE_CASCADE` the OpenCV cascade, e.g. opencv-data's slower Haar one); with `face-model=auto` and no model
+ * `auto` finds, `$EMSYNC_FACE_CASCADE` the OpenCV cascade); with `face-model=auto` and no model
  * installed the element works on the scene alone. A `face-model` or `model-file` that is missing or
  * malformed is an error when the element starts (READY to PAUSED).
  *
@@ -501,6 +501,9 @@ gst_emsync_emotion_stop (GstBaseTransform * trans)
 {
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (trans);
   State *st = self->state;
+  if (st->estimator)
+    GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %zu analyses, %zu looks for faces, %zu cuts",
+        st->frames, st->estimator->analyses (), st->estimator->face_analyses (), st->estimator->cuts_seen ());
   st->reset_stream ();
   st->estimator.reset ();
   st->face_model.reset ();

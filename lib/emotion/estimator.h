@@ -15,7 +15,7 @@ namespace emsync::emotion {
 struct EstimatorConfig {
   double smoothing_s = 2.0;     // time constant of the exponential smoothing (0: none)
   double face_interval_s = 1.0;  // faces are looked for at most this often; analyses in between reuse them
-  int detection_width = 240;    // width of the grey copy the face detector runs on
+  int detection_width = 192;    // width of the grey copy the face detector runs on (faces >= ~1/10 of it)
   int colour_grid_width = 48;   // samples per row for colour statistics
   double rhythm_window_s = 10.0;  // shot lengths are averaged over this much recent video
 };
