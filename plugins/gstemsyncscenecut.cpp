@@ -26,7 +26,7 @@
  * - `ffmpeg`: FFmpeg's `select` scene score on the full-resolution planes of the negotiated format — with
  *   I420 input the same numbers as `ffmpeg -vf select='gt(scene,0.27)'`, the detector of the EMSYNC
  *   reference. `threshold` default 0.27.
- * - `content`: the adaptive method's content score against a fixed `threshold` (default 20).
+ * - `content`: the adaptive method's content score against a fixed `threshold` (default 25).
  *
  * A boundary closer than `min-scene-duration` to an earlier one is dropped.
  *
@@ -714,7 +714,7 @@ gst_emsync_scenecut_class_init (GstEmsyncSceneCutClass * klass)
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_double ("threshold", "Threshold",
           "Detection threshold of the method; negative = the method's default (adaptive: 5.0 times the "
-          "neighbours' mean score, ffmpeg: 0.27 scene score, content: 20 on a 0-255 scale)",
+          "neighbours' mean score, ffmpeg: 0.27 scene score, content: 25 on a 0-255 scale)",
           -1.0, G_MAXDOUBLE, DEFAULT_THRESHOLD, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MIN_SCENE_DURATION,
       g_param_spec_uint64 ("min-scene-duration", "Minimum scene duration",

@@ -33,7 +33,7 @@ enum class Method { kAdaptive = 0, kFfmpeg = 1, kContent = 2 };
 enum class TransitionKind { kCut = 0, kDissolve = 1, kFade = 2 };
 
 constexpr double kDefaultAdaptiveThreshold = 5.0;   // ratio of a frame's score to its neighbours' mean
-constexpr double kDefaultContentThreshold = 20.0;   // content score (0..255 scale)
+constexpr double kDefaultContentThreshold = 25.0;   // content score (0..255 scale)
 constexpr double kDefaultFfmpegThreshold = 0.27;    // FFmpeg scene score (0..1), as in EMSYNC
 constexpr double kDefaultMinSceneDuration = 0.5;    // seconds
 constexpr int kDefaultAnalysisWidth = 160;          // pixels (rounded to an integer decimation)

@@ -539,7 +539,7 @@ GST_START_TEST (test_formats_and_strides)
     "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR"
   };
   const int sizes[][2] = { {322, 180}, {161, 97} };
-  const gchar *methods[] = { "adaptive", "ffmpeg", "content" };
+  const gchar *methods[] = { "adaptive", "ffmpeg", "content threshold=10" };
   for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
     for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
       for (guint m = 0; m < G_N_ELEMENTS (methods); m++) {
