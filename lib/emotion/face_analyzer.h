@@ -44,10 +44,12 @@ class FaceDetector {
 // each side and clipped to the frame; area-averaged.
 void face_crop(const FrameView& frame, const FaceDetector::Box& box, double margin, float* out64x64);
 
+// Detects faces and classifies the largest ones (max_faces; 2 as in EMSYNC, whose face feature is the mean of
+// the 2 largest faces of a frame).
 class FaceAnalyzer {
  public:
   FaceAnalyzer(std::shared_ptr<const FaceExpressionModel> model, std::shared_ptr<const FaceDetector> detector,
-               int detection_width = 192, std::size_t max_faces = 4);
+               int detection_width = 192, std::size_t max_faces = 2);
   std::vector<FaceResult> analyse(const FrameView& frame) const;
 
  private:

@@ -408,6 +408,36 @@ GST_START_TEST (test_face_crop)
 }
 GST_END_TEST;
 
+/* Faces are looked for every face-interval (and half that after a cut), not at every analysis. */
+GST_START_TEST (test_face_interval)
+{
+  std::string path = face_model_or_skip ();
+  std::string cascade = em::FaceDetector::default_cascade ();
+  if (path.empty () || cascade.empty ()) {
+    g_print ("SKIP: needs the face model and opencv-data\n");
+    return;
+  }
+  em::EstimatorConfig cfg;
+  cfg.face_interval_s = 1.0;
+  em::EmotionEstimator est (em::FaceExpressionModel::load_shared (path), std::make_shared<em::FaceDetector> (cascade),
+      nullptr, cfg);
+  TestFrame grey (320, 180, 128, 128, 128);
+  for (int i = 0; i < 16; i++) {       /* 4 s analysed at 4 Hz */
+    est.observe_frame (grey.view, i * 0.25);
+    em::Estimate e = est.analyse (grey.view, i * 0.25);
+    fail_unless (e.faces.empty ());
+  }
+  fail_unless_equals_int ((int) est.analyses (), 16);
+  fail_unless_equals_int ((int) est.face_analyses (), 4);
+  est.note_cut (4.0);
+  est.observe_frame (grey.view, 4.0);
+  est.analyse (grey.view, 4.0);        /* 0.25 s after the last look: too early even after a cut */
+  est.observe_frame (grey.view, 4.5);
+  est.analyse (grey.view, 4.5);        /* half an interval after it: looked again because of the cut */
+  fail_unless_equals_int ((int) est.face_analyses (), 5);
+}
+GST_END_TEST;
+
 static Suite *
 emotion_engine_suite (void)
 {
@@ -426,6 +456,7 @@ emotion_engine_suite (void)
   tcase_add_test (tc, test_port_fidelity);
   tcase_add_test (tc, test_face_model_errors);
   tcase_add_test (tc, test_face_crop);
+  tcase_add_test (tc, test_face_interval);
   return s;
 }
 
