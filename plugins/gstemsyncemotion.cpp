@@ -11,7 +11,8 @@
  * (activation), both in [-1, 1], and passes every frame on untouched (in place, no pixel copy).
  *
  * Every `interval` of stream time one frame is analysed on small samples of it (never a full-size copy):
- * - faces (every `face-interval`, default 1 s; the analyses in between reuse them): OpenCV's Haar frontal-face
+ * - faces (expressions every `face-interval`, default 1 s, at the places found; faces looked for anew every 3
+ *   intervals, every 2 when none is in view, and after a cut; the analyses in between reuse them): OpenCV's Haar frontal-face
  *   cascade (Debian's opencv-data, alt2) on a 192-pixel-wide grey copy (faces of at least ~1/10 of the width), then the mini-Xception expression model of the npm
  *   package @vladmandic/human (7 expressions) on a 64x64 crop of each face, mapped to valence/arousal the
  *   EMSYNC way (Russell-Mehrabian Gaussians, neutral at the origin);
@@ -502,8 +503,9 @@ gst_emsync_emotion_stop (GstBaseTransform * trans)
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (trans);
   State *st = self->state;
   if (st->estimator)
-    GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %zu analyses, %zu looks for faces, %zu cuts",
-        st->frames, st->estimator->analyses (), st->estimator->face_analyses (), st->estimator->cuts_seen ());
+    GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %zu analyses, %zu looks at faces (%zu detections), "
+        "%zu cuts", st->frames, st->estimator->analyses (), st->estimator->face_analyses (),
+        st->estimator->face_detections (), st->estimator->cuts_seen ());
   st->reset_stream ();
   st->estimator.reset ();
   st->face_model.reset ();
@@ -659,8 +661,9 @@ gst_emsync_emotion_class_init (GstEmsyncEmotionClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_FACE_INTERVAL,
       g_param_spec_uint64 ("face-interval", "Face interval",
-          "Stream time in nanoseconds between two looks for faces (half that after a cut); the analyses in "
-          "between reuse the last faces. Faces cost most of the element's CPU time", 0, G_MAXUINT64,
+          "Stream time in nanoseconds between two classifications of the faces in view (they are detected anew "
+          "every 3 intervals, every 2 when none is in view, and after a cut); the analyses in between reuse the "
+          "last faces. Faces cost most of the element's CPU time", 0, G_MAXUINT64,
           DEFAULT_FACE_INTERVAL,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 

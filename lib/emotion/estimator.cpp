@@ -30,7 +30,8 @@ void EmotionEstimator::reset() {
   cut_count_ = 0;
   first_time_ = last_frame_time_ = -1.0;
   last_faces_.clear();
-  last_face_time_ = -1.0;
+  last_face_time_ = last_detection_time_ = -1.0;
+  face_detections_ = 0;
   cuts_at_last_faces_ = 0;
   face_analyses_ = 0;
   has_value_ = false;
@@ -92,16 +93,24 @@ Estimate EmotionEstimator::analyse(const FrameView& frame, double time_s) {
   motion_frames_ = 0;
   e.scene_inputs.mean_shot_length_s = mean_shot_length(time_s);
   e.scene = scene_affect(e.scene_inputs);
-  // Faces change slower than the analysis rate and cost most: look for them every face_interval_s (half that after a
-  // cut), reuse the last result in between.
+  // Faces change slower than the analysis rate and their detection costs most (see EstimatorConfig).
   if (faces_) {
-    bool due = last_face_time_ < 0.0 || time_s < last_face_time_ ||
-               time_s - last_face_time_ >= config_.face_interval_s - 1e-6 ||
-               (cut_count_ != cuts_at_last_faces_ && time_s - last_face_time_ >= 0.5 * config_.face_interval_s - 1e-6);
-    if (due) {
+    const double fi = config_.face_interval_s;
+    const bool fresh = last_face_time_ < 0.0 || time_s < last_face_time_;
+    const double since_look = time_s - last_face_time_, since_detection = time_s - last_detection_time_;
+    const bool cut = cut_count_ != cuts_at_last_faces_;
+    if (fresh || (cut && since_look >= 0.5 * fi - 1e-6) ||
+        since_detection >= (last_faces_.empty() ? 2.0 : 3.0) * fi - 1e-6) {
       last_faces_ = faces_->analyse(frame);
-      last_face_time_ = time_s;
+      last_face_time_ = last_detection_time_ = time_s;
       cuts_at_last_faces_ = cut_count_;
+      ++face_analyses_;
+      ++face_detections_;
+    } else if (cut) {
+      last_faces_.clear();  // the faces of the previous shot are gone; look again soon
+    } else if (!last_faces_.empty() && since_look >= fi - 1e-6) {
+      last_faces_ = faces_->reclassify(frame, last_faces_);
+      last_face_time_ = time_s;
       ++face_analyses_;
     }
     e.faces = last_faces_;

@@ -109,12 +109,25 @@ FaceAnalyzer::FaceAnalyzer(std::shared_ptr<const FaceExpressionModel> model,
       max_faces_(max_faces) {}
 
 std::vector<FaceResult> FaceAnalyzer::analyse(const FrameView& frame) const {
-  std::vector<FaceResult> results;
-  if (!model_ || !detector_) return results;
+  if (!model_ || !detector_) return {};
   auto boxes = detector_->detect(frame, detection_width_);
   std::sort(boxes.begin(), boxes.end(),
             [](const auto& a, const auto& b) { return a.width * a.height > b.width * b.height; });
   if (boxes.size() > max_faces_) boxes.resize(max_faces_);
+  return classify(frame, boxes);
+}
+
+std::vector<FaceResult> FaceAnalyzer::reclassify(const FrameView& frame, const std::vector<FaceResult>& earlier) const {
+  std::vector<FaceDetector::Box> boxes;
+  for (const auto& r : earlier)
+    boxes.push_back({std::min(r.box_x, frame.width - 1), std::min(r.box_y, frame.height - 1),
+                     std::max(1, r.box_width), std::max(1, r.box_height)});
+  return classify(frame, boxes);
+}
+
+std::vector<FaceResult> FaceAnalyzer::classify(const FrameView& frame, const std::vector<FaceDetector::Box>& boxes) const {
+  std::vector<FaceResult> results;
+  if (!model_ || frame.width <= 0 || frame.height <= 0) return results;
   std::vector<float> crop(FaceExpressionModel::kInputSize * FaceExpressionModel::kInputSize);
   for (const auto& b : boxes) {
     face_crop(frame, b, 0.1, crop.data());
@@ -123,6 +136,10 @@ std::vector<FaceResult> FaceAnalyzer::analyse(const FrameView& frame) const {
     r.y = static_cast<double>(b.y) / frame.height;
     r.width = static_cast<double>(b.width) / frame.width;
     r.height = static_cast<double>(b.height) / frame.height;
+    r.box_x = b.x;
+    r.box_y = b.y;
+    r.box_width = b.width;
+    r.box_height = b.height;
     r.probabilities = model_->predict(crop.data());
     r.valence_arousal = expression_to_valence_arousal(r.probabilities);
     r.confidence = r.probabilities[r.top_expression()];

@@ -15,6 +15,7 @@ namespace emsync::emotion {
 struct FaceResult {
   // Box as fractions of the frame width/height.
   double x = 0, y = 0, width = 0, height = 0;
+  int box_x = 0, box_y = 0, box_width = 0, box_height = 0;  // the same in frame pixels
   ExpressionProbabilities probabilities{};
   ValenceArousal valence_arousal;
   double confidence = 0;  // the top expression probability
@@ -50,9 +51,13 @@ class FaceAnalyzer {
  public:
   FaceAnalyzer(std::shared_ptr<const FaceExpressionModel> model, std::shared_ptr<const FaceDetector> detector,
                int detection_width = 192, std::size_t max_faces = 2);
+  // Detects the faces, then classifies the largest max_faces.
   std::vector<FaceResult> analyse(const FrameView& frame) const;
+  // Classifies the expressions again at the places of earlier results (no detection).
+  std::vector<FaceResult> reclassify(const FrameView& frame, const std::vector<FaceResult>& earlier) const;
 
  private:
+  std::vector<FaceResult> classify(const FrameView& frame, const std::vector<FaceDetector::Box>& boxes) const;
   std::shared_ptr<const FaceExpressionModel> model_;
   std::shared_ptr<const FaceDetector> detector_;
   int detection_width_;
