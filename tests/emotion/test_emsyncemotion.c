@@ -145,22 +145,45 @@ GST_START_TEST (test_quadrants)
 }
 GST_END_TEST;
 
+/* Runs a few static frames of one colour and returns the held value (no smoothing). */
+static void
+static_colour (const gchar * format, guint8 r, guint8 g, guint8 b, gfloat * v, gfloat * a)
+{
+  GstVideoInfo info;
+  GstHarness *h = new_harness ("emsyncemotion face-model=none smoothing=0", format, 64, 48, &info);
+  for (guint64 i = 0; i < 10; i++) {
+    gst_harness_push (h, make_frame (&info, r, g, b, -1, i));
+    drain_buffers (h, v, a, NULL);
+  }
+  gst_harness_teardown (h);
+}
+
 GST_START_TEST (test_brightness_sweep)
 {
-  /* Brighter (same saturation) -> higher valence and lower colour arousal, through the element. */
-  gfloat prev_v = -2;
+  /* Valdez & Mehrabian through the element: brighter (same saturation) -> higher valence, lower arousal. */
+  gfloat prev_v = -2, prev_a = 2;
   for (int level = 30; level <= 230; level += 50) {
-    GstVideoInfo info;
-    GstHarness *h = new_harness ("emsyncemotion face-model=none smoothing=0", "RGB", 64, 48, &info);
     gfloat v = 0, a = 0;
-    for (guint64 i = 0; i < 10; i++) {
-      gst_harness_push (h, make_frame (&info, level, level, level, -1, i));
-      drain_buffers (h, &v, &a, NULL);
-    }
+    static_colour ("RGB", level, level, level, &v, &a);
     g_print ("grey level %d: valence %.3f arousal %.3f\n", level, v, a);
-    fail_unless (v > prev_v);
+    fail_unless (v > prev_v && a < prev_a, "brightness %d: valence %f arousal %f", level, v, a);
     prev_v = v;
-    gst_harness_teardown (h);
+    prev_a = a;
+  }
+}
+GST_END_TEST;
+
+GST_START_TEST (test_saturation_sweep)
+{
+  /* More saturated (about the same brightness) -> higher valence and higher arousal. */
+  gfloat prev_v = -2, prev_a = -2;
+  for (int chroma = 0; chroma <= 120; chroma += 30) {
+    gfloat v = 0, a = 0;
+    static_colour ("RGB", 128 + chroma, 128 - chroma / 2, 128 - chroma / 2, &v, &a);
+    g_print ("chroma %d: valence %.3f arousal %.3f\n", chroma, v, a);
+    fail_unless (v > prev_v && a > prev_a, "chroma %d: valence %f arousal %f", chroma, v, a);
+    prev_v = v;
+    prev_a = a;
   }
 }
 GST_END_TEST;
@@ -568,6 +591,7 @@ emsyncemotion_suite (void)
   tcase_add_test (tc, test_meta_on_every_buffer);
   tcase_add_test (tc, test_quadrants);
   tcase_add_test (tc, test_brightness_sweep);
+  tcase_add_test (tc, test_saturation_sweep);
   tcase_add_test (tc, test_events_only_on_step);
   tcase_add_test (tc, test_messages_rate_limited);
   tcase_add_test (tc, test_global_mode);
