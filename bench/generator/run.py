@@ -47,6 +47,9 @@ def main():
     ap.add_argument("--model", default="models/emsync-small.pt")
     ap.add_argument("--out", default=None)
     ap.add_argument("--no-official", action="store_true", help="skip the official-size random model")
+    ap.add_argument("--reuse", default="", type=lambda s: [x for x in s.split(",") if x],
+                    help="comma-separated run keys (e.g. speed_official_t1,speed_official_t2) whose results from an "
+                         "earlier run with the same arguments are reused")
     ap.add_argument("--shared-data", default=os.environ.get("EMSYNC_SHARED_DATA",
                                                             os.path.join(ROOT, "..", "shared", "data")))
     a = ap.parse_args()
@@ -87,13 +90,13 @@ def main():
                           "--ref-steps", "2" if q else ("12" if th == 1 else "6")] +
                          ([] if q or th != 1 else ["--kv-profile", "64,256,512,768,1024,99999"])))
     runs.append(("sync", "Scene-cut sync: %s" % a.model,
-                 ["sync", "--model", a.model, "--pieces", "3" if q else "20", "--seconds", "30" if q else "60",
+                 ["sync", "--model", a.model, "--pieces", "2" if q else "20", "--seconds", "30" if q else "60",
                   "--seed", "7"]))
     runs.append(("emotion", "Emotion response: %s" % a.model,
                  ["emotion", "--model", a.model, "--seconds", "15" if q else "30", "--seeds", "1" if q else "3",
                   "--seed", "11"] + (["--grid", "-0.8,0,0.8"] if q else [])))
     runs.append(("stats_model", "Musicality of generated pieces: %s" % a.model,
-                 ["stats", "--model", a.model, "--pieces", "2" if q else "8", "--seconds", "30" if q else "60",
+                 ["stats", "--model", a.model, "--pieces", "2" if q else "8", "--seconds", "20" if q else "60",
                   "--sync", "hard", "--seed", "5"]))
     corpora = [os.path.join(a.shared_data, "midi", c) for c in CORPORA
                if os.path.isdir(os.path.join(a.shared_data, "midi", c))]
@@ -107,8 +110,23 @@ def main():
         js = os.path.join(work, key + ".json")
         full = [tool] + argv + ["--json", js]
         shown = " ".join(shlex.quote(x) for x in [os.path.relpath(tool, ROOT)] + argv + ["--json", os.path.relpath(js, ROOT)])
+        meta_path = os.path.join(work, key + ".meta.json")
+        if key in a.reuse and os.path.exists(meta_path) and os.path.exists(js):
+            # A result of an earlier run of the same command (e.g. the official-size timing, which does not
+            # depend on the shipped model), reused as it was measured.
+            with open(meta_path) as f:
+                meta = json.load(f)
+            if meta.get("argv") == argv:
+                with open(js) as f:
+                    results[key] = json.load(f)
+                with open(os.path.join(work, key + ".txt")) as f:
+                    texts[key] = f.read()
+                cmds[key] = (title, shown, meta["seconds"], meta["load"], meta["utc"])
+                print("reusing %s from %s UTC" % (key, meta["utc"]), flush=True)
+                continue
         print("$ " + shown, flush=True)
         load_before = os.getloadavg()[0]
+        utc = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M")
         t0 = time.time()
         p = subprocess.run(full, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         dt = time.time() - t0
@@ -121,7 +139,9 @@ def main():
         with open(js) as f:
             results[key] = json.load(f)
         texts[key] = p.stdout
-        cmds[key] = (title, shown, dt, load_before)
+        cmds[key] = (title, shown, dt, load_before, utc)
+        with open(meta_path, "w") as f:
+            json.dump({"argv": argv, "seconds": dt, "load": load_before, "utc": utc}, f)
 
     write_markdown(out_md, a, results, texts, cmds, time.time() - t_start)
     print("wrote " + os.path.relpath(out_md, ROOT) + " in %.0f s" % (time.time() - t_start))
@@ -224,10 +244,10 @@ def write_markdown(path, a, results, texts, cmds, total_s):
 
     # ---- details
     L.append("## Details\n")
-    for key, (title, shown, dt, load_before) in cmds.items():
+    for key, (title, shown, dt, load_before, utc) in cmds.items():
         L.append("### %s\n" % title)
         L.append("```\n%s\n```\n" % shown)
-        L.append("(ran %.0f s; 1-minute load average %.2f when it started)\n" % (dt, load_before))
+        L.append("(ran %s UTC for %.0f s; 1-minute load average %.2f when it started)\n" % (utc, dt, load_before))
         body = [ln for ln in texts[key].splitlines() if not ln.startswith("wrote ")]
         L.append("\n".join(body).strip() + "\n")
     L.append("## Notes\n")
