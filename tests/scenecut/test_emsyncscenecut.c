@@ -70,12 +70,21 @@ clamp8 (double v)
   return (guint8) (v < 0 ? 0 : v > 255 ? 255 : v + 0.5);
 }
 
-/* Draws the frame component by component, so any planar, semi-planar or packed layout works. */
+/* Draws the frame component by component, so any planar, semi-planar or packed layout works. The picture
+ * is computed once per pixel, then each component samples it at its own subsampling. */
 static void
 draw_frame (GstVideoFrame * frame, const FrameSpec * spec)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   const gboolean rgb = GST_VIDEO_FORMAT_INFO_IS_RGB (finfo);
+  const int width = GST_VIDEO_FRAME_WIDTH (frame), height = GST_VIDEO_FRAME_HEIGHT (frame);
+  gdouble *pic = g_new (gdouble, (gsize) width * height * 3);
+  for (int y = 0; y < height; y++) {
+    for (int x = 0; x < width; x++) {
+      gdouble *px = pic + ((gsize) y * width + x) * 3;
+      spec_yuv (spec, x, y, &px[0], &px[1], &px[2]);
+    }
+  }
   for (guint c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (frame); c++) {
     guint8 *data = GST_VIDEO_FRAME_COMP_DATA (frame, c);
     const int stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, c);
@@ -84,23 +93,24 @@ draw_frame (GstVideoFrame * frame, const FrameSpec * spec)
     const int ws = GST_VIDEO_FORMAT_INFO_W_SUB (finfo, c), hs = GST_VIDEO_FORMAT_INFO_H_SUB (finfo, c);
     for (int cy = 0; cy < h; cy++) {
       for (int cx = 0; cx < w; cx++) {
-        double Y, U, V, v;
+        const int x = MIN (cx << ws, width - 1), y = MIN (cy << hs, height - 1);
+        const gdouble *px = pic + ((gsize) y * width + x) * 3;
+        const double Y = px[0], U = px[1], V = px[2];
+        double v;
         if (c == GST_VIDEO_COMP_A) {
           v = 255;
+        } else if (!rgb) {
+          v = c == 0 ? Y : c == 1 ? U : V;
         } else {
-          spec_yuv (spec, cx << ws, cy << hs, &Y, &U, &V);
-          if (!rgb) {
-            v = c == 0 ? Y : c == 1 ? U : V;
-          } else {
-            const double yy = 1.164 * (Y - 16), uu = U - 128, vv = V - 128;
-            v = c == GST_VIDEO_COMP_R ? yy + 1.596 * vv
-                : c == GST_VIDEO_COMP_G ? yy - 0.392 * uu - 0.813 * vv : yy + 2.017 * uu;
-          }
+          const double yy = 1.164 * (Y - 16), uu = U - 128, vv = V - 128;
+          v = c == GST_VIDEO_COMP_R ? yy + 1.596 * vv
+              : c == GST_VIDEO_COMP_G ? yy - 0.392 * uu - 0.813 * vv : yy + 2.017 * uu;
         }
         data[cy * stride + cx * pstride] = clamp8 (v);
       }
     }
   }
+  g_free (pic);
 }
 
 /* ---------- running the element ---------- */
