@@ -11,6 +11,7 @@ never committed.
 """
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -18,6 +19,7 @@ import shlex
 import subprocess
 import sys
 import time
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPORA = ["pop909", "debian_free", "nottingham"]
@@ -47,6 +49,8 @@ def main():
     ap.add_argument("--model", default="models/emsync-small.pt")
     ap.add_argument("--out", default=None)
     ap.add_argument("--no-official", action="store_true", help="skip the official-size random model")
+    ap.add_argument("--only", default="", type=lambda s: [x for x in s.split(",") if x],
+                    help="comma-separated run keys to run (the others are left out of the report)")
     ap.add_argument("--reuse", default="", type=lambda s: [x for x in s.split(",") if x],
                     help="comma-separated run keys (e.g. speed_official_t1,speed_official_t2) whose results from an "
                          "earlier run with the same arguments are reused")
@@ -105,6 +109,8 @@ def main():
                      ["stats", "--midi"] + [os.path.relpath(c, ROOT) for c in corpora] +
                      ["--max-files", "10" if q else "60", "--seed", "5"]))
 
+    if a.only:
+        runs = [r for r in runs if r[0] in a.only]
     results, texts, cmds = {}, {}, {}
     for key, title, argv in runs:
         js = os.path.join(work, key + ".json")
@@ -147,6 +153,27 @@ def main():
     print("wrote " + os.path.relpath(out_md, ROOT) + " in %.0f s" % (time.time() - t_start))
 
 
+def model_meta(path):
+    """emsync.json of a TorchScript generator (a zip archive) and the file's sha256 prefix."""
+    meta = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith("extra/emsync.json")]
+            if names:
+                meta = json.loads(z.read(names[0]))
+    except (OSError, zipfile.BadZipFile, ValueError):
+        pass
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        meta["sha256"] = h.hexdigest()[:16]
+    except OSError:
+        pass
+    return meta
+
+
 def fmt(x, f="%.3f"):
     return "n/a" if x is None else f % x
 
@@ -165,11 +192,15 @@ def write_markdown(path, a, results, texts, cmds, total_s):
         " --quick" if a.quick else "", datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), commit))
     L.append("* Machine: %s, %d logical cores, load average %.2f / %.2f / %.2f at the end (the machine is shared "
              "with a background training job, so timings are pessimistic and noisy)." % ((cpu, cores) + load))
-    m = next((r["model"] for k, r in results.items() if k.startswith("speed_small")), None) or results["sync"]["model"]
-    mt = datetime.datetime.utcfromtimestamp(m.get("file_mtime", 0)).strftime("%Y-%m-%d %H:%M UTC")
-    L.append("* Model: `%s`: %d parameters, %d layers, d_model %d, %d heads, d_ff %d, context %d; file %.1f MB "
-             "written %s." % (a.model, m["parameters"], m["n_layers"], m["d_model"], m["n_heads"], m["d_ff"],
+    m = next((r["model"] for k, r in results.items() if "official" not in k and "model" in r), None)
+    mt = datetime.datetime.utcfromtimestamp(m.get("file_mtime", 0)).strftime("%Y-%m-%d %H:%M UTC") if m else ""
+    if m:
+        L.append("* Model: `%s`: %d parameters, %d layers, d_model %d, %d heads, d_ff %d, context %d; file %.1f MB "
+                 "written %s." % (a.model, m["parameters"], m["n_layers"], m["d_model"], m["n_heads"], m["d_ff"],
                               m["context"], m.get("file_bytes", 0) / 1e6, mt))
+        mm = model_meta(a.model if os.path.isabs(a.model) else os.path.join(ROOT, a.model))
+        L.append("* Checkpoint: %s." % ", ".join("%s %s" % (k, mm[k]) for k in
+                                                  ("name", "train_step", "valid_loss", "sha256") if k in mm))
     L.append("* Total bench time %.0f s.\n" % total_s)
 
     # ---- targets summary
