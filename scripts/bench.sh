@@ -1,66 +1,79 @@
 #!/usr/bin/env bash
 # make bench (full, up to ~30 min) / make bench-quick (smoke run, a few minutes): runs every benchmark of the
-# project in one session and regenerates BENCHMARKS.md from their results. Each section says how it was
-# measured; rerun a single one with the command it names.
+# project and regenerates BENCHMARKS.md. Each benchmark keeps its record in bench/<name>/results.md (with how it
+# was measured); BENCHMARKS.md is those records in one page.
+#   scripts/bench.sh full|quick|assemble [BUILD]     (assemble: only rebuild BENCHMARKS.md from the records)
 set -u
 mode=${1:-full}
 build=${2:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-EMSYNC_WITH_BENCH=1 ./scripts/install-deps.sh
-results="$top/out/bench/results"
-mkdir -p "$results"
-rm -f "$results"/*.md
+logs="$top/out/bench/logs"
+mkdir -p "$logs"
 
-quick() { [ "$mode" = quick ]; }
-# run NAME CMD...: runs a benchmark, keeps its markdown (the file it writes, or its output), notes failures.
+# run NAME CMD...: runs one benchmark; on failure its record says so (and where the log is).
 run() {
   local name=$1; shift
   echo "== $name: $*"
   local start=$(date +%s)
-  if "$@" > "$results/$name.log" 2>&1; then
+  if "$@" > "$logs/$name.log" 2>&1; then
     echo "   done in $(( $(date +%s) - start )) s"
   else
-    echo "   FAILED (see $results/$name.log)"
-    printf '\n## %s\n\n**This benchmark failed in this run** (`%s`); its log is in `out/bench/results/%s.log`.\n' \
-      "$name" "$*" "$name" > "$results/$name.md"
+    echo "   FAILED (see $logs/$name.log)"
+    printf '## %s\n\n**This benchmark failed in the last run** (`%s`); see its log in `out/bench/logs/%s.log`.\n' \
+      "$name" "$*" "$name" > "bench/$name/results.md"
   fi
 }
+# Benchmarks that print their table: keep the output as the record, with the command.
+record_output() {
+  local name=$1 title=$2 cmd=$3
+  [ -f "$logs/$name.log" ] || return 0
+  grep -q "This benchmark failed" "bench/$name/results.md" 2>/dev/null && return 0
+  { printf '## %s\n\nMeasured %s with `%s`.\n\n```\n' "$title" "$(date -u +%Y-%m-%d)" "$cmd"; cat "$logs/$name.log";
+    printf '```\n'; } > "bench/$name/results.md"
+}
 
-if quick; then
-  run scenecut /usr/bin/python3 bench/scenecut/evaluate.py --build "$build" --runs 1 --sizes 360 --out "$results/scenecut.md"
-  run generator bench/generator/run.sh --quick --build "$build" --out "$results/generator.md"
-  run synth /usr/bin/python3 bench/synth/rtf.py --build "$top/$build" --runs 1
-  run pipeline /usr/bin/python3 bench/pipeline/run.py --build "$build" --runs 1 --seconds 60 --out "$results/pipeline.md"
-  run live "$build/tests/integration/live_check" 20
-else
-  run scenecut /usr/bin/python3 bench/scenecut/evaluate.py --build "$build" --out "$results/scenecut.md"
-  run generator bench/generator/run.sh --build "$build" --out "$results/generator.md"
-  run synth /usr/bin/python3 bench/synth/rtf.py --build "$top/$build" --runs 5
-  run pipeline /usr/bin/python3 bench/pipeline/run.py --build "$build" --runs 5 --seconds 90 --out "$results/pipeline.md"
-  run live bench/live/run.sh "$build" 600
-fi
-if [ -x bench/emotion/cost.sh ]; then
-  run emotion bench/emotion/cost.sh "$build"
-fi
-
-# Benchmarks that print rather than write markdown: wrap their output.
-for name in synth live emotion; do
-  if [ -f "$results/$name.log" ] && [ ! -f "$results/$name.md" ]; then
-    { printf '\n## %s\n\n```\n' "$name"; cat "$results/$name.log"; printf '```\n'; } > "$results/$name.md"
+if [ "$mode" != assemble ]; then
+  EMSYNC_WITH_BENCH=1 ./scripts/install-deps.sh
+  # The scene-cut evaluation set (real footage from Debian packages composed with ffmpeg), built once.
+  export EMSYNC_BENCH_DIR="$top/out/bench/scenecut-eval"
+  [ -f "$EMSYNC_BENCH_DIR/ground_truth.json" ] || bench/scenecut/make_eval_set.sh "$EMSYNC_BENCH_DIR" > "$logs/scenecut-set.log" 2>&1 \
+    || echo "   building the scene-cut evaluation set failed (see $logs/scenecut-set.log)"
+  if [ "$mode" = quick ]; then
+    run scenecut /usr/bin/python3 bench/scenecut/evaluate.py --build "$build" --data "$EMSYNC_BENCH_DIR" --runs 1 --sizes 360
+    run generator bench/generator/run.sh --quick --build "$build"
+    run synth /usr/bin/python3 bench/synth/rtf.py --build "$top/$build" --runs 1
+    run emotion bench/emotion/cost.sh "$build" 1
+    run pipeline /usr/bin/python3 bench/pipeline/run.py --build "$build" --runs 1 --seconds 60
+    run live bench/live/run.sh "$build" 20
+    live_cmd="bench/live/run.sh $build 20"
+  else
+    run scenecut /usr/bin/python3 bench/scenecut/evaluate.py --build "$build" --data "$EMSYNC_BENCH_DIR"
+    run generator bench/generator/run.sh --build "$build"
+    run synth /usr/bin/python3 bench/synth/rtf.py --build "$top/$build" --runs 5
+    run emotion bench/emotion/cost.sh "$build" 5
+    run pipeline /usr/bin/python3 bench/pipeline/run.py --build "$build" --runs 5 --seconds 90
+    run live bench/live/run.sh "$build" 600
+    live_cmd="bench/live/run.sh $build 600"
   fi
-done
+  record_output synth "Synthesis: real-time factor of emsyncsynth and upstream fluiddec" \
+    "bench/synth/rtf.py --build $build"
+  record_output live "Live: a live source at 1x speed through emsyncbin" "$live_cmd"
+fi
 
 {
   echo "# emsync benchmarks"
   echo
-  echo "Regenerated by \`make bench\` (\`scripts/bench.sh\`; \`make bench-quick\` for a smoke run) on $(date -u +%Y-%m-%d)."
-  echo "Mode: $mode. Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores,"
-  echo "$(free -g | awk '/Mem:/ {print $2}') GiB; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "Commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown). These machines are shared and noisy:"
-  echo "each table gives medians and ratios measured side by side in the same run."
-  for name in scenecut generator synth emotion pipeline live; do
-    [ -f "$results/$name.md" ] && { echo; cat "$results/$name.md"; }
+  echo "Regenerated by \`make bench\` (\`scripts/bench.sh\`; \`make bench-quick\` for a smoke run). Machine of the last"
+  echo "assembly: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB;"
+  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d). These machines are shared and noisy: every table"
+  echo "gives medians and ratios measured side by side in one run, and says how it was measured."
+  for name in scenecut generator emotion synth pipeline live; do
+    if [ -f "bench/$name/results.md" ]; then
+      echo
+      # Records start at heading level 1 or 2; nest them under this page's title.
+      sed -E 's/^# /## /' "bench/$name/results.md"
+    fi
   done
 } > BENCHMARKS.md
 echo "wrote $top/BENCHMARKS.md"
