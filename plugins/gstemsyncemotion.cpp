@@ -337,6 +337,13 @@ process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
           est.faces.size (), est.scene_inputs.colour.brightness, est.scene_inputs.colour.saturation,
           est.scene_inputs.motion_activity, est.scene_inputs.mean_shot_length_s,
           est.valence_arousal.valence, est.valence_arousal.arousal, est.confidence);
+      if (gst_debug_category_get_threshold (GST_CAT_DEFAULT) >= GST_LEVEL_TRACE) {
+        GString *f = g_string_new (NULL);
+        for (float x : est.features)
+          g_string_append_printf (f, "%s%.6g", f->len ? "," : "", x);
+        GST_TRACE_OBJECT (self, "features %" GST_TIME_FORMAT " %s", GST_TIME_ARGS (pts), f->str);
+        g_string_free (f, TRUE);
+      }
     }
 
     if (st->mode == GST_EMSYNC_EMOTION_MODE_GLOBAL) {
