@@ -33,8 +33,9 @@
  *
  * `mode=global` reproduces EMSYNC: one value for the whole stream (confidence-weighted mean of all analyses),
  * announced (event, message, metas) before the first frame leaves. The cost: every frame of the stream is
- * held in memory until EOS (e.g. 1.4 MB per 720p I420 frame, about 80 MB per second of 30 fps video) and
- * nothing leaves before EOS, so it is for files, not for live sources.
+ * copied and held in memory until EOS (e.g. 1.4 MB per 720p I420 frame, about 80 MB per second of 30 fps
+ * video; copied so that a decoder's bounded buffer pool does not run dry) and nothing leaves before EOS, so it
+ * is for files, not for live sources.
  *
  * Faces need the npm model (scripts/install-deps.sh installs it; `$EMSYNC_FACE_MODEL` overrides the path
  * `auto` finds, `$EMSYNC_FACE_CASCADE` the OpenCV cascade); with `face-model=auto` and no model
@@ -347,7 +348,9 @@ process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
     }
 
     if (st->mode == GST_EMSYNC_EMOTION_MODE_GLOBAL) {
-      st->held.push_back ({gst_buffer_ref (buf), analyse});
+      /* A deep copy: holding the decoder's own buffers until EOS would empty a bounded buffer pool and stall
+       * the decoder. */
+      st->held.push_back ({gst_buffer_copy_deep (buf), analyse});
       return GST_BASE_TRANSFORM_FLOW_DROPPED;
     }
 
