@@ -90,8 +90,8 @@ def main():
             runs.append(("speed_official_t%d" % th,
                          "Speed: official EMSYNC architecture (random weights), %d thread(s)" % th,
                          ["speed", "--model", os.path.relpath(official, ROOT), "--threads", str(th),
-                          "--seconds", "5" if q else ("30" if th == 1 else "15"),
-                          "--ref-steps", "2" if q else ("12" if th == 1 else "6")] +
+                          "--seconds", "5" if q else ("30" if th == 1 else "5"),
+                          "--ref-steps", "2" if q else ("12" if th == 1 else "4")] +
                          ([] if q or th != 1 else ["--kv-profile", "64,256,512,768,1024,99999"])))
     runs.append(("sync", "Scene-cut sync: %s" % a.model,
                  ["sync", "--model", a.model, "--pieces", "2" if q else "20", "--seconds", "30" if q else "60",
