@@ -11,6 +11,8 @@ namespace vocab = emsync::midi;
 
 namespace {
 constexpr float kForbidden = -std::numeric_limits<float>::infinity();
+// Half an 8 ms tick (plus rounding room): the farthest the tick nearest a cut can lie after it.
+constexpr double kCutSlackSeconds = 0.004 + 1e-9;
 }
 
 Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOptions& options)
@@ -148,7 +150,9 @@ bool Composer::build_constraints(int previous_token) {
       }
       return true;
     }
-    auto next = schedule_.next_pending(cursor_seconds());
+    // A cut between ticks is reached on the nearest tick, which may lie up to half a tick after it: look
+    // that far back, or such a cut would slip behind the cursor unmarked.
+    auto next = schedule_.next_pending(cursor_seconds(), kCutSlackSeconds);
     if (next) {
       const int64_t ticks_to_cut =
           static_cast<int64_t>(std::floor((*next - cursor_seconds()) / kTickSeconds + 0.5));
@@ -187,7 +191,7 @@ bool Composer::build_constraints(int previous_token) {
       if (!vocab::is_time_shift(t)) bias_[t] = kForbidden;
     if (options_.sync == SyncMode::Hard) {
       // Keep the no-overshoot rule (a cut at the cursor was handled above by forcing <CHORD>).
-      if (auto next = schedule_.next_pending(cursor_seconds())) {
+      if (auto next = schedule_.next_pending(cursor_seconds(), kCutSlackSeconds)) {
         const int64_t ticks_to_cut =
             static_cast<int64_t>(std::floor((*next - cursor_seconds()) / kTickSeconds + 0.5));
         for (int64_t k = ticks_to_cut + 1; k <= vocab::kMaxShiftTicks; ++k)

@@ -180,7 +180,8 @@ static std::vector<TimedToken> compose(SyncMode sync, uint64_t seed, const std::
 }
 
 GST_START_TEST(test_composer_hard_sync_lands_chords_on_cuts) {
-  const std::vector<double> cuts = {1.003, 5.5, 10.217, 17.0};
+  // Cuts off the 8 ms grid, rounding both down (1.003) and up (5.5 -> 5.504, 14.2535 -> 14.256), >= 4 s apart.
+  const std::vector<double> cuts = {1.003, 5.5, 10.217, 14.2535, 18.3};
   ComposerStats stats;
   auto tokens = compose(SyncMode::Hard, 5, cuts, 20.0, &stats);
   for (double cut : cuts) {
