@@ -9,7 +9,10 @@ build=${2:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 logs="$top/out/bench/logs"
-mkdir -p "$logs"
+mkdir -p "$logs" "$top/out/bench/quick"
+# Where a benchmark's record goes: the committed bench/<name>/results.md for full runs; a smoke run keeps its
+# records (and its page) under out/bench/quick/ so it never replaces the full figures.
+record() { if [ "$mode" = quick ]; then echo "out/bench/quick/$1.md"; else echo "bench/$1/results.md"; fi; }
 
 # run NAME CMD...: runs one benchmark; on failure its record says so (and where the log is).
 run() {
@@ -21,16 +24,16 @@ run() {
   else
     echo "   FAILED (see $logs/$name.log)"
     printf '## %s\n\n**This benchmark failed in the last run** (`%s`); see its log in `out/bench/logs/%s.log`.\n' \
-      "$name" "$*" "$name" > "bench/$name/results.md"
+      "$name" "$*" "$name" > "$(record "$name")"
   fi
 }
 # Benchmarks that print their table: keep the output as the record, with the command.
 record_output() {
   local name=$1 title=$2 cmd=$3
   [ -f "$logs/$name.log" ] || return 0
-  grep -q "This benchmark failed" "bench/$name/results.md" 2>/dev/null && return 0
+  grep -q "This benchmark failed" "$(record "$name")" 2>/dev/null && return 0
   { printf '## %s\n\nMeasured %s with `%s`.\n\n```\n' "$title" "$(date -u +%Y-%m-%d)" "$cmd"; cat "$logs/$name.log";
-    printf '```\n'; } > "bench/$name/results.md"
+    printf '```\n'; } > "$(record "$name")"
 }
 
 if [ "$mode" != assemble ]; then
@@ -40,11 +43,12 @@ if [ "$mode" != assemble ]; then
   [ -f "$EMSYNC_BENCH_DIR/ground_truth.json" ] || bench/scenecut/make_eval_set.sh "$EMSYNC_BENCH_DIR" > "$logs/scenecut-set.log" 2>&1 \
     || echo "   building the scene-cut evaluation set failed (see $logs/scenecut-set.log)"
   if [ "$mode" = quick ]; then
-    run scenecut /usr/bin/python3 bench/scenecut/evaluate.py --build "$build" --data "$EMSYNC_BENCH_DIR" --runs 1 --sizes 360
-    run generator bench/generator/run.sh --quick --build "$build"
+    run scenecut /usr/bin/python3 bench/scenecut/evaluate.py --build "$build" --data "$EMSYNC_BENCH_DIR" --runs 1 --sizes 360 \
+      --out "$(record scenecut)"
+    run generator bench/generator/run.sh --quick --build "$build" --out "$(record generator)"
     run synth /usr/bin/python3 bench/synth/rtf.py --build "$top/$build" --runs 1
     run emotion bench/emotion/cost.sh "$build" 1
-    run pipeline /usr/bin/python3 bench/pipeline/run.py --build "$build" --runs 1 --seconds 60
+    run pipeline /usr/bin/python3 bench/pipeline/run.py --build "$build" --runs 1 --seconds 60 --out "$(record pipeline)"
     run live bench/live/run.sh "$build" 20
     live_cmd="bench/live/run.sh $build 20"
   else
@@ -56,11 +60,14 @@ if [ "$mode" != assemble ]; then
     run live bench/live/run.sh "$build" 600
     live_cmd="bench/live/run.sh $build 600"
   fi
+  record_output emotion "emsyncemotion CPU cost relative to decoding alone" "bench/emotion/cost.sh $build"
   record_output synth "Synthesis: real-time factor of emsyncsynth and upstream fluiddec" \
     "bench/synth/rtf.py --build $build"
   record_output live "Live: a live source at 1x speed through emsyncbin" "$live_cmd"
 fi
 
+page=BENCHMARKS.md
+[ "$mode" = quick ] && page=out/bench/BENCHMARKS-quick.md
 {
   echo "# emsync benchmarks"
   echo
@@ -69,11 +76,11 @@ fi
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d). These machines are shared and noisy: every table"
   echo "gives medians and ratios measured side by side in one run, and says how it was measured."
   for name in scenecut generator emotion synth pipeline live; do
-    if [ -f "bench/$name/results.md" ]; then
+    if [ -f "$(record "$name")" ]; then
       echo
       # Records start at heading level 1 or 2; nest them under this page's title.
-      sed -E 's/^# /## /' "bench/$name/results.md"
+      sed -E 's/^# /## /' "$(record "$name")"
     fi
   done
-} > BENCHMARKS.md
-echo "wrote $top/BENCHMARKS.md"
+} > "$page"
+echo "wrote $top/$page"
