@@ -34,9 +34,9 @@ struct ComposerOptions {
   BoundaryOptions boundaries;
   InstrumentCount instruments = InstrumentCount::More;
   // Re-condition the model when valence or arousal moved by more than this...
-  float emotion_update_threshold = 0.05f;
+  float emotion_update_threshold = 0.1f;
   // ...but not more often than this (each update re-prefills the window).
-  double emotion_update_interval_seconds = 0.5;
+  double emotion_update_interval_seconds = 2.0;
   // After a forced <CHORD>, this many non-drum note-ons must follow before time may move on.
   int chord_min_notes = 3;
   // Safety net: after this many tokens without time moving, only a time shift is allowed.
