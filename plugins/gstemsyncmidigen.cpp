@@ -145,7 +145,6 @@ struct _GstEmsyncMidigen {
   std::condition_variable cond;
   std::deque<WorkItem> queue;
   bool flushing = false;
-  bool eos_queued = false;
   GstFlowReturn flow = GST_FLOW_OK;
   double queued_until = 0.0;                       /* newest POSITION queued */
   double progress = 0.0;                           /* generated_until, as seen by the sink side */
@@ -573,7 +572,6 @@ reset_stream_state (GstEmsyncMidigen * self)
   std::lock_guard < std::mutex > lk (self->lock);
   self->queued_until = 0.0;
   self->progress = 0.0;
-  self->eos_queued = false;
 }
 
 static gboolean
@@ -653,10 +651,6 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       gst_event_unref (event);
       WorkItem item{WorkItem::END};
       item.time = st.video_end;
-      {
-        std::lock_guard < std::mutex > lk (self->lock);
-        self->eos_queued = true;
-      }
       enqueue (self, std::move (item));
       return TRUE;
     }
