@@ -33,22 +33,12 @@ void Composer::track_note(int token) {
   start = parts.on ? cursor_ticks_ : -1;
 }
 
-int Composer::overdue_note_off() const {
-  if (options_.max_note_seconds <= 0.0) return -1;
-  const int64_t limit = static_cast<int64_t>(options_.max_note_seconds / kTickSeconds);
-  int64_t oldest = cursor_ticks_ - limit;
+int Composer::oldest_sounding_note() const {
   int index = -1;
-  for (size_t i = 0; i < note_started_.size(); ++i) {
-    if (note_started_[i] >= 0 && note_started_[i] <= oldest) {
-      oldest = note_started_[i];
-      index = static_cast<int>(i);
-    }
-  }
-  if (index < 0) return -1;
-  const auto instrument = static_cast<vocab::Instrument>(index / vocab::kNumPitches);
-  return vocab::note_token(instrument, index % vocab::kNumPitches + vocab::kMinPitch, false);
+  for (size_t i = 0; i < note_started_.size(); ++i)
+    if (note_started_[i] >= 0 && (index < 0 || note_started_[i] <= note_started_[index])) index = static_cast<int>(i);
+  return index;
 }
-
 bool Composer::add_cut(double time_seconds) {
   if (time_seconds < cursor_seconds()) return false;
   return schedule_.offer(time_seconds);
@@ -127,13 +117,21 @@ bool Composer::build_constraints(int previous_token) {
   };
 
   // An overdue note is released first (unless a chord is being placed on a cut right now).
-  if (chord_notes_needed_ == 0) {
-    const int off = overdue_note_off();
-    if (off >= 0) {
-      ensure();
-      for (int t = 0; t < n; ++t) bias_[t] = kForbidden;
-      bias_[off] = 0.0f;
-      return true;
+  // Notes held too long: the oldest is released at its deadline, and time may not pass that deadline.
+  // (Not while a chord is being placed on a cut.)
+  int64_t ticks_to_release = -1;  // -1: no deadline applies
+  if (chord_notes_needed_ == 0 && options_.max_note_seconds > 0.0) {
+    const int oldest = oldest_sounding_note();
+    if (oldest >= 0) {
+      const int64_t limit = static_cast<int64_t>(options_.max_note_seconds / kTickSeconds);
+      ticks_to_release = note_started_[oldest] + limit - cursor_ticks_;
+      if (ticks_to_release <= 0) {
+        const auto instrument = static_cast<vocab::Instrument>(oldest / vocab::kNumPitches);
+        ensure();
+        for (int t = 0; t < n; ++t) bias_[t] = kForbidden;
+        bias_[vocab::note_token(instrument, oldest % vocab::kNumPitches + vocab::kMinPitch, false)] = 0.0f;
+        return true;
+      }
     }
   }
 
@@ -169,35 +167,17 @@ bool Composer::build_constraints(int previous_token) {
     bias_[vocab::kChordToken] = kForbidden;  // chords belong to cuts
   }
 
-  // Time may not pass a sounding note's release deadline: it is released exactly there.
-  if (chord_notes_needed_ == 0 && options_.max_note_seconds > 0.0) {
-    const int64_t limit = static_cast<int64_t>(options_.max_note_seconds / kTickSeconds);
-    int64_t earliest = -1;
-    for (int64_t start : note_started_)
-      if (start >= 0 && (earliest < 0 || start < earliest)) earliest = start;
-    if (earliest >= 0) {
-      const int64_t ticks_left = earliest + limit - cursor_ticks_;  // >= 1 here (overdue handled above)
-      if (ticks_left < vocab::kMaxShiftTicks) {
-        ensure();
-        for (int64_t k = std::max<int64_t>(ticks_left, 0) + 1; k <= vocab::kMaxShiftTicks; ++k)
-          bias_[vocab::time_shift_token(static_cast<int>(k))] = kForbidden;
-      }
-    }
+  if (ticks_to_release > 0 && ticks_to_release < vocab::kMaxShiftTicks) {
+    ensure();
+    for (int64_t k = ticks_to_release + 1; k <= vocab::kMaxShiftTicks; ++k)
+      bias_[vocab::time_shift_token(static_cast<int>(k))] = kForbidden;
   }
 
   if (tokens_without_time_ >= options_.max_tokens_without_time) {
     ensure();
+    // The shift limits set above (no overshooting a cut or a release deadline) stay in bias_.
     for (int t = 0; t < n; ++t)
       if (!vocab::is_time_shift(t)) bias_[t] = kForbidden;
-    if (options_.sync == SyncMode::Hard) {
-      // Keep the no-overshoot rule (a cut at the cursor was handled above by forcing <CHORD>).
-      if (auto next = schedule_.next_pending(cursor_seconds(), kCutSlackSeconds)) {
-        const int64_t ticks_to_cut =
-            static_cast<int64_t>(std::floor((*next - cursor_seconds()) / kTickSeconds + 0.5));
-        for (int64_t k = ticks_to_cut + 1; k <= vocab::kMaxShiftTicks; ++k)
-          bias_[vocab::time_shift_token(static_cast<int>(k))] = kForbidden;
-      }
-    }
   }
   return constrained;
 }

@@ -87,8 +87,8 @@ class Composer {
   float boundary_value() const;
   // Fills bias_ for the next step; returns false when no constraint applies.
   bool build_constraints(int previous_token);
-  // The OFF token of the longest-held note when it is overdue, else -1.
-  int overdue_note_off() const;
+  // Index into note_started_ of the longest-held sounding note, else -1.
+  int oldest_sounding_note() const;
   void track_note(int token);
 
   std::shared_ptr<const GeneratorModel> model_;
