@@ -26,7 +26,9 @@ import vocab as V    # noqa: E402
 
 def lr_at(step, cfg, elapsed_s=0.0):
     """Linear warmup, then cosine to min_lr_ratio. Progress = max(step fraction, wall-time fraction
-    of cfg["time_budget_minutes"]) so that the schedule anneals by the deadline on a shared CPU."""
+    of cfg["time_budget_minutes"]) so that the schedule anneals by the deadline on a shared CPU.
+    A continuation phase (cfg["init_from"]) counts steps from the step it started at: a warm restart."""
+    step -= cfg.get("phase_start_step", 0)
     w = cfg["warmup_steps"]
     if step < w:
         return cfg["lr"] * (step + 1) / w
@@ -122,7 +124,18 @@ def main():
         np.random.set_state(st["np_rng"])
         random.setstate(st["py_rng"])
         train_s.rng.bit_generator.state = st["sampler_rng"]
+        if "phase_start_step" in st.get("config", {}):
+            cfg["phase_start_step"] = st["config"]["phase_start_step"]
         print("resumed from step %d" % step, flush=True)
+    elif cfg.get("init_from"):
+        # Continuation phase: weights and Adam moments from another run's checkpoint, a fresh LR schedule
+        # (warm restart) and a fresh time budget. The step counter carries on so logs stay comparable.
+        st = torch.load(os.path.join(HERE, cfg["init_from"]))
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, best = st["step"], st.get("best", best)
+        cfg["phase_start_step"] = step
+        print("continuing from %s at step %d" % (cfg["init_from"], step), flush=True)
     print("params %d  config %s" % (nparam, json.dumps(cfg)), flush=True)
 
     logf = open(os.path.join(run_dir, "log.jsonl"), "a")
