@@ -1,4 +1,4 @@
-/* emsync — element registration declarations (one per element, registered in plugin.cpp). */
+/* emsync — element registration declarations (registered in plugin.cpp, emsyncsynth in plugin_fluid.cpp). */
 #pragma once
 
 #include <gst/gst.h>

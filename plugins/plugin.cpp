@@ -1,4 +1,5 @@
-/* emsync — registers the elements that do not need libtorch. */
+/* emsync — registers the elements that need neither libtorch (plugin_torch.cpp) nor FluidSynth
+ * (plugin_fluid.cpp): scene cuts and MIDI files. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -12,9 +13,6 @@ plugin_init (GstPlugin * plugin)
 #ifdef EMSYNC_HAVE_SCENECUT
   ret |= GST_ELEMENT_REGISTER (emsyncscenecut, plugin);
 #endif
-#ifdef EMSYNC_HAVE_SYNTH
-  ret |= GST_ELEMENT_REGISTER (emsyncsynth, plugin);
-#endif
 #ifdef EMSYNC_HAVE_MIDIENC
   ret |= GST_ELEMENT_REGISTER (emsyncmidienc, plugin);
 #endif
@@ -22,5 +20,5 @@ plugin_init (GstPlugin * plugin)
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, emsync,
-    "Scene cuts, MIDI synthesis and MIDI files for video soundtracks",
+    "Scene cuts and MIDI files for video soundtracks",
     plugin_init, VERSION, "LGPL", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
