@@ -134,6 +134,10 @@ on_parsed_pad (GstElement *, GstPad * pad, App * app)
   if (!caps)
     caps = gst_pad_query_caps (pad, NULL);
   bool is_video = g_str_has_prefix (gst_structure_get_name (gst_caps_get_structure (caps, 0)), "video/");
+  /* Without a video stream this unlinked pad may stop the pipeline (not-linked) before decodebin has
+   * exposed its own pads: the diagnosis at the end needs to know a non-video stream was seen. */
+  if (!is_video)
+    app->saw_other_stream = true;
   if (!is_video || app->linked_copy) {
     gst_caps_unref (caps);
     return;                     /* unlinked pads of a parsebin are fine: their data is dropped */
