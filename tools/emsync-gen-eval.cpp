@@ -849,7 +849,8 @@ int cmd_speed(const Args& a) {
   Table t2{"Per-token cost: reference full-recompute loop vs KV-cached step (" + std::to_string(a.threads) +
                " thread(s))",
            {"context tokens", "reference ms/token (median)", "n", "KV step ms/token (median)", "n",
-            "speed-up", "re-prefill ms (tokens)", "KV amortised ms/token", "amortised speed-up"},
+            "speed-up", "re-prefill ms (tokens)", "KV amortised ms/token", "amortised speed-up",
+            "TorchScript step ms/token (median)", "native step speed-up over TorchScript step"},
            {}};
   double full_speedup = kNaN, full_amortised = kNaN;
   for (int L : contexts) {
@@ -871,6 +872,14 @@ int cmd_speed(const Args& a) {
     }
     const int S = kv_span(L);
     std::vector<double> kv_ms = kv_steps(session, L, std::max(a.ref_steps, 2 * S));
+    // The same steps through the exported TorchScript `step` method (libtorch ops, cache grown by
+    // torch.cat), for comparison with the native step the sessions use by default.
+    std::vector<double> ts_ms;
+    if (session.step_backend() == mu::StepBackend::Native) {
+      session.set_step_backend(mu::StepBackend::TorchScript);
+      ts_ms = kv_steps(session, L, std::max(a.ref_steps, 2 * S));
+      session.set_step_backend(mu::StepBackend::Native);
+    }
     // The session's slide (only at full context: below it the window never slides). One push into a full
     // window shows how much the session keeps (W tokens) and what the re-prefill costs; two more prefills of
     // W tokens give a median. A cycle is then (capacity - W) steps and one re-prefill for capacity + 1 - W
@@ -923,13 +932,17 @@ int cmd_speed(const Args& a) {
     cj["tokens_per_reprefill"] = per_slide;
     cj["kv_amortised_ms_per_token"] = amort;
     cj["amortised_speedup"] = ref_med / amort;
+    cj["torchscript_step_ms_per_token_median"] = median(ts_ms);
+    cj["native_over_torchscript_step_speedup"] = median(ts_ms) / kv_med;
     ctx_json.push(cj);
     t2.rows.push_back({std::to_string(L) + (full ? " (full)" : ""), fmt("%.2f", ref_med),
                        std::to_string(ref_ms.size()), fmt("%.3f", kv_med), std::to_string(kv_ms.size()),
                        fmt("%.1fx", ref_med / kv_med),
                        keep > 0 ? fmt("%.1f", pre_med) + " (" + std::to_string(keep) + ")" : "n/a",
                        fmt("%.3f", amort),
-                       fmt("%.1fx", ref_med / amort)});
+                       fmt("%.1fx", ref_med / amort),
+                       ts_ms.empty() ? "n/a" : fmt("%.3f", median(ts_ms)),
+                       ts_ms.empty() ? "n/a" : fmt("%.1fx", median(ts_ms) / kv_med)});
   }
   t2.print();
   if (!a.kv_profile.empty()) {

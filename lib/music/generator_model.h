@@ -42,6 +42,9 @@ class GeneratorModel {
   const GeneratorConfig& config() const { return config_; }
   const std::string& path() const { return path_; }
   size_t parameter_count() const { return parameter_count_; }
+  // Whether the weights were also read into the native step (lib/music/native_decoder.h); true for every
+  // model exported from models/training/model.py, including converted official checkpoints.
+  bool has_native_step() const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
@@ -58,6 +61,11 @@ class GeneratorModel {
 // process-global; with OpenMP the setting must be made in the thread that runs inference).
 void set_inference_threads(int threads);
 
+// How a session runs single-token steps after a prefill. Native (the default when the model allows it) is
+// plain C++ with a preallocated KV cache; TorchScript calls the exported `step` method (kept for
+// comparison in tests and benchmarks). Prefills always run in TorchScript.
+enum class StepBackend { Native, TorchScript };
+
 class GeneratorSession {
  public:
   explicit GeneratorSession(std::shared_ptr<const GeneratorModel> model);
@@ -73,6 +81,10 @@ class GeneratorSession {
   // is full, the oldest tokens are dropped in one chunk (the first prefix token, the instrument control,
   // is kept) and the window is re-prefilled.
   void push(int token, float boundary);
+  // Selects the step backend (Native falls back to TorchScript when the model has no native weights);
+  // a current window is re-prefilled into the new backend's cache.
+  void set_step_backend(StepBackend backend);
+  StepBackend step_backend() const;
   // Changes the conditioning; the window is re-prefilled with the new values (no-op when unchanged).
   void set_condition(float valence, float arousal);
 

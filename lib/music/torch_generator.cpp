@@ -14,16 +14,23 @@
 #include <sstream>
 
 #include "lib/music/generator_model.h"
+#include "lib/music/native_decoder.h"
 
 namespace emsync::music {
 
 struct GeneratorModel::Impl {
   torch::jit::Module module;
+  // The same weights as plain arrays for the native step; empty when the module's parameters do not
+  // follow model.py's names (then sessions step through TorchScript).
+  std::unique_ptr<DecoderWeights> native;
 };
 
 struct GeneratorSession::State {
   torch::jit::Module module;
-  c10::IValue cache;
+  StepBackend backend = StepBackend::TorchScript;
+  c10::IValue cache;  // TorchScript backend
+  KvCache kv;         // native backend
+  std::unique_ptr<NativeDecoder> decoder;
 };
 
 namespace {
@@ -99,6 +106,58 @@ std::string canonical_path(const std::string& path) {
   return path;
 }
 
+// model.py's parameters as plain arrays (names as in the official EMSYNC checkpoint). Returns null when a
+// parameter is missing or shaped unexpectedly, so an unusual but valid TorchScript file still runs.
+std::unique_ptr<DecoderWeights> extract_native_weights(const torch::jit::Module& module, const GeneratorConfig& c) {
+  std::map<std::string, at::Tensor> params;
+  for (const auto& p : module.named_parameters(/*recurse=*/true)) params[p.name] = p.value;
+  auto take = [&](const std::string& name, std::vector<float>& out) {
+    auto it = params.find(name);
+    if (it == params.end()) throw std::invalid_argument("generator weights: no parameter " + name);
+    at::Tensor t = it->second.detach().to(at::kFloat).contiguous();
+    out.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  };
+  auto w = std::make_unique<DecoderWeights>();
+  w->shape = DecoderShape{c.vocab_size, c.context, c.d_model, c.n_layers, c.n_heads, c.d_ff,
+                          static_cast<float>(c.max_boundary_seconds)};
+  try {
+    take("embedding.weight", w->embedding);
+    take("positional_encoding", w->position);
+    take("ff_times_to_chord.0.weight", w->bnd_w1);
+    take("ff_times_to_chord.0.bias", w->bnd_b1);
+    take("ff_times_to_chord.2.weight", w->bnd_w2);
+    take("ff_times_to_chord.2.bias", w->bnd_b2);
+    take("fc.weight", w->out_w);
+    take("fc.bias", w->out_b);
+    w->layers.resize(c.n_layers);
+    for (int i = 0; i < c.n_layers; ++i) {
+      const std::string p = "enc_layers." + std::to_string(i) + ".";
+      DecoderWeights::Layer& l = w->layers[i];
+      take(p + "rga.Wq.weight", l.wq);
+      take(p + "rga.Wq.bias", l.bq);
+      take(p + "rga.Wk.weight", l.wk);
+      take(p + "rga.Wk.bias", l.bk);
+      take(p + "rga.Wv.weight", l.wv);
+      take(p + "rga.Wv.bias", l.bv);
+      take(p + "rga.fc.weight", l.wo);
+      take(p + "rga.fc.bias", l.bo);
+      take(p + "rga.E", l.rel);
+      take(p + "FFN_pre.weight", l.ff1_w);
+      take(p + "FFN_pre.bias", l.ff1_b);
+      take(p + "FFN_suf.weight", l.ff2_w);
+      take(p + "FFN_suf.bias", l.ff2_b);
+      take(p + "layernorm1.weight", l.ln1_g);
+      take(p + "layernorm1.bias", l.ln1_b);
+      take(p + "layernorm2.weight", l.ln2_g);
+      take(p + "layernorm2.bias", l.ln2_b);
+    }
+    w->check();
+  } catch (const std::invalid_argument&) {
+    return nullptr;
+  }
+  return w;
+}
+
 void copy_logits(const at::Tensor& t, std::vector<float>& out) {
   at::Tensor flat = t.reshape({-1}).to(at::kFloat).contiguous();
   out.resize(flat.numel());
@@ -146,6 +205,7 @@ std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& pa
   model->path_ = path;
   model->impl_ = std::make_unique<Impl>();
   model->impl_->module = module;
+  model->impl_->native = extract_native_weights(module, config);
   size_t count = 0;
   for (const auto& p : module.parameters()) count += p.numel();
   model->parameter_count_ = count;
@@ -157,11 +217,27 @@ void set_inference_threads(int threads) {
   if (threads > 0) at::set_num_threads(threads);
 }
 
+bool GeneratorModel::has_native_step() const { return impl_->native != nullptr; }
+
 GeneratorSession::GeneratorSession(std::shared_ptr<const GeneratorModel> model)
     : model_(std::move(model)), state_(std::make_unique<State>()) {
   if (!model_) throw ModelError("GeneratorSession needs a model");
   state_->module = model_->impl().module;
+  set_step_backend(StepBackend::Native);
 }
+
+void GeneratorSession::set_step_backend(StepBackend backend) {
+  if (backend == StepBackend::Native && !model_->has_native_step()) backend = StepBackend::TorchScript;
+  if (backend == state_->backend && (backend == StepBackend::TorchScript || state_->decoder)) return;
+  state_->backend = backend;
+  if (backend == StepBackend::Native && !state_->decoder) {
+    state_->kv.reset(model_->impl().native->shape);
+    state_->decoder = std::make_unique<NativeDecoder>(*model_->impl().native);
+  }
+  if (!window_tokens_.empty()) prefill();  // move the current window's cache to the other backend
+}
+
+StepBackend GeneratorSession::step_backend() const { return state_->backend; }
 
 GeneratorSession::~GeneratorSession() = default;
 
@@ -191,7 +267,17 @@ void GeneratorSession::prefill() {
   at::Tensor a = torch::full({1}, arousal_, torch::kFloat);
   auto out = state_->module.get_method("prefill")({tokens, v, a, boundary}).toTuple();
   copy_logits(out->elements()[0].toTensor(), logits_);
-  state_->cache = out->elements()[1];
+  if (state_->backend == StepBackend::Native) {
+    const auto layers = out->elements()[1].toTensorList();
+    for (size_t i = 0; i < layers.size(); ++i) {
+      at::Tensor t = at::Tensor(layers[i]).contiguous();  // [1, heads, positions, d_head]
+      state_->kv.assign(static_cast<int>(i / 2), i % 2 == 1, t.data_ptr<float>(), static_cast<int>(t.size(2)));
+      state_->kv.set_length(static_cast<int>(t.size(2)));
+    }
+    state_->cache = c10::IValue();
+  } else {
+    state_->cache = out->elements()[1];
+  }
   ++prefill_count_;
 }
 
@@ -212,6 +298,12 @@ void GeneratorSession::push(int token, float boundary) {
     window_tokens_ = std::move(tokens);
     window_boundaries_ = std::move(bounds);
     prefill();
+    return;
+  }
+  if (state_->backend == StepBackend::Native) {
+    logits_.resize(c.vocab_size);
+    state_->decoder->step(token, boundary, state_->kv, logits_.data());
+    ++step_count_;
     return;
   }
   c10::InferenceMode guard;

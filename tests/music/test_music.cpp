@@ -164,6 +164,40 @@ GST_START_TEST(test_session_step_matches_prefill) {
 }
 GST_END_TEST;
 
+// The native step (plain C++, preallocated cache) must follow the exported TorchScript step token by token,
+// through a window slide (the tiny model's context is 64) and a change of conditioning.
+GST_START_TEST(test_native_step_matches_torchscript_step) {
+  auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
+  fail_unless(model->has_native_step());
+  GeneratorSession native(model), scripted(model);
+  fail_unless(native.step_backend() == StepBackend::Native);
+  scripted.set_step_backend(StepBackend::TorchScript);
+  fail_unless(scripted.step_backend() == StepBackend::TorchScript);
+  const std::vector<int> prefix{vocab::kMoreInstrumentsToken, vocab::kBarToken};
+  const std::vector<float> bounds{8.0f, 7.5f};
+  native.start(prefix, bounds, 0.3f, NAN);
+  scripted.start(prefix, bounds, 0.3f, NAN);
+  double max_err = 0.0;
+  for (int i = 0; i < 150; ++i) {
+    const int token = i % 3 == 0   ? vocab::note_token(vocab::Instrument::Piano, 48 + i % 30, true)
+                      : i % 3 == 1 ? vocab::time_shift_token(1 + i % 50)
+                                   : vocab::note_token(vocab::Instrument::Piano, 48 + (i - 2) % 30, false);
+    const float boundary = std::fmod(0.37f * i, 9.0f);
+    if (i == 90) {
+      native.set_condition(-0.6f, 0.8f);
+      scripted.set_condition(-0.6f, 0.8f);
+    }
+    native.push(token, boundary);
+    scripted.push(token, boundary);
+    fail_unless_equals_int(native.window_length(), scripted.window_length());
+    for (size_t k = 0; k < native.logits().size(); ++k)
+      max_err = std::max(max_err, (double)std::fabs(native.logits()[k] - scripted.logits()[k]));
+  }
+  fail_unless(native.prefill_count() >= 3, "expected window slides, got %ld prefills", native.prefill_count());
+  fail_unless(max_err < 1e-4, "native vs TorchScript step differ by %g", max_err);
+}
+GST_END_TEST;
+
 static std::vector<TimedToken> compose(SyncMode sync, uint64_t seed, const std::vector<double>& cuts, double until,
                                        ComposerStats* stats = nullptr) {
   ComposerOptions o;
@@ -307,6 +341,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_model_errors_name_the_file);
   tcase_add_test(tc, test_model_shared_by_path);
   tcase_add_test(tc, test_session_step_matches_prefill);
+  tcase_add_test(tc, test_native_step_matches_torchscript_step);
   tcase_add_test(tc, test_composer_hard_sync_lands_chords_on_cuts);
   tcase_add_test(tc, test_composer_seeded_and_valid);
   tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);

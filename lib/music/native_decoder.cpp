@@ -1,0 +1,389 @@
+#include "lib/music/native_decoder.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace emsync::music {
+
+namespace {
+
+// ---- kernels ---------------------------------------------------------------------------------------
+// y[r] = W[r] . x (+ bias[r]) for `rows` rows of `cols` floats (row stride = cols). The step is bound by
+// reading W once per token, so the AVX2 path walks four rows at a time against one load of x.
+
+void matvec_generic(const float* W, const float* x, const float* bias, float* y, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) {
+    const float* w = W + static_cast<size_t>(r) * cols;
+    float acc = 0.0f;
+    for (int c = 0; c < cols; ++c) acc += w[c] * x[c];
+    y[r] = acc + (bias ? bias[r] : 0.0f);
+  }
+}
+
+__attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
+  return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) void matvec_avx2(const float* W, const float* x, const float* bias, float* y,
+                                                     int rows, int cols) {
+  const int vec_cols = cols & ~7;
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float* w0 = W + static_cast<size_t>(r) * cols;
+    const float* w1 = w0 + cols;
+    const float* w2 = w1 + cols;
+    const float* w3 = w2 + cols;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+           a3 = _mm256_setzero_ps();
+    for (int c = 0; c < vec_cols; c += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + c);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + c), xv, a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + c), xv, a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + c), xv, a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + c), xv, a3);
+    }
+    float s0 = hsum256(a0), s1 = hsum256(a1), s2 = hsum256(a2), s3 = hsum256(a3);
+    for (int c = vec_cols; c < cols; ++c) {
+      s0 += w0[c] * x[c];
+      s1 += w1[c] * x[c];
+      s2 += w2[c] * x[c];
+      s3 += w3[c] * x[c];
+    }
+    y[r] = s0 + (bias ? bias[r] : 0.0f);
+    y[r + 1] = s1 + (bias ? bias[r + 1] : 0.0f);
+    y[r + 2] = s2 + (bias ? bias[r + 2] : 0.0f);
+    y[r + 3] = s3 + (bias ? bias[r + 3] : 0.0f);
+  }
+  if (r < rows) matvec_generic(W + static_cast<size_t>(r) * cols, x, bias ? bias + r : nullptr, y + r, rows - r, cols);
+}
+
+// y += a * x over n floats.
+void axpy_generic(float a, const float* x, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// y[c] = sum_r a[r] * X[r][c] for `rows` rows of `cols` floats: the attention-weighted sum of values.
+void weighted_rows_generic(const float* X, const float* a, float* y, int rows, int cols) {
+  std::fill(y, y + cols, 0.0f);
+  for (int r = 0; r < rows; ++r) axpy_generic(a[r], X + static_cast<size_t>(r) * cols, y, cols);
+}
+
+// Keeps a block of up to 64 output columns in eight registers while walking all rows.
+__attribute__((target("avx2,fma"))) void weighted_rows_avx2(const float* X, const float* a, float* y, int rows,
+                                                            int cols) {
+  int c0 = 0;
+  for (; c0 + 64 <= cols; c0 += 64) {
+    __m256 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+    for (int r = 0; r < rows; ++r) {
+      const __m256 av = _mm256_set1_ps(a[r]);
+      const float* x = X + static_cast<size_t>(r) * cols + c0;
+      for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(av, _mm256_loadu_ps(x + 8 * i), acc[i]);
+    }
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(y + c0 + 8 * i, acc[i]);
+  }
+  for (; c0 + 8 <= cols; c0 += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int r = 0; r < rows; ++r)
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(a[r]), _mm256_loadu_ps(X + static_cast<size_t>(r) * cols + c0), acc);
+    _mm256_storeu_ps(y + c0, acc);
+  }
+  for (; c0 < cols; ++c0) {
+    float acc = 0.0f;
+    for (int r = 0; r < rows; ++r) acc += a[r] * X[static_cast<size_t>(r) * cols + c0];
+    y[c0] = acc;
+  }
+}
+
+// scores[j] = sum_d q[d] * (KT[d][j] + ET[d][j]) for j < n, where KT and ET are [dh][row stride]: keys
+// and the relative-position table stored transposed, so the loop runs along positions in vector lanes.
+void attention_scores_generic(const float* KT, const float* ET, size_t stride, const float* q, int dh, int n,
+                              float* scores) {
+  std::fill(scores, scores + n, 0.0f);
+  for (int d = 0; d < dh; ++d) {
+    const float* k = KT + d * stride;
+    const float* e = ET + d * stride;
+    for (int j = 0; j < n; ++j) scores[j] += q[d] * (k[j] + e[j]);
+  }
+}
+
+__attribute__((target("avx2,fma"))) void attention_scores_avx2(const float* KT, const float* ET, size_t stride,
+                                                               const float* q, int dh, int n, float* scores) {
+  int j = 0;
+  for (; j + 32 <= n; j += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+           a3 = _mm256_setzero_ps();
+    for (int d = 0; d < dh; ++d) {
+      const __m256 qd = _mm256_set1_ps(q[d]);
+      const float* k = KT + d * stride + j;
+      const float* e = ET + d * stride + j;
+      a0 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k), _mm256_loadu_ps(e)), a0);
+      a1 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 8), _mm256_loadu_ps(e + 8)), a1);
+      a2 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 16), _mm256_loadu_ps(e + 16)), a2);
+      a3 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 24), _mm256_loadu_ps(e + 24)), a3);
+    }
+    _mm256_storeu_ps(scores + j, a0);
+    _mm256_storeu_ps(scores + j + 8, a1);
+    _mm256_storeu_ps(scores + j + 16, a2);
+    _mm256_storeu_ps(scores + j + 24, a3);
+  }
+  for (; j + 8 <= n; j += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (int d = 0; d < dh; ++d)
+      a = _mm256_fmadd_ps(_mm256_set1_ps(q[d]),
+                          _mm256_add_ps(_mm256_loadu_ps(KT + d * stride + j), _mm256_loadu_ps(ET + d * stride + j)), a);
+    _mm256_storeu_ps(scores + j, a);
+  }
+  for (; j < n; ++j) {
+    float a = 0.0f;
+    for (int d = 0; d < dh; ++d) a += q[d] * (KT[d * stride + j] + ET[d * stride + j]);
+    scores[j] = a;
+  }
+}
+
+// exp(x) for 8 lanes (Cephes' expf: range reduction by ln 2 and a degree-5 polynomial; relative error
+// ~1e-7 over the softmax's range x <= 0).
+__attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
+  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f)), _mm256_set1_ps(-88.3762626647949f));
+  __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+  fx = _mm256_floor_ps(fx);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+// In place: s[j] = softmax(s * scale)[j] over n values.
+void softmax_generic(float* s, int n, float scale) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n; ++j) mx = std::max(mx, s[j] * scale);
+  float sum = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    s[j] = std::exp(s[j] * scale - mx);
+    sum += s[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int j = 0; j < n; ++j) s[j] *= inv;
+}
+
+__attribute__((target("avx2,fma"))) void softmax_avx2(float* s, int n, float scale) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n; ++j) mx = std::max(mx, s[j] * scale);
+  const __m256 sc = _mm256_set1_ps(scale), m = _mm256_set1_ps(mx);
+  __m256 acc = _mm256_setzero_ps();
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = exp256(_mm256_fmsub_ps(_mm256_loadu_ps(s + j), sc, m));
+    _mm256_storeu_ps(s + j, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = hsum256(acc);
+  for (; j < n; ++j) {
+    s[j] = std::exp(s[j] * scale - mx);
+    sum += s[j];
+  }
+  const float inv = 1.0f / sum;
+  for (j = 0; j < n; ++j) s[j] *= inv;
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+inline void matvec(const float* W, const float* x, const float* bias, float* y, int rows, int cols) {
+  if (kHaveAvx2)
+    matvec_avx2(W, x, bias, y, rows, cols);
+  else
+    matvec_generic(W, x, bias, y, rows, cols);
+}
+
+inline void attention_scores(const float* KT, const float* ET, size_t stride, const float* q, int dh, int n,
+                             float* scores) {
+  if (kHaveAvx2)
+    attention_scores_avx2(KT, ET, stride, q, dh, n, scores);
+  else
+    attention_scores_generic(KT, ET, stride, q, dh, n, scores);
+}
+
+inline void softmax(float* s, int n, float scale) {
+  if (kHaveAvx2)
+    softmax_avx2(s, n, scale);
+  else
+    softmax_generic(s, n, scale);
+}
+
+inline void weighted_rows(const float* X, const float* a, float* y, int rows, int cols) {
+  if (kHaveAvx2)
+    weighted_rows_avx2(X, a, y, rows, cols);
+  else
+    weighted_rows_generic(X, a, y, rows, cols);
+}
+
+// x = LayerNorm(x) with PyTorch's biased variance and eps 1e-6 (model.py's layernorm1/2).
+void layer_norm(float* x, const float* g, const float* b, int n) {
+  double mean = 0.0;
+  for (int i = 0; i < n; ++i) mean += x[i];
+  mean /= n;
+  double var = 0.0;
+  for (int i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  var /= n;
+  const float inv = static_cast<float>(1.0 / std::sqrt(var + 1e-6));
+  const float m = static_cast<float>(mean);
+  for (int i = 0; i < n; ++i) x[i] = (x[i] - m) * inv * g[i] + b[i];
+}
+
+void expect_size(const std::vector<float>& v, size_t n, const std::string& what) {
+  if (v.size() != n)
+    throw std::invalid_argument("generator weights: " + what + " has " + std::to_string(v.size()) +
+                                " values, expected " + std::to_string(n));
+}
+
+}  // namespace
+
+void DecoderWeights::check() const {
+  const auto& s = shape;
+  if (s.d_model <= 0 || s.n_heads <= 0 || s.d_model % s.n_heads != 0 || s.d_model % 4 != 0 || s.context <= 0 ||
+      s.vocab_size <= 0 || s.d_ff <= 0 || s.n_layers <= 0)
+    throw std::invalid_argument("generator weights: unusable shape");
+  const size_t d = s.d_model, dh = d / s.n_heads, ff = s.d_ff;
+  expect_size(embedding, s.vocab_size * d, "embedding.weight");
+  expect_size(position, s.context * d / 2, "positional_encoding");
+  expect_size(bnd_w1, d / 4, "ff_times_to_chord.0.weight");
+  expect_size(bnd_b1, d / 4, "ff_times_to_chord.0.bias");
+  expect_size(bnd_w2, d / 2 * d / 4, "ff_times_to_chord.2.weight");
+  expect_size(bnd_b2, d / 2, "ff_times_to_chord.2.bias");
+  expect_size(out_w, s.vocab_size * d, "fc.weight");
+  expect_size(out_b, s.vocab_size, "fc.bias");
+  if (layers.size() != static_cast<size_t>(s.n_layers))
+    throw std::invalid_argument("generator weights: " + std::to_string(layers.size()) + " layers, expected " +
+                                std::to_string(s.n_layers));
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
+    const std::string p = "enc_layers." + std::to_string(i) + ".";
+    for (auto [v, name] : {std::pair{&l.wq, "rga.Wq.weight"}, {&l.wk, "rga.Wk.weight"}, {&l.wv, "rga.Wv.weight"},
+                           {&l.wo, "rga.fc.weight"}})
+      expect_size(*v, d * d, p + name);
+    for (auto [v, name] : {std::pair{&l.bq, "rga.Wq.bias"}, {&l.bk, "rga.Wk.bias"}, {&l.bv, "rga.Wv.bias"},
+                           {&l.bo, "rga.fc.bias"}, {&l.ff2_b, "FFN_suf.bias"}, {&l.ln1_g, "layernorm1.weight"},
+                           {&l.ln1_b, "layernorm1.bias"}, {&l.ln2_g, "layernorm2.weight"},
+                           {&l.ln2_b, "layernorm2.bias"}})
+      expect_size(*v, d, p + name);
+    expect_size(l.rel, s.context * dh, p + "rga.E");
+    expect_size(l.ff1_w, ff * d, p + "FFN_pre.weight");
+    expect_size(l.ff1_b, ff, p + "FFN_pre.bias");
+    expect_size(l.ff2_w, d * ff, p + "FFN_suf.weight");
+  }
+}
+
+void KvCache::reset(const DecoderShape& shape) {
+  heads_ = shape.n_heads;
+  context_ = shape.context;
+  d_head_ = shape.d_model / shape.n_heads;
+  const size_t n = static_cast<size_t>(shape.n_layers) * heads_ * context_ * d_head_;
+  if (k_.size() != n) {
+    k_.assign(n, 0.0f);
+    v_.assign(n, 0.0f);
+  }
+  length_ = 0;
+}
+
+void KvCache::assign(int layer, bool values, const float* data, int length) {
+  if (length > context_) throw std::invalid_argument("KvCache::assign: longer than the context");
+  for (int h = 0; h < heads_; ++h) {
+    const float* src = data + static_cast<size_t>(h) * length * d_head_;
+    if (values) {
+      std::memcpy(v_.data() + offset(layer, h), src, sizeof(float) * length * d_head_);
+    } else {
+      float* dst = k_.data() + offset(layer, h);
+      for (int pos = 0; pos < length; ++pos)
+        for (int i = 0; i < d_head_; ++i) dst[static_cast<size_t>(i) * context_ + pos] = src[pos * d_head_ + i];
+    }
+  }
+}
+
+NativeDecoder::NativeDecoder(const DecoderWeights& weights) : w_(weights) {
+  const auto& s = w_.shape;
+  x_.resize(s.d_model);
+  q_.resize(s.d_model);
+  k_.resize(s.d_model);
+  v_.resize(s.d_model);
+  att_.resize(s.d_model);
+  proj_.resize(s.d_model);
+  hidden_.resize(s.d_model);
+  ff_.resize(s.d_ff);
+  scores_.resize(static_cast<size_t>(s.context));
+  const int dh = s.d_model / s.n_heads;
+  rel_t_.resize(s.n_layers);
+  for (int l = 0; l < s.n_layers; ++l) {
+    rel_t_[l].resize(static_cast<size_t>(dh) * s.context);
+    for (int r = 0; r < s.context; ++r)
+      for (int i = 0; i < dh; ++i) rel_t_[l][static_cast<size_t>(i) * s.context + r] = w_.layers[l].rel[static_cast<size_t>(r) * dh + i];
+  }
+  bnd_hidden_.resize(s.d_model / 4);
+}
+
+void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, float* logits) {
+  const DecoderShape& s = w_.shape;
+  const int d = s.d_model, H = s.n_heads, dh = d / H, half = d / 2;
+  const int p = cache.length();
+  if (p >= s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
+  if (token < 0 || token >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
+
+  // Embedding, then [position | boundary MLP] added (model.py _pos_boundary).
+  const float scale = std::sqrt(static_cast<float>(d));
+  const float* e = w_.embedding.data() + static_cast<size_t>(token) * d;
+  for (int i = 0; i < d; ++i) x_[i] = e[i] * scale;
+  const float* pos = w_.position.data() + static_cast<size_t>(p) * half;
+  for (int i = 0; i < half; ++i) x_[i] += pos[i];
+  const float b = std::clamp(boundary_seconds, 0.0f, s.max_boundary_seconds);
+  const float u = s.max_boundary_seconds - b;
+  for (int i = 0; i < d / 4; ++i) bnd_hidden_[i] = std::max(0.0f, w_.bnd_w1[i] * u + w_.bnd_b1[i]);
+  matvec(w_.bnd_w2.data(), bnd_hidden_.data(), w_.bnd_b2.data(), proj_.data(), half, d / 4);
+  for (int i = 0; i < half; ++i) x_[half + i] += proj_[i];
+
+  const float inv_sqrt_dh = 1.0f / std::sqrt(static_cast<float>(dh));
+  for (int l = 0; l < s.n_layers; ++l) {
+    const DecoderWeights::Layer& L = w_.layers[l];
+    matvec(L.wq.data(), x_.data(), L.bq.data(), q_.data(), d, d);
+    matvec(L.wk.data(), x_.data(), L.bk.data(), k_.data(), d, d);
+    matvec(L.wv.data(), x_.data(), L.bv.data(), v_.data(), d, d);
+    for (int h = 0; h < H; ++h) {
+      float* KT = cache.keys_transposed(l, h);
+      float* V = cache.values(l, h);
+      for (int i = 0; i < dh; ++i) KT[static_cast<size_t>(i) * s.context + p] = k_[h * dh + i];
+      std::memcpy(V + static_cast<size_t>(p) * dh, v_.data() + h * dh, sizeof(float) * dh);
+      // Relative global attention for one query: key j (0..p) pairs with E[context-1-(p-j)].
+      const float* q = q_.data() + h * dh;
+      float* scores = scores_.data();
+      attention_scores(cache.keys_transposed(l, h), rel_t_[l].data() + (s.context - 1 - p), s.context, q, dh, p + 1,
+                       scores);
+      softmax(scores, p + 1, inv_sqrt_dh);
+      weighted_rows(V, scores, att_.data() + h * dh, p + 1, dh);
+    }
+    matvec(L.wo.data(), att_.data(), L.bo.data(), proj_.data(), d, d);
+    for (int i = 0; i < d; ++i) proj_[i] += x_[i];
+    layer_norm(proj_.data(), L.ln1_g.data(), L.ln1_b.data(), d);  // out1
+    matvec(L.ff1_w.data(), proj_.data(), L.ff1_b.data(), ff_.data(), s.d_ff, d);
+    for (int i = 0; i < s.d_ff; ++i) ff_[i] = std::max(0.0f, ff_[i]);
+    matvec(L.ff2_w.data(), ff_.data(), L.ff2_b.data(), hidden_.data(), d, s.d_ff);
+    for (int i = 0; i < d; ++i) x_[i] = proj_[i] + hidden_[i];
+    layer_norm(x_.data(), L.ln2_g.data(), L.ln2_b.data(), d);
+  }
+  cache.set_length(p + 1);
+  matvec(w_.out_w.data(), x_.data(), w_.out_b.data(), logits, s.vocab_size, d);
+}
+
+}  // namespace emsync::music

@@ -1,0 +1,84 @@
+// The generator's single-token decoding step in plain C++ (no libtorch).
+//
+// Why: a libtorch step of the small model spends most of its time in operator dispatch (~100 small ops
+// per token), and its KV cache grows by torch.cat, copying the whole cache every token (55 MB per token
+// at the official size). Here the weights are plain arrays, the KV cache is preallocated for the full
+// context, and the step is a fixed sequence of matrix-vector products (AVX2/FMA when the CPU has it).
+// The prefill (many tokens at once, where libtorch's matrix-matrix kernels are efficient) stays in
+// TorchScript; its cache is copied in here. The math mirrors models/training/model.py
+// (EmsyncGenerator.step); tests compare both paths' logits.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace emsync::music {
+
+struct DecoderShape {
+  int vocab_size = 0;
+  int context = 0;  // positions, condition positions included (= the relative-attention table size)
+  int d_model = 0;
+  int n_layers = 0;
+  int n_heads = 0;
+  int d_ff = 0;
+  float max_boundary_seconds = 8.0f;
+};
+
+// Weights in PyTorch's layout: nn.Linear weights are [out][in] row-major.
+struct DecoderWeights {
+  struct Layer {
+    std::vector<float> wq, bq, wk, bk, wv, bv;  // [d][d], [d]
+    std::vector<float> wo, bo;                  // attention output projection
+    std::vector<float> rel;                     // relative position table E [context][d_head]
+    std::vector<float> ff1_w, ff1_b;            // [d_ff][d], [d_ff]
+    std::vector<float> ff2_w, ff2_b;            // [d][d_ff], [d]
+    std::vector<float> ln1_g, ln1_b, ln2_g, ln2_b;
+  };
+  DecoderShape shape;
+  std::vector<float> embedding;            // [vocab][d]
+  std::vector<float> position;             // [context][d/2]
+  std::vector<float> bnd_w1, bnd_b1;       // boundary MLP: [d/4][1], [d/4]
+  std::vector<float> bnd_w2, bnd_b2;       // [d/2][d/4], [d/2]
+  std::vector<Layer> layers;
+  std::vector<float> out_w, out_b;         // [vocab][d], [vocab]
+
+  // Throws std::invalid_argument naming the first array whose size does not match the shape.
+  void check() const;
+};
+
+// One stream's keys and values, preallocated for the whole context. Values are [layer][head][position][d_head];
+// keys are stored transposed, [layer][head][d_head][position], so attention scores vectorise along positions.
+class KvCache {
+ public:
+  void reset(const DecoderShape& shape);
+  int length() const { return length_; }
+  // Replaces the contents with `length` positions of a layer's keys or values laid out [head][pos][d_head].
+  void assign(int layer, bool values, const float* data, int length);
+  void set_length(int length) { length_ = length; }
+
+  float* keys_transposed(int layer, int head) { return k_.data() + offset(layer, head); }
+  float* values(int layer, int head) { return v_.data() + offset(layer, head); }
+
+ private:
+  size_t offset(int layer, int head) const {
+    return (static_cast<size_t>(layer) * heads_ + head) * static_cast<size_t>(context_) * d_head_;
+  }
+  std::vector<float> k_, v_;
+  int heads_ = 0, context_ = 0, d_head_ = 0, length_ = 0;
+};
+
+// Runs one token at position cache.length() (which must be < context), appends its keys and values to
+// the cache and writes vocab_size logits.
+class NativeDecoder {
+ public:
+  explicit NativeDecoder(const DecoderWeights& weights);
+  void step(int token, float boundary_seconds, KvCache& cache, float* logits);
+
+ private:
+  const DecoderWeights& w_;
+  // Scratch, sized once.
+  std::vector<float> x_, q_, k_, v_, att_, proj_, hidden_, ff_, scores_, bnd_hidden_;
+  std::vector<std::vector<float>> rel_t_;  // per layer: the relative table E transposed, [d_head][context]
+};
+
+}  // namespace emsync::music
