@@ -288,7 +288,7 @@ void DecoderWeights::check() const {
   }
 }
 
-void KvCache::reset(const DecoderShape& shape) {
+void KvCache::reset(const GeneratorConfig& shape) {
   heads_ = shape.n_heads;
   context_ = shape.context;
   d_head_ = shape.d_model / shape.n_heads;
@@ -336,7 +336,7 @@ NativeDecoder::NativeDecoder(const DecoderWeights& weights) : w_(weights) {
 }
 
 void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, float* logits) {
-  const DecoderShape& s = w_.shape;
+  const GeneratorConfig& s = w_.shape;
   const int d = s.d_model, H = s.n_heads, dh = d / H, half = d / 2;
   const int p = cache.length();
   if (p >= s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
@@ -348,8 +348,8 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
   for (int i = 0; i < d; ++i) x_[i] = e[i] * scale;
   const float* pos = w_.position.data() + static_cast<size_t>(p) * half;
   for (int i = 0; i < half; ++i) x_[i] += pos[i];
-  const float b = std::clamp(boundary_seconds, 0.0f, s.max_boundary_seconds);
-  const float u = s.max_boundary_seconds - b;
+  const float max_b = static_cast<float>(s.max_boundary_seconds);
+  const float u = max_b - std::clamp(boundary_seconds, 0.0f, max_b);
   for (int i = 0; i < d / 4; ++i) bnd_hidden_[i] = std::max(0.0f, w_.bnd_w1[i] * u + w_.bnd_b1[i]);
   matvec(w_.bnd_w2.data(), bnd_hidden_.data(), w_.bnd_b2.data(), proj_.data(), half, d / 4);
   for (int i = 0; i < half; ++i) x_[half + i] += proj_[i];

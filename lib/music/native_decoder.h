@@ -12,17 +12,9 @@
 #include <cstddef>
 #include <vector>
 
-namespace emsync::music {
+#include "lib/music/generator_model.h"
 
-struct DecoderShape {
-  int vocab_size = 0;
-  int context = 0;  // positions, condition positions included (= the relative-attention table size)
-  int d_model = 0;
-  int n_layers = 0;
-  int n_heads = 0;
-  int d_ff = 0;
-  float max_boundary_seconds = 8.0f;
-};
+namespace emsync::music {
 
 // Weights in PyTorch's layout: nn.Linear weights are [out][in] row-major.
 struct DecoderWeights {
@@ -34,7 +26,7 @@ struct DecoderWeights {
     std::vector<float> ff2_w, ff2_b;            // [d][d_ff], [d]
     std::vector<float> ln1_g, ln1_b, ln2_g, ln2_b;
   };
-  DecoderShape shape;
+  GeneratorConfig shape;  // context counts the condition positions (= the relative table's size)
   std::vector<float> embedding;            // [vocab][d]
   std::vector<float> position;             // [context][d/2]
   std::vector<float> bnd_w1, bnd_b1;       // boundary MLP: [d/4][1], [d/4]
@@ -50,7 +42,7 @@ struct DecoderWeights {
 // keys are stored transposed, [layer][head][d_head][position], so attention scores vectorise along positions.
 class KvCache {
  public:
-  void reset(const DecoderShape& shape);
+  void reset(const GeneratorConfig& shape);
   int length() const { return length_; }
   // Replaces the contents with `length` positions of a layer's keys or values laid out [head][pos][d_head].
   void assign(int layer, bool values, const float* data, int length);

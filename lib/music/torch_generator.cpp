@@ -118,8 +118,7 @@ std::unique_ptr<DecoderWeights> extract_native_weights(const torch::jit::Module&
     out.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
   };
   auto w = std::make_unique<DecoderWeights>();
-  w->shape = DecoderShape{c.vocab_size, c.context, c.d_model, c.n_layers, c.n_heads, c.d_ff,
-                          static_cast<float>(c.max_boundary_seconds)};
+  w->shape = c;
   try {
     take("embedding.weight", w->embedding);
     take("positional_encoding", w->position);
