@@ -304,6 +304,7 @@ struct Args {
   std::string sync = "hard";
   int max_files = 40;
   double max_midi_seconds = 0;  // 0 = whole file
+  bool note_grammar = true;     // --no-note-grammar: let the model emit invalid note events (comparison)
 };
 
 [[noreturn]] void usage(int rc) {
@@ -316,7 +317,8 @@ struct Args {
       "  emotion --model M [--seconds S] [--seeds N] [--grid v1,v2,...] [--seed S] [--threads N]\n"
       "  stats   --model M [--pieces N] [--seconds S] [--sync hard|soft|none] [--seed S]\n"
       "  stats   --midi DIR_OR_FILE... [--max-files N per directory] [--max-midi-seconds S] [--seed S]\n"
-      "common: --json OUT.json writes every figure (and per-piece data) as JSON\n");
+      "common: --json OUT.json writes every figure (and per-piece data) as JSON\n"
+      "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent keys\n");
   std::exit(rc);
 }
 
@@ -359,6 +361,7 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--seconds") a.seconds = std::stod(val());
     else if (k == "--pieces") a.pieces = std::stoi(val());
     else if (k == "--seed") a.seed = std::stoull(val());
+    else if (k == "--no-note-grammar") a.note_grammar = false;
     else if (k == "--seeds") a.seeds = std::stoi(val());
     else if (k == "--ref-steps") a.ref_steps = std::stoi(val());
     else if (k == "--short-context") a.short_context = std::stoi(val());
@@ -448,12 +451,14 @@ struct GenRequest {
   float valence = 0.0f;
   float arousal = 0.0f;
   bool time_tokens = false;
+  bool note_grammar = true;
 };
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req) {
   mu::ComposerOptions opt;
   opt.seed = req.seed;
   opt.sync = req.sync;
+  opt.note_grammar = req.note_grammar;
   mu::Composer composer(model, opt);
   Piece p;
   p.seconds = req.seconds;
@@ -771,6 +776,7 @@ int cmd_speed(const Args& a) {
 
   // 1. The real thing: the Composer, hard sync, a cut every ~6 s.
   GenRequest req;
+  req.note_grammar = a.note_grammar;
   req.sync = mu::SyncMode::Hard;
   req.seed = a.seed;
   req.seconds = seconds;
@@ -1027,6 +1033,7 @@ int cmd_sync(const Args& a) {
     Json per_piece = Json::array();
     for (int i = 0; i < pieces; ++i) {
       GenRequest req;
+      req.note_grammar = a.note_grammar;
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
@@ -1118,6 +1125,7 @@ int cmd_emotion(const Args& a) {
     for (double ar : a.grid)
       for (int s = 0; s < a.seeds; ++s) {
         GenRequest req;
+        req.note_grammar = a.note_grammar;
         req.sync = mu::SyncMode::None;
         req.seed = a.seed * 1000 + s;
         req.seconds = seconds;
@@ -1378,6 +1386,7 @@ int cmd_stats(const Args& a) {
     Json per = Json::array();
     for (int i = 0; i < pieces; ++i) {
       GenRequest req;
+      req.note_grammar = a.note_grammar;
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;

@@ -105,8 +105,27 @@ void Composer::begin() {
   started_ = true;
 }
 
-bool Composer::build_constraints(int previous_token) {
-  (void)previous_token;
+bool Composer::build_constraints() {
+  bool constrained = build_timing_constraints();
+  if (options_.note_grammar) {
+    if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
+    mask_invalid_notes();
+    constrained = true;
+  }
+  return constrained;
+}
+
+void Composer::mask_invalid_notes() {
+  for (int i = 0; i < vocab::kNumInstruments; ++i) {
+    const auto instrument = static_cast<vocab::Instrument>(i);
+    for (int k = 0; k < vocab::kNumPitches; ++k) {
+      const bool sounding = note_started_[i * vocab::kNumPitches + k] >= 0;
+      bias_[vocab::note_token(instrument, k + vocab::kMinPitch, /*on=*/sounding)] = kForbidden;
+    }
+  }
+}
+
+bool Composer::build_timing_constraints() {
   const int n = model_->config().vocab_size;
   bool constrained = false;
   auto ensure = [&]() {
@@ -190,7 +209,7 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
   while (cursor_seconds() < until_seconds) {
     if (cancel && cancel->load(std::memory_order_relaxed)) return;
     apply_emotion_at_cursor();
-    const bool constrained = build_constraints(previous_token_);
+    const bool constrained = build_constraints();
     const int token =
         sampler_.sample(session_.logits().data(), n, constrained ? bias_ : kNoBias, previous_token_);
 

@@ -44,6 +44,9 @@ struct ComposerOptions {
   // A note held longer than this is released: its OFF token is forced into the stream (so the model sees
   // it too). Small models sometimes forget to close notes; 0 disables.
   double max_note_seconds = 8.0;
+  // Note grammar: a note-on of a key that is already sounding and a note-off of a silent key are masked,
+  // so the token stream itself is valid (the reference relies on its decoder to drop such events).
+  bool note_grammar = true;
 };
 
 struct TimedToken {
@@ -86,7 +89,9 @@ class Composer {
   void apply_emotion_at_cursor();
   float boundary_value() const;
   // Fills bias_ for the next step; returns false when no constraint applies.
-  bool build_constraints(int previous_token);
+  bool build_constraints();
+  bool build_timing_constraints();
+  void mask_invalid_notes();
   // Index into note_started_ of the longest-held sounding note, else -1.
   int oldest_sounding_note() const;
   void track_note(int token);

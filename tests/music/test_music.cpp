@@ -256,14 +256,25 @@ GST_START_TEST(test_composer_seeded_and_valid) {
   bool differs = a.size() != c.size();
   for (size_t i = 0; !differs && i < a.size(); ++i) differs = a[i].token != c[i].token;
   fail_unless(differs);
-  // Never an excluded special token; times never go backwards.
+  // Never an excluded special token; times never go backwards; note grammar: no note-on of a sounding key,
+  // no note-off of a silent key.
   double last = 0.0;
+  std::vector<bool> sounding(vocab::kLastNoteToken + 1, false);
+  int notes = 0;
   for (const auto& t : a) {
     fail_if(t.token == vocab::kPadToken || t.token == vocab::kStartToken ||
             t.token == vocab::kLessInstrumentsToken || t.token == vocab::kMoreInstrumentsToken);
     fail_unless(t.time_seconds >= last);
     last = t.time_seconds;
+    if (vocab::is_note_token(t.token)) {
+      const auto n = vocab::decode_note_token(t.token);
+      const int key = vocab::note_token(n.instrument, n.pitch, true);
+      fail_unless(sounding[key] != n.on, "invalid note event (token %d) at %.3f s", t.token, t.time_seconds);
+      sounding[key] = n.on;
+      ++notes;
+    }
   }
+  fail_unless(notes > 10);
 }
 GST_END_TEST;
 
