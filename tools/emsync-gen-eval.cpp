@@ -305,6 +305,7 @@ struct Args {
   int max_files = 40;
   double max_midi_seconds = 0;  // 0 = whole file
   bool note_grammar = true;     // --no-note-grammar: let the model emit invalid note events (comparison)
+  double guidance = 0.0;        // --guidance G: emotion guidance strength (ComposerOptions::emotion_guidance)
 };
 
 [[noreturn]] void usage(int rc) {
@@ -318,6 +319,7 @@ struct Args {
       "  stats   --model M [--pieces N] [--seconds S] [--sync hard|soft|none] [--seed S]\n"
       "  stats   --midi DIR_OR_FILE... [--max-files N per directory] [--max-midi-seconds S] [--seed S]\n"
       "common: --json OUT.json writes every figure (and per-piece data) as JSON\n"
+      "        --guidance G composes with emotion guidance G (0 = none, as the reference)\n"
       "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent keys\n");
   std::exit(rc);
 }
@@ -362,6 +364,7 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--pieces") a.pieces = std::stoi(val());
     else if (k == "--seed") a.seed = std::stoull(val());
     else if (k == "--no-note-grammar") a.note_grammar = false;
+    else if (k == "--guidance") a.guidance = std::stod(val());
     else if (k == "--seeds") a.seeds = std::stoi(val());
     else if (k == "--ref-steps") a.ref_steps = std::stoi(val());
     else if (k == "--short-context") a.short_context = std::stoi(val());
@@ -452,6 +455,7 @@ struct GenRequest {
   float arousal = 0.0f;
   bool time_tokens = false;
   bool note_grammar = true;
+  float guidance = 0.0f;
 };
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req) {
@@ -459,6 +463,7 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   opt.seed = req.seed;
   opt.sync = req.sync;
   opt.note_grammar = req.note_grammar;
+  opt.emotion_guidance = req.guidance;
   mu::Composer composer(model, opt);
   Piece p;
   p.seconds = req.seconds;
@@ -747,6 +752,8 @@ Json header_json(const Args& a, const std::string& command) {
   j["command"] = command;
   j["threads"] = a.threads;
   j["seed"] = static_cast<double>(a.seed);
+  j["guidance"] = a.guidance;
+  j["note_grammar"] = a.note_grammar;
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   j["host"] = host;
@@ -777,6 +784,7 @@ int cmd_speed(const Args& a) {
   // 1. The real thing: the Composer, hard sync, a cut every ~6 s.
   GenRequest req;
   req.note_grammar = a.note_grammar;
+        req.guidance = static_cast<float>(a.guidance);
   req.sync = mu::SyncMode::Hard;
   req.seed = a.seed;
   req.seconds = seconds;
@@ -1034,6 +1042,7 @@ int cmd_sync(const Args& a) {
     for (int i = 0; i < pieces; ++i) {
       GenRequest req;
       req.note_grammar = a.note_grammar;
+        req.guidance = static_cast<float>(a.guidance);
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
@@ -1126,6 +1135,7 @@ int cmd_emotion(const Args& a) {
       for (int s = 0; s < a.seeds; ++s) {
         GenRequest req;
         req.note_grammar = a.note_grammar;
+        req.guidance = static_cast<float>(a.guidance);
         req.sync = mu::SyncMode::None;
         req.seed = a.seed * 1000 + s;
         req.seconds = seconds;
@@ -1387,6 +1397,7 @@ int cmd_stats(const Args& a) {
     for (int i = 0; i < pieces; ++i) {
       GenRequest req;
       req.note_grammar = a.note_grammar;
+        req.guidance = static_cast<float>(a.guidance);
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;

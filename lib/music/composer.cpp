@@ -23,7 +23,19 @@ Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOp
       schedule_(options.boundaries),
       current_valence_(std::numeric_limits<float>::quiet_NaN()),
       current_arousal_(std::numeric_limits<float>::quiet_NaN()),
-      note_started_(vocab::kNumInstruments * vocab::kNumPitches, -1) {}
+      note_started_(vocab::kNumInstruments * vocab::kNumPitches, -1) {
+  if (options_.emotion_guidance > 0.0f) unconditioned_ = std::make_unique<GeneratorSession>(model_);
+}
+
+const float* Composer::next_logits() {
+  if (!unconditioned_) return session_.logits().data();
+  const std::vector<float>& c = session_.logits();
+  const std::vector<float>& u = unconditioned_->logits();
+  const float g = options_.emotion_guidance;
+  guided_logits_.resize(c.size());
+  for (size_t i = 0; i < c.size(); ++i) guided_logits_[i] = c[i] + g * (c[i] - u[i]);
+  return guided_logits_.data();
+}
 
 void Composer::track_note(int token) {
   if (!vocab::is_note_token(token)) return;
@@ -101,6 +113,10 @@ void Composer::begin() {
   const float b = boundary_value();
   // Reference primer: the instrument control token, then <BAR>.
   session_.start({instrument_token(), vocab::kBarToken}, {b, b}, current_valence_, current_arousal_);
+  if (unconditioned_) {
+    const float kNull = std::numeric_limits<float>::quiet_NaN();
+    unconditioned_->start({instrument_token(), vocab::kBarToken}, {b, b}, kNull, kNull);
+  }
   previous_token_ = vocab::kBarToken;
   started_ = true;
 }
@@ -211,7 +227,7 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
     apply_emotion_at_cursor();
     const bool constrained = build_constraints();
     const int token =
-        sampler_.sample(session_.logits().data(), n, constrained ? bias_ : kNoBias, previous_token_);
+        sampler_.sample(next_logits(), n, constrained ? bias_ : kNoBias, previous_token_);
 
     if (vocab::is_time_shift(token)) {
       cursor_ticks_ += vocab::time_shift_ticks(token);
@@ -235,7 +251,9 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
     }
 
     track_note(token);
-    session_.push(token, boundary_value());
+    const float boundary = boundary_value();
+    session_.push(token, boundary);
+    if (unconditioned_) unconditioned_->push(token, boundary);
     out.push_back({token, cursor_seconds()});
     previous_token_ = token;
     ++stats_.tokens;
@@ -244,8 +262,8 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
 
 ComposerStats Composer::stats() const {
   ComposerStats s = stats_;
-  s.prefills = session_.prefill_count();
-  s.steps = session_.step_count();
+  s.prefills = session_.prefill_count() + (unconditioned_ ? unconditioned_->prefill_count() : 0);
+  s.steps = session_.step_count() + (unconditioned_ ? unconditioned_->step_count() : 0);
   return s;
 }
 

@@ -47,6 +47,12 @@ struct ComposerOptions {
   // Note grammar: a note-on of a key that is already sounding and a note-off of a silent key are masked,
   // so the token stream itself is valid (the reference relies on its decoder to drop such events).
   bool note_grammar = true;
+  // Emotion guidance (classifier-free guidance): next-token logits are
+  //   conditioned + g * (conditioned - unconditioned),
+  // where "unconditioned" is a second session of the same model with the learned null valence/arousal
+  // (training drops each label 20% of the time, which teaches the null vectors). g > 0 strengthens the
+  // emotion's effect on the music at the cost of a second decoding step per token; 0 = the reference.
+  float emotion_guidance = 0.0f;
 };
 
 struct TimedToken {
@@ -95,10 +101,14 @@ class Composer {
   // Index into note_started_ of the longest-held sounding note, else -1.
   int oldest_sounding_note() const;
   void track_note(int token);
+  // The logits to sample from: the session's, or the guided mix.
+  const float* next_logits();
 
   std::shared_ptr<const GeneratorModel> model_;
   ComposerOptions options_;
   GeneratorSession session_;
+  std::unique_ptr<GeneratorSession> unconditioned_;  // only with emotion_guidance > 0
+  std::vector<float> guided_logits_;
   Sampler sampler_;
   BoundarySchedule schedule_;
 

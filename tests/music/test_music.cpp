@@ -278,6 +278,33 @@ GST_START_TEST(test_composer_seeded_and_valid) {
 }
 GST_END_TEST;
 
+// Emotion guidance runs a second, unconditioned session in lockstep and changes what is sampled.
+GST_START_TEST(test_composer_emotion_guidance) {
+  auto run = [](float guidance, ComposerStats* stats) {
+    ComposerOptions o;
+    o.sync = SyncMode::Soft;
+    o.seed = 5;
+    o.emotion_guidance = guidance;
+    Composer c(GeneratorModel::load(data_path("tiny_generator.pt")), o);
+    c.set_emotion(0.0, 0.8f, 0.8f);
+    std::vector<TimedToken> out;
+    c.generate_until(4.0, out);
+    *stats = c.stats();
+    return out;
+  };
+  ComposerStats plain, guided;
+  auto a = run(0.0f, &plain);
+  auto b = run(2.0f, &guided);
+  bool differs = a.size() != b.size();
+  for (size_t i = 0; !differs && i < a.size(); ++i) differs = a[i].token != b[i].token;
+  fail_unless(differs);
+  // Every token is pushed into both sessions (a step, or a re-prefill when the window slides), after one
+  // initial prefill each.
+  fail_unless_equals_int((int)(plain.steps + plain.prefills), (int)plain.tokens + 1);
+  fail_unless_equals_int((int)(guided.steps + guided.prefills), 2 * ((int)guided.tokens + 1));
+}
+GST_END_TEST;
+
 // Decoded through the streaming decoder and flushed at the end, no note is left hanging.
 GST_START_TEST(test_composer_output_decodes_without_hanging_notes) {
   auto tokens = compose(SyncMode::Hard, 2, {2.0, 7.0}, 9.0);
@@ -356,6 +383,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_composer_hard_sync_lands_chords_on_cuts);
   tcase_add_test(tc, test_composer_seeded_and_valid);
   tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);
+  tcase_add_test(tc, test_composer_emotion_guidance);
   tcase_add_test(tc, test_composer_releases_overdue_notes);
   tcase_add_test(tc, test_composer_follows_emotion_changes);
   return s;
