@@ -7,7 +7,9 @@
 #include <ATen/ops/mkldnn_convolution.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -81,7 +83,43 @@ struct FaceExpressionModel::Graph {
   std::string input;
 
   torch::Tensor eval(const std::string& name, std::map<std::string, torch::Tensor>& memo) const;
+  static torch::Tensor max_pool(const torch::Tensor& x, const Node& n);
 };
+
+// Max pooling of a [1, C, H, W] float tensor, TF padding (SAME: the window skips the padding, as -inf padding
+// would). A plain loop: libtorch's max_pool2d (with indices, NCHW) and the -inf padding cost about as much as all
+// the model's convolutions together.
+torch::Tensor FaceExpressionModel::Graph::max_pool(const torch::Tensor& input, const Node& n) {
+  torch::Tensor x = input.contiguous();
+  const int64_t c = x.size(1), h = x.size(2), w = x.size(3);
+  int64_t oh, ow, top = 0, left = 0;
+  if (n.same_padding) {
+    oh = (h + n.stride_h - 1) / n.stride_h;
+    ow = (w + n.stride_w - 1) / n.stride_w;
+    top = same_padding(h, n.kernel_h, n.stride_h).first;
+    left = same_padding(w, n.kernel_w, n.stride_w).first;
+  } else {
+    oh = (h - n.kernel_h) / n.stride_h + 1;
+    ow = (w - n.kernel_w) / n.stride_w + 1;
+  }
+  if (oh <= 0 || ow <= 0) throw ModelError("max pool '" + n.name + "' has an empty output");
+  torch::Tensor out = torch::empty({1, c, oh, ow}, torch::kFloat32);
+  const float* src = x.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  for (int64_t ch = 0; ch < c; ++ch, src += h * w)
+    for (int64_t i = 0; i < oh; ++i) {
+      const int64_t y0 = std::max<int64_t>(0, i * n.stride_h - top), y1 = std::min(h, i * n.stride_h - top + n.kernel_h);
+      for (int64_t j = 0; j < ow; ++j) {
+        const int64_t x0 = std::max<int64_t>(0, j * n.stride_w - left);
+        const int64_t x1 = std::min(w, j * n.stride_w - left + n.kernel_w);
+        float m = -std::numeric_limits<float>::infinity();
+        for (int64_t y = y0; y < y1; ++y)
+          for (int64_t xx = x0; xx < x1; ++xx) m = std::max(m, src[y * w + xx]);
+        *dst++ = m;
+      }
+    }
+  return out;
+}
 
 torch::Tensor FaceExpressionModel::Graph::eval(const std::string& name,
                                                std::map<std::string, torch::Tensor>& memo) const {
@@ -104,33 +142,29 @@ torch::Tensor FaceExpressionModel::Graph::eval(const std::string& name,
       torch::Tensor x = in(0);
       const torch::Tensor& w = constants.at(n.inputs.at(1));
       int64_t kh = w.size(2), kw = w.size(3);
+      std::vector<int64_t> padding{0, 0};
       if (n.same_padding) {
         auto ph = same_padding(x.size(2), kh, n.stride_h), pw = same_padding(x.size(3), kw, n.stride_w);
-        if (ph.first || ph.second || pw.first || pw.second)
+        if (ph.first == ph.second && pw.first == pw.second) {
+          padding = {ph.first, pw.first};  // symmetric (every convolution of the expression model): the convolution pads
+        } else {
           x = torch::constant_pad_nd(x, {pw.first, pw.second, ph.first, ph.second}, 0.0);
+        }
       }
       c10::optional<torch::Tensor> b;
       if (n.bias) b = constants.at(n.inputs.at(2));
       int64_t groups = n.op == Op::kDepthwise ? x.size(1) : 1;
-      const std::vector<int64_t> stride{n.stride_h, n.stride_w}, no_padding{0, 0}, no_dilation{1, 1};
+      const std::vector<int64_t> stride{n.stride_h, n.stride_w}, no_dilation{1, 1};
       // oneDNN directly when libtorch has it: torch::conv2d sends 1x1 convolutions of a single image to
       // BLAS, whose threads then spin for ~0.1 s after every call (a large CPU cost at one face a second).
-      out = use_mkldnn ? at::mkldnn_convolution(x.contiguous(), w, b, no_padding, stride, no_dilation, groups)
-                       : torch::conv2d(x, w, b, stride, no_padding, no_dilation, groups);
+      out = use_mkldnn ? at::mkldnn_convolution(x.contiguous(), w, b, padding, stride, no_dilation, groups)
+                       : torch::conv2d(x, w, b, stride, padding, no_dilation, groups);
       if (n.relu) out = torch::relu(out);
       break;
     }
-    case Op::kMaxPool: {
-      torch::Tensor x = in(0);
-      if (n.same_padding) {
-        auto ph = same_padding(x.size(2), n.kernel_h, n.stride_h), pw = same_padding(x.size(3), n.kernel_w, n.stride_w);
-        if (ph.first || ph.second || pw.first || pw.second)
-          x = torch::constant_pad_nd(x, {pw.first, pw.second, ph.first, ph.second},
-                                     -std::numeric_limits<float>::infinity());
-      }
-      out = torch::max_pool2d(x, {n.kernel_h, n.kernel_w}, {n.stride_h, n.stride_w});
+    case Op::kMaxPool:
+      out = max_pool(in(0), n);
       break;
-    }
     case Op::kAdd:
       out = in(0) + in(1);
       break;
