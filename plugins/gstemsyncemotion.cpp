@@ -11,9 +11,9 @@
  * (activation), both in [-1, 1], and passes every frame on untouched (in place, no pixel copy).
  *
  * Every `interval` of stream time one frame is analysed on small samples of it (never a full-size copy):
- * - faces (expressions every `face-interval`, default 1 s, at the places found; faces looked for anew every 3
+ * - faces (expressions every `face-interval`, default 2 s, at the places found; faces looked for anew every 3
  *   intervals, every 2 when none is in view, and after a cut; the analyses in between reuse them): OpenCV's Haar frontal-face
- *   cascade (Debian's opencv-data, alt2) on a 192-pixel-wide grey copy (faces of at least ~1/10 of the width), then the mini-Xception expression model of the npm
+ *   cascade (Debian's opencv-data, alt2) on a 192-pixel-wide grey copy (faces of at least 1/8 of the width), then the mini-Xception expression model of the npm
  *   package @vladmandic/human (7 expressions) on a 64x64 crop of each face, mapped to valence/arousal the
  *   EMSYNC way (Russell-Mehrabian Gaussians, neutral at the origin);
  * - the scene: brightness and saturation (Valdez & Mehrabian 1994), motion activity and shot rhythm (Hanjalic
@@ -91,7 +91,9 @@ enum {
 #define DEFAULT_POST_MESSAGES TRUE
 #define DEFAULT_MODEL_FILE NULL
 #define DEFAULT_FACE_MODEL "auto"
-#define DEFAULT_FACE_INTERVAL (GST_SECOND)
+/* 2 s: faces cost most of the element's CPU time (bench/emotion/results.md); one classification per smoothing
+ * time constant. */
+#define DEFAULT_FACE_INTERVAL (2 * GST_SECOND)
 /* Messages are spaced by at least this much stream time, whatever the interval. */
 #define MIN_MESSAGE_SPACING (250 * GST_MSECOND)
 

@@ -18,8 +18,8 @@ struct EstimatorConfig {
   // and the faces looked for anew every 3 face intervals; with none, looked for every 2 face intervals; after
   // a cut, looked for at the first analysis at least half a face interval after the previous look. Analyses in
   // between reuse the last faces.
-  double face_interval_s = 1.0;
-  int detection_width = 192;    // width of the grey copy the face detector runs on (faces >= ~1/10 of it)
+  double face_interval_s = 2.0;
+  int detection_width = 192;    // width of the grey copy the face detector runs on (faces >= 1/8 of it)
   int colour_grid_width = 48;   // samples per row for colour statistics
   double rhythm_window_s = 10.0;  // shot lengths are averaged over this much recent video
 };
