@@ -444,7 +444,7 @@ gst_emsync_scenecut_submit_input_buffer (GstBaseTransform * trans, gboolean is_d
   } catch (const std::exception &e) {
     gst_video_frame_unmap (&frame);
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Scene analysis failed."),
-        ("OpenCV/engine error: %s (format %s, %dx%d)", e.what (), GST_VIDEO_INFO_NAME (&filter->in_info),
+        ("scene engine error: %s (format %s, %dx%d)", e.what (), GST_VIDEO_INFO_NAME (&filter->in_info),
             view.width, view.height));
     return GST_FLOW_ERROR;
   } catch (...) {

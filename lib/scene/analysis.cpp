@@ -5,8 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <opencv2/imgproc.hpp>
-
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -56,40 +54,54 @@ sum_rows_by_4 (const std::uint8_t *in, int out_w, int factor, std::uint8_t *out)
 #endif
 }
 
-// Downscales one plane by integer factors: one row out of each block of factor_y rows is read (the
-// memory traffic of the full-resolution frame is what costs) and averaged over factor_x columns by
-// OpenCV's INTER_AREA, which an integer factor keeps on its fast path (a plain box filter).
-void
-FrameAnalyzer::reduce_plane (const std::uint8_t *data, int stride, int width, int height,
-    int factor_x, int factor_y, int channels, cv::Mat &out)
+// Downscales one plane of @channels interleaved channels by integer factors into one plane per channel: one
+// row out of each block of factor_y rows is read (the memory traffic of the full-resolution frame is what
+// costs) and each output pixel is the mean of factor_x pixels of that row, rounded to nearest.
+static void
+reduce_plane (const std::uint8_t *data, int stride, int width, int height, int factor_x, int factor_y,
+    int channels, Plane *const *outs)
 {
   const int out_w = std::max (1, width / factor_x);
   const int out_h = std::max (1, height / factor_y);
   factor_x = std::max (1, std::min (factor_x, width));
   factor_y = std::max (1, std::min (factor_y, height));
+  for (int ch = 0; ch < channels; ch++)
+    outs[ch]->create (out_h, out_w);
   // Rows: one per output row (the middle one of its block); columns: mean of factor_x pixels.
   const std::uint8_t *first_row = data + (size_t) stride * (factor_y / 2);
   if (channels == 1 && factor_x % 4 == 0) {
-    out.create (out_h, out_w, CV_8U);
     for (int r = 0; r < out_h; r++)
-      sum_rows_by_4 (first_row + (size_t) stride * factor_y * r, out_w, factor_x, out.ptr<std::uint8_t> (r));
+      sum_rows_by_4 (first_row + (size_t) stride * factor_y * r, out_w, factor_x, outs[0]->ptr (r));
     return;
   }
-  const cv::Mat src (out_h, out_w * factor_x, CV_MAKETYPE (CV_8U, channels),
-      const_cast<std::uint8_t *> (first_row), (size_t) stride * factor_y);
-  if (factor_x == 1)
-    src.copyTo (out);
-  else
-    cv::resize (src, out, cv::Size (out_w, out_h), 0, 0, cv::INTER_AREA);
+  const float scale = 1.0f / (float) factor_x;
+  for (int r = 0; r < out_h; r++) {
+    const std::uint8_t *row = first_row + (size_t) stride * factor_y * r;
+    for (int ch = 0; ch < channels; ch++) {
+      std::uint8_t *o = outs[ch]->ptr (r);
+      if (factor_x == 1) {
+        for (int c = 0; c < out_w; c++)
+          o[c] = row[(size_t) c * channels + ch];
+        continue;
+      }
+      for (int c = 0; c < out_w; c++) {
+        const std::uint8_t *p = row + (size_t) c * factor_x * channels + ch;
+        unsigned sum = 0;
+        for (int j = 0; j < factor_x; j++)
+          sum += p[(size_t) j * channels];
+        o[c] = (std::uint8_t) std::min (255L, std::lrint ((float) sum * scale));   // to nearest, ties to even
+      }
+    }
+  }
 }
 
 // Edge map of the analysed luma: pixels whose central-difference gradient |dx| + |dy| exceeds a level tied
 // to the median luma (as PySceneDetect ties its Canny thresholds to the median), dilated by one pixel so
 // that slow motion keeps edges overlapping. A fraction of the cost of Canny at this size.
 static void
-compute_edges (const cv::Mat &y, const int *hist, cv::Mat &edges)
+compute_edges (const Plane &y, const int *hist, Plane &scratch, Plane &edges)
 {
-  const int half = (y.rows * y.cols) / 2;
+  const int half = (y.rows () * y.cols ()) / 2;
   int median = 0;
   for (int acc = 0; median < 255; median++) {
     acc += hist[median];
@@ -97,21 +109,20 @@ compute_edges (const cv::Mat &y, const int *hist, cv::Mat &edges)
       break;
   }
   const int level = std::max (6, median / 5);
-  edges.create (y.size (), CV_8U);
-  edges.setTo (0);
-  for (int r = 1; r + 1 < y.rows; r++) {
-    const std::uint8_t *up = y.ptr<std::uint8_t> (r - 1);
-    const std::uint8_t *row = y.ptr<std::uint8_t> (r);
-    const std::uint8_t *down = y.ptr<std::uint8_t> (r + 1);
-    std::uint8_t *e = edges.ptr<std::uint8_t> (r);
-    for (int c = 1; c + 1 < y.cols; c++) {
+  scratch.create (y.rows (), y.cols ());
+  scratch.fill (0);
+  for (int r = 1; r + 1 < y.rows (); r++) {
+    const std::uint8_t *up = y.ptr (r - 1);
+    const std::uint8_t *row = y.ptr (r);
+    const std::uint8_t *down = y.ptr (r + 1);
+    std::uint8_t *e = scratch.ptr (r);
+    for (int c = 1; c + 1 < y.cols (); c++) {
       const int gradient = std::abs ((int) row[c + 1] - (int) row[c - 1]) +
           std::abs ((int) down[c] - (int) up[c]);
       e[c] = gradient > level ? 255 : 0;
     }
   }
-  static const cv::Mat kernel = cv::Mat::ones (3, 3, CV_8U);
-  cv::dilate (edges, edges, kernel);
+  dilate3x3 (scratch, edges);
 }
 
 static void
@@ -123,22 +134,22 @@ compute_histogram (AnalysisFrame &f, const int *luma_hist)
   float *hv = hu + kHistogramBinsUV;
   for (int i = 0; i < 256; i++)
     hy[i >> 4] += (float) luma_hist[i];
-  const float ny = 1.0f / (float) std::max (1, f.y.rows * f.y.cols);
+  const float ny = 1.0f / (float) std::max (1, f.y.rows () * f.y.cols ());
   for (int i = 0; i < kHistogramBinsY; i++)
     hy[i] *= ny;
   if (f.u.empty ()) {
     hu[kHistogramBinsUV / 2] = hv[kHistogramBinsUV / 2] = 1.0f;
     return;
   }
-  for (int r = 0; r < f.u.rows; r++) {
-    const std::uint8_t *pu = f.u.ptr<std::uint8_t> (r);
-    const std::uint8_t *pv = f.v.ptr<std::uint8_t> (r);
-    for (int c = 0; c < f.u.cols; c++) {
+  for (int r = 0; r < f.u.rows (); r++) {
+    const std::uint8_t *pu = f.u.ptr (r);
+    const std::uint8_t *pv = f.v.ptr (r);
+    for (int c = 0; c < f.u.cols (); c++) {
       hu[pu[c] >> 5] += 1.0f;
       hv[pv[c] >> 5] += 1.0f;
     }
   }
-  const float nc = 1.0f / (float) std::max (1, f.u.rows * f.u.cols);
+  const float nc = 1.0f / (float) std::max (1, f.u.rows () * f.u.cols ());
   for (int i = 0; i < kHistogramBinsUV; i++) {
     hu[i] *= nc;
     hv[i] *= nc;
@@ -150,70 +161,73 @@ FrameAnalyzer::analyze (const FrameView &frame, AnalysisFrame &out)
 {
   const int k = luma_factor (frame.width);
   switch (frame.layout) {
-    case PixelLayout::kGray:
+    case PixelLayout::kGray:{
+      Plane *y[1] = { &out.y };
       reduce_plane (frame.planes[0].data, frame.planes[0].stride, frame.planes[0].width,
-          frame.planes[0].height, k, k, 1, out.y);
+          frame.planes[0].height, k, k, 1, y);
       out.u.release ();
       out.v.release ();
       break;
+    }
     case PixelLayout::kYuvPlanar:
     case PixelLayout::kYuvSemiPlanar:{
+      Plane *y[1] = { &out.y };
       reduce_plane (frame.planes[0].data, frame.planes[0].stride, frame.planes[0].width,
-          frame.planes[0].height, k, k, 1, out.y);
+          frame.planes[0].height, k, k, 1, y);
       // Chroma at half the analysed luma size, whatever the subsampling of the input.
       const int fx = std::max (1, (2 * k) >> frame.chroma_shift_x);
       const int fy = std::max (1, (2 * k) >> frame.chroma_shift_y);
       if (frame.layout == PixelLayout::kYuvPlanar) {
         const int iu = frame.swap_uv ? 2 : 1, iv = frame.swap_uv ? 1 : 2;
+        Plane *u[1] = { &out.u }, *v[1] = { &out.v };
         reduce_plane (frame.planes[iu].data, frame.planes[iu].stride, frame.planes[iu].width,
-            frame.planes[iu].height, fx, fy, 1, out.u);
+            frame.planes[iu].height, fx, fy, 1, u);
         reduce_plane (frame.planes[iv].data, frame.planes[iv].stride, frame.planes[iv].width,
-            frame.planes[iv].height, fx, fy, 1, out.v);
+            frame.planes[iv].height, fx, fy, 1, v);
       } else {
+        Plane *uv[2] = { frame.swap_uv ? &out.v : &out.u, frame.swap_uv ? &out.u : &out.v };
         reduce_plane (frame.planes[1].data, frame.planes[1].stride, frame.planes[1].width,
-            frame.planes[1].height, fx, fy, 2, packed_small_);
-        cv::Mat parts[2];
-        cv::split (packed_small_, parts);
-        out.u = parts[frame.swap_uv ? 1 : 0];
-        out.v = parts[frame.swap_uv ? 0 : 1];
+            frame.planes[1].height, fx, fy, 2, uv);
       }
       break;
     }
     case PixelLayout::kPackedRgb:{
+      const int bpp = std::max (1, std::min (4, frame.bytes_per_pixel));
+      Plane *channels[4] = { &rgb_small_[0], &rgb_small_[1], &rgb_small_[2], &rgb_small_[3] };
       reduce_plane (frame.planes[0].data, frame.planes[0].stride, frame.planes[0].width,
-          frame.planes[0].height, k, k, frame.bytes_per_pixel, packed_small_);
-      const int w = packed_small_.cols, h = packed_small_.rows;
-      out.y.create (h, w, CV_8U);
-      uv_full_[0].create (h, w, CV_8U);
-      uv_full_[1].create (h, w, CV_8U);
-      const int bpp = frame.bytes_per_pixel;
+          frame.planes[0].height, k, k, bpp, channels);
+      const int w = rgb_small_[0].cols (), h = rgb_small_[0].rows ();
+      out.y.create (h, w);
+      uv_full_[0].create (h, w);
+      uv_full_[1].create (h, w);
       // BT.601 limited range, the same integer approximation videoconvert uses.
       for (int r = 0; r < h; r++) {
-        const std::uint8_t *p = packed_small_.ptr<std::uint8_t> (r);
-        std::uint8_t *py = out.y.ptr<std::uint8_t> (r);
-        std::uint8_t *pu = uv_full_[0].ptr<std::uint8_t> (r);
-        std::uint8_t *pv = uv_full_[1].ptr<std::uint8_t> (r);
-        for (int c = 0; c < w; c++, p += bpp) {
-          const int R = p[frame.r_offset], G = p[frame.g_offset], B = p[frame.b_offset];
+        const std::uint8_t *pr = rgb_small_[frame.r_offset].ptr (r);
+        const std::uint8_t *pg = rgb_small_[frame.g_offset].ptr (r);
+        const std::uint8_t *pb = rgb_small_[frame.b_offset].ptr (r);
+        std::uint8_t *py = out.y.ptr (r);
+        std::uint8_t *pu = uv_full_[0].ptr (r);
+        std::uint8_t *pv = uv_full_[1].ptr (r);
+        for (int c = 0; c < w; c++) {
+          const int R = pr[c], G = pg[c], B = pb[c];
           py[c] = (std::uint8_t) (((66 * R + 129 * G + 25 * B + 128) >> 8) + 16);
           pu[c] = (std::uint8_t) (((-38 * R - 74 * G + 112 * B + 128) >> 8) + 128);
           pv[c] = (std::uint8_t) (((112 * R - 94 * G - 18 * B + 128) >> 8) + 128);
         }
       }
-      const cv::Size half (std::max (1, w / 2), std::max (1, h / 2));
-      cv::resize (uv_full_[0] (cv::Rect (0, 0, half.width * (w >= 2 ? 2 : 1),
-                  half.height * (h >= 2 ? 2 : 1))), out.u, half, 0, 0, cv::INTER_AREA);
-      cv::resize (uv_full_[1] (cv::Rect (0, 0, half.width * (w >= 2 ? 2 : 1),
-                  half.height * (h >= 2 ? 2 : 1))), out.v, half, 0, 0, cv::INTER_AREA);
+      const int half_w = std::max (1, w / 2), half_h = std::max (1, h / 2);
+      const int src_w = half_w * (w >= 2 ? 2 : 1), src_h = half_h * (h >= 2 ? 2 : 1);
+      resize_area (uv_full_[0], half_h, half_w, out.u, src_h, src_w);
+      resize_area (uv_full_[1], half_h, half_w, out.v, src_h, src_w);
       break;
     }
   }
   // One pass over the analysed luma: its histogram gives the mean, the spread, the median for the edge
   // detector and the coarse colour histogram.
   int luma_hist[256] = { 0 };
-  for (int r = 0; r < out.y.rows; r++) {
-    const std::uint8_t *p = out.y.ptr<std::uint8_t> (r);
-    for (int c = 0; c < out.y.cols; c++)
+  for (int r = 0; r < out.y.rows (); r++) {
+    const std::uint8_t *p = out.y.ptr (r);
+    for (int c = 0; c < out.y.cols (); c++)
       luma_hist[p[c]]++;
   }
   double sum = 0.0, sum_sq = 0.0;
@@ -221,29 +235,21 @@ FrameAnalyzer::analyze (const FrameView &frame, AnalysisFrame &out)
     sum += (double) i * luma_hist[i];
     sum_sq += (double) i * i * luma_hist[i];
   }
-  const double n = (double) std::max (1, out.y.rows * out.y.cols);
+  const double n = (double) std::max (1, out.y.rows () * out.y.cols ());
   out.mean_y = sum / n;
   out.stddev_y = std::sqrt (std::max (0.0, sum_sq / n - out.mean_y * out.mean_y));
-  compute_edges (out.y, luma_hist, out.edges);
+  compute_edges (out.y, luma_hist, edge_scratch_, out.edges);
   compute_histogram (out, luma_hist);
-  const int cw = std::min (kCoarseWidth, out.y.cols);
-  const cv::Size coarse (cw, std::max (1, out.y.rows * cw / std::max (1, out.y.cols)));
-  cv::resize (out.y, out.coarse_y, coarse, 0, 0, cv::INTER_AREA);
+  const int cw = std::min (kCoarseWidth, out.y.cols ());
+  const int ch = std::max (1, out.y.rows () * cw / std::max (1, out.y.cols ()));
+  resize_area (out.y, ch, cw, out.coarse_y);
   if (!out.u.empty ()) {
-    cv::resize (out.u, out.coarse_u, coarse, 0, 0, cv::INTER_AREA);
-    cv::resize (out.v, out.coarse_v, coarse, 0, 0, cv::INTER_AREA);
+    resize_area (out.u, ch, cw, out.coarse_u);
+    resize_area (out.v, ch, cw, out.coarse_v);
   } else {
     out.coarse_u.release ();
     out.coarse_v.release ();
   }
-}
-
-static double
-mean_abs_diff (const cv::Mat &a, const cv::Mat &b)
-{
-  if (a.empty () || b.empty () || a.size () != b.size ())
-    return 0.0;
-  return cv::norm (a, b, cv::NORM_L1) / (double) (a.rows * a.cols);
 }
 
 FrameDelta
@@ -258,21 +264,21 @@ frame_delta (const AnalysisFrame &a, const AnalysisFrame &b, bool with_edges)
 }
 
 static double
-plane_blend_residual (const cv::Mat &a, const cv::Mat &m, const cv::Mat &b)
+plane_blend_residual (const Plane &a, const Plane &m, const Plane &b)
 {
-  if (a.empty () || a.size () != m.size () || a.size () != b.size ())
+  if (a.empty () || !a.same_size (m) || !a.same_size (b))
     return 0.0;
   long long sum = 0;
-  for (int r = 0; r < a.rows; r++) {
-    const std::uint8_t *pa = a.ptr<std::uint8_t> (r);
-    const std::uint8_t *pm = m.ptr<std::uint8_t> (r);
-    const std::uint8_t *pb = b.ptr<std::uint8_t> (r);
+  for (int r = 0; r < a.rows (); r++) {
+    const std::uint8_t *pa = a.ptr (r);
+    const std::uint8_t *pm = m.ptr (r);
+    const std::uint8_t *pb = b.ptr (r);
     int row = 0;
-    for (int c = 0; c < a.cols; c++)
+    for (int c = 0; c < a.cols (); c++)
       row += std::abs (2 * (int) pm[c] - (int) pa[c] - (int) pb[c]);
     sum += row;
   }
-  return (double) sum / (2.0 * a.rows * a.cols);
+  return (double) sum / (2.0 * a.rows () * a.cols ());
 }
 
 double

@@ -8,9 +8,8 @@
 #include <array>
 #include <cstdint>
 
-#include <opencv2/core.hpp>
-
 #include "lib/scene/frame_view.h"
+#include "lib/scene/plane.h"
 
 namespace emsync {
 namespace scene {
@@ -21,10 +20,10 @@ constexpr int kHistogramBins = kHistogramBinsY + 2 * kHistogramBinsUV;
 constexpr int kCoarseWidth = 16;
 
 struct AnalysisFrame {
-  cv::Mat y;                  // CV_8U, about analysis_width wide
-  cv::Mat u, v;               // CV_8U, half the size of y (empty for GRAY8 input)
-  cv::Mat edges;              // CV_8U, 0 or 255, same size as y
-  cv::Mat coarse_y, coarse_u, coarse_v;   // block means, about kCoarseWidth wide (motion-blind colour layout)
+  Plane y;                    // about analysis_width wide
+  Plane u, v;                 // half the size of y (empty for GRAY8 input)
+  Plane edges;                // 0 or 255, same size as y
+  Plane coarse_y, coarse_u, coarse_v;     // block means, about kCoarseWidth wide (motion-blind colour layout)
   double mean_y = 0.0;        // mean luma (0..255)
   double stddev_y = 0.0;      // spatial standard deviation of luma
   std::array<float, kHistogramBins> histogram{};  // Y, U and V histograms, each normalised to sum 1
@@ -46,12 +45,10 @@ class FrameAnalyzer {
 
  private:
   int luma_factor (int width) const;
-  void reduce_plane (const std::uint8_t *data, int stride, int width, int height, int factor_x,
-      int factor_y, int channels, cv::Mat &out);
-
   int analysis_width_;
-  cv::Mat packed_small_;      // scratch for packed RGB and interleaved UV planes
-  cv::Mat uv_full_[2];
+  Plane rgb_small_[4];        // scratch: the channels of packed RGB at the analysed size
+  Plane uv_full_[2];          // scratch: chroma of packed RGB at the analysed luma size
+  Plane edge_scratch_;        // scratch: edge flags before dilation
 };
 
 // Mean absolute per-component difference of two analysis frames of the same size.

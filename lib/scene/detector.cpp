@@ -411,7 +411,7 @@ SceneDetector::Impl::push (const FrameView &frame, std::int64_t pts)
 
   analyzer_.analyze (frame, rec.picture);
   rec.score = 0.0;
-  if (t > 0 && have (t - 1) && at (t - 1).picture.y.size () == rec.picture.y.size ())
+  if (t > 0 && have (t - 1) && at (t - 1).picture.y.same_size (rec.picture.y))
     rec.score = content_score (at (t - 1).picture, rec.picture);
   frames_seen_++;
   stats_.score = rec.score;

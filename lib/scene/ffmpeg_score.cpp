@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <opencv2/core.hpp>
+#include "lib/scene/plane.h"
 
 namespace emsync {
 namespace scene {
@@ -35,10 +35,8 @@ FfmpegSceneScore::next (const FrameView &frame)
     double count = 0.0;
     for (int p = 0; p < n_planes; p++) {
       const int row_bytes = frame.row_bytes (p), rows = frame.planes[p].height;
-      const cv::Mat cur (rows, row_bytes, CV_8U, const_cast<std::uint8_t *> (frame.planes[p].data),
-          (size_t) frame.planes[p].stride);
-      const cv::Mat prev (rows, row_bytes, CV_8U, previous_[p].data ());
-      sad += cv::norm (cur, prev, cv::NORM_L1);        // exact: an integer far below 2^53
+      sad += (double) sum_abs_diff (frame.planes[p].data, (std::size_t) frame.planes[p].stride,
+          previous_[p].data (), (std::size_t) row_bytes, row_bytes, rows);   // exact: far below 2^53
       count += (double) row_bytes * rows;
     }
     const double mafd = count > 0 ? sad / count : 0.0;
