@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -314,6 +315,77 @@ void KvCache::assign(int layer, bool values, const float* data, int length) {
   }
 }
 
+namespace {
+std::atomic<int> native_threads{1};
+
+// Spinning waits for a job or its completion this long before sleeping: a step's jobs come microseconds
+// apart, but on a busy machine a sleeping partner must not be burnt against.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+// True while the spin budget that started at `start` lasts (checks the clock every 64 calls).
+inline bool keep_spinning(int& spins, std::chrono::steady_clock::time_point start) {
+  _mm_pause();
+  return (++spins & 63) != 0 || std::chrono::steady_clock::now() - start < kSpin;
+}
+}  // namespace
+
+void set_native_decoder_threads(int threads) { native_threads.store(std::clamp(threads, 1, 2)); }
+
+ForkJoin::ForkJoin() : helper_([this] { helper_loop(); }) {}
+
+ForkJoin::~ForkJoin() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true);
+  }
+  wake_.notify_one();
+  helper_.join();
+}
+
+void ForkJoin::dispatch(void* fn, void (*invoke)(void*, int)) {
+  fn_ = fn;
+  invoke_ = invoke;
+  const unsigned job = posted_.load(std::memory_order_relaxed) + 1;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    posted_.store(job, std::memory_order_release);
+  }
+  if (helper_sleeping_.load()) wake_.notify_one();
+  invoke(fn, 0);
+  int spins = 0;
+  const auto start = std::chrono::steady_clock::now();
+  while (finished_.load(std::memory_order_acquire) != job) {
+    if (keep_spinning(spins, start)) continue;
+    std::unique_lock<std::mutex> lock(mutex_);
+    caller_sleeping_.store(true);
+    done_cv_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == job; });
+    caller_sleeping_.store(false);
+  }
+}
+
+void ForkJoin::helper_loop() {
+  unsigned seen = 0;
+  for (;;) {
+    int spins = 0;
+    const auto start = std::chrono::steady_clock::now();
+    while (posted_.load(std::memory_order_acquire) == seen && !stop_.load()) {
+      if (keep_spinning(spins, start)) continue;
+      std::unique_lock<std::mutex> lock(mutex_);
+      helper_sleeping_.store(true);
+      wake_.wait(lock, [&] { return posted_.load(std::memory_order_acquire) != seen || stop_.load(); });
+      helper_sleeping_.store(false);
+    }
+    if (stop_.load()) return;
+    seen = posted_.load(std::memory_order_acquire);
+    invoke_(fn_, 1);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_.store(seen, std::memory_order_release);
+    }
+    if (caller_sleeping_.load()) done_cv_.notify_one();
+  }
+}
+
 NativeDecoder::NativeDecoder(const DecoderWeights& weights) : w_(weights) {
   const auto& s = w_.shape;
   x_.resize(s.d_model);
@@ -325,22 +397,58 @@ NativeDecoder::NativeDecoder(const DecoderWeights& weights) : w_(weights) {
   hidden_.resize(s.d_model);
   ff_.resize(s.d_ff);
   scores_.resize(static_cast<size_t>(s.context));
+  scores2_.resize(static_cast<size_t>(s.context));
+  bnd_hidden_.resize(s.d_model / 4);
   const int dh = s.d_model / s.n_heads;
   rel_t_.resize(s.n_layers);
   for (int l = 0; l < s.n_layers; ++l) {
     rel_t_[l].resize(static_cast<size_t>(dh) * s.context);
     for (int r = 0; r < s.context; ++r)
-      for (int i = 0; i < dh; ++i) rel_t_[l][static_cast<size_t>(i) * s.context + r] = w_.layers[l].rel[static_cast<size_t>(r) * dh + i];
+      for (int i = 0; i < dh; ++i)
+        rel_t_[l][static_cast<size_t>(i) * s.context + r] = w_.layers[l].rel[static_cast<size_t>(r) * dh + i];
   }
-  bnd_hidden_.resize(s.d_model / 4);
+}
+
+std::pair<int, int> NativeDecoder::split(int n, int part, int parts) {
+  if (parts == 1) return {0, n};
+  const int mid = std::min(n, ((n / 2) + 7) & ~7);
+  return part == 0 ? std::pair{0, mid} : std::pair{mid, n};
+}
+
+void NativeDecoder::attend_heads(int l, int p, int head_begin, int head_end, float* scores, KvCache& cache) {
+  const GeneratorConfig& s = w_.shape;
+  const int dh = s.d_model / s.n_heads;
+  const float inv_sqrt_dh = 1.0f / std::sqrt(static_cast<float>(dh));
+  for (int h = head_begin; h < head_end; ++h) {
+    float* KT = cache.keys_transposed(l, h);
+    float* V = cache.values(l, h);
+    for (int i = 0; i < dh; ++i) KT[static_cast<size_t>(i) * s.context + p] = k_[h * dh + i];
+    std::memcpy(V + static_cast<size_t>(p) * dh, v_.data() + h * dh, sizeof(float) * dh);
+    // Relative global attention for one query: key j (0..p) pairs with E[context-1-(p-j)].
+    const float* q = q_.data() + h * dh;
+    attention_scores(KT, rel_t_[l].data() + (s.context - 1 - p), s.context, q, dh, p + 1, scores);
+    softmax(scores, p + 1, inv_sqrt_dh);
+    weighted_rows(V, scores, att_.data() + h * dh, p + 1, dh);
+  }
 }
 
 void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, float* logits) {
   const GeneratorConfig& s = w_.shape;
-  const int d = s.d_model, H = s.n_heads, dh = d / H, half = d / 2;
+  const int d = s.d_model, H = s.n_heads, half = d / 2;
   const int p = cache.length();
   if (p >= s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
   if (token < 0 || token >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
+  const int parts = native_threads.load(std::memory_order_relaxed);
+  if (parts > 1 && !fork_join_) fork_join_ = std::make_unique<ForkJoin>();
+  // Runs f(part, parts) over the threads in use.
+  auto parallel = [&](auto&& f) {
+    if (parts == 1) {
+      f(0, 1);
+      return;
+    }
+    auto job = [&](int part) { f(part, 2); };
+    fork_join_->run(job);
+  };
 
   // Embedding, then [position | boundary MLP] added (model.py _pos_boundary).
   const float scale = std::sqrt(static_cast<float>(d));
@@ -354,36 +462,41 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
   matvec(w_.bnd_w2.data(), bnd_hidden_.data(), w_.bnd_b2.data(), proj_.data(), half, d / 4);
   for (int i = 0; i < half; ++i) x_[half + i] += proj_[i];
 
-  const float inv_sqrt_dh = 1.0f / std::sqrt(static_cast<float>(dh));
+  // Each thread computes a share of every matrix's rows (and of the heads); the layer norms between the
+  // phases need whole vectors and run on the calling thread.
+  auto rows = [&](const std::vector<float>& W, const std::vector<float>& b, const float* in, float* out, int n,
+                  int cols, int part, int nparts) {
+    auto [r0, r1] = split(n, part, nparts);
+    matvec(W.data() + static_cast<size_t>(r0) * cols, in, b.data() + r0, out + r0, r1 - r0, cols);
+  };
   for (int l = 0; l < s.n_layers; ++l) {
     const DecoderWeights::Layer& L = w_.layers[l];
-    matvec(L.wq.data(), x_.data(), L.bq.data(), q_.data(), d, d);
-    matvec(L.wk.data(), x_.data(), L.bk.data(), k_.data(), d, d);
-    matvec(L.wv.data(), x_.data(), L.bv.data(), v_.data(), d, d);
-    for (int h = 0; h < H; ++h) {
-      float* KT = cache.keys_transposed(l, h);
-      float* V = cache.values(l, h);
-      for (int i = 0; i < dh; ++i) KT[static_cast<size_t>(i) * s.context + p] = k_[h * dh + i];
-      std::memcpy(V + static_cast<size_t>(p) * dh, v_.data() + h * dh, sizeof(float) * dh);
-      // Relative global attention for one query: key j (0..p) pairs with E[context-1-(p-j)].
-      const float* q = q_.data() + h * dh;
-      float* scores = scores_.data();
-      attention_scores(cache.keys_transposed(l, h), rel_t_[l].data() + (s.context - 1 - p), s.context, q, dh, p + 1,
-                       scores);
-      softmax(scores, p + 1, inv_sqrt_dh);
-      weighted_rows(V, scores, att_.data() + h * dh, p + 1, dh);
-    }
-    matvec(L.wo.data(), att_.data(), L.bo.data(), proj_.data(), d, d);
+    parallel([&](int part, int nparts) {
+      rows(L.wq, L.bq, x_.data(), q_.data(), d, d, part, nparts);
+      rows(L.wk, L.bk, x_.data(), k_.data(), d, d, part, nparts);
+      rows(L.wv, L.bv, x_.data(), v_.data(), d, d, part, nparts);
+    });
+    parallel([&](int part, int nparts) {
+      const int h0 = nparts == 1 ? 0 : part * (H / 2), h1 = nparts == 1 ? H : (part == 0 ? H / 2 : H);
+      attend_heads(l, p, h0, h1, part == 0 ? scores_.data() : scores2_.data(), cache);
+    });
+    parallel([&](int part, int nparts) { rows(L.wo, L.bo, att_.data(), proj_.data(), d, d, part, nparts); });
     for (int i = 0; i < d; ++i) proj_[i] += x_[i];
     layer_norm(proj_.data(), L.ln1_g.data(), L.ln1_b.data(), d);  // out1
-    matvec(L.ff1_w.data(), proj_.data(), L.ff1_b.data(), ff_.data(), s.d_ff, d);
-    for (int i = 0; i < s.d_ff; ++i) ff_[i] = std::max(0.0f, ff_[i]);
-    matvec(L.ff2_w.data(), ff_.data(), L.ff2_b.data(), hidden_.data(), d, s.d_ff);
+    parallel([&](int part, int nparts) {
+      rows(L.ff1_w, L.ff1_b, proj_.data(), ff_.data(), s.d_ff, d, part, nparts);
+      auto [r0, r1] = split(s.d_ff, part, nparts);
+      for (int i = r0; i < r1; ++i) ff_[i] = std::max(0.0f, ff_[i]);
+    });
+    parallel([&](int part, int nparts) { rows(L.ff2_w, L.ff2_b, ff_.data(), hidden_.data(), d, s.d_ff, part, nparts); });
     for (int i = 0; i < d; ++i) x_[i] = proj_[i] + hidden_[i];
     layer_norm(x_.data(), L.ln2_g.data(), L.ln2_b.data(), d);
   }
   cache.set_length(p + 1);
-  matvec(w_.out_w.data(), x_.data(), w_.out_b.data(), logits, s.vocab_size, d);
+  parallel([&](int part, int nparts) {
+    auto [r0, r1] = split(s.vocab_size, part, nparts);
+    matvec(w_.out_w.data() + static_cast<size_t>(r0) * d, x_.data(), w_.out_b.data() + r0, logits + r0, r1 - r0, d);
+  });
 }
 
 }  // namespace emsync::music

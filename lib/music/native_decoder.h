@@ -9,7 +9,12 @@
 // (EmsyncGenerator.step); tests compare both paths' logits.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "lib/music/generator_model.h"
@@ -59,6 +64,38 @@ class KvCache {
   int heads_ = 0, context_ = 0, d_head_ = 0, length_ = 0;
 };
 
+// Fork-join over the caller and one helper thread: run(f) calls f(0) here and f(1) on the helper and returns
+// when both are done. The helper spins briefly between jobs (a step issues ~5 jobs per layer, microseconds
+// apart) and then sleeps, so an idle session costs no CPU.
+class ForkJoin {
+ public:
+  ForkJoin();
+  ~ForkJoin();
+  ForkJoin(const ForkJoin&) = delete;
+  ForkJoin& operator=(const ForkJoin&) = delete;
+
+  template <class F>
+  void run(F& f) {
+    dispatch(&f, [](void* fn, int part) { (*static_cast<F*>(fn))(part); });
+  }
+
+ private:
+  void dispatch(void* fn, void (*invoke)(void*, int));
+  void helper_loop();
+
+  std::mutex mutex_;
+  std::condition_variable wake_, done_cv_;
+  void* fn_ = nullptr;
+  void (*invoke_)(void*, int) = nullptr;
+  std::atomic<unsigned> posted_{0}, finished_{0};
+  std::atomic<bool> helper_sleeping_{false}, caller_sleeping_{false}, stop_{false};
+  std::thread helper_;
+};
+
+// Threads the native step uses (1 or 2; process-wide like libtorch's intra-op setting; set by
+// set_inference_threads()).
+void set_native_decoder_threads(int threads);
+
 // Runs one token at position cache.length() (which must be < context), appends its keys and values to
 // the cache and writes vocab_size logits.
 class NativeDecoder {
@@ -67,9 +104,14 @@ class NativeDecoder {
   void step(int token, float boundary_seconds, KvCache& cache, float* logits);
 
  private:
+  // Rows [begin, end) of part `part` when `n` rows are split over `parts` threads (multiples of 8).
+  static std::pair<int, int> split(int n, int part, int parts);
+  void attend_heads(int layer, int p, int head_begin, int head_end, float* scores, KvCache& cache);
+
   const DecoderWeights& w_;
+  std::unique_ptr<ForkJoin> fork_join_;  // created when a step first runs with 2 threads
   // Scratch, sized once.
-  std::vector<float> x_, q_, k_, v_, att_, proj_, hidden_, ff_, scores_, bnd_hidden_;
+  std::vector<float> x_, q_, k_, v_, att_, proj_, hidden_, ff_, scores_, scores2_, bnd_hidden_;
   std::vector<std::vector<float>> rel_t_;  // per layer: the relative table E transposed, [d_head][context]
 };
 

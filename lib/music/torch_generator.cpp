@@ -213,7 +213,9 @@ std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& pa
 }
 
 void set_inference_threads(int threads) {
-  if (threads > 0) at::set_num_threads(threads);
+  if (threads <= 0) return;
+  at::set_num_threads(threads);
+  set_native_decoder_threads(threads);
 }
 
 bool GeneratorModel::has_native_step() const { return impl_->native != nullptr; }
