@@ -1,16 +1,23 @@
-// TF.js graph-model reader and runner (libtorch). Only the ops of the expression model are supported;
-// anything else is refused at load time with the op's name.
+// TF.js graph-model reader and runner, plain C++ (no libtorch). Only the ops of the expression model are
+// supported; anything else is refused at load time with the op's name.
+//
+// Activations are NHWC float32 (batch 1), the layout of the TF graph, so its HWIO weights need no transposition.
+// Every convolution (3x3, 1x1, any stride) runs as one kernel over a zero-padded input: blocks of up to 6 output
+// pixels x 16 output channels accumulate in registers while the input channels and kernel taps are walked, with
+// the weights packed at load time as [Cout/16][kh][kw][Cin][16]. AVX2/FMA when the CPU has it, else the same loops
+// in plain C++. About 64 M multiply-adds per face.
 #include "lib/emotion/face_model.h"
 
+#include <immintrin.h>
 #include <sys/stat.h>
 
-#include <ATen/ops/mkldnn_convolution.h>
-#include <torch/torch.h>
-
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
-#include <limits>
+#include <cstring>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -49,18 +56,225 @@ std::string dirname_of(const std::string& p) {
   return slash == std::string::npos ? std::string(".") : p.substr(0, slash);
 }
 
-// NHWC axis of the TF graph -> NCHW axis of our tensors.
-int64_t nchw_axis(int64_t nhwc) {
-  static const int64_t map[4] = {0, 2, 3, 1};
-  if (nhwc < 0) nhwc += 4;
-  return map[nhwc & 3];
+// TensorFlow "SAME" padding: total = max((ceil(in / s) - 1) * s + k - in, 0), the smaller half before.
+std::pair<int, int> same_padding(int in, int k, int s) {
+  int out = (in + s - 1) / s;
+  int total = std::max((out - 1) * s + k - in, 0);
+  return {total / 2, total - total / 2};
 }
 
-// TensorFlow "SAME" padding: total = max((ceil(in / s) - 1) * s + k - in, 0), the smaller half before.
-std::pair<int64_t, int64_t> same_padding(int64_t in, int64_t k, int64_t s) {
-  int64_t out = (in + s - 1) / s;
-  int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
-  return {total / 2, total - total / 2};
+// An activation: [1, h, w, c] NHWC (h = w = 1 after the spatial mean).
+struct Tensor {
+  int h = 0, w = 0, c = 0;
+  std::vector<float> v;
+  Tensor() = default;
+  Tensor(int h_, int w_, int c_) : h(h_), w(w_), c(c_), v(static_cast<std::size_t>(h_) * w_ * c_, 0.0f) {}
+  float* at(int y, int x) { return v.data() + (static_cast<std::size_t>(y) * w + x) * c; }
+  const float* at(int y, int x) const { return v.data() + (static_cast<std::size_t>(y) * w + x) * c; }
+};
+
+// Copy of x with zero rows/columns around it (TF's SAME padding for convolutions pads with zeros).
+Tensor zero_pad(const Tensor& x, int top, int bottom, int left, int right) {
+  if (top == 0 && bottom == 0 && left == 0 && right == 0) return x;
+  Tensor out(x.h + top + bottom, x.w + left + right, x.c);
+  for (int y = 0; y < x.h; ++y)
+    std::memcpy(out.at(y + top, left), x.at(y, 0), sizeof(float) * x.w * x.c);
+  return out;
+}
+
+constexpr int kBlockC = 16;  // output channels per register block
+constexpr int kBlockP = 6;   // output pixels per register block
+
+// Convolution weights packed for the kernels: [Cout blocks][kh][kw][Cin][16], bias padded to the blocks.
+struct PackedConv {
+  int kh = 0, kw = 0, cin = 0, cout = 0, blocks = 0;
+  std::vector<float> w, bias;
+};
+
+PackedConv pack_conv(const std::vector<float>& hwio, int kh, int kw, int cin, int cout, const float* bias) {
+  PackedConv p;
+  p.kh = kh;
+  p.kw = kw;
+  p.cin = cin;
+  p.cout = cout;
+  p.blocks = (cout + kBlockC - 1) / kBlockC;
+  p.w.assign(static_cast<std::size_t>(p.blocks) * kh * kw * cin * kBlockC, 0.0f);
+  p.bias.assign(static_cast<std::size_t>(p.blocks) * kBlockC, 0.0f);
+  for (int ky = 0; ky < kh; ++ky)
+    for (int kx = 0; kx < kw; ++kx)
+      for (int ci = 0; ci < cin; ++ci)
+        for (int co = 0; co < cout; ++co) {
+          int b = co / kBlockC, j = co % kBlockC;
+          p.w[((((static_cast<std::size_t>(b) * kh + ky) * kw + kx) * cin + ci) * kBlockC) + j] =
+              hwio[((static_cast<std::size_t>(ky) * kw + kx) * cin + ci) * cout + co];
+        }
+  if (bias)
+    for (int co = 0; co < cout; ++co) p.bias[co] = bias[co];
+  return p;
+}
+
+// Stores a block of 16 accumulated channels of one pixel (fewer at the last block of an odd Cout).
+inline void store_block(float* dst, const float* acc, int count, bool relu) {
+  for (int j = 0; j < count; ++j) dst[j] = relu ? std::max(acc[j], 0.0f) : acc[j];
+}
+
+// P output pixels (consecutive in a row, input pointers `src`) x one block of 16 channels, generic C++.
+template <int P>
+void conv_block_generic(const float* const* src, int in_row, int cin, const PackedConv& pc, int block,
+                        float* const* dst, int count, bool relu) {
+  float acc[P][kBlockC];
+  const float* bias = pc.bias.data() + block * kBlockC;
+  for (int p = 0; p < P; ++p)
+    for (int j = 0; j < kBlockC; ++j) acc[p][j] = bias[j];
+  const float* wk = pc.w.data() + static_cast<std::size_t>(block) * pc.kh * pc.kw * cin * kBlockC;
+  for (int ky = 0; ky < pc.kh; ++ky)
+    for (int kx = 0; kx < pc.kw; ++kx) {
+      const std::size_t off = static_cast<std::size_t>(ky) * in_row + static_cast<std::size_t>(kx) * cin;
+      for (int ci = 0; ci < cin; ++ci, wk += kBlockC)
+        for (int p = 0; p < P; ++p) {
+          const float a = src[p][off + ci];
+          for (int j = 0; j < kBlockC; ++j) acc[p][j] += a * wk[j];
+        }
+    }
+  for (int p = 0; p < P; ++p) store_block(dst[p], acc[p], count, relu);
+}
+
+template <int P>
+__attribute__((target("avx2,fma"))) void conv_block_avx2(const float* const* src, int in_row, int cin,
+                                                          const PackedConv& pc, int block, float* const* dst,
+                                                          int count, bool relu) {
+  __m256 acc0[P], acc1[P];
+  const float* bias = pc.bias.data() + block * kBlockC;
+#pragma GCC unroll 6
+  for (int p = 0; p < P; ++p) {
+    acc0[p] = _mm256_loadu_ps(bias);
+    acc1[p] = _mm256_loadu_ps(bias + 8);
+  }
+  const float* wk = pc.w.data() + static_cast<std::size_t>(block) * pc.kh * pc.kw * cin * kBlockC;
+  for (int ky = 0; ky < pc.kh; ++ky)
+    for (int kx = 0; kx < pc.kw; ++kx) {
+      const std::size_t off = static_cast<std::size_t>(ky) * in_row + static_cast<std::size_t>(kx) * cin;
+      const float* s[P];
+#pragma GCC unroll 6
+      for (int p = 0; p < P; ++p) s[p] = src[p] + off;
+      for (int ci = 0; ci < cin; ++ci, wk += kBlockC) {
+        const __m256 w0 = _mm256_loadu_ps(wk), w1 = _mm256_loadu_ps(wk + 8);
+#pragma GCC unroll 6
+        for (int p = 0; p < P; ++p) {
+          const __m256 a = _mm256_broadcast_ss(s[p] + ci);
+          acc0[p] = _mm256_fmadd_ps(a, w0, acc0[p]);
+          acc1[p] = _mm256_fmadd_ps(a, w1, acc1[p]);
+        }
+      }
+    }
+  const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 6
+  for (int p = 0; p < P; ++p) {
+    if (relu) {
+      acc0[p] = _mm256_max_ps(acc0[p], zero);
+      acc1[p] = _mm256_max_ps(acc1[p], zero);
+    }
+    if (count == kBlockC) {
+      _mm256_storeu_ps(dst[p], acc0[p]);
+      _mm256_storeu_ps(dst[p] + 8, acc1[p]);
+    } else {
+      alignas(32) float tmp[kBlockC];
+      _mm256_store_ps(tmp, acc0[p]);
+      _mm256_store_ps(tmp + 8, acc1[p]);
+      store_block(dst[p], tmp, count, false);
+    }
+  }
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !std::getenv("EMSYNC_NO_AVX2");
+
+template <int P>
+void conv_block(const float* const* src, int in_row, int cin, const PackedConv& pc, int block, float* const* dst,
+                int count, bool relu) {
+  if (kHaveAvx2)
+    conv_block_avx2<P>(src, in_row, cin, pc, block, dst, count, relu);
+  else
+    conv_block_generic<P>(src, in_row, cin, pc, block, dst, count, relu);
+}
+
+using BlockFn = void (*)(const float* const*, int, int, const PackedConv&, int, float* const*, int, bool);
+constexpr BlockFn kBlockFns[kBlockP + 1] = {nullptr,        conv_block<1>, conv_block<2>, conv_block<3>,
+                                            conv_block<4>, conv_block<5>, conv_block<6>};
+
+// VALID convolution of an (already padded) input with stride (sh, sw).
+Tensor conv2d(const Tensor& x, const PackedConv& pc, int sh, int sw, bool relu) {
+  const int oh = (x.h - pc.kh) / sh + 1, ow = (x.w - pc.kw) / sw + 1;
+  if (oh <= 0 || ow <= 0) throw ModelError("convolution with an empty output");
+  Tensor out(oh, ow, pc.cout);
+  const int in_row = x.w * x.c;
+  const float* src[kBlockP];
+  float* dst[kBlockP];
+  for (int b = 0; b < pc.blocks; ++b) {
+    const int count = std::min(kBlockC, pc.cout - b * kBlockC);
+    for (int y = 0; y < oh; ++y)
+      for (int x0 = 0; x0 < ow; x0 += kBlockP) {
+        const int n = std::min(kBlockP, ow - x0);
+        for (int p = 0; p < n; ++p) {
+          src[p] = x.at(y * sh, (x0 + p) * sw);
+          dst[p] = out.at(y, x0 + p) + b * kBlockC;
+        }
+        kBlockFns[n](src, in_row, x.c, pc, b, dst, count, relu);
+      }
+  }
+  return out;
+}
+
+// Depthwise convolution (channel multiplier 1), weights [kh][kw][C], VALID on a padded input.
+void depthwise_row_generic(const float* const* rows, const float* w, int kh, int kw, int c, int sw, int ow,
+                           float* out) {
+  for (int x = 0; x < ow; ++x, out += c) {
+    std::fill(out, out + c, 0.0f);
+    for (int ky = 0; ky < kh; ++ky)
+      for (int kx = 0; kx < kw; ++kx) {
+        const float* s = rows[ky] + static_cast<std::size_t>(x * sw + kx) * c;
+        const float* wk = w + (static_cast<std::size_t>(ky) * kw + kx) * c;
+        for (int ch = 0; ch < c; ++ch) out[ch] += s[ch] * wk[ch];
+      }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void depthwise_row_avx2(const float* const* rows, const float* w, int kh,
+                                                            int kw, int c, int sw, int ow, float* out) {
+  for (int x = 0; x < ow; ++x, out += c) {
+    int ch = 0;
+    for (; ch + 8 <= c; ch += 8) {
+      __m256 acc = _mm256_setzero_ps();
+      for (int ky = 0; ky < kh; ++ky)
+        for (int kx = 0; kx < kw; ++kx) {
+          const float* s = rows[ky] + static_cast<std::size_t>(x * sw + kx) * c + ch;
+          const float* wk = w + (static_cast<std::size_t>(ky) * kw + kx) * c + ch;
+          acc = _mm256_fmadd_ps(_mm256_loadu_ps(s), _mm256_loadu_ps(wk), acc);
+        }
+      _mm256_storeu_ps(out + ch, acc);
+    }
+    for (; ch < c; ++ch) {
+      float acc = 0.0f;
+      for (int ky = 0; ky < kh; ++ky)
+        for (int kx = 0; kx < kw; ++kx)
+          acc += rows[ky][static_cast<std::size_t>(x * sw + kx) * c + ch] * w[(static_cast<std::size_t>(ky) * kw + kx) * c + ch];
+      out[ch] = acc;
+    }
+  }
+}
+
+Tensor depthwise2d(const Tensor& x, const std::vector<float>& w, int kh, int kw, int sh, int sw) {
+  const int oh = (x.h - kh) / sh + 1, ow = (x.w - kw) / sw + 1;
+  if (oh <= 0 || ow <= 0) throw ModelError("depthwise convolution with an empty output");
+  Tensor out(oh, ow, x.c);
+  std::vector<const float*> rows(kh);
+  for (int y = 0; y < oh; ++y) {
+    for (int ky = 0; ky < kh; ++ky) rows[ky] = x.at(y * sh + ky, 0);
+    if (kHaveAvx2)
+      depthwise_row_avx2(rows.data(), w.data(), kh, kw, x.c, sw, ow, out.at(y, 0));
+    else
+      depthwise_row_generic(rows.data(), w.data(), kh, kw, x.c, sw, ow, out.at(y, 0));
+  }
+  return out;
 }
 
 }  // namespace
@@ -72,121 +286,177 @@ struct FaceExpressionModel::Graph {
     Op op = Op::kIdentity;
     std::vector<std::string> inputs;
     bool same_padding = false;
-    int64_t stride_h = 1, stride_w = 1, kernel_h = 1, kernel_w = 1;
+    int stride_h = 1, stride_w = 1, kernel_h = 1, kernel_w = 1;
     bool relu = false, bias = false;
     bool keep_dims = false;
+    // Filled when the plan is built.
+    std::vector<int> in_slots;
+    int slot = -1;
+    PackedConv conv;                // kConv
+    std::vector<float> depthwise;   // kDepthwise: [kh][kw][C]
+  };
+  struct Raw {
+    std::vector<float> f;
+    std::vector<int64_t> i;
+    std::vector<int64_t> shape;
   };
   std::map<std::string, Node> nodes;
-  std::map<std::string, torch::Tensor> constants;  // conv weights already in torch layout
+  std::map<std::string, Raw> raw;
   std::string output = "Identity";
   std::string logits = "StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean";
   std::string input;
 
-  torch::Tensor eval(const std::string& name, std::map<std::string, torch::Tensor>& memo) const;
-  static torch::Tensor max_pool(const torch::Tensor& x, const Node& n);
+  // Execution plan: the non-constant nodes that the outputs need, in dependency order.
+  std::vector<const Node*> plan;
+  int slots = 0, input_slot = -1, output_slot = -1, logits_slot = -1;
+
+  void build_plan();
+  void run(const float* input, std::vector<Tensor>& values) const;
+  Tensor step(const Node& n, const std::vector<Tensor>& values) const;
+  static Tensor max_pool(const Tensor& x, const Node& n);
 };
 
-// Max pooling of a [1, C, H, W] float tensor, TF padding (SAME: the window skips the padding, as -inf padding
-// would). A plain loop: libtorch's max_pool2d (with indices, NCHW) and the -inf padding cost about as much as all
-// the model's convolutions together.
-torch::Tensor FaceExpressionModel::Graph::max_pool(const torch::Tensor& input, const Node& n) {
-  torch::Tensor x = input.contiguous();
-  const int64_t c = x.size(1), h = x.size(2), w = x.size(3);
-  int64_t oh, ow, top = 0, left = 0;
+// Max pooling, TF padding (SAME: the window skips the padding, as -inf padding would).
+Tensor FaceExpressionModel::Graph::max_pool(const Tensor& x, const Node& n) {
+  int oh, ow, top = 0, left = 0;
   if (n.same_padding) {
-    oh = (h + n.stride_h - 1) / n.stride_h;
-    ow = (w + n.stride_w - 1) / n.stride_w;
-    top = same_padding(h, n.kernel_h, n.stride_h).first;
-    left = same_padding(w, n.kernel_w, n.stride_w).first;
+    oh = (x.h + n.stride_h - 1) / n.stride_h;
+    ow = (x.w + n.stride_w - 1) / n.stride_w;
+    top = same_padding(x.h, n.kernel_h, n.stride_h).first;
+    left = same_padding(x.w, n.kernel_w, n.stride_w).first;
   } else {
-    oh = (h - n.kernel_h) / n.stride_h + 1;
-    ow = (w - n.kernel_w) / n.stride_w + 1;
+    oh = (x.h - n.kernel_h) / n.stride_h + 1;
+    ow = (x.w - n.kernel_w) / n.stride_w + 1;
   }
   if (oh <= 0 || ow <= 0) throw ModelError("max pool '" + n.name + "' has an empty output");
-  torch::Tensor out = torch::empty({1, c, oh, ow}, torch::kFloat32);
-  const float* src = x.data_ptr<float>();
-  float* dst = out.data_ptr<float>();
-  for (int64_t ch = 0; ch < c; ++ch, src += h * w)
-    for (int64_t i = 0; i < oh; ++i) {
-      const int64_t y0 = std::max<int64_t>(0, i * n.stride_h - top), y1 = std::min(h, i * n.stride_h - top + n.kernel_h);
-      for (int64_t j = 0; j < ow; ++j) {
-        const int64_t x0 = std::max<int64_t>(0, j * n.stride_w - left);
-        const int64_t x1 = std::min(w, j * n.stride_w - left + n.kernel_w);
-        float m = -std::numeric_limits<float>::infinity();
-        for (int64_t y = y0; y < y1; ++y)
-          for (int64_t xx = x0; xx < x1; ++xx) m = std::max(m, src[y * w + xx]);
-        *dst++ = m;
-      }
+  Tensor out(oh, ow, x.c);
+  for (int i = 0; i < oh; ++i) {
+    const int y0 = std::max(0, i * n.stride_h - top), y1 = std::min(x.h, i * n.stride_h - top + n.kernel_h);
+    for (int j = 0; j < ow; ++j) {
+      const int x0 = std::max(0, j * n.stride_w - left), x1 = std::min(x.w, j * n.stride_w - left + n.kernel_w);
+      float* d = out.at(i, j);
+      std::fill(d, d + x.c, -std::numeric_limits<float>::infinity());
+      for (int y = y0; y < y1; ++y)
+        for (int xx = x0; xx < x1; ++xx) {
+          const float* s = x.at(y, xx);
+          for (int ch = 0; ch < x.c; ++ch) d[ch] = std::max(d[ch], s[ch]);
+        }
     }
+  }
   return out;
 }
 
-torch::Tensor FaceExpressionModel::Graph::eval(const std::string& name,
-                                               std::map<std::string, torch::Tensor>& memo) const {
-  static const bool use_mkldnn = at::hasMKLDNN() && !std::getenv("EMSYNC_NO_MKLDNN");
-  auto hit = memo.find(name);
-  if (hit != memo.end()) return hit->second;
-  auto it = nodes.find(name);
-  if (it == nodes.end()) throw ModelError("graph refers to a missing node '" + name + "'");
-  const Node& n = it->second;
-  auto in = [&](std::size_t i) { return eval(n.inputs.at(i), memo); };
-  torch::Tensor out;
+void FaceExpressionModel::Graph::build_plan() {
+  std::map<std::string, int> slot_of;
+  std::vector<std::string> visiting;
+  // Depth-first post-order from the outputs; constants are read directly by their consumers.
+  std::function<int(const std::string&)> visit = [&](const std::string& name) -> int {
+    auto hit = slot_of.find(name);
+    if (hit != slot_of.end()) {
+      if (hit->second < 0) throw ModelError("graph has a cycle through '" + name + "'");
+      return hit->second;
+    }
+    auto it = nodes.find(name);
+    if (it == nodes.end()) throw ModelError("graph refers to a missing node '" + name + "'");
+    Node& n = it->second;
+    if (n.op == Op::kConst) return -2;
+    slot_of[name] = -1;
+    n.in_slots.clear();
+    for (const auto& i : n.inputs) n.in_slots.push_back(visit(i));
+    n.slot = slots++;
+    slot_of[name] = n.slot;
+    plan.push_back(&n);
+    return n.slot;
+  };
+  output_slot = visit(output);
+  if (!logits.empty()) logits_slot = visit(logits);
+  input_slot = slot_of.count(input) ? slot_of[input] : -1;
+  if (input_slot < 0) throw ModelError("the output does not depend on the input '" + input + "'");
+}
+
+Tensor FaceExpressionModel::Graph::step(const Node& n, const std::vector<Tensor>& values) const {
+  auto in = [&](std::size_t i) -> const Tensor& {
+    int s = n.in_slots.at(i);
+    if (s < 0) throw ModelError("node '" + n.name + "' reads a constant where an activation is expected");
+    return values[s];
+  };
   switch (n.op) {
     case Op::kConst:
-      out = constants.at(name);
-      break;
     case Op::kInput:
-      throw ModelError("graph input '" + name + "' was not fed");
+      throw ModelError("node '" + n.name + "' cannot be evaluated");
     case Op::kConv:
     case Op::kDepthwise: {
-      torch::Tensor x = in(0);
-      const torch::Tensor& w = constants.at(n.inputs.at(1));
-      int64_t kh = w.size(2), kw = w.size(3);
-      std::vector<int64_t> padding{0, 0};
+      const Tensor& x = in(0);
+      const int kh = n.op == Op::kConv ? n.conv.kh : n.kernel_h, kw = n.op == Op::kConv ? n.conv.kw : n.kernel_w;
+      const int cin = n.op == Op::kConv ? n.conv.cin : static_cast<int>(n.depthwise.size() / (kh * kw));
+      if (x.c != cin)
+        throw ModelError("node '" + n.name + "' expects " + std::to_string(cin) + " channels, gets " +
+                         std::to_string(x.c));
+      Tensor padded;
+      const Tensor* src = &x;
       if (n.same_padding) {
-        auto ph = same_padding(x.size(2), kh, n.stride_h), pw = same_padding(x.size(3), kw, n.stride_w);
-        if (ph.first == ph.second && pw.first == pw.second) {
-          padding = {ph.first, pw.first};  // symmetric (every convolution of the expression model): the convolution pads
-        } else {
-          x = torch::constant_pad_nd(x, {pw.first, pw.second, ph.first, ph.second}, 0.0);
+        auto ph = same_padding(x.h, kh, n.stride_h), pw = same_padding(x.w, kw, n.stride_w);
+        if (ph.first || ph.second || pw.first || pw.second) {
+          padded = zero_pad(x, ph.first, ph.second, pw.first, pw.second);
+          src = &padded;
         }
       }
-      c10::optional<torch::Tensor> b;
-      if (n.bias) b = constants.at(n.inputs.at(2));
-      int64_t groups = n.op == Op::kDepthwise ? x.size(1) : 1;
-      const std::vector<int64_t> stride{n.stride_h, n.stride_w}, no_dilation{1, 1};
-      // oneDNN directly when libtorch has it: torch::conv2d sends 1x1 convolutions of a single image to
-      // BLAS, whose threads then spin for ~0.1 s after every call (a large CPU cost at one face a second).
-      out = use_mkldnn ? at::mkldnn_convolution(x.contiguous(), w, b, padding, stride, no_dilation, groups)
-                       : torch::conv2d(x, w, b, stride, padding, no_dilation, groups);
-      if (n.relu) out = torch::relu(out);
-      break;
+      if (n.op == Op::kConv) return conv2d(*src, n.conv, n.stride_h, n.stride_w, n.relu);
+      return depthwise2d(*src, n.depthwise, kh, kw, n.stride_h, n.stride_w);
     }
     case Op::kMaxPool:
-      out = max_pool(in(0), n);
-      break;
-    case Op::kAdd:
-      out = in(0) + in(1);
-      break;
-    case Op::kRelu:
-      out = torch::relu(in(0));
-      break;
-    case Op::kMean: {
-      torch::Tensor axes = constants.at(n.inputs.at(1));
-      std::vector<int64_t> dims;
-      for (int64_t i = 0; i < axes.numel(); ++i) dims.push_back(nchw_axis(axes[i].item<int64_t>()));
-      out = in(0).mean(dims, n.keep_dims);
-      break;
+      return max_pool(in(0), n);
+    case Op::kAdd: {
+      const Tensor &a = in(0), &b = in(1);
+      if (a.h != b.h || a.w != b.w || a.c != b.c) throw ModelError("add '" + n.name + "' of different shapes");
+      Tensor out = a;
+      for (std::size_t i = 0; i < out.v.size(); ++i) out.v[i] += b.v[i];
+      return out;
     }
-    case Op::kSoftmax:
-      out = torch::softmax(in(0), -1);
-      break;
+    case Op::kRelu: {
+      Tensor out = in(0);
+      for (float& v : out.v) v = std::max(v, 0.0f);
+      return out;
+    }
+    case Op::kMean: {
+      const Tensor& x = in(0);
+      Tensor out(1, 1, x.c);
+      std::vector<double> sum(x.c, 0.0);
+      for (int y = 0; y < x.h; ++y)
+        for (int xx = 0; xx < x.w; ++xx) {
+          const float* s = x.at(y, xx);
+          for (int ch = 0; ch < x.c; ++ch) sum[ch] += s[ch];
+        }
+      for (int ch = 0; ch < x.c; ++ch) out.v[ch] = static_cast<float>(sum[ch] / (static_cast<double>(x.h) * x.w));
+      return out;
+    }
+    case Op::kSoftmax: {
+      const Tensor& x = in(0);
+      if (x.h != 1 || x.w != 1) throw ModelError("softmax '" + n.name + "' of a spatial tensor");
+      Tensor out = x;
+      float m = *std::max_element(out.v.begin(), out.v.end());
+      double sum = 0.0;
+      for (float& v : out.v) sum += (v = std::exp(v - m));
+      for (float& v : out.v) v = static_cast<float>(v / sum);
+      return out;
+    }
     case Op::kIdentity:
-      out = in(0);
-      break;
+      return in(0);
   }
-  memo.emplace(name, out);
-  return out;
+  throw ModelError("node '" + n.name + "' has an unknown op");
+}
+
+void FaceExpressionModel::Graph::run(const float* input, std::vector<Tensor>& values) const {
+  values.assign(slots, Tensor());
+  for (const Node* n : plan) {
+    if (n->slot == input_slot) {
+      Tensor x(kInputSize, kInputSize, 1);
+      std::copy(input, input + kInputSize * kInputSize, x.v.begin());
+      values[n->slot] = std::move(x);
+    } else {
+      values[n->slot] = step(*n, values);
+    }
+  }
 }
 
 FaceExpressionModel::~FaceExpressionModel() = default;
@@ -213,8 +483,7 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
   Graph& g = *model->graph_;
 
   try {
-    // Weights: each manifest group's files are concatenated; entries are packed in order.
-    std::map<std::string, std::pair<torch::Tensor, std::vector<int64_t>>> raw;
+    // Weights: each manifest group's files are concatenated; entries are packed in order (little-endian).
     std::string dir = dirname_of(json_path);
     for (const auto& group : doc.at("weightsManifest")) {
       std::string bytes;
@@ -231,17 +500,23 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
         std::string name = w.at("name");
         std::string dtype = w.at("dtype");
         if (w.contains("quantization")) throw fail("weight '" + name + "' is quantized (unsupported)");
-        std::vector<int64_t> shape = w.at("shape").get<std::vector<int64_t>>();
+        Graph::Raw r;
+        r.shape = w.at("shape").get<std::vector<int64_t>>();
         int64_t count = 1;
-        for (auto d : shape) count *= d;
+        for (auto d : r.shape) count *= d;
         if (dtype != "float32" && dtype != "int32") throw fail("weight '" + name + "' has dtype " + dtype);
         std::size_t size = static_cast<std::size_t>(count) * 4;
         if (offset + size > bytes.size())
           throw fail("weights are shorter than the manifest says (at '" + name + "')");
-        torch::Tensor t = dtype == "float32"
-                              ? torch::from_blob(bytes.data() + offset, {count}, torch::kFloat32).clone()
-                              : torch::from_blob(bytes.data() + offset, {count}, torch::kInt32).to(torch::kInt64);
-        raw[name] = {t.reshape(shape.empty() ? std::vector<int64_t>{} : shape), shape};
+        if (dtype == "float32") {
+          r.f.resize(count);
+          std::memcpy(r.f.data(), bytes.data() + offset, size);
+        } else {
+          std::vector<int32_t> tmp(count);
+          std::memcpy(tmp.data(), bytes.data() + offset, size);
+          r.i.assign(tmp.begin(), tmp.end());
+        }
+        g.raw[name] = std::move(r);
         offset += size;
       }
       if (offset != bytes.size()) throw fail("weights are longer than the manifest says");
@@ -274,8 +549,9 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
       if (!fmt.empty() && fmt != "NHWC") throw fail("node '" + n.name + "' uses data format " + fmt);
       auto strides = attr_ints(attr, "strides");
       if (strides.size() == 4) {
-        n.stride_h = strides[1];
-        n.stride_w = strides[2];
+        n.stride_h = static_cast<int>(strides[1]);
+        n.stride_w = static_cast<int>(strides[2]);
+        if (n.stride_h < 1 || n.stride_w < 1) throw fail("node '" + n.name + "' has a stride below 1");
       }
       auto dil = attr_ints(attr, "dilations");
       for (auto d : dil)
@@ -287,7 +563,7 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
 
       if (op == "Const") {
         n.op = Graph::Op::kConst;
-        if (!raw.count(n.name)) throw fail("constant '" + n.name + "' has no weights in the manifest");
+        if (!g.raw.count(n.name)) throw fail("constant '" + n.name + "' has no weights in the manifest");
       } else if (op == "Placeholder") {
         n.op = Graph::Op::kInput;
         g.input = n.name;
@@ -313,9 +589,9 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
       } else if (op == "MaxPool") {
         n.op = Graph::Op::kMaxPool;
         auto k = attr_ints(attr, "ksize");
-        if (k.size() != 4) throw fail("max pool '" + n.name + "' has no ksize");
-        n.kernel_h = k[1];
-        n.kernel_w = k[2];
+        if (k.size() != 4 || k[1] < 1 || k[2] < 1) throw fail("max pool '" + n.name + "' has no ksize");
+        n.kernel_h = static_cast<int>(k[1]);
+        n.kernel_w = static_cast<int>(k[2]);
       } else if (op == "AddV2" || op == "Add") {
         n.op = Graph::Op::kAdd;
       } else if (op == "Relu") {
@@ -333,34 +609,51 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
       g.nodes[n.name] = n;
     }
 
-    // Convert the weights that feed convolutions into torch's layout.
-    for (const auto& [name, n] : g.nodes) {
-      if (n.op == Graph::Op::kConst) {
-        if (!g.constants.count(name)) g.constants[name] = raw.at(name).first;
-        continue;
-      }
-      if ((n.op == Graph::Op::kConv || n.op == Graph::Op::kDepthwise)) {
+    // Pack the convolution weights; check the operands the runner reads from constants.
+    for (auto& [name, n] : g.nodes) {
+      if (n.op == Graph::Op::kConv || n.op == Graph::Op::kDepthwise) {
         if (n.inputs.size() < (n.bias ? 3u : 2u)) throw fail("convolution '" + name + "' lacks inputs");
         const auto& wname = n.inputs[1];
-        if (!raw.count(wname)) throw fail("convolution '" + name + "' has no weights");
-        torch::Tensor w = raw.at(wname).first;
-        if (w.dim() != 4) throw fail("weights of '" + name + "' are not 4-D");
+        if (!g.raw.count(wname) || g.raw.at(wname).f.empty()) throw fail("convolution '" + name + "' has no weights");
+        const Graph::Raw& w = g.raw.at(wname);
+        if (w.shape.size() != 4) throw fail("weights of '" + name + "' are not 4-D");
+        const int kh = static_cast<int>(w.shape[0]), kw = static_cast<int>(w.shape[1]);
+        const int cin = static_cast<int>(w.shape[2]), cout = static_cast<int>(w.shape[3]);
         if (n.op == Graph::Op::kConv) {
-          g.constants[wname] = w.permute({3, 2, 0, 1}).contiguous();  // HWIO -> OIHW
+          const float* bias = nullptr;
+          if (n.bias) {
+            const auto& bname = n.inputs[2];
+            if (!g.raw.count(bname) || static_cast<int>(g.raw.at(bname).f.size()) != cout)
+              throw fail("bias of '" + name + "' does not have " + std::to_string(cout) + " values");
+            bias = g.raw.at(bname).f.data();
+          }
+          n.conv = pack_conv(w.f, kh, kw, cin, cout, bias);
         } else {
-          int64_t kh = w.size(0), kw = w.size(1), cin = w.size(2), mult = w.size(3);
-          g.constants[wname] = w.permute({2, 3, 0, 1}).reshape({cin * mult, 1, kh, kw}).contiguous();
+          if (cout != 1) throw fail("depthwise convolution '" + name + "' has a channel multiplier (unsupported)");
+          if (n.inputs.size() > 2) throw fail("depthwise convolution '" + name + "' has extra inputs");
+          n.kernel_h = kh;
+          n.kernel_w = kw;
+          n.depthwise = w.f;  // [kh][kw][C][1] is [kh][kw][C]
         }
+      } else if (n.op == Graph::Op::kMean) {
+        if (n.inputs.size() != 2 || !g.raw.count(n.inputs[1])) throw fail("mean '" + name + "' has no axes");
+        const Graph::Raw& axes = g.raw.at(n.inputs[1]);
+        std::vector<int64_t> a = axes.i;
+        for (auto& v : a)
+          if (v < 0) v += 4;
+        std::sort(a.begin(), a.end());
+        if (a != std::vector<int64_t>{1, 2})
+          throw fail("mean '" + name + "' is not over height and width (unsupported)");
       }
     }
-    for (const auto& [name, n] : g.nodes)
-      for (const auto& i : n.inputs)
-        if (!g.nodes.count(i)) throw fail("node '" + name + "' reads the missing node '" + i + "'");
     if (g.input.empty()) throw fail("graph has no input");
     if (!g.nodes.count(g.output)) throw fail("graph has no output named Identity");
     if (!g.nodes.count(g.logits)) g.logits.clear();
-  } catch (const ModelError&) {
-    throw;
+    g.build_plan();
+  } catch (const ModelError& e) {
+    std::string what = e.what();
+    if (what.find(json_path) != std::string::npos) throw;
+    throw fail(what);
   } catch (const std::exception& e) {
     throw fail(std::string("malformed model: ") + e.what());
   }
@@ -368,16 +661,15 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
   // Check the output shape once with a blank input.
   std::vector<float> blank(kInputSize * kInputSize, 0.0f);
   try {
-    torch::NoGradGuard no_grad;
-    std::map<std::string, torch::Tensor> memo;
-    memo[g.input] = torch::zeros({1, 1, kInputSize, kInputSize});
-    auto out = g.eval(g.output, memo);
-    if (out.numel() != static_cast<int64_t>(kExpressionCount))
-      throw fail("output has " + std::to_string(out.numel()) + " values, expected 7 expressions");
-  } catch (const ModelError&) {
-    throw;
+    std::vector<Tensor> values;
+    g.run(blank.data(), values);
+    const Tensor& out = values[g.output_slot];
+    if (out.v.size() != kExpressionCount)
+      throw fail("output has " + std::to_string(out.v.size()) + " values, expected 7 expressions");
   } catch (const std::exception& e) {
-    throw fail(std::string("the graph does not run: ") + e.what());
+    std::string what = e.what();
+    if (what.find(json_path) != std::string::npos) throw;
+    throw fail("the graph does not run: " + what);
   }
   return model;
 }
@@ -394,18 +686,14 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load_shared(cons
 
 ExpressionProbabilities FaceExpressionModel::predict(const float* input,
                                                      std::array<double, kExpressionCount>* logits_out) const {
-  torch::NoGradGuard no_grad;
-  std::map<std::string, torch::Tensor> memo;
-  memo[graph_->input] =
-      torch::from_blob(const_cast<float*>(input), {1, 1, kInputSize, kInputSize}, torch::kFloat32).clone();
-  torch::Tensor out = graph_->eval(graph_->output, memo).reshape({-1}).contiguous();
+  std::vector<Tensor> values;
+  graph_->run(input, values);
+  const Tensor& out = values[graph_->output_slot];
   ExpressionProbabilities p{};
-  auto acc = out.accessor<float, 1>();
-  for (std::size_t i = 0; i < kExpressionCount; ++i) p[i] = acc[i];
-  if (logits_out && !graph_->logits.empty()) {
-    torch::Tensor l = graph_->eval(graph_->logits, memo).reshape({-1}).contiguous();
-    auto la = l.accessor<float, 1>();
-    for (std::size_t i = 0; i < kExpressionCount; ++i) (*logits_out)[i] = la[i];
+  for (std::size_t i = 0; i < kExpressionCount; ++i) p[i] = out.v[i];
+  if (logits_out && graph_->logits_slot >= 0) {
+    const Tensor& l = values[graph_->logits_slot];
+    for (std::size_t i = 0; i < kExpressionCount; ++i) (*logits_out)[i] = l.v[i];
   }
   return p;
 }

@@ -1,7 +1,8 @@
 // The face-expression classifier: the mini-Xception of oarriaga/face_classification as shipped by the npm
 // package @vladmandic/human (MIT) in models/emotion.json + models/emotion.bin (TensorFlow.js graph model).
-// We read the TF.js graph JSON and weights manifest directly and run its op set with libtorch: nothing is
-// converted ahead of time and nothing needs Python or Node at run time.
+// We read the TF.js graph JSON and weights manifest directly and run its op set in plain C++ (NHWC float32,
+// AVX2/FMA kernels with a generic fallback; no libtorch): nothing is converted ahead of time and nothing needs
+// Python or Node at run time.
 //
 // Input: one 64x64 grey face crop, values in [-1, 1] (grey in [0, 1] -> (g - 0.5) * 2, as the package's
 // src/gear/emotion.ts does). Output: 7 softmax probabilities in the order of expression_name().
