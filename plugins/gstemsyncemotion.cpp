@@ -20,6 +20,10 @@
  *   & Xu 2005; cuts come from an upstream emsyncscenecut's metas/events, else from a coarse internal test);
  * - fusion: faces weighted by size and confidence, the scene alone for frames without faces (or a
  *   TorchScript fusion model, `model-file`; contract in lib/emotion/fusion.h).
+ * The element is in its own plugin library (emsyncaffect) and does not link libtorch: the expression network runs
+ * in plain C++ (lib/emotion/face_model.cpp), and libtorch is loaded, through the small module
+ * libemsync-fusion-torch.so (installed in <libdir>/emsync; `$EMSYNC_FUSION_MODULE` overrides), only when
+ * `model-file` is set.
  * The values are smoothed exponentially with the time constant `smoothing`.
  *
  * Output:
@@ -59,7 +63,7 @@
 #include "gst/emsyncevents.h"
 #include "gst/emsyncmeta.h"
 #include "lib/emotion/estimator.h"
-#include "plugins/gstemsynctorchelements.h"
+#include "plugins/gstemsyncaffectelements.h"
 
 #include <cmath>
 #include <exception>
@@ -379,7 +383,7 @@ process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
     }
   } catch (const std::exception &e) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Emotion analysis failed."),
-        ("libtorch/OpenCV/engine error: %s (format %s, %dx%d)", e.what (), GST_VIDEO_INFO_NAME (&frame->info),
+        ("OpenCV/engine error: %s (format %s, %dx%d)", e.what (), GST_VIDEO_INFO_NAME (&frame->info),
             view.width, view.height));
     return GST_FLOW_ERROR;
   } catch (...) {

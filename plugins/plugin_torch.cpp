@@ -12,9 +12,6 @@ plugin_init (GstPlugin * plugin)
   gboolean ret = FALSE;
   ret |= GST_ELEMENT_REGISTER (emsyncmidigen, plugin);
   ret |= GST_ELEMENT_REGISTER (emsyncbin, plugin);
-#ifdef EMSYNC_HAVE_EMOTION
-  ret |= GST_ELEMENT_REGISTER (emsyncemotion, plugin);
-#endif
   return ret;
 }
 

@@ -2,13 +2,16 @@
 
 #include <sys/stat.h>
 
-#include <torch/script.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <stdexcept>
+#include <cstdlib>
 
 #include "lib/emotion/face_model.h"
+#include "lib/emotion/fusion_module.h"
 
 namespace emsync::emotion {
 
@@ -60,61 +63,178 @@ Fused default_fusion(const Features& f) {
   return out;
 }
 
+namespace {
+
+// The TorchScript support module (fusion_module.h), opened once on first use and never closed (unloading
+// libtorch is not safe). Candidates: $EMSYNC_FUSION_MODULE, the installed module, the build tree's module.
+struct ModuleState {
+  std::mutex mutex;
+  const EmsyncFusionModuleApi* api = nullptr;
+  std::string path;
+  std::string error;
+  bool tried = false;
+};
+
+ModuleState& module_state() {
+  static ModuleState state;
+  return state;
+}
+
+const EmsyncFusionModuleApi* open_module(std::string* where, std::string* error) {
+  ModuleState& m = module_state();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  if (!m.tried) {
+    m.tried = true;
+    std::vector<std::string> candidates = fusion_module_candidates();
+    const char* env = std::getenv("EMSYNC_FUSION_MODULE");
+    const bool explicit_path = env && *env;  // then the only candidate, and it must exist
+    std::string tried;
+    for (const auto& c : candidates) {
+      struct stat st;
+      if (c.empty() || stat(c.c_str(), &st) != 0) {
+        if (explicit_path) {
+          m.error = "$EMSYNC_FUSION_MODULE names " + c + ", which does not exist";
+          break;
+        }
+        if (!c.empty()) tried += (tried.empty() ? "" : ", ") + c;
+        continue;
+      }
+      void* lib = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!lib) {
+        const char* e = dlerror();
+        m.error = "cannot open " + c + ": " + (e ? e : "unknown error");
+        break;
+      }
+      using Entry = const EmsyncFusionModuleApi* (*)();
+      auto entry = reinterpret_cast<Entry>(dlsym(lib, EMSYNC_FUSION_MODULE_SYMBOL));
+      const EmsyncFusionModuleApi* api = entry ? entry() : nullptr;
+      if (!api) {
+        m.error = c + " is not emsync's TorchScript module (no " EMSYNC_FUSION_MODULE_SYMBOL ")";
+        break;
+      }
+      if (api->abi != EMSYNC_FUSION_MODULE_ABI) {
+        m.error = c + " is emsync's TorchScript module of another version (interface " + std::to_string(api->abi) +
+                  ", expected " + std::to_string(EMSYNC_FUSION_MODULE_ABI) + "): reinstall emsync";
+        break;
+      }
+      m.api = api;
+      m.path = c;
+      break;
+    }
+    if (!m.api && m.error.empty())
+      m.error = "emsync's TorchScript module " EMSYNC_FUSION_MODULE_NAME " is not installed (looked for " +
+                (tried.empty() ? std::string("no candidate") : tried) + "; $EMSYNC_FUSION_MODULE overrides)";
+  }
+  if (where) *where = m.path;
+  if (error) *error = m.error;
+  return m.api;
+}
+
+std::string take_error(const EmsyncFusionModuleApi* api, char* e) {
+  std::string s = e ? e : "unknown error";
+  if (e) api->free_error(e);
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> fusion_module_candidates() {
+  std::vector<std::string> out;
+  const char* env = std::getenv("EMSYNC_FUSION_MODULE");
+  if (env && *env) return {env};
+#ifdef EMSYNC_FUSION_MODULE_INSTALL_PATH
+  out.push_back(EMSYNC_FUSION_MODULE_INSTALL_PATH);
+#endif
+#ifdef EMSYNC_FUSION_MODULE_BUILD_PATH
+  out.push_back(EMSYNC_FUSION_MODULE_BUILD_PATH);
+#endif
+  return out;
+}
+
+bool fusion_module_loaded() {
+  ModuleState& m = module_state();
+  std::lock_guard<std::mutex> lock(m.mutex);
+  return m.api != nullptr;
+}
+
 struct FusionModel::Impl {
-  mutable std::mutex mutex;  // torch::jit::Module::forward is not documented thread-safe
-  mutable torch::jit::Module module;
+  const EmsyncFusionModuleApi* api = nullptr;
+  void* handle = nullptr;
+  ~Impl() {
+    if (api && handle) api->free_handle(handle);
+  }
 };
 
 FusionModel::~FusionModel() = default;
 
+bool FusionModel::forward(const Features& f, std::vector<float>& out, std::vector<int64_t>& shape,
+                          std::string* error) const {
+  float buf[64];
+  int64_t dims[8];
+  int ndim = 0;
+  char* e = nullptr;
+  if (impl_->api->run(impl_->handle, f.data(), static_cast<int>(kFeatureCount), buf, 64, dims, &ndim, &e) != 0) {
+    if (error) *error = take_error(impl_->api, e);
+    return false;
+  }
+  shape.assign(dims, dims + ndim);
+  int64_t count = 1;
+  for (auto d : shape) count *= d;
+  out.assign(buf, buf + std::min<int64_t>(count, 64));
+  return true;
+}
+
 std::shared_ptr<const FusionModel> FusionModel::load(const std::string& path) {
   struct stat st;
   if (path.empty() || stat(path.c_str(), &st) != 0) throw ModelError("fusion model '" + path + "' does not exist");
+  std::string module_path, module_error;
+  const EmsyncFusionModuleApi* api = open_module(&module_path, &module_error);
+  if (!api)
+    throw ModelError("fusion model '" + path + "' cannot be run: " + module_error);
   std::shared_ptr<FusionModel> model(new FusionModel());
   model->impl_ = std::make_unique<Impl>();
+  model->impl_->api = api;
   model->path_ = path;
-  try {
-    model->impl_->module = torch::jit::load(path, torch::kCPU);
-    model->impl_->module.eval();
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    throw ModelError("fusion model '" + path + "' is not a TorchScript file: " + what.substr(0, what.find('\n')));
+  char* e = nullptr;
+  model->impl_->handle = api->load(path.c_str(), &e);
+  if (!model->impl_->handle)
+    throw ModelError("fusion model '" + path + "' is not a TorchScript file: " + take_error(api, e));
+  Features zeros{};
+  std::vector<float> out;
+  std::vector<int64_t> shape;
+  std::string error;
+  if (!model->forward(zeros, out, shape, &error))
+    throw ModelError("fusion model '" + path + "' does not take a [N, 16] float tensor: " + error);
+  if (shape.size() != 2 || shape[0] != 1 || (shape[1] != 6 && shape[1] != 2)) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    throw ModelError("fusion model '" + path + "' returns shape " + s + "]" +
+                     "; expected [N, 6] (Ekman scores) or [N, 2] (valence, arousal)");
   }
-  try {
-    torch::NoGradGuard no_grad;
-    auto out = model->impl_->module.forward({torch::zeros({1, static_cast<int64_t>(kFeatureCount)})}).toTensor();
-    if (out.dim() != 2 || out.size(0) != 1 || (out.size(1) != 6 && out.size(1) != 2))
-      throw ModelError("fusion model '" + path + "' returns shape " + c10::str(out.sizes()) +
-                       "; expected [N, 6] (Ekman scores) or [N, 2] (valence, arousal)");
-    model->outputs_ = static_cast<int>(out.size(1));
-  } catch (const ModelError&) {
-    throw;
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    throw ModelError("fusion model '" + path + "' does not take a [N, 16] float tensor: " +
-                     what.substr(0, what.find('\n')));
-  }
+  model->outputs_ = static_cast<int>(shape[1]);
   return model;
 }
 
 Fused FusionModel::run(const Features& f) const {
-  torch::NoGradGuard no_grad;
-  torch::Tensor in = torch::from_blob(const_cast<float*>(f.data()), {1, static_cast<int64_t>(kFeatureCount)},
-                                      torch::kFloat32).clone();
-  torch::Tensor out;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    out = impl_->module.forward({in}).toTensor().to(torch::kFloat32).reshape({-1}).contiguous();
-  }
+  std::vector<float> out;
+  std::vector<int64_t> shape;
+  std::string error;
+  if (!forward(f, out, shape, &error)) throw std::runtime_error("fusion model '" + path_ + "' failed: " + error);
+  if (out.size() < static_cast<std::size_t>(outputs_))
+    throw std::runtime_error("fusion model '" + path_ + "' returned " + std::to_string(out.size()) + " values");
   Fused r;
   if (outputs_ == 6) {
-    torch::Tensor p = torch::softmax(out, 0);
+    // softmax
+    const float m = *std::max_element(out.begin(), out.begin() + 6);
+    double sum = 0.0;
+    std::array<double, 6> e{};
+    for (std::size_t i = 0; i < 6; ++i) sum += (e[i] = std::exp(static_cast<double>(out[i]) - m));
     EkmanProbabilities probs{};
-    for (std::size_t i = 0; i < kEkmanCount; ++i) probs[i] = p[i].item<float>();
+    for (std::size_t i = 0; i < kEkmanCount; ++i) probs[i] = e[i] / sum;
     r.valence_arousal = ekman_to_valence_arousal(probs);
     r.confidence = *std::max_element(probs.begin(), probs.end());
   } else {
-    r.valence_arousal = {std::clamp<double>(out[0].item<float>(), -1, 1), std::clamp<double>(out[1].item<float>(), -1, 1)};
+    r.valence_arousal = {std::clamp<double>(out[0], -1, 1), std::clamp<double>(out[1], -1, 1)};
     r.confidence = 1.0;
   }
   return r;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,9 +47,12 @@ Features make_features(const std::vector<FaceResult>& faces, const SceneAffectIn
 Fused default_fusion(const Features& features);
 constexpr double kSceneConfidence = 0.35;
 
+// Runs a TorchScript fusion model through libemsync-fusion-torch.so (fusion_module.h), which is opened, and
+// libtorch with it, only by the first load(): the rest of the engine does not link libtorch.
 class FusionModel {
  public:
-  // Throws ModelError naming the file when it is missing, not TorchScript, or breaks the contract above.
+  // Throws ModelError naming the file when it is missing, not TorchScript, or breaks the contract above, or
+  // when the TorchScript module cannot be found or opened.
   static std::shared_ptr<const FusionModel> load(const std::string& path);
   ~FusionModel();
   Fused run(const Features& features) const;
@@ -56,10 +60,17 @@ class FusionModel {
 
  private:
   FusionModel() = default;
+  bool forward(const Features& f, std::vector<float>& out, std::vector<int64_t>& shape, std::string* error) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;
   int outputs_ = 0;
 };
+
+// Where the TorchScript module is looked for: $EMSYNC_FUSION_MODULE alone when set (it must exist), else the
+// installed <libdir>/emsync/libemsync-fusion-torch.so, then the build tree's (lib/emotion/).
+std::vector<std::string> fusion_module_candidates();
+// Whether this process has opened the module (and so libtorch).
+bool fusion_module_loaded();
 
 }  // namespace emsync::emotion

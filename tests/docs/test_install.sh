@@ -12,10 +12,14 @@ root="$dest$prefix"
 for f in bin/emsync share/emsync/models/emsync-small.pt include/emsync-1.0/gst/emsync.h; do
   [ -f "$root/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
-for pattern in 'gstreamer-1.0/libgstemsync.so' 'gstreamer-1.0/libgstemsyncfluid.so' 'gstreamer-1.0/libgstemsynctorch.so' 'libgstemsync-1.0.so' \
+for pattern in 'gstreamer-1.0/libgstemsync.so' 'gstreamer-1.0/libgstemsyncfluid.so' 'gstreamer-1.0/libgstemsynctorch.so' \
+    'gstreamer-1.0/libgstemsyncaffect.so' 'emsync/libemsync-fusion-torch.so' 'libgstemsync-1.0.so' \
     'pkgconfig/gstreamer-emsync-1.0.pc'; do
   find "$root" -path "*$pattern" | grep -q . || { echo "FAIL: $pattern not installed"; exit 1; }
 done
+# emsyncemotion's plugin must not link libtorch (the fusion module, opened only for `model-file`, does).
+affect=$(find "$root" -name libgstemsyncaffect.so | head -1)
+if readelf -d "$affect" | grep -q 'NEEDED.*torch'; then echo "FAIL: libgstemsyncaffect.so links libtorch"; exit 1; fi
 # Point a copy of our .pc file at the staged prefix (the system's own .pc files stay as they are).
 pc=$(find "$root" -name gstreamer-emsync-1.0.pc | head -1)
 mkdir -p "$dest/pc"

@@ -425,6 +425,65 @@ run_for_error (const gchar * launch)
   return text;
 }
 
+/* Whether this process has libtorch mapped. */
+static gboolean
+libtorch_loaded (void)
+{
+  gchar *maps = NULL;
+  fail_unless (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
+  gboolean loaded = strstr (maps, "libtorch_cpu") != NULL;
+  g_free (maps);
+  return loaded;
+}
+
+/* emsyncemotion (plugin emsyncaffect) runs its face model without libtorch; only `model-file` loads it. */
+GST_START_TEST (test_no_libtorch_without_model_file)
+{
+  if (libtorch_loaded ()) {
+    g_print ("SKIP: libtorch already loaded in this process (CK_FORK=no?)\n");
+    return;
+  }
+  gchar *text = run_for_error ("videotestsrc num-buffers=10 ! emsyncemotion ! fakesink");
+  fail_unless (text == NULL, "emsyncemotion failed: %s", text);
+  fail_if (libtorch_loaded (), "emsyncemotion without model-file loaded libtorch");
+  gchar *tiny = g_build_filename (EMSYNC_TEST_DATA, "tiny_fusion.pt", NULL);
+  gchar *launch = g_strdup_printf ("videotestsrc num-buffers=10 ! emsyncemotion model-file=\"%s\" ! fakesink", tiny);
+  text = run_for_error (launch);
+  fail_unless (text == NULL, "tiny fusion model failed: %s", text);
+  fail_unless (libtorch_loaded (), "a fusion model ran without libtorch?");
+  g_free (launch);
+  g_free (tiny);
+}
+GST_END_TEST;
+
+/* A fusion model without emsync's TorchScript module is a clear error naming both files. */
+GST_START_TEST (test_fusion_module_missing)
+{
+  if (libtorch_loaded ()) {
+    g_print ("SKIP: the fusion module is already open in this process (CK_FORK=no?)\n");
+    return;
+  }
+  const gchar *absent = "/nonexistent/libemsync-fusion-torch.so";
+  gchar *old = g_strdup (g_getenv ("EMSYNC_FUSION_MODULE"));
+  g_setenv ("EMSYNC_FUSION_MODULE", absent, TRUE);
+  gchar *tiny = g_build_filename (EMSYNC_TEST_DATA, "tiny_fusion.pt", NULL);
+  gchar *launch = g_strdup_printf ("videotestsrc num-buffers=5 ! emsyncemotion face-model=none model-file=\"%s\" "
+      "! fakesink", tiny);
+  gchar *text = run_for_error (launch);
+  fail_unless (text != NULL, "no error without the fusion module");
+  g_print ("fusion module error: %s\n", text);
+  fail_unless (strstr (text, tiny) != NULL && strstr (text, absent) != NULL, "error does not name the files: %s", text);
+  if (old)
+    g_setenv ("EMSYNC_FUSION_MODULE", old, TRUE);
+  else
+    g_unsetenv ("EMSYNC_FUSION_MODULE");
+  g_free (old);
+  g_free (text);
+  g_free (launch);
+  g_free (tiny);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_errors)
 {
   gchar *dir = g_dir_make_tmp ("emsync-emotion-XXXXXX", NULL);
@@ -598,6 +657,8 @@ emsyncemotion_suite (void)
   tcase_add_test (tc, test_formats_and_sizes);
   tcase_add_test (tc, test_flush_restarts);
   tcase_add_test (tc, test_errors);
+  tcase_add_test (tc, test_no_libtorch_without_model_file);
+  tcase_add_test (tc, test_fusion_module_missing);
   tcase_add_test (tc, test_megamind_per_shot);
   return s;
 }
