@@ -104,49 +104,57 @@ __attribute__((target("avx2,fma"))) void weighted_rows_avx2(const float* X, cons
   }
 }
 
-// scores[j] = sum_d q[d] * (KT[d][j] + ET[d][j]) for j < n, where KT and ET are [dh][row stride]: keys
-// and the relative-position table stored transposed, so the loop runs along positions in vector lanes.
-void attention_scores_generic(const float* KT, const float* ET, size_t stride, const float* q, int dh, int n,
-                              float* scores) {
-  std::fill(scores, scores + n, 0.0f);
-  for (int d = 0; d < dh; ++d) {
-    const float* k = KT + d * stride;
-    const float* e = ET + d * stride;
-    for (int j = 0; j < n; ++j) scores[j] += q[d] * (k[j] + e[j]);
+// For each head h of `heads`: scores[h][j] = sum_d q[h][d] * (KT[h][d][j] + ET[d][j]) for j < n. KT[h] (a
+// head's keys) and ET (the layer's relative table, shared by its heads) are stored transposed, [dh][stride],
+// so the loop runs along positions in vector lanes; scores rows are `stride` apart.
+void attention_scores_generic(float* const* KT, const float* ET, size_t stride, const float* q, int heads, int dh,
+                              int n, float* scores) {
+  for (int h = 0; h < heads; ++h) {
+    float* out = scores + h * stride;
+    std::fill(out, out + n, 0.0f);
+    for (int d = 0; d < dh; ++d) {
+      const float* k = KT[h] + d * stride;
+      const float* e = ET + d * stride;
+      const float qd = q[h * dh + d];
+      for (int j = 0; j < n; ++j) out[j] += qd * (k[j] + e[j]);
+    }
   }
 }
 
-__attribute__((target("avx2,fma"))) void attention_scores_avx2(const float* KT, const float* ET, size_t stride,
-                                                               const float* q, int dh, int n, float* scores) {
+// Blocks of 32 positions, all heads per block: the relative table's block is read from memory once per
+// layer instead of once per head.
+__attribute__((target("avx2,fma"))) void attention_scores_avx2(float* const* KT, const float* ET, size_t stride,
+                                                               const float* q, int heads, int dh, int n,
+                                                               float* scores) {
   int j = 0;
   for (; j + 32 <= n; j += 32) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-           a3 = _mm256_setzero_ps();
-    for (int d = 0; d < dh; ++d) {
-      const __m256 qd = _mm256_set1_ps(q[d]);
-      const float* k = KT + d * stride + j;
-      const float* e = ET + d * stride + j;
-      a0 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k), _mm256_loadu_ps(e)), a0);
-      a1 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 8), _mm256_loadu_ps(e + 8)), a1);
-      a2 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 16), _mm256_loadu_ps(e + 16)), a2);
-      a3 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 24), _mm256_loadu_ps(e + 24)), a3);
+    for (int h = 0; h < heads; ++h) {
+      const float* qh = q + h * dh;
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+             a3 = _mm256_setzero_ps();
+      for (int d = 0; d < dh; ++d) {
+        const __m256 qd = _mm256_set1_ps(qh[d]);
+        const float* k = KT[h] + d * stride + j;
+        const float* e = ET + d * stride + j;
+        a0 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k), _mm256_loadu_ps(e)), a0);
+        a1 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 8), _mm256_loadu_ps(e + 8)), a1);
+        a2 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 16), _mm256_loadu_ps(e + 16)), a2);
+        a3 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 24), _mm256_loadu_ps(e + 24)), a3);
+      }
+      float* out = scores + h * stride + j;
+      _mm256_storeu_ps(out, a0);
+      _mm256_storeu_ps(out + 8, a1);
+      _mm256_storeu_ps(out + 16, a2);
+      _mm256_storeu_ps(out + 24, a3);
     }
-    _mm256_storeu_ps(scores + j, a0);
-    _mm256_storeu_ps(scores + j + 8, a1);
-    _mm256_storeu_ps(scores + j + 16, a2);
-    _mm256_storeu_ps(scores + j + 24, a3);
   }
-  for (; j + 8 <= n; j += 8) {
-    __m256 a = _mm256_setzero_ps();
-    for (int d = 0; d < dh; ++d)
-      a = _mm256_fmadd_ps(_mm256_set1_ps(q[d]),
-                          _mm256_add_ps(_mm256_loadu_ps(KT + d * stride + j), _mm256_loadu_ps(ET + d * stride + j)), a);
-    _mm256_storeu_ps(scores + j, a);
-  }
-  for (; j < n; ++j) {
-    float a = 0.0f;
-    for (int d = 0; d < dh; ++d) a += q[d] * (KT[d * stride + j] + ET[d * stride + j]);
-    scores[j] = a;
+  for (int h = 0; h < heads; ++h) {
+    const float* qh = q + h * dh;
+    for (int jj = j; jj < n; ++jj) {
+      float a = 0.0f;
+      for (int d = 0; d < dh; ++d) a += qh[d] * (KT[h][d * stride + jj] + ET[d * stride + jj]);
+      scores[h * stride + jj] = a;
+    }
   }
 }
 
@@ -211,12 +219,12 @@ inline void matvec(const float* W, const float* x, const float* bias, float* y, 
     matvec_generic(W, x, bias, y, rows, cols);
 }
 
-inline void attention_scores(const float* KT, const float* ET, size_t stride, const float* q, int dh, int n,
-                             float* scores) {
+inline void attention_scores(float* const* KT, const float* ET, size_t stride, const float* q, int heads, int dh,
+                             int n, float* scores) {
   if (kHaveAvx2)
-    attention_scores_avx2(KT, ET, stride, q, dh, n, scores);
+    attention_scores_avx2(KT, ET, stride, q, heads, dh, n, scores);
   else
-    attention_scores_generic(KT, ET, stride, q, dh, n, scores);
+    attention_scores_generic(KT, ET, stride, q, heads, dh, n, scores);
 }
 
 inline void softmax(float* s, int n, float scale) {
@@ -396,8 +404,9 @@ NativeDecoder::NativeDecoder(const DecoderWeights& weights) : w_(weights) {
   proj_.resize(s.d_model);
   hidden_.resize(s.d_model);
   ff_.resize(s.d_ff);
-  scores_.resize(static_cast<size_t>(s.context));
-  scores2_.resize(static_cast<size_t>(s.context));
+  if (s.n_heads > kMaxHeads) throw std::invalid_argument("generator weights: more than 64 heads");
+  scores_.resize(static_cast<size_t>(s.context) * s.n_heads);
+  scores2_.resize(static_cast<size_t>(s.context) * s.n_heads);
   bnd_hidden_.resize(s.d_model / 4);
   const int dh = s.d_model / s.n_heads;
   rel_t_.resize(s.n_layers);
@@ -419,16 +428,19 @@ void NativeDecoder::attend_heads(int l, int p, int head_begin, int head_end, flo
   const GeneratorConfig& s = w_.shape;
   const int dh = s.d_model / s.n_heads;
   const float inv_sqrt_dh = 1.0f / std::sqrt(static_cast<float>(dh));
+  float* keys[kMaxHeads];
   for (int h = head_begin; h < head_end; ++h) {
-    float* KT = cache.keys_transposed(l, h);
-    float* V = cache.values(l, h);
+    float* KT = keys[h - head_begin] = cache.keys_transposed(l, h);
     for (int i = 0; i < dh; ++i) KT[static_cast<size_t>(i) * s.context + p] = k_[h * dh + i];
-    std::memcpy(V + static_cast<size_t>(p) * dh, v_.data() + h * dh, sizeof(float) * dh);
-    // Relative global attention for one query: key j (0..p) pairs with E[context-1-(p-j)].
-    const float* q = q_.data() + h * dh;
-    attention_scores(KT, rel_t_[l].data() + (s.context - 1 - p), s.context, q, dh, p + 1, scores);
-    softmax(scores, p + 1, inv_sqrt_dh);
-    weighted_rows(V, scores, att_.data() + h * dh, p + 1, dh);
+    std::memcpy(cache.values(l, h) + static_cast<size_t>(p) * dh, v_.data() + h * dh, sizeof(float) * dh);
+  }
+  // Relative global attention for one query: key j (0..p) pairs with E[context-1-(p-j)].
+  attention_scores(keys, rel_t_[l].data() + (s.context - 1 - p), s.context, q_.data() + head_begin * dh,
+                   head_end - head_begin, dh, p + 1, scores);
+  for (int h = head_begin; h < head_end; ++h) {
+    float* row = scores + static_cast<size_t>(h - head_begin) * s.context;
+    softmax(row, p + 1, inv_sqrt_dh);
+    weighted_rows(cache.values(l, h), row, att_.data() + h * dh, p + 1, dh);
   }
 }
 

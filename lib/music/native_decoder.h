@@ -104,6 +104,7 @@ class NativeDecoder {
   void step(int token, float boundary_seconds, KvCache& cache, float* logits);
 
  private:
+  static constexpr int kMaxHeads = 64;
   // Rows [begin, end) of part `part` when `n` rows are split over `parts` threads (multiples of 8).
   static std::pair<int, int> split(int n, int part, int parts);
   void attend_heads(int layer, int p, int head_begin, int head_end, float* scores, KvCache& cache);
