@@ -69,17 +69,24 @@ struct Tensor {
   std::vector<float> v;
   Tensor() = default;
   Tensor(int h_, int w_, int c_) : h(h_), w(w_), c(c_), v(static_cast<std::size_t>(h_) * w_ * c_, 0.0f) {}
+  // Reuses the storage (no zeroing when the size is unchanged): the buffers of one face are kept for the next,
+  // since allocating ~1 MB of activations per face cost about a third of the time in page faults.
+  void reshape(int h_, int w_, int c_) {
+    h = h_;
+    w = w_;
+    c = c_;
+    v.resize(static_cast<std::size_t>(h_) * w_ * c_);
+  }
   float* at(int y, int x) { return v.data() + (static_cast<std::size_t>(y) * w + x) * c; }
   const float* at(int y, int x) const { return v.data() + (static_cast<std::size_t>(y) * w + x) * c; }
 };
 
-// Copy of x with zero rows/columns around it (TF's SAME padding for convolutions pads with zeros).
-Tensor zero_pad(const Tensor& x, int top, int bottom, int left, int right) {
-  if (top == 0 && bottom == 0 && left == 0 && right == 0) return x;
-  Tensor out(x.h + top + bottom, x.w + left + right, x.c);
+// out = x with zero rows/columns around it (TF's SAME padding for convolutions pads with zeros).
+void zero_pad(const Tensor& x, int top, int bottom, int left, int right, Tensor& out) {
+  out.reshape(x.h + top + bottom, x.w + left + right, x.c);
+  std::fill(out.v.begin(), out.v.end(), 0.0f);
   for (int y = 0; y < x.h; ++y)
     std::memcpy(out.at(y + top, left), x.at(y, 0), sizeof(float) * x.w * x.c);
-  return out;
 }
 
 constexpr int kBlockC = 16;  // output channels per register block
@@ -202,10 +209,10 @@ constexpr BlockFn kBlockFns[kBlockP + 1] = {nullptr,        conv_block<1>, conv_
                                             conv_block<4>, conv_block<5>, conv_block<6>};
 
 // VALID convolution of an (already padded) input with stride (sh, sw).
-Tensor conv2d(const Tensor& x, const PackedConv& pc, int sh, int sw, bool relu) {
+void conv2d(const Tensor& x, const PackedConv& pc, int sh, int sw, bool relu, Tensor& out) {
   const int oh = (x.h - pc.kh) / sh + 1, ow = (x.w - pc.kw) / sw + 1;
   if (oh <= 0 || ow <= 0) throw ModelError("convolution with an empty output");
-  Tensor out(oh, ow, pc.cout);
+  out.reshape(oh, ow, pc.cout);
   const int in_row = x.w * x.c;
   const float* src[kBlockP];
   float* dst[kBlockP];
@@ -221,7 +228,6 @@ Tensor conv2d(const Tensor& x, const PackedConv& pc, int sh, int sw, bool relu) 
         kBlockFns[n](src, in_row, x.c, pc, b, dst, count, relu);
       }
   }
-  return out;
 }
 
 // Depthwise convolution (channel multiplier 1), weights [kh][kw][C], VALID on a padded input.
@@ -262,10 +268,10 @@ __attribute__((target("avx2,fma"))) void depthwise_row_avx2(const float* const* 
   }
 }
 
-Tensor depthwise2d(const Tensor& x, const std::vector<float>& w, int kh, int kw, int sh, int sw) {
+void depthwise2d(const Tensor& x, const std::vector<float>& w, int kh, int kw, int sh, int sw, Tensor& out) {
   const int oh = (x.h - kh) / sh + 1, ow = (x.w - kw) / sw + 1;
   if (oh <= 0 || ow <= 0) throw ModelError("depthwise convolution with an empty output");
-  Tensor out(oh, ow, x.c);
+  out.reshape(oh, ow, x.c);
   std::vector<const float*> rows(kh);
   for (int y = 0; y < oh; ++y) {
     for (int ky = 0; ky < kh; ++ky) rows[ky] = x.at(y * sh + ky, 0);
@@ -274,7 +280,6 @@ Tensor depthwise2d(const Tensor& x, const std::vector<float>& w, int kh, int kw,
     else
       depthwise_row_generic(rows.data(), w.data(), kh, kw, x.c, sw, ow, out.at(y, 0));
   }
-  return out;
 }
 
 }  // namespace
@@ -310,14 +315,22 @@ struct FaceExpressionModel::Graph {
   std::vector<const Node*> plan;
   int slots = 0, input_slot = -1, output_slot = -1, logits_slot = -1;
 
+  // The activations of one run, kept for the next (a small pool: predict() may run on several threads).
+  struct Workspace {
+    std::vector<Tensor> values;
+    Tensor padded;
+  };
+  mutable std::mutex pool_mutex;
+  mutable std::vector<std::unique_ptr<Workspace>> pool;
+
   void build_plan();
-  void run(const float* input, std::vector<Tensor>& values) const;
-  Tensor step(const Node& n, const std::vector<Tensor>& values) const;
-  static Tensor max_pool(const Tensor& x, const Node& n);
+  void run(const float* input, Workspace& ws) const;
+  void step(const Node& n, Workspace& ws, Tensor& out) const;
+  static void max_pool(const Tensor& x, const Node& n, Tensor& out);
 };
 
 // Max pooling, TF padding (SAME: the window skips the padding, as -inf padding would).
-Tensor FaceExpressionModel::Graph::max_pool(const Tensor& x, const Node& n) {
+void FaceExpressionModel::Graph::max_pool(const Tensor& x, const Node& n, Tensor& out) {
   int oh, ow, top = 0, left = 0;
   if (n.same_padding) {
     oh = (x.h + n.stride_h - 1) / n.stride_h;
@@ -329,7 +342,7 @@ Tensor FaceExpressionModel::Graph::max_pool(const Tensor& x, const Node& n) {
     ow = (x.w - n.kernel_w) / n.stride_w + 1;
   }
   if (oh <= 0 || ow <= 0) throw ModelError("max pool '" + n.name + "' has an empty output");
-  Tensor out(oh, ow, x.c);
+  out.reshape(oh, ow, x.c);
   for (int i = 0; i < oh; ++i) {
     const int y0 = std::max(0, i * n.stride_h - top), y1 = std::min(x.h, i * n.stride_h - top + n.kernel_h);
     for (int j = 0; j < ow; ++j) {
@@ -343,7 +356,6 @@ Tensor FaceExpressionModel::Graph::max_pool(const Tensor& x, const Node& n) {
         }
     }
   }
-  return out;
 }
 
 void FaceExpressionModel::Graph::build_plan() {
@@ -374,11 +386,12 @@ void FaceExpressionModel::Graph::build_plan() {
   if (input_slot < 0) throw ModelError("the output does not depend on the input '" + input + "'");
 }
 
-Tensor FaceExpressionModel::Graph::step(const Node& n, const std::vector<Tensor>& values) const {
+void FaceExpressionModel::Graph::step(const Node& n, Workspace& ws, Tensor& out) const {
   auto in = [&](std::size_t i) -> const Tensor& {
     int s = n.in_slots.at(i);
     if (s < 0) throw ModelError("node '" + n.name + "' reads a constant where an activation is expected");
-    return values[s];
+    if (s == n.slot) throw ModelError("node '" + n.name + "' reads itself");
+    return ws.values[s];
   };
   switch (n.op) {
     case Op::kConst:
@@ -392,69 +405,77 @@ Tensor FaceExpressionModel::Graph::step(const Node& n, const std::vector<Tensor>
       if (x.c != cin)
         throw ModelError("node '" + n.name + "' expects " + std::to_string(cin) + " channels, gets " +
                          std::to_string(x.c));
-      Tensor padded;
       const Tensor* src = &x;
       if (n.same_padding) {
         auto ph = same_padding(x.h, kh, n.stride_h), pw = same_padding(x.w, kw, n.stride_w);
         if (ph.first || ph.second || pw.first || pw.second) {
-          padded = zero_pad(x, ph.first, ph.second, pw.first, pw.second);
-          src = &padded;
+          zero_pad(x, ph.first, ph.second, pw.first, pw.second, ws.padded);
+          src = &ws.padded;
         }
       }
-      if (n.op == Op::kConv) return conv2d(*src, n.conv, n.stride_h, n.stride_w, n.relu);
-      return depthwise2d(*src, n.depthwise, kh, kw, n.stride_h, n.stride_w);
+      if (n.op == Op::kConv)
+        conv2d(*src, n.conv, n.stride_h, n.stride_w, n.relu, out);
+      else
+        depthwise2d(*src, n.depthwise, kh, kw, n.stride_h, n.stride_w, out);
+      return;
     }
     case Op::kMaxPool:
-      return max_pool(in(0), n);
+      max_pool(in(0), n, out);
+      return;
     case Op::kAdd: {
       const Tensor &a = in(0), &b = in(1);
       if (a.h != b.h || a.w != b.w || a.c != b.c) throw ModelError("add '" + n.name + "' of different shapes");
-      Tensor out = a;
-      for (std::size_t i = 0; i < out.v.size(); ++i) out.v[i] += b.v[i];
-      return out;
+      out.reshape(a.h, a.w, a.c);
+      for (std::size_t i = 0; i < out.v.size(); ++i) out.v[i] = a.v[i] + b.v[i];
+      return;
     }
     case Op::kRelu: {
-      Tensor out = in(0);
-      for (float& v : out.v) v = std::max(v, 0.0f);
-      return out;
+      const Tensor& a = in(0);
+      out.reshape(a.h, a.w, a.c);
+      for (std::size_t i = 0; i < out.v.size(); ++i) out.v[i] = std::max(a.v[i], 0.0f);
+      return;
     }
     case Op::kMean: {
       const Tensor& x = in(0);
-      Tensor out(1, 1, x.c);
       std::vector<double> sum(x.c, 0.0);
       for (int y = 0; y < x.h; ++y)
         for (int xx = 0; xx < x.w; ++xx) {
           const float* s = x.at(y, xx);
           for (int ch = 0; ch < x.c; ++ch) sum[ch] += s[ch];
         }
+      out.reshape(1, 1, x.c);
       for (int ch = 0; ch < x.c; ++ch) out.v[ch] = static_cast<float>(sum[ch] / (static_cast<double>(x.h) * x.w));
-      return out;
+      return;
     }
     case Op::kSoftmax: {
       const Tensor& x = in(0);
       if (x.h != 1 || x.w != 1) throw ModelError("softmax '" + n.name + "' of a spatial tensor");
-      Tensor out = x;
-      float m = *std::max_element(out.v.begin(), out.v.end());
+      out.reshape(1, 1, x.c);
+      const float m = *std::max_element(x.v.begin(), x.v.end());
       double sum = 0.0;
-      for (float& v : out.v) sum += (v = std::exp(v - m));
+      for (int ch = 0; ch < x.c; ++ch) sum += (out.v[ch] = std::exp(x.v[ch] - m));
       for (float& v : out.v) v = static_cast<float>(v / sum);
-      return out;
+      return;
     }
-    case Op::kIdentity:
-      return in(0);
+    case Op::kIdentity: {
+      const Tensor& a = in(0);
+      out.reshape(a.h, a.w, a.c);
+      std::copy(a.v.begin(), a.v.end(), out.v.begin());
+      return;
+    }
   }
   throw ModelError("node '" + n.name + "' has an unknown op");
 }
 
-void FaceExpressionModel::Graph::run(const float* input, std::vector<Tensor>& values) const {
-  values.assign(slots, Tensor());
+void FaceExpressionModel::Graph::run(const float* input, Workspace& ws) const {
+  ws.values.resize(slots);
   for (const Node* n : plan) {
+    Tensor& out = ws.values[n->slot];
     if (n->slot == input_slot) {
-      Tensor x(kInputSize, kInputSize, 1);
-      std::copy(input, input + kInputSize * kInputSize, x.v.begin());
-      values[n->slot] = std::move(x);
+      out.reshape(kInputSize, kInputSize, 1);
+      std::copy(input, input + kInputSize * kInputSize, out.v.begin());
     } else {
-      values[n->slot] = step(*n, values);
+      step(*n, ws, out);
     }
   }
 }
@@ -661,9 +682,9 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
   // Check the output shape once with a blank input.
   std::vector<float> blank(kInputSize * kInputSize, 0.0f);
   try {
-    std::vector<Tensor> values;
-    g.run(blank.data(), values);
-    const Tensor& out = values[g.output_slot];
+    Graph::Workspace ws;
+    g.run(blank.data(), ws);
+    const Tensor& out = ws.values[g.output_slot];
     if (out.v.size() != kExpressionCount)
       throw fail("output has " + std::to_string(out.v.size()) + " values, expected 7 expressions");
   } catch (const std::exception& e) {
@@ -686,15 +707,25 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load_shared(cons
 
 ExpressionProbabilities FaceExpressionModel::predict(const float* input,
                                                      std::array<double, kExpressionCount>* logits_out) const {
-  std::vector<Tensor> values;
-  graph_->run(input, values);
-  const Tensor& out = values[graph_->output_slot];
+  std::unique_ptr<Graph::Workspace> ws;
+  {
+    std::lock_guard<std::mutex> lock(graph_->pool_mutex);
+    if (!graph_->pool.empty()) {
+      ws = std::move(graph_->pool.back());
+      graph_->pool.pop_back();
+    }
+  }
+  if (!ws) ws = std::make_unique<Graph::Workspace>();
+  graph_->run(input, *ws);
+  const Tensor& out = ws->values[graph_->output_slot];
   ExpressionProbabilities p{};
   for (std::size_t i = 0; i < kExpressionCount; ++i) p[i] = out.v[i];
   if (logits_out && graph_->logits_slot >= 0) {
-    const Tensor& l = values[graph_->logits_slot];
+    const Tensor& l = ws->values[graph_->logits_slot];
     for (std::size_t i = 0; i < kExpressionCount; ++i) (*logits_out)[i] = l.v[i];
   }
+  std::lock_guard<std::mutex> lock(graph_->pool_mutex);
+  graph_->pool.push_back(std::move(ws));
   return p;
 }
 
