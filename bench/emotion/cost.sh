@@ -36,7 +36,8 @@ cpu_seconds() {  # prints user+sys seconds of one gst-launch run
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# One-time cost of loading the element (libtorch's start-up, the face model): a 1-frame run with and without.
+# One-time cost of loading the element (its plugin library, the face model, the cascade; libtorch before it had its
+# own plugin): a 1-frame run with and without.
 load=()
 for i in $(seq "$runs"); do
   l0=$(cpu_seconds videotestsrc num-buffers=1 ! video/x-raw,width=1280,height=720 ! fakesink)
@@ -59,5 +60,5 @@ for clip in "${clips[@]}"; do
     "$(awk -v a="$ma" -v b="$mb" -v l="$load_s" 'BEGIN { print (b - l) / a }')"
   echo "  runs without: ${a[*]}  with: ${b[*]}"
 done
-echo "one-time load of the element (libtorch start-up + face model): ${load_s} s CPU (median); in emsync's own"
+echo "one-time load of the element (plugin, face model, cascade): ${load_s} s CPU (median); in emsync's own"
 echo "pipelines emsyncmidigen loads libtorch anyway, so there the marginal cost is the 'without the one-time load' ratio."
