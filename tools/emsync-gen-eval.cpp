@@ -306,6 +306,7 @@ struct Args {
   double max_midi_seconds = 0;  // 0 = whole file
   bool note_grammar = true;     // --no-note-grammar: let the model emit invalid note events (comparison)
   double guidance = 0.0;        // --guidance G: emotion guidance strength (ComposerOptions::emotion_guidance)
+  bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token
 };
 
 [[noreturn]] void usage(int rc) {
@@ -319,6 +320,7 @@ struct Args {
       "  stats   --model M [--pieces N] [--seconds S] [--sync hard|soft|none] [--seed S]\n"
       "  stats   --midi DIR_OR_FILE... [--max-files N per directory] [--max-midi-seconds S] [--seed S]\n"
       "common: --json OUT.json writes every figure (and per-piece data) as JSON\n"
+      "        --instruments less|more selects the instrument-count control token (default more)\n"
       "        --guidance G composes with emotion guidance G (0 = none, as the reference)\n"
       "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent keys\n");
   std::exit(rc);
@@ -365,6 +367,11 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--seed") a.seed = std::stoull(val());
     else if (k == "--no-note-grammar") a.note_grammar = false;
     else if (k == "--guidance") a.guidance = std::stod(val());
+    else if (k == "--instruments") {
+      const std::string v = val();
+      if (v != "less" && v != "more") usage(2);
+      a.fewer_instruments = v == "less";
+    }
     else if (k == "--seeds") a.seeds = std::stoi(val());
     else if (k == "--ref-steps") a.ref_steps = std::stoi(val());
     else if (k == "--short-context") a.short_context = std::stoi(val());
@@ -456,6 +463,7 @@ struct GenRequest {
   bool time_tokens = false;
   bool note_grammar = true;
   float guidance = 0.0f;
+  mu::InstrumentCount instruments = mu::InstrumentCount::More;
 };
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req) {
@@ -464,6 +472,7 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   opt.sync = req.sync;
   opt.note_grammar = req.note_grammar;
   opt.emotion_guidance = req.guidance;
+  opt.instruments = req.instruments;
   mu::Composer composer(model, opt);
   Piece p;
   p.seconds = req.seconds;
@@ -754,6 +763,7 @@ Json header_json(const Args& a, const std::string& command) {
   j["seed"] = static_cast<double>(a.seed);
   j["guidance"] = a.guidance;
   j["note_grammar"] = a.note_grammar;
+  j["instruments"] = a.fewer_instruments ? "less" : "more";
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   j["host"] = host;
@@ -785,6 +795,7 @@ int cmd_speed(const Args& a) {
   GenRequest req;
   req.note_grammar = a.note_grammar;
         req.guidance = static_cast<float>(a.guidance);
+        req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
   req.sync = mu::SyncMode::Hard;
   req.seed = a.seed;
   req.seconds = seconds;
@@ -1043,6 +1054,7 @@ int cmd_sync(const Args& a) {
       GenRequest req;
       req.note_grammar = a.note_grammar;
         req.guidance = static_cast<float>(a.guidance);
+        req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
@@ -1136,6 +1148,7 @@ int cmd_emotion(const Args& a) {
         GenRequest req;
         req.note_grammar = a.note_grammar;
         req.guidance = static_cast<float>(a.guidance);
+        req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.sync = mu::SyncMode::None;
         req.seed = a.seed * 1000 + s;
         req.seconds = seconds;
@@ -1398,6 +1411,7 @@ int cmd_stats(const Args& a) {
       GenRequest req;
       req.note_grammar = a.note_grammar;
         req.guidance = static_cast<float>(a.guidance);
+        req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
