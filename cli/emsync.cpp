@@ -1,7 +1,7 @@
 /* emsync — one command from a video to a scored video.
  *
  *   emsync INPUT -o OUTPUT [--midi out.mid] [--wav out.wav] [--timeline out.png] [--valence V --arousal A]
- *          [--seed N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
+ *          [--seed N] [--emotion-guidance G] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
  *          [--keep-audio LEVEL] [--model FILE]
  *
  * The video stream is copied into OUTPUT when the container takes it (re-encoded with x264 otherwise); the
@@ -32,6 +32,7 @@ struct Options {
   gdouble valence = NAN;
   gdouble arousal = NAN;
   gint64 seed = 0;
+  gdouble guidance = 0.0;
   gchar *soundfont = nullptr;
   gchar *sync = nullptr;
   gchar *instruments = nullptr;
@@ -272,6 +273,8 @@ main (int argc, char **argv)
     {"valence", 0, 0, G_OPTION_ARG_DOUBLE, &o.valence, "Fixed valence in [-1, 1] (default: from the video)", "V"},
     {"arousal", 0, 0, G_OPTION_ARG_DOUBLE, &o.arousal, "Fixed arousal in [-1, 1] (default: from the video)", "A"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Random seed (same seed, same music)", "N"},
+    {"emotion-guidance", 0, 0, G_OPTION_ARG_DOUBLE, &o.guidance,
+     "Strengthen the music's response to the video's emotion (0 = EMSYNC's sampling; e.g. 1.5; costs 2x generation)", "G"},
     {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for synthesis (default: a GM one installed)", "SF2"},
     {"sync", 0, 0, G_OPTION_ARG_STRING, &o.sync, "Scene-cut sync: hard (default), soft (EMSYNC), none", "MODE"},
     {"instruments", 0, 0, G_OPTION_ARG_STRING, &o.instruments, "more (default, >= 3 instruments) or less", "COUNT"},
@@ -355,7 +358,7 @@ main (int argc, char **argv)
   g_object_set (asrc, "location", app.input.c_str (), NULL);
   g_object_set (vsrc, "location", app.input.c_str (), NULL);
   g_object_set (sink, "location", o.output, NULL);
-  g_object_set (gen, "seed", (guint64) o.seed, NULL);
+  g_object_set (gen, "seed", (guint64) o.seed, "emotion-guidance", o.guidance, NULL);
   if (!std::isnan (o.valence))
     g_object_set (gen, "valence", o.valence, "arousal", o.arousal, NULL);
   if (o.sync)

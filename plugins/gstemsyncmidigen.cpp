@@ -58,6 +58,7 @@ enum {
   PROP_MIN_BOUNDARY_GAP,
   PROP_TEMPERATURE,
   PROP_TOP_P,
+  PROP_EMOTION_GUIDANCE,
   PROP_SEED,
   PROP_INSTRUMENTS,
   PROP_SYNC,
@@ -71,6 +72,7 @@ enum {
 #define DEFAULT_MIN_BOUNDARY_GAP (4 * GST_SECOND)
 #define DEFAULT_TEMPERATURE 1.35
 #define DEFAULT_TOP_P 0.6
+#define DEFAULT_EMOTION_GUIDANCE 0.0
 #define DEFAULT_SEED 0
 #define DEFAULT_INSTRUMENTS InstrumentCount::More
 #define DEFAULT_SYNC SyncMode::Hard
@@ -93,6 +95,7 @@ struct Settings {
   GstClockTime min_boundary_gap = DEFAULT_MIN_BOUNDARY_GAP;
   double temperature = DEFAULT_TEMPERATURE;
   double top_p = DEFAULT_TOP_P;
+  double emotion_guidance = DEFAULT_EMOTION_GUIDANCE;
   guint64 seed = DEFAULT_SEED;
   InstrumentCount instruments = DEFAULT_INSTRUMENTS;
   SyncMode sync = DEFAULT_SYNC;
@@ -277,6 +280,7 @@ ensure_composer (GstEmsyncMidigen * self)
   opts.sampler.temperature_after_time_shift = (float) s.temperature;
   opts.sampler.temperature_otherwise = (float) s.temperature;
   opts.sampler.top_p = (float) s.top_p;
+  opts.emotion_guidance = (float) s.emotion_guidance;
   opts.seed = s.seed;
   opts.sync = s.sync;
   opts.instruments = s.instruments;
@@ -822,6 +826,9 @@ gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue *
     case PROP_TOP_P:
       s.top_p = g_value_get_double (value);
       break;
+    case PROP_EMOTION_GUIDANCE:
+      s.emotion_guidance = g_value_get_double (value);
+      break;
     case PROP_SEED:
       s.seed = g_value_get_uint64 (value);
       break;
@@ -869,6 +876,9 @@ gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value
       break;
     case PROP_TEMPERATURE:
       g_value_set_double (value, s.temperature);
+      break;
+    case PROP_EMOTION_GUIDANCE:
+      g_value_set_double (value, s.emotion_guidance);
       break;
     case PROP_TOP_P:
       g_value_set_double (value, s.top_p);
@@ -952,6 +962,11 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
       g_param_spec_double ("top-p", "Top-p",
           "Nucleus sampling threshold (EMSYNC variant: tokens past the threshold are dropped, the best "
           "one always kept)", 0.0, 1.0, DEFAULT_TOP_P, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_EMOTION_GUIDANCE,
+      g_param_spec_double ("emotion-guidance", "Emotion guidance",
+          "Strengthens the valence/arousal conditioning by classifier-free guidance against the model's "
+          "null emotion (logits c + g * (c - u)); costs a second decoding step per token. 0 = EMSYNC's sampling",
+          0.0, 5.0, DEFAULT_EMOTION_GUIDANCE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_SEED,
       g_param_spec_uint64 ("seed", "Seed",
           "Random seed; the same seed, model and input give the same music", 0, G_MAXUINT64,
@@ -966,7 +981,8 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
           rw_ready));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
-          "libtorch intra-op threads for generation (libtorch's pool is process-wide)", 1, 64,
+          "Threads for generation: the decoding step uses 1 or 2, prefills use libtorch's intra-op pool "
+          "(process-wide)", 1, 64,
           DEFAULT_THREADS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_VALENCE,
       g_param_spec_double ("valence", "Valence",

@@ -22,6 +22,7 @@ import time
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GUIDANCE = 1.5  # emotion guidance strength evaluated beside the reference sampler
 CORPORA = ["pop909", "debian_free", "nottingham"]
 
 
@@ -96,9 +97,18 @@ def main():
     runs.append(("sync", "Scene-cut sync: %s" % a.model,
                  ["sync", "--model", a.model, "--pieces", "2" if q else "20", "--seconds", "30" if q else "60",
                   "--seed", "7"]))
-    runs.append(("emotion", "Emotion response: %s" % a.model,
-                 ["emotion", "--model", a.model, "--seconds", "15" if q else "30", "--seeds", "1" if q else "3",
-                  "--seed", "11"] + (["--grid", "-0.8,0,0.8"] if q else [])))
+    # Emotion response with each instrument-count control token, and with emotion guidance
+    # (ComposerOptions::emotion_guidance; 0 is the reference sampler).
+    emotion_args = ["--seconds", "15" if q else "30", "--seeds", "1" if q else "3", "--seed", "11"] + \
+        (["--grid", "-0.8,0,0.8"] if q else [])
+    for key, extra, what in (("emotion", [], "<MORE_INSTRUMENTS>"),
+                             ("emotion_less", ["--instruments", "less"], "<LESS_INSTRUMENTS>"),
+                             ("emotion_less_guided", ["--instruments", "less", "--guidance", str(GUIDANCE)],
+                              "<LESS_INSTRUMENTS>, emotion guidance %g" % GUIDANCE)):
+        if q and key != "emotion":
+            continue
+        runs.append((key, "Emotion response: %s, %s" % (a.model, what),
+                     ["emotion", "--model", a.model] + emotion_args + extra))
     runs.append(("stats_model", "Musicality of generated pieces: %s" % a.model,
                  ["stats", "--model", a.model, "--pieces", "2" if q else "8", "--seconds", "20" if q else "60",
                   "--sync", "hard", "--seed", "5"]))
@@ -250,14 +260,17 @@ def write_markdown(path, a, results, texts, cmds, total_s):
         L.append("| kept cuts with a `<CHORD>` token within 1 s, sync=hard / soft / none | report | %.1f %% / %.1f %% "
                  "/ %.1f %% |" % (100 * h["share_chord_token_within_1s"], 100 * so["share_chord_token_within_1s"],
                                   100 * no["share_chord_token_within_1s"]))
-    e = results.get("emotion")
-    if e:
-        L.append("| Spearman(requested arousal, notes/s) | >= 0.8 | %s (per instrument: %s; %d pieces) |"
-                 % (fmt(e["spearman_arousal_density"]), fmt(e["spearman_arousal_density_per_instrument"]),
+    for key, what in (("emotion", "`<MORE_INSTRUMENTS>`"), ("emotion_less", "`<LESS_INSTRUMENTS>`"),
+                      ("emotion_less_guided", "`<LESS_INSTRUMENTS>`, guidance %g" % GUIDANCE)):
+        e = results.get(key)
+        if not e:
+            continue
+        L.append("| Spearman(requested arousal, notes/s), %s | >= 0.8 | %s (per instrument: %s; %d pieces) |"
+                 % (what, fmt(e["spearman_arousal_density"]), fmt(e["spearman_arousal_density_per_instrument"]),
                     len(e["pieces_detail"])))
-        L.append("| share of major keys by requested valence | rises with valence | %s |" % ", ".join(
+        L.append("| share of major keys by requested valence, %s | rises with valence | %s |" % (what, ", ".join(
             "%+.1f: %s" % (v["valence"], "n/a" if v["share_major"] is None else "%.0f %%" % (100 * v["share_major"]))
-            for v in e["by_valence"]))
+            for v in e["by_valence"])))
     st = results.get("stats_model")
     if st:
         c = st["generated"]["token_checks"]

@@ -16,18 +16,27 @@ tiny_model (void)
   return g_build_filename (EMSYNC_TEST_DATA, "tiny_generator.pt", NULL);
 }
 
+/* emotion_guidance < 0: leave the emotion properties at their defaults. */
 static GstHarness *
-make_harness (const gchar * model, guint64 seed, const gchar * sync)
+make_harness_full (const gchar * model, guint64 seed, const gchar * sync, gdouble emotion_guidance)
 {
   GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
   fail_unless (e != NULL);
   gst_util_set_object_arg (G_OBJECT (e), "sync", sync);
   g_object_set (e, "model-file", model, "seed", seed, "lookahead", (guint64) 2 * GST_SECOND, NULL);
+  if (emotion_guidance >= 0)
+    g_object_set (e, "emotion-guidance", emotion_guidance, "valence", 0.7, "arousal", 0.7, NULL);
   GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
   gst_object_unref (e);
   gst_harness_set_src_caps_str (h,
       "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
   return h;
+}
+
+static GstHarness *
+make_harness (const gchar * model, guint64 seed, const gchar * sync)
+{
+  return make_harness_full (model, seed, sync, -1.0);
 }
 
 static void
@@ -142,10 +151,10 @@ GST_START_TEST (test_hard_sync_chords_on_cuts_and_drain)
 GST_END_TEST;
 
 static GArray *
-run_once (guint64 seed)
+run_guided (guint64 seed, gdouble guidance)
 {
   gchar *model = tiny_model ();
-  GstHarness *h = make_harness (model, seed, "soft");
+  GstHarness *h = make_harness_full (model, seed, "soft", guidance);
   push_frames (h, 0, 100, NULL, 0);
   gst_harness_push_event (h, gst_event_new_eos ());
   GArray *msgs = pull_all (h);
@@ -167,6 +176,12 @@ same_messages (GArray * a, GArray * b)
   return TRUE;
 }
 
+static GArray *
+run_once (guint64 seed)
+{
+  return run_guided (seed, -1.0);
+}
+
 GST_START_TEST (test_seed_reproducible)
 {
   GArray *a = run_once (7), *b = run_once (7), *c = run_once (8);
@@ -175,6 +190,19 @@ GST_START_TEST (test_seed_reproducible)
   g_array_unref (a);
   g_array_unref (b);
   g_array_unref (c);
+}
+GST_END_TEST;
+
+/* emotion-guidance reaches the composer: same seed, different music; still reproducible. */
+GST_START_TEST (test_emotion_guidance_property)
+{
+  GArray *plain = run_guided (7, 0.0), *a = run_guided (7, 1.5), *b = run_guided (7, 1.5);
+  fail_unless (plain->len > 0 && a->len > 0);
+  fail_if (same_messages (plain, a));
+  fail_unless (same_messages (a, b));
+  g_array_unref (plain);
+  g_array_unref (a);
+  g_array_unref (b);
 }
 GST_END_TEST;
 
@@ -316,6 +344,7 @@ midigen_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_hard_sync_chords_on_cuts_and_drain);
   tcase_add_test (tc, test_seed_reproducible);
+  tcase_add_test (tc, test_emotion_guidance_property);
   tcase_add_test (tc, test_latency_is_lookahead);
   tcase_add_test (tc, test_flush_restarts_cleanly);
   tcase_add_test (tc, test_model_errors);
