@@ -1,7 +1,7 @@
 /* emsync — one command from a video to a scored video.
  *
  *   emsync INPUT -o OUTPUT [--midi out.mid] [--wav out.wav] [--timeline out.png] [--valence V --arousal A]
- *          [--seed N] [--emotion-guidance G] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
+ *          [--seed N] [--emotion-guidance G] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
  *          [--keep-audio LEVEL] [--model FILE]
  *
  * The video stream is copied into OUTPUT when the container takes it (re-encoded with x264 otherwise); the
@@ -33,6 +33,7 @@ struct Options {
   gdouble arousal = NAN;
   gint64 seed = 0;
   gdouble guidance = 0.0;
+  gint threads = 1;
   gchar *soundfont = nullptr;
   gchar *sync = nullptr;
   gchar *instruments = nullptr;
@@ -273,6 +274,8 @@ main (int argc, char **argv)
     {"valence", 0, 0, G_OPTION_ARG_DOUBLE, &o.valence, "Fixed valence in [-1, 1] (default: from the video)", "V"},
     {"arousal", 0, 0, G_OPTION_ARG_DOUBLE, &o.arousal, "Fixed arousal in [-1, 1] (default: from the video)", "A"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Random seed (same seed, same music)", "N"},
+    {"threads", 0, 0, G_OPTION_ARG_INT, &o.threads,
+     "Generation threads (1 or 2; 2 suits the official-size model)", "N"},
     {"emotion-guidance", 0, 0, G_OPTION_ARG_DOUBLE, &o.guidance,
      "Strengthen the music's response to the video's emotion (0 = EMSYNC's sampling; e.g. 1.5; costs 2x generation)", "G"},
     {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for synthesis (default: a GM one installed)", "SF2"},
@@ -358,7 +361,8 @@ main (int argc, char **argv)
   g_object_set (asrc, "location", app.input.c_str (), NULL);
   g_object_set (vsrc, "location", app.input.c_str (), NULL);
   g_object_set (sink, "location", o.output, NULL);
-  g_object_set (gen, "seed", (guint64) o.seed, "emotion-guidance", o.guidance, NULL);
+  g_object_set (gen, "seed", (guint64) o.seed, "emotion-guidance", o.guidance, "threads", CLAMP (o.threads, 1, 64),
+      NULL);
   if (!std::isnan (o.valence))
     g_object_set (gen, "valence", o.valence, "arousal", o.arousal, NULL);
   if (o.sync)

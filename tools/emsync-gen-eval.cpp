@@ -307,6 +307,7 @@ struct Args {
   bool note_grammar = true;     // --no-note-grammar: let the model emit invalid note events (comparison)
   double guidance = 0.0;        // --guidance G: emotion guidance strength (ComposerOptions::emotion_guidance)
   bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token
+  double temperature = 1.35;       // --temperature T (the reference demo's 1.35 by default)
 };
 
 [[noreturn]] void usage(int rc) {
@@ -321,6 +322,7 @@ struct Args {
       "  stats   --midi DIR_OR_FILE... [--max-files N per directory] [--max-midi-seconds S] [--seed S]\n"
       "common: --json OUT.json writes every figure (and per-piece data) as JSON\n"
       "        --instruments less|more selects the instrument-count control token (default more)\n"
+      "        --temperature T sampling temperature (default 1.35, EMSYNC's demo)\n"
       "        --guidance G composes with emotion guidance G (0 = none, as the reference)\n"
       "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent keys\n");
   std::exit(rc);
@@ -367,6 +369,7 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--seed") a.seed = std::stoull(val());
     else if (k == "--no-note-grammar") a.note_grammar = false;
     else if (k == "--guidance") a.guidance = std::stod(val());
+    else if (k == "--temperature") a.temperature = std::stod(val());
     else if (k == "--instruments") {
       const std::string v = val();
       if (v != "less" && v != "more") usage(2);
@@ -464,6 +467,7 @@ struct GenRequest {
   bool note_grammar = true;
   float guidance = 0.0f;
   mu::InstrumentCount instruments = mu::InstrumentCount::More;
+  float temperature = 1.35f;  // SamplerOptions' default, the reference demo's value
 };
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req) {
@@ -473,6 +477,8 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   opt.note_grammar = req.note_grammar;
   opt.emotion_guidance = req.guidance;
   opt.instruments = req.instruments;
+  opt.sampler.temperature_after_time_shift = req.temperature;
+  opt.sampler.temperature_otherwise = req.temperature;
   mu::Composer composer(model, opt);
   Piece p;
   p.seconds = req.seconds;
@@ -764,6 +770,7 @@ Json header_json(const Args& a, const std::string& command) {
   j["guidance"] = a.guidance;
   j["note_grammar"] = a.note_grammar;
   j["instruments"] = a.fewer_instruments ? "less" : "more";
+  j["temperature"] = a.temperature;
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   j["host"] = host;
@@ -796,6 +803,7 @@ int cmd_speed(const Args& a) {
   req.note_grammar = a.note_grammar;
         req.guidance = static_cast<float>(a.guidance);
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
+        req.temperature = static_cast<float>(a.temperature);
   req.sync = mu::SyncMode::Hard;
   req.seed = a.seed;
   req.seconds = seconds;
@@ -1055,6 +1063,7 @@ int cmd_sync(const Args& a) {
       req.note_grammar = a.note_grammar;
         req.guidance = static_cast<float>(a.guidance);
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
+        req.temperature = static_cast<float>(a.temperature);
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
@@ -1149,6 +1158,7 @@ int cmd_emotion(const Args& a) {
         req.note_grammar = a.note_grammar;
         req.guidance = static_cast<float>(a.guidance);
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
+        req.temperature = static_cast<float>(a.temperature);
         req.sync = mu::SyncMode::None;
         req.seed = a.seed * 1000 + s;
         req.seconds = seconds;
@@ -1412,6 +1422,7 @@ int cmd_stats(const Args& a) {
       req.note_grammar = a.note_grammar;
         req.guidance = static_cast<float>(a.guidance);
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
+        req.temperature = static_cast<float>(a.temperature);
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
