@@ -325,6 +325,7 @@ void KvCache::assign(int layer, bool values, const float* data, int length) {
 
 namespace {
 std::atomic<int> native_threads{1};
+std::atomic<size_t> parallel_min_parameters{kParallelMinParameters};
 
 // Spinning waits for a job or its completion this long before sleeping: a step's jobs come microseconds
 // apart, but on a busy machine a sleeping partner must not be burnt against.
@@ -337,7 +338,10 @@ inline bool keep_spinning(int& spins, std::chrono::steady_clock::time_point star
 }
 }  // namespace
 
-void set_native_decoder_threads(int threads) { native_threads.store(std::clamp(threads, 1, 2)); }
+void set_native_decoder_threads(int threads, size_t min_parameters) {
+  native_threads.store(std::clamp(threads, 1, 2));
+  parallel_min_parameters.store(min_parameters);
+}
 
 ForkJoin::ForkJoin() : helper_([this] { helper_loop(); }) {}
 
@@ -450,7 +454,11 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
   const int p = cache.length();
   if (p >= s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
   if (token < 0 || token >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
-  const int parts = native_threads.load(std::memory_order_relaxed);
+  const size_t parameters = w_.embedding.size() + w_.out_w.size() +
+                            w_.layers.size() * (w_.layers[0].wq.size() * 4 + w_.layers[0].ff1_w.size() * 2);
+  const int parts = parameters >= parallel_min_parameters.load(std::memory_order_relaxed)
+                        ? native_threads.load(std::memory_order_relaxed)
+                        : 1;
   if (parts > 1 && !fork_join_) fork_join_ = std::make_unique<ForkJoin>();
   // Runs f(part, parts) over the threads in use.
   auto parallel = [&](auto&& f) {

@@ -28,10 +28,12 @@ static std::vector<double> numbers_of(const std::string& json, const std::string
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s MODEL.pt IO.json [tolerance]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL.pt IO.json [tolerance] [threads]\n", argv[0]);
     return 2;
   }
   const double tolerance = argc > 3 ? std::atof(argv[3]) : 1e-4;
+  const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
+  set_inference_threads(threads);  // 2: the native step splits its work between two threads
   std::ifstream f(argv[2]);
   std::stringstream ss;
   ss << f.rdbuf();
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
   const double step_error = max_error(cached.logits());
 
   std::printf("full forward (prefill) vs Python reference: max |diff| = %.3e\n", full_error);
-  std::printf("KV-cached steps        vs Python reference: max |diff| = %.3e\n", step_error);
+  std::printf("KV-cached steps (%d thread(s)) vs Python reference: max |diff| = %.3e\n", threads, step_error);
   std::printf("tolerance %.0e: %s\n", tolerance, full_error < tolerance && step_error < tolerance ? "PASS" : "FAIL");
   return full_error < tolerance && step_error < tolerance ? 0 : 1;
 }

@@ -12,4 +12,5 @@ trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 "$src/models/training/make_official_random.py" "$work" --tokens 48 || exit 1
 /usr/bin/python3 "$src/models/training/convert_official.py" "$work/official_random_state_dict.pt" \
   "$work/official.pt" || exit 1
-"$parity" "$work/official.pt" "$work/official_random_io.json" 1e-4
+"$parity" "$work/official.pt" "$work/official_random_io.json" 1e-4 1 || exit 1
+"$parity" "$work/official.pt" "$work/official_random_io.json" 1e-4 2
