@@ -1,7 +1,7 @@
 /* emsync — one command from a video to a scored video.
  *
  *   emsync INPUT -o OUTPUT [--midi out.mid] [--wav out.wav] [--timeline out.png] [--valence V --arousal A]
- *          [--seed N] [--emotion-guidance G] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
+ *          [--seed N] [--emotion-guidance G] [--density-control K] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
  *          [--keep-audio LEVEL] [--model FILE]
  *
  * The video stream is copied into OUTPUT when the container takes it (re-encoded with x264 otherwise); the
@@ -33,6 +33,7 @@ struct Options {
   gdouble arousal = NAN;
   gint64 seed = 0;
   gdouble guidance = 0.0;
+  gdouble density_control = -1.0;  /* < 0: the element's default */
   gint threads = 1;
   gchar *soundfont = nullptr;
   gchar *sync = nullptr;
@@ -276,6 +277,8 @@ main (int argc, char **argv)
     {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Random seed (same seed, same music)", "N"},
     {"threads", 0, 0, G_OPTION_ARG_INT, &o.threads,
      "Generation threads (1 or 2; 2 suits the official-size model)", "N"},
+    {"density-control", 0, 0, G_OPTION_ARG_DOUBLE, &o.density_control,
+     "How firmly the note density follows the arousal (default: emsyncmidigen's; 0 = the model alone)", "K"},
     {"emotion-guidance", 0, 0, G_OPTION_ARG_DOUBLE, &o.guidance,
      "Strengthen the music's response to the video's emotion (0 = EMSYNC's sampling; e.g. 1.5; costs 2x generation)", "G"},
     {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for synthesis (default: a GM one installed)", "SF2"},
@@ -363,6 +366,8 @@ main (int argc, char **argv)
   g_object_set (sink, "location", o.output, NULL);
   g_object_set (gen, "seed", (guint64) o.seed, "emotion-guidance", o.guidance, "threads", CLAMP (o.threads, 1, 64),
       NULL);
+  if (o.density_control >= 0)
+    g_object_set (gen, "density-control", o.density_control, NULL);
   if (!std::isnan (o.valence))
     g_object_set (gen, "valence", o.valence, "arousal", o.arousal, NULL);
   if (o.sync)

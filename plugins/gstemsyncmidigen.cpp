@@ -59,6 +59,7 @@ enum {
   PROP_TEMPERATURE,
   PROP_TOP_P,
   PROP_EMOTION_GUIDANCE,
+  PROP_DENSITY_CONTROL,
   PROP_SEED,
   PROP_INSTRUMENTS,
   PROP_SYNC,
@@ -73,6 +74,8 @@ enum {
 #define DEFAULT_TEMPERATURE 1.35
 #define DEFAULT_TOP_P 0.6
 #define DEFAULT_EMOTION_GUIDANCE 0.0
+/* On by default: the shipped model's own arousal response is weak (models/MODEL_CARD.md). */
+#define DEFAULT_DENSITY_CONTROL 3.0
 #define DEFAULT_SEED 0
 #define DEFAULT_INSTRUMENTS InstrumentCount::More
 #define DEFAULT_SYNC SyncMode::Hard
@@ -96,6 +99,7 @@ struct Settings {
   double temperature = DEFAULT_TEMPERATURE;
   double top_p = DEFAULT_TOP_P;
   double emotion_guidance = DEFAULT_EMOTION_GUIDANCE;
+  double density_control = DEFAULT_DENSITY_CONTROL;
   guint64 seed = DEFAULT_SEED;
   InstrumentCount instruments = DEFAULT_INSTRUMENTS;
   SyncMode sync = DEFAULT_SYNC;
@@ -281,6 +285,7 @@ ensure_composer (GstEmsyncMidigen * self)
   opts.sampler.temperature_otherwise = (float) s.temperature;
   opts.sampler.top_p = (float) s.top_p;
   opts.emotion_guidance = (float) s.emotion_guidance;
+  opts.density_control = (float) s.density_control;
   opts.seed = s.seed;
   opts.sync = s.sync;
   opts.instruments = s.instruments;
@@ -829,6 +834,9 @@ gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue *
     case PROP_EMOTION_GUIDANCE:
       s.emotion_guidance = g_value_get_double (value);
       break;
+    case PROP_DENSITY_CONTROL:
+      s.density_control = g_value_get_double (value);
+      break;
     case PROP_SEED:
       s.seed = g_value_get_uint64 (value);
       break;
@@ -879,6 +887,9 @@ gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value
       break;
     case PROP_EMOTION_GUIDANCE:
       g_value_set_double (value, s.emotion_guidance);
+      break;
+    case PROP_DENSITY_CONTROL:
+      g_value_set_double (value, s.density_control);
       break;
     case PROP_TOP_P:
       g_value_set_double (value, s.top_p);
@@ -967,6 +978,11 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
           "Strengthens the valence/arousal conditioning by classifier-free guidance against the model's "
           "null emotion (logits c + g * (c - u)); costs a second decoding step per token. 0 = EMSYNC's sampling",
           0.0, 5.0, DEFAULT_EMOTION_GUIDANCE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_DENSITY_CONTROL,
+      g_param_spec_double ("density-control", "Density control",
+          "Steers the note density towards the one the model's training labels give the current arousal "
+          "(note-on logits + k * ln(target / recent density)); needs a model that declares its density scale. "
+          "0 = the model alone (EMSYNC)", 0.0, 10.0, DEFAULT_DENSITY_CONTROL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_SEED,
       g_param_spec_uint64 ("seed", "Seed",
           "Random seed; the same seed, model and input give the same music", 0, G_MAXUINT64,

@@ -308,6 +308,7 @@ struct Args {
   double guidance = 0.0;        // --guidance G: emotion guidance strength (ComposerOptions::emotion_guidance)
   bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token
   double temperature = 1.35;       // --temperature T (the reference demo's 1.35 by default)
+  double density_control = 0.0;    // --density-control K (ComposerOptions::density_control)
 };
 
 [[noreturn]] void usage(int rc) {
@@ -323,6 +324,7 @@ struct Args {
       "common: --json OUT.json writes every figure (and per-piece data) as JSON\n"
       "        --instruments less|more selects the instrument-count control token (default more)\n"
       "        --temperature T sampling temperature (default 1.35, EMSYNC's demo)\n"
+      "        --density-control K steers note density towards the requested arousal (0 = off)\n"
       "        --guidance G composes with emotion guidance G (0 = none, as the reference)\n"
       "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent keys\n");
   std::exit(rc);
@@ -370,6 +372,7 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--no-note-grammar") a.note_grammar = false;
     else if (k == "--guidance") a.guidance = std::stod(val());
     else if (k == "--temperature") a.temperature = std::stod(val());
+    else if (k == "--density-control") a.density_control = std::stod(val());
     else if (k == "--instruments") {
       const std::string v = val();
       if (v != "less" && v != "more") usage(2);
@@ -468,6 +471,7 @@ struct GenRequest {
   float guidance = 0.0f;
   mu::InstrumentCount instruments = mu::InstrumentCount::More;
   float temperature = 1.35f;  // SamplerOptions' default, the reference demo's value
+  float density_control = 0.0f;
 };
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req) {
@@ -479,6 +483,7 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   opt.instruments = req.instruments;
   opt.sampler.temperature_after_time_shift = req.temperature;
   opt.sampler.temperature_otherwise = req.temperature;
+  opt.density_control = req.density_control;
   mu::Composer composer(model, opt);
   Piece p;
   p.seconds = req.seconds;
@@ -771,6 +776,7 @@ Json header_json(const Args& a, const std::string& command) {
   j["note_grammar"] = a.note_grammar;
   j["instruments"] = a.fewer_instruments ? "less" : "more";
   j["temperature"] = a.temperature;
+  j["density_control"] = a.density_control;
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   j["host"] = host;
@@ -804,6 +810,7 @@ int cmd_speed(const Args& a) {
         req.guidance = static_cast<float>(a.guidance);
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.temperature = static_cast<float>(a.temperature);
+        req.density_control = static_cast<float>(a.density_control);
   req.sync = mu::SyncMode::Hard;
   req.seed = a.seed;
   req.seconds = seconds;
@@ -1064,6 +1071,7 @@ int cmd_sync(const Args& a) {
         req.guidance = static_cast<float>(a.guidance);
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.temperature = static_cast<float>(a.temperature);
+        req.density_control = static_cast<float>(a.density_control);
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
@@ -1159,6 +1167,7 @@ int cmd_emotion(const Args& a) {
         req.guidance = static_cast<float>(a.guidance);
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.temperature = static_cast<float>(a.temperature);
+        req.density_control = static_cast<float>(a.density_control);
         req.sync = mu::SyncMode::None;
         req.seed = a.seed * 1000 + s;
         req.seconds = seconds;
@@ -1423,6 +1432,7 @@ int cmd_stats(const Args& a) {
         req.guidance = static_cast<float>(a.guidance);
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.temperature = static_cast<float>(a.temperature);
+        req.density_control = static_cast<float>(a.density_control);
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;

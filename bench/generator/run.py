@@ -23,6 +23,16 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUIDANCE = 1.5  # emotion guidance strength evaluated beside the reference sampler
+DENSITY = 3.0   # density-control strength (emsyncmidigen's default) evaluated beside the model alone
+EMOTION_VARIANTS = [  # (run key, extra emsync-gen-eval arguments, what)
+    ("emotion", [], "<MORE_INSTRUMENTS>, model alone"),
+    ("emotion_less", ["--instruments", "less"], "<LESS_INSTRUMENTS>, model alone"),
+    ("emotion_less_guided", ["--instruments", "less", "--guidance", str(GUIDANCE)],
+     "<LESS_INSTRUMENTS>, emotion guidance %g" % GUIDANCE),
+    ("emotion_density", ["--density-control", str(DENSITY)], "<MORE_INSTRUMENTS>, density control %g" % DENSITY),
+    ("emotion_less_density", ["--instruments", "less", "--density-control", str(DENSITY)],
+     "<LESS_INSTRUMENTS>, density control %g" % DENSITY),
+]
 CORPORA = ["pop909", "debian_free", "nottingham"]
 
 
@@ -101,10 +111,7 @@ def main():
     # (ComposerOptions::emotion_guidance; 0 is the reference sampler).
     emotion_args = ["--seconds", "15" if q else "30", "--seeds", "1" if q else "3", "--seed", "11"] + \
         (["--grid", "-0.8,0,0.8"] if q else [])
-    for key, extra, what in (("emotion", [], "<MORE_INSTRUMENTS>"),
-                             ("emotion_less", ["--instruments", "less"], "<LESS_INSTRUMENTS>"),
-                             ("emotion_less_guided", ["--instruments", "less", "--guidance", str(GUIDANCE)],
-                              "<LESS_INSTRUMENTS>, emotion guidance %g" % GUIDANCE)):
+    for key, extra, what in EMOTION_VARIANTS:
         if q and key != "emotion":
             continue
         runs.append((key, "Emotion response: %s, %s" % (a.model, what),
@@ -260,8 +267,7 @@ def write_markdown(path, a, results, texts, cmds, total_s):
         L.append("| kept cuts with a `<CHORD>` token within 1 s, sync=hard / soft / none | report | %.1f %% / %.1f %% "
                  "/ %.1f %% |" % (100 * h["share_chord_token_within_1s"], 100 * so["share_chord_token_within_1s"],
                                   100 * no["share_chord_token_within_1s"]))
-    for key, what in (("emotion", "`<MORE_INSTRUMENTS>`"), ("emotion_less", "`<LESS_INSTRUMENTS>`"),
-                      ("emotion_less_guided", "`<LESS_INSTRUMENTS>`, guidance %g" % GUIDANCE)):
+    for key, _, what in EMOTION_VARIANTS:
         e = results.get(key)
         if not e:
             continue

@@ -1,5 +1,6 @@
 #include "lib/music/composer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -123,12 +124,49 @@ void Composer::begin() {
 
 bool Composer::build_constraints() {
   bool constrained = build_timing_constraints();
-  if (options_.note_grammar) {
+  const float density = density_bias();
+  if (options_.note_grammar || density != 0.0f) {
     if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
-    mask_invalid_notes();
     constrained = true;
   }
+  if (density != 0.0f)
+    for (int t = vocab::kFirstNoteToken; t <= vocab::kLastNoteToken; ++t)
+      if (vocab::note_is_on(t)) bias_[t] += density;  // -inf stays -inf
+  if (options_.note_grammar) mask_invalid_notes();
   return constrained;
+}
+
+void Composer::track_density(int token) {
+  if (options_.density_control <= 0.0f) return;
+  const int64_t window = static_cast<int64_t>(options_.density_window_seconds / kTickSeconds);
+  size_t drop = 0;
+  while (drop < recent_onsets_.size() && recent_onsets_[drop].tick < cursor_ticks_ - window) ++drop;
+  recent_onsets_.erase(recent_onsets_.begin(), recent_onsets_.begin() + drop);
+  if (vocab::is_note_token(token) && vocab::note_is_on(token))
+    recent_onsets_.push_back({cursor_ticks_, vocab::instrument_index(vocab::note_instrument(token))});
+}
+
+float Composer::density_bias() {
+  const GeneratorConfig& c = model_->config();
+  if (options_.density_control <= 0.0f || std::isnan(current_arousal_) ||
+      c.arousal_density_max <= c.arousal_density_min)
+    return 0.0f;
+  // Too little music yet to measure a density: let the model start on its own.
+  const double span = std::min(options_.density_window_seconds, cursor_seconds());
+  if (span < 1.0) return 0.0f;
+  bool seen[vocab::kNumInstruments] = {};
+  int instruments = 0;
+  for (const Onset& o : recent_onsets_)
+    if (!seen[o.instrument]) {
+      seen[o.instrument] = true;
+      ++instruments;
+    }
+  const double density = recent_onsets_.size() / span / std::max(instruments, 1);
+  const double a = std::clamp(static_cast<double>(current_arousal_), -1.0, 1.0);
+  const double target = c.arousal_density_min + (a + 1.0) / 2.0 * (c.arousal_density_max - c.arousal_density_min);
+  // +0.5 notes/s keeps the ratio finite for silence.
+  const double bias = options_.density_control * std::log((target + 0.5) / (density + 0.5));
+  return static_cast<float>(std::clamp(bias, -4.0, 4.0));
 }
 
 void Composer::mask_invalid_notes() {
@@ -251,6 +289,7 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
     }
 
     track_note(token);
+    track_density(token);
     const float boundary = boundary_value();
     session_.push(token, boundary);
     if (unconditioned_) unconditioned_->push(token, boundary);

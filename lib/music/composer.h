@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -53,6 +54,14 @@ struct ComposerOptions {
   // (training drops each label 20% of the time, which teaches the null vectors). g > 0 strengthens the
   // emotion's effect on the music at the cost of a second decoding step per token; 0 = the reference.
   float emotion_guidance = 0.0f;
+  // Density control, the arousal counterpart of sync=hard: arousal was learned as note density, so the
+  // requested arousal is turned back into a target density with the model's own label scale
+  // (GeneratorConfig::arousal_density_min/max) and note-on logits are nudged by
+  //   density_control * ln(target / density over the last density_window_seconds)   (clamped to +-4).
+  // 0 = off (the reference); no effect for models that do not declare their density scale or when the
+  // arousal is unknown.
+  float density_control = 0.0f;
+  double density_window_seconds = 4.0;
 };
 
 struct TimedToken {
@@ -98,6 +107,9 @@ class Composer {
   bool build_constraints();
   bool build_timing_constraints();
   void mask_invalid_notes();
+  // The density controller's bias for note-on tokens at the cursor (0 when it does not apply).
+  float density_bias();
+  void track_density(int token);
   // Index into note_started_ of the longest-held sounding note, else -1.
   int oldest_sounding_note() const;
   void track_note(int token);
@@ -130,6 +142,11 @@ class Composer {
   // Start tick of every sounding (instrument, pitch), -1 when silent.
   std::vector<int64_t> note_started_;
   std::vector<float> bias_;
+  struct Onset {
+    int64_t tick;
+    int instrument;
+  };
+  std::vector<Onset> recent_onsets_;  // note-ons within the density window, oldest first
   ComposerStats stats_;
 };
 

@@ -30,6 +30,10 @@ struct GeneratorConfig {
   int tick_ms = 8;
   int n_condition_positions = 2;
   int instrument_threshold = 3;
+  // Note density (notes per second per non-empty instrument) that the training labels mapped to arousal -1
+  // and +1; 0 when the model does not declare it (then density control is unavailable).
+  double arousal_density_min = 0.0;
+  double arousal_density_max = 0.0;
 };
 
 class GeneratorModel {

@@ -89,6 +89,8 @@ GeneratorConfig parse_config(const std::string& path, const std::string& json) {
   c.tick_ms = static_cast<int>(number("tick_ms", false, 8));
   c.n_condition_positions = static_cast<int>(number("n_condition_positions", false, 2));
   c.instrument_threshold = static_cast<int>(number("instrument_threshold", false, 3));
+  c.arousal_density_min = number("arousal_density_min", false, 0.0);
+  c.arousal_density_max = number("arousal_density_max", false, 0.0);
   if (c.context < c.n_condition_positions + 8)
     throw ModelError("generator model '" + path + "' has an unusable context of " + std::to_string(c.context));
   if (c.tick_ms != 8)

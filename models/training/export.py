@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,11 +50,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=os.path.join(HERE, "runs", "small", "best.pt"))
     ap.add_argument("--out", default=os.path.join(HERE, "..", "emsync-small.pt"))
+    ap.add_argument("--name", default=None, help="model name in emsync.json (default: emsync-<run name>)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     st = torch.load(a.ckpt, map_location="cpu")
     cfg = st["config"]
-    meta = {"name": "emsync-" + cfg.get("name", "small"), "train_step": int(st["step"])}
+    meta = {"name": a.name or "emsync-" + cfg.get("name", "small"), "train_step": int(st["step"])}
+    # The arousal labels' scale (dataset.py: notes / second / non-empty instrument, IQR-clipped, mapped
+    # linearly to [-1, 1]), so the runtime can turn a requested arousal back into a note density
+    # (ComposerOptions::density_control).
+    cache = os.path.join(HERE, cfg.get("cache", "cache/corpus_v1.npz"))
+    if os.path.exists(cache):
+        lo, hi = [float(x) for x in np.load(cache)["density_clip"]]
+        meta["arousal_density_min"] = lo
+        meta["arousal_density_max"] = hi
     if "valid_loss" in st:
         meta["valid_loss"] = float(st["valid_loss"])
     err, meta = export(st["model"], cfg, a.out, meta)

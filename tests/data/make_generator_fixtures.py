@@ -22,7 +22,9 @@ cfg = {"d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 64, "context": 64, "d
 m = generator.build(cfg).eval()
 scripted = generator.script(m)
 torch.jit.save(scripted, os.path.join(HERE, "tiny_generator.pt"),
-               _extra_files={"emsync.json": json.dumps(generator.export_config(cfg))})
+               _extra_files={"emsync.json": json.dumps(dict(generator.export_config(cfg),
+                                                            # a density scale like export.py's (density control)
+                                                            arousal_density_min=1.0, arousal_density_max=12.0))})
 
 
 class Plain(torch.nn.Module):

@@ -312,6 +312,29 @@ GST_START_TEST(test_composer_emotion_guidance) {
 }
 GST_END_TEST;
 
+// Density control turns the requested arousal into a note density with the model's label scale (the tiny
+// model declares 1..12 notes/s/instrument): low arousal must come out sparser than high arousal, and
+// without control the (random) tiny model ignores arousal.
+GST_START_TEST(test_composer_density_control) {
+  auto density = [](float arousal, float control) {
+    ComposerOptions o;
+    o.sync = SyncMode::None;
+    o.seed = 3;
+    o.density_control = control;
+    Composer c(GeneratorModel::load(data_path("tiny_generator.pt")), o);
+    c.set_emotion(0.0, 0.0f, arousal);
+    std::vector<TimedToken> out;
+    c.generate_until(20.0, out);
+    int ons = 0;
+    for (const auto& t : out) ons += vocab::is_note_token(t.token) && vocab::note_is_on(t.token);
+    return ons / 20.0;
+  };
+  const double low = density(-0.8f, 3.0f), high = density(0.8f, 3.0f);
+  fail_unless(high > 1.5 * low, "density control: %.2f notes/s at arousal -0.8, %.2f at +0.8", low, high);
+  fail_unless(density(-0.8f, 0.0f) > 0.0);
+}
+GST_END_TEST;
+
 // Decoded through the streaming decoder and flushed at the end, no note is left hanging.
 GST_START_TEST(test_composer_output_decodes_without_hanging_notes) {
   auto tokens = compose(SyncMode::Hard, 2, {2.0, 7.0}, 9.0);
@@ -391,6 +414,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_composer_seeded_and_valid);
   tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);
   tcase_add_test(tc, test_composer_emotion_guidance);
+  tcase_add_test(tc, test_composer_density_control);
   tcase_add_test(tc, test_composer_releases_overdue_notes);
   tcase_add_test(tc, test_composer_follows_emotion_changes);
   return s;
