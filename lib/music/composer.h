@@ -56,7 +56,7 @@ struct ComposerOptions {
   float emotion_guidance = 0.0f;
   // Density control, the arousal counterpart of sync=hard: arousal was learned as note density, so the
   // requested arousal is turned back into a target density with the model's own label scale
-  // (GeneratorConfig::arousal_density_min/max) and note-on logits are nudged by
+  // (GeneratorConfig::arousal_density_min/max) and note-event logits (on and off) are nudged by
   //   density_control * ln(target / density over the last density_window_seconds)   (clamped to +-4).
   // 0 = off (the reference); no effect for models that do not declare their density scale or when the
   // arousal is unknown.
