@@ -26,9 +26,6 @@ GUIDANCE = 1.5  # emotion guidance strength evaluated beside the reference sampl
 DENSITY = 3.0   # density-control strength (emsyncmidigen's default) evaluated beside the model alone
 EMOTION_VARIANTS = [  # (run key, extra emsync-gen-eval arguments, what)
     ("emotion", [], "<MORE_INSTRUMENTS>, model alone"),
-    ("emotion_less", ["--instruments", "less"], "<LESS_INSTRUMENTS>, model alone"),
-    ("emotion_less_guided", ["--instruments", "less", "--guidance", str(GUIDANCE)],
-     "<LESS_INSTRUMENTS>, emotion guidance %g" % GUIDANCE),
     ("emotion_density", ["--density-control", str(DENSITY)], "<MORE_INSTRUMENTS>, density control %g" % DENSITY),
     ("emotion_less_density", ["--instruments", "less", "--density-control", str(DENSITY)],
      "<LESS_INSTRUMENTS>, density control %g" % DENSITY),
@@ -105,11 +102,11 @@ def main():
                           "--ref-steps", "2" if q else ("12" if th == 1 else "4")] +
                          ([] if q or th != 1 else ["--kv-profile", "64,256,512,768,1024,99999"])))
     runs.append(("sync", "Scene-cut sync: %s" % a.model,
-                 ["sync", "--model", a.model, "--pieces", "2" if q else "20", "--seconds", "30" if q else "60",
+                 ["sync", "--model", a.model, "--pieces", "2" if q else "12", "--seconds", "30" if q else "60",
                   "--seed", "7"]))
     # Emotion response with each instrument-count control token, and with emotion guidance
     # (ComposerOptions::emotion_guidance; 0 is the reference sampler).
-    emotion_args = ["--seconds", "15" if q else "30", "--seeds", "1" if q else "3", "--seed", "11"] + \
+    emotion_args = ["--seconds", "15" if q else "20", "--seeds", "1" if q else "2", "--seed", "11"] + \
         (["--grid", "-0.8,0,0.8"] if q else [])
     for key, extra, what in EMOTION_VARIANTS:
         if q and key != "emotion":
