@@ -412,6 +412,9 @@ NativeDecoder::NativeDecoder(const DecoderWeights& weights) : w_(weights) {
   scores_.resize(static_cast<size_t>(s.context) * s.n_heads);
   scores2_.resize(static_cast<size_t>(s.context) * s.n_heads);
   bnd_hidden_.resize(s.d_model / 4);
+  // The weights one step reads (the matrices; biases and norms are negligible).
+  parameter_count_ = w_.embedding.size() + w_.out_w.size() +
+                     w_.layers.size() * (w_.layers[0].wq.size() * 4 + w_.layers[0].ff1_w.size() * 2);
   const int dh = s.d_model / s.n_heads;
   rel_t_.resize(s.n_layers);
   for (int l = 0; l < s.n_layers; ++l) {
@@ -454,9 +457,7 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
   const int p = cache.length();
   if (p >= s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
   if (token < 0 || token >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
-  const size_t parameters = w_.embedding.size() + w_.out_w.size() +
-                            w_.layers.size() * (w_.layers[0].wq.size() * 4 + w_.layers[0].ff1_w.size() * 2);
-  const int parts = parameters >= parallel_min_parameters.load(std::memory_order_relaxed)
+  const int parts = parameter_count_ >= parallel_min_parameters.load(std::memory_order_relaxed)
                         ? native_threads.load(std::memory_order_relaxed)
                         : 1;
   if (parts > 1 && !fork_join_) fork_join_ = std::make_unique<ForkJoin>();

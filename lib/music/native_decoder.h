@@ -113,6 +113,7 @@ class NativeDecoder {
   void attend_heads(int layer, int p, int head_begin, int head_end, float* scores, KvCache& cache);
 
   const DecoderWeights& w_;
+  size_t parameter_count_ = 0;
   std::unique_ptr<ForkJoin> fork_join_;  // created when a step first runs with 2 threads
   // Scratch, sized once.
   std::vector<float> x_, q_, k_, v_, att_, proj_, hidden_, ff_, scores_, scores2_, bnd_hidden_;
