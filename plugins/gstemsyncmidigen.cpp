@@ -75,7 +75,7 @@ enum {
 #define DEFAULT_TOP_P 0.6
 #define DEFAULT_EMOTION_GUIDANCE 0.0
 /* On by default: the shipped model's own arousal response is weak (models/MODEL_CARD.md). */
-#define DEFAULT_DENSITY_CONTROL 3.0
+#define DEFAULT_DENSITY_CONTROL 5.0
 #define DEFAULT_SEED 0
 #define DEFAULT_INSTRUMENTS InstrumentCount::More
 #define DEFAULT_SYNC SyncMode::Hard

@@ -23,7 +23,7 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUIDANCE = 1.5  # emotion guidance strength evaluated beside the reference sampler
-DENSITY = 3.0   # density-control strength (emsyncmidigen's default) evaluated beside the model alone
+DENSITY = 5.0   # density-control strength (emsyncmidigen's default) evaluated beside the model alone
 EMOTION_VARIANTS = [  # (run key, extra emsync-gen-eval arguments, what)
     ("emotion", [], "<MORE_INSTRUMENTS>, model alone"),
     ("emotion_density", ["--density-control", str(DENSITY)], "<MORE_INSTRUMENTS>, density control %g" % DENSITY),
