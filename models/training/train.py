@@ -4,6 +4,10 @@
 
 Writes models/training/runs/<name>/{log.jsonl, ckpt_latest.pt, best.pt, config.json} and resumes
 automatically from ckpt_latest.pt.
+
+On a GPU (any PyTorch >= 1.13): --device cuda --amp bf16 --workers N (N sampler processes feed
+batches; without workers the sampler runs in-process and its RNG state is checkpointed, which
+makes CPU runs resumable bit-for-bit). --copy-best DIR also writes each new best.pt there.
 """
 import argparse
 import json
@@ -47,13 +51,37 @@ def loss_fn(logits, tgt, weight):
                            ignore_index=V.PAD)
 
 
+def load(path):
+    # weights_only=False: our checkpoints hold numpy RNG states (newer PyTorch defaults to True)
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+class SamplerBatches(torch.utils.data.IterableDataset):
+    """Endless training batches for DataLoader workers; each worker its own sampler seed."""
+
+    def __init__(self, cache, ctx, seed, batch_size, sampler_args):
+        super().__init__()
+        self.args = (cache, ctx, seed, batch_size, sampler_args)
+
+    def __iter__(self):
+        cache, ctx, seed, bs, sp = self.args
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info else 0
+        s = D.CropSampler(cache, "train", ctx, seed=seed * 1000 + 17 + wid, **sp)
+        while True:
+            yield s.batch(bs)
+
+
 @torch.no_grad()
-def evaluate(model, batches, weight):
+def evaluate(model, batches, weight, device="cpu", amp=None):
     model.eval()
     tot, totw, n = 0.0, 0.0, 0
     chord_hits, chord_n = 0, 0
     for x, y, b, v, a in batches:
-        lg = model(x, v, a, b)
+        x, y, b, v, a = (t.to(device) for t in (x, y, b, v, a))
+        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=amp == "bf16"):
+            lg = model(x, v, a, b)
+        lg = lg.float()
         tot += F.cross_entropy(lg.reshape(-1, lg.size(-1)), y.reshape(-1), ignore_index=V.PAD,
                                reduction="sum").item()
         totw += loss_fn(lg, y, weight).item()
@@ -78,10 +106,26 @@ def main():
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--name", default=None)
     ap.add_argument("--no-resume", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--amp", choices=["bf16"], default=None, help="bf16 autocast (GPU)")
+    ap.add_argument("--workers", type=int, default=0, help="sampler processes (0 = in-process, resumable)")
+    ap.add_argument("--copy-best", default=None, help="also write each new best.pt into this folder")
+    ap.add_argument("--cache", default=None, help="corpus cache (default: the config's)")
+    ap.add_argument("--init-from", default=None, help="checkpoint to continue from (default: the config's)")
     args = ap.parse_args()
     cfg = json.load(open(args.config))
     if args.max_steps:
         cfg["max_steps"] = args.max_steps
+    if args.max_minutes and cfg.get("time_budget_minutes"):
+        # the LR schedule anneals by the earlier of the two deadlines
+        cfg["time_budget_minutes"] = min(cfg["time_budget_minutes"], args.max_minutes)
+    if args.copy_best:
+        os.makedirs(args.copy_best, exist_ok=True)
+    if args.init_from:
+        cfg["init_from"] = os.path.abspath(args.init_from)
+    device, amp = args.device, args.amp
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
     name = args.name or cfg["name"]
     run_dir = os.path.join(HERE, "runs", name)
     os.makedirs(run_dir, exist_ok=True)
@@ -92,7 +136,7 @@ def main():
     np.random.seed(seed)
     torch.manual_seed(seed)
 
-    cache_path = os.path.join(HERE, cfg.get("cache", "cache/corpus_v1.npz"))
+    cache_path = args.cache or os.path.join(HERE, cfg.get("cache", "cache/corpus_v1.npz"))
     if not os.path.exists(cache_path):
         D.build_cache(cfg.get("data", "/work/shared/data"), cache_path)
     cache = D.load_cache(cache_path)
@@ -104,19 +148,22 @@ def main():
     valid_s = D.CropSampler(cache, "valid", ctx, seed=999, max_transpose=0, p_drop_boundary=0.0,
                             p_drop_valence=0.0, p_drop_arousal=0.0,
                             exclude_corpora=cfg.get("exclude_corpora", []))
-    valid_batches = [valid_s.batch(cfg["batch_size"]) for _ in range(cfg.get("valid_batches", 8))]
+    # validation crops are fixed by seed and valid_batch_size, so losses stay comparable across runs
+    valid_batches = [valid_s.batch(cfg.get("valid_batch_size", cfg["batch_size"]))
+                     for _ in range(cfg.get("valid_batches", 8))]
     print("train pieces %d valid pieces %d" % (len(train_s.pieces), len(valid_s.pieces)), flush=True)
 
-    model = M.build(cfg)
+    model = M.build(cfg).to(device)
     nparam = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=(0.9, 0.98), eps=1e-9)
     weight = torch.ones(V.VOCAB_SIZE)
     weight[V.CHORD] = cfg.get("chord_loss_weight", 3.0)
+    weight = weight.to(device)
 
     step, elapsed_prev, best = 0, 0.0, float("inf")
     ck = os.path.join(run_dir, "ckpt_latest.pt")
     if os.path.exists(ck) and not args.no_resume:
-        st = torch.load(ck)
+        st = load(ck)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, elapsed_prev, best = st["step"], st.get("elapsed", 0.0), st.get("best", best)
@@ -130,9 +177,10 @@ def main():
     elif cfg.get("init_from"):
         # Continuation phase: weights and Adam moments from another run's checkpoint, a fresh LR schedule
         # (warm restart) and a fresh time budget. The step counter carries on so logs stay comparable.
-        st = torch.load(os.path.join(HERE, cfg["init_from"]))
+        st = load(os.path.join(HERE, cfg["init_from"]))
         model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
+        if "opt" in st and not cfg.get("fresh_optimizer", False):
+            opt.load_state_dict(st["opt"])
         step, best = st["step"], st.get("best", best)
         cfg["phase_start_step"] = step
         print("continuing from %s at step %d" % (cfg["init_from"], step), flush=True)
@@ -155,31 +203,46 @@ def main():
         deadline = 0.0   # budget already used up by earlier sessions
     elif cfg.get("time_budget_minutes"):
         deadline = min(deadline, t_start + 60.0 * cfg["time_budget_minutes"] - elapsed_prev)
+    def save_best(vl):
+        obj = dict(model={k: t.detach().cpu() for k, t in model.state_dict().items()}, step=step,
+                   valid_loss=vl, config=cfg)
+        save_atomic(obj, os.path.join(run_dir, "best.pt"))
+        if args.copy_best:
+            save_atomic(obj, os.path.join(args.copy_best, name + "_best.pt"))
+
+    if args.workers > 0:
+        batches = iter(torch.utils.data.DataLoader(
+            SamplerBatches(cache, ctx, seed + step, cfg["batch_size"], sp), batch_size=None,
+            num_workers=args.workers, pin_memory=device.startswith("cuda"), prefetch_factor=4))
+        next_batch = lambda: next(batches)  # noqa: E731
+    else:
+        next_batch = lambda: train_s.batch(cfg["batch_size"])  # noqa: E731
     while step < cfg["max_steps"] and time.time() < deadline:
-        x, y, b, v, a = train_s.batch(cfg["batch_size"])
+        x, y, b, v, a = (t.to(device, non_blocking=True) for t in next_batch())
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg, elapsed_prev + time.time() - t_start)
-        lg = model(x, v, a, b)
-        loss = loss_fn(lg, y, weight)
+        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=amp == "bf16"):
+            lg = model(x, v, a, b)
+        loss = loss_fn(lg.float(), y, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.get("grad_clip", 1.0))
         opt.step()
         step += 1
-        acc_loss += loss.item()
+        acc_loss += loss.detach()    # summed on the device: no host sync per step
         acc_n += 1
-        acc_tok += int((y != V.PAD).sum())
+        acc_tok += (y != V.PAD).sum()
         if step % cfg.get("log_every", 20) == 0 or step == 1:
             dt = time.time() - t_log
             rec = dict(step=step, time=round(elapsed_prev + time.time() - t_start, 1), split="train",
-                       loss=acc_loss / acc_n, lr=opt.param_groups[0]["lr"], grad_norm=float(gn),
-                       tok_per_s=acc_tok / max(dt, 1e-9), s_per_step=dt / acc_n)
+                       loss=float(acc_loss) / acc_n, lr=opt.param_groups[0]["lr"], grad_norm=float(gn),
+                       tok_per_s=int(acc_tok) / max(dt, 1e-9), s_per_step=dt / acc_n)
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             print(json.dumps(rec), flush=True)
             acc_loss, acc_n, acc_tok, t_log = 0.0, 0, 0, time.time()
         if step % cfg.get("eval_every", 200) == 0:
-            vl, vlw, chord_acc = evaluate(model, valid_batches, weight)
+            vl, vlw, chord_acc = evaluate(model, valid_batches, weight, device, amp)
             rec = dict(step=step, time=round(elapsed_prev + time.time() - t_start, 1), split="valid",
                        loss=vl, weighted_loss=vlw, chord_top1=chord_acc)
             logf.write(json.dumps(rec) + "\n")
@@ -187,21 +250,19 @@ def main():
             print(json.dumps(rec), flush=True)
             if vl < best:
                 best = vl
-                save_atomic(dict(model=model.state_dict(), step=step, valid_loss=vl, config=cfg),
-                            os.path.join(run_dir, "best.pt"))
+                save_best(vl)
             t_log = time.time()
         if time.time() - t_ck > cfg.get("ckpt_minutes", 5) * 60:
             checkpoint()
             t_ck = time.time()
-    vl, vlw, chord_acc = evaluate(model, valid_batches, weight)
+    vl, vlw, chord_acc = evaluate(model, valid_batches, weight, device, amp)
     rec = dict(step=step, time=round(elapsed_prev + time.time() - t_start, 1), split="valid",
                loss=vl, weighted_loss=vlw, chord_top1=chord_acc, final=True)
     logf.write(json.dumps(rec) + "\n")
     print(json.dumps(rec), flush=True)
     if vl < best:
         best = vl
-        save_atomic(dict(model=model.state_dict(), step=step, valid_loss=vl, config=cfg),
-                    os.path.join(run_dir, "best.pt"))
+        save_best(vl)
     checkpoint()
     print("done at step %d" % step, flush=True)
 
