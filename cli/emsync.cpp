@@ -1,7 +1,7 @@
 /* emsync — one command from a video to a scored video.
  *
  *   emsync INPUT -o OUTPUT [--midi out.mid] [--wav out.wav] [--timeline out.png] [--valence V --arousal A]
- *          [--seed N] [--emotion-guidance G] [--density-control K] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
+ *          [--seed N] [--emotion-guidance G] [--density-control K] [--mode-control K] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
  *          [--keep-audio LEVEL] [--model FILE]
  *
  * The video stream is copied into OUTPUT when the container takes it (re-encoded with x264 otherwise); the
@@ -34,6 +34,7 @@ struct Options {
   gint64 seed = 0;
   gdouble guidance = 0.0;
   gdouble density_control = -1.0;  /* < 0: the element's default */
+  gdouble mode_control = -1.0;     /* < 0: the element's default */
   gint threads = 1;
   gchar *soundfont = nullptr;
   gchar *sync = nullptr;
@@ -279,6 +280,8 @@ main (int argc, char **argv)
      "Generation threads (1 or 2; 2 suits the official-size model)", "N"},
     {"density-control", 0, 0, G_OPTION_ARG_DOUBLE, &o.density_control,
      "How firmly the note density follows the arousal (default: emsyncmidigen's; 0 = the model alone)", "K"},
+    {"mode-control", 0, 0, G_OPTION_ARG_DOUBLE, &o.mode_control,
+     "How firmly major/minor follows the valence (default: emsyncmidigen's; 0 = the model alone)", "K"},
     {"emotion-guidance", 0, 0, G_OPTION_ARG_DOUBLE, &o.guidance,
      "Strengthen the music's response to the video's emotion (0 = EMSYNC's sampling; e.g. 1.5; costs 2x generation)", "G"},
     {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for synthesis (default: a GM one installed)", "SF2"},
@@ -368,6 +371,8 @@ main (int argc, char **argv)
       NULL);
   if (o.density_control >= 0)
     g_object_set (gen, "density-control", o.density_control, NULL);
+  if (o.mode_control >= 0)
+    g_object_set (gen, "mode-control", o.mode_control, NULL);
   if (!std::isnan (o.valence))
     g_object_set (gen, "valence", o.valence, "arousal", o.arousal, NULL);
   if (o.sync)

@@ -60,6 +60,7 @@ enum {
   PROP_TOP_P,
   PROP_EMOTION_GUIDANCE,
   PROP_DENSITY_CONTROL,
+  PROP_MODE_CONTROL,
   PROP_SEED,
   PROP_INSTRUMENTS,
   PROP_SYNC,
@@ -76,6 +77,7 @@ enum {
 #define DEFAULT_EMOTION_GUIDANCE 0.0
 /* On by default: the shipped model's own arousal response is weak (models/MODEL_CARD.md). */
 #define DEFAULT_DENSITY_CONTROL 5.0
+#define DEFAULT_MODE_CONTROL 1.5
 #define DEFAULT_SEED 0
 #define DEFAULT_INSTRUMENTS InstrumentCount::More
 #define DEFAULT_SYNC SyncMode::Hard
@@ -100,6 +102,7 @@ struct Settings {
   double top_p = DEFAULT_TOP_P;
   double emotion_guidance = DEFAULT_EMOTION_GUIDANCE;
   double density_control = DEFAULT_DENSITY_CONTROL;
+  double mode_control = DEFAULT_MODE_CONTROL;
   guint64 seed = DEFAULT_SEED;
   InstrumentCount instruments = DEFAULT_INSTRUMENTS;
   SyncMode sync = DEFAULT_SYNC;
@@ -286,6 +289,7 @@ ensure_composer (GstEmsyncMidigen * self)
   opts.sampler.top_p = (float) s.top_p;
   opts.emotion_guidance = (float) s.emotion_guidance;
   opts.density_control = (float) s.density_control;
+  opts.mode_control = (float) s.mode_control;
   opts.seed = s.seed;
   opts.sync = s.sync;
   opts.instruments = s.instruments;
@@ -837,6 +841,9 @@ gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue *
     case PROP_DENSITY_CONTROL:
       s.density_control = g_value_get_double (value);
       break;
+    case PROP_MODE_CONTROL:
+      s.mode_control = g_value_get_double (value);
+      break;
     case PROP_SEED:
       s.seed = g_value_get_uint64 (value);
       break;
@@ -890,6 +897,9 @@ gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value
       break;
     case PROP_DENSITY_CONTROL:
       g_value_set_double (value, s.density_control);
+      break;
+    case PROP_MODE_CONTROL:
+      g_value_set_double (value, s.mode_control);
       break;
     case PROP_TOP_P:
       g_value_set_double (value, s.top_p);
@@ -983,6 +993,11 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
           "Steers the note density towards the one the model's training labels give the current arousal "
           "(note-on logits + k * ln(target / recent density)); needs a model that declares its density scale. "
           "0 = the model alone (EMSYNC)", 0.0, 10.0, DEFAULT_DENSITY_CONTROL, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MODE_CONTROL,
+      g_param_spec_double ("mode-control", "Mode control",
+          "Steers towards a major key when the valence is positive and a minor key when it is negative: "
+          "note-on logits + k * |valence| * the key profile of the current key or its relative "
+          "(Krumhansl-Kessler). 0 = the model alone (EMSYNC)", 0.0, 10.0, DEFAULT_MODE_CONTROL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_SEED,
       g_param_spec_uint64 ("seed", "Seed",
           "Random seed; the same seed, model and input give the same music", 0, G_MAXUINT64,

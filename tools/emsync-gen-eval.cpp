@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -37,6 +38,7 @@
 #include "lib/midi/tokenizer.h"
 #include "lib/midi/vocab.h"
 #include "lib/music/composer.h"
+#include "lib/music/key_finding.h"
 #include "lib/music/generator_model.h"
 #include "lib/music/sampler.h"
 
@@ -309,6 +311,7 @@ struct Args {
   bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token
   double temperature = 1.35;       // --temperature T (the reference demo's 1.35 by default)
   double density_control = 0.0;    // --density-control K (ComposerOptions::density_control)
+  double mode_control = 0.0;       // --mode-control K (ComposerOptions::mode_control)
 };
 
 [[noreturn]] void usage(int rc) {
@@ -325,6 +328,7 @@ struct Args {
       "        --instruments less|more selects the instrument-count control token (default more)\n"
       "        --temperature T sampling temperature (default 1.35, EMSYNC's demo)\n"
       "        --density-control K steers note density towards the requested arousal (0 = off)\n"
+      "        --mode-control K steers towards major (valence > 0) or minor (valence < 0) keys (0 = off)\n"
       "        --guidance G composes with emotion guidance G (0 = none, as the reference)\n"
       "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent keys\n");
   std::exit(rc);
@@ -373,6 +377,7 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--guidance") a.guidance = std::stod(val());
     else if (k == "--temperature") a.temperature = std::stod(val());
     else if (k == "--density-control") a.density_control = std::stod(val());
+    else if (k == "--mode-control") a.mode_control = std::stod(val());
     else if (k == "--instruments") {
       const std::string v = val();
       if (v != "less" && v != "more") usage(2);
@@ -472,6 +477,7 @@ struct GenRequest {
   mu::InstrumentCount instruments = mu::InstrumentCount::More;
   float temperature = 1.35f;  // SamplerOptions' default, the reference demo's value
   float density_control = 0.0f;
+  float mode_control = 0.0f;
 };
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req) {
@@ -484,6 +490,7 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   opt.sampler.temperature_after_time_shift = req.temperature;
   opt.sampler.temperature_otherwise = req.temperature;
   opt.density_control = req.density_control;
+  opt.mode_control = req.mode_control;
   mu::Composer composer(model, opt);
   Piece p;
   p.seconds = req.seconds;
@@ -556,46 +563,26 @@ double nearest_distance(const std::vector<double>& sorted, double x) {
 
 // ---------------------------------------------------------------- musicality
 
-// Krumhansl–Kessler key profiles (Krumhansl 1990), C major / C minor.
-const double kMajorProfile[12] = {6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88};
-const double kMinorProfile[12] = {6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17};
-const char* kPitchNames[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
-
+// Key of a piece: lib/music's Krumhansl–Schmuckler on the duration-weighted pitch classes of non-drum notes.
 struct Key {
   int tonic = -1;  // -1: no pitched notes
   bool major = false;
   double r = kNaN;
   std::string name() const {
-    return tonic < 0 ? "none" : std::string(kPitchNames[tonic]) + (major ? " major" : " minor");
+    return tonic < 0 ? "none" : std::string(emsync::music::pitch_class_name(tonic)) + (major ? " major" : " minor");
   }
 };
 
-// Krumhansl–Schmuckler: correlate the duration-weighted pitch-class histogram of non-drum notes with the 24
-// rotated profiles; the best correlation wins.
 Key find_key(const std::vector<md::Note>& notes) {
-  std::vector<double> hist(12, 0.0);
-  double total = 0;
+  std::array<double, 12> hist{};
   for (const auto& n : notes) {
     if (n.instrument == md::Instrument::Drums) continue;
-    const double d = std::max(n.end_seconds - n.start_seconds, kTick);
-    hist[((n.pitch % 12) + 12) % 12] += d;
-    total += d;
+    hist[((n.pitch % 12) + 12) % 12] += std::max(n.end_seconds - n.start_seconds, kTick);
   }
-  Key best;
-  if (total <= 0) return best;
-  for (int tonic = 0; tonic < 12; ++tonic) {
-    for (int mode = 0; mode < 2; ++mode) {
-      std::vector<double> prof(12);
-      for (int pc = 0; pc < 12; ++pc) prof[pc] = (mode ? kMinorProfile : kMajorProfile)[(pc - tonic + 12) % 12];
-      const double r = pearson(hist, prof);
-      if (std::isfinite(r) && (!std::isfinite(best.r) || r > best.r)) {
-        best.tonic = tonic;
-        best.major = mode == 0;
-        best.r = r;
-      }
-    }
-  }
-  return best;
+  const emsync::music::Key k = emsync::music::find_key(hist);
+  Key out;
+  if (k.tonic >= 0) out = {k.tonic, k.major, k.correlation};
+  return out;
 }
 
 struct MusicStats {
@@ -777,6 +764,7 @@ Json header_json(const Args& a, const std::string& command) {
   j["instruments"] = a.fewer_instruments ? "less" : "more";
   j["temperature"] = a.temperature;
   j["density_control"] = a.density_control;
+  j["mode_control"] = a.mode_control;
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   j["host"] = host;
@@ -811,6 +799,7 @@ int cmd_speed(const Args& a) {
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.temperature = static_cast<float>(a.temperature);
         req.density_control = static_cast<float>(a.density_control);
+        req.mode_control = static_cast<float>(a.mode_control);
   req.sync = mu::SyncMode::Hard;
   req.seed = a.seed;
   req.seconds = seconds;
@@ -1072,6 +1061,7 @@ int cmd_sync(const Args& a) {
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.temperature = static_cast<float>(a.temperature);
         req.density_control = static_cast<float>(a.density_control);
+        req.mode_control = static_cast<float>(a.mode_control);
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;
@@ -1168,6 +1158,7 @@ int cmd_emotion(const Args& a) {
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.temperature = static_cast<float>(a.temperature);
         req.density_control = static_cast<float>(a.density_control);
+        req.mode_control = static_cast<float>(a.mode_control);
         req.sync = mu::SyncMode::None;
         req.seed = a.seed * 1000 + s;
         req.seconds = seconds;
@@ -1433,6 +1424,7 @@ int cmd_stats(const Args& a) {
         req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
         req.temperature = static_cast<float>(a.temperature);
         req.density_control = static_cast<float>(a.density_control);
+        req.mode_control = static_cast<float>(a.mode_control);
       req.sync = mode;
       req.seed = a.seed * 1000 + i;
       req.seconds = seconds;

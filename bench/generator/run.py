@@ -24,11 +24,14 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUIDANCE = 1.5  # emotion guidance strength evaluated beside the reference sampler
 DENSITY = 5.0   # density-control strength (emsyncmidigen's default) evaluated beside the model alone
+MODE = 1.5      # mode-control strength (emsyncmidigen's default)
+CONTROLS = ["--density-control", str(DENSITY), "--mode-control", str(MODE)]
 EMOTION_VARIANTS = [  # (run key, extra emsync-gen-eval arguments, what)
     ("emotion", [], "<MORE_INSTRUMENTS>, model alone"),
-    ("emotion_density", ["--density-control", str(DENSITY)], "<MORE_INSTRUMENTS>, density control %g" % DENSITY),
-    ("emotion_less_density", ["--instruments", "less", "--density-control", str(DENSITY)],
-     "<LESS_INSTRUMENTS>, density control %g" % DENSITY),
+    ("emotion_controls", CONTROLS, "<MORE_INSTRUMENTS>, density control %g + mode control %g (emsyncmidigen's "
+     "defaults)" % (DENSITY, MODE)),
+    ("emotion_less_controls", ["--instruments", "less"] + CONTROLS,
+     "<LESS_INSTRUMENTS>, density control %g + mode control %g" % (DENSITY, MODE)),
 ]
 CORPORA = ["pop909", "debian_free", "nottingham"]
 
@@ -106,7 +109,7 @@ def main():
                   "--seed", "7"]))
     # Emotion response with each instrument-count control token, and with emotion guidance
     # (ComposerOptions::emotion_guidance; 0 is the reference sampler).
-    emotion_args = ["--seconds", "15" if q else "20", "--seeds", "1" if q else "2", "--seed", "11"] + \
+    emotion_args = ["--seconds", "15" if q else "20", "--seeds", "1" if q else "4", "--seed", "11"] + \
         (["--grid", "-0.8,0,0.8"] if q else [])
     for key, extra, what in EMOTION_VARIANTS:
         if q and key != "emotion":

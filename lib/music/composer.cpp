@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "lib/midi/vocab.h"
+#include "lib/music/key_finding.h"
 
 namespace emsync::music {
 
@@ -125,10 +126,19 @@ void Composer::begin() {
 bool Composer::build_constraints() {
   bool constrained = build_timing_constraints();
   const float density = density_bias();
-  if (options_.note_grammar || density != 0.0f) {
+  std::array<float, 12> mode{};
+  const bool steer_mode = mode_bias(mode);
+  if (options_.note_grammar || density != 0.0f || steer_mode) {
     if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
     constrained = true;
   }
+  if (steer_mode)
+    for (int i = 0; i < vocab::kNumInstruments; ++i) {
+      const auto instrument = static_cast<vocab::Instrument>(i);
+      if (instrument == vocab::Instrument::Drums) continue;
+      for (int pitch = vocab::kMinPitch; pitch <= vocab::kMaxPitch; ++pitch)
+        bias_[vocab::note_token(instrument, pitch, /*on=*/true)] += mode[pitch % 12];
+    }
   // On all note events, offs included: favouring only note-ons piles up sounding notes (measured: polyphony
   // 44 instead of 11 on a 60 s clip); favouring notes over time shifts packs more of them into each second.
   if (density != 0.0f)
@@ -137,14 +147,53 @@ bool Composer::build_constraints() {
   return constrained;
 }
 
+namespace {
+
+// Drops the entries (sorted by .tick) older than `window_seconds` before `now_ticks`.
+template <typename T>
+void keep_window(std::vector<T>& entries, int64_t now_ticks, double window_seconds, double tick_seconds) {
+  const int64_t first = now_ticks - static_cast<int64_t>(window_seconds / tick_seconds);
+  auto keep = std::find_if(entries.begin(), entries.end(), [first](const T& e) { return e.tick >= first; });
+  entries.erase(entries.begin(), keep);
+}
+
+}  // namespace
+
 void Composer::track_density(int token) {
   if (options_.density_control <= 0.0f) return;
-  const int64_t window = static_cast<int64_t>(options_.density_window_seconds / kTickSeconds);
-  size_t drop = 0;
-  while (drop < recent_onsets_.size() && recent_onsets_[drop].tick < cursor_ticks_ - window) ++drop;
-  recent_onsets_.erase(recent_onsets_.begin(), recent_onsets_.begin() + drop);
+  keep_window(recent_onsets_, cursor_ticks_, options_.density_window_seconds, kTickSeconds);
   if (vocab::is_note_token(token) && vocab::note_is_on(token))
     recent_onsets_.push_back({cursor_ticks_, vocab::instrument_index(vocab::note_instrument(token))});
+}
+
+void Composer::track_pitches(int token) {
+  if (options_.mode_control <= 0.0f) return;
+  keep_window(recent_pitches_, cursor_ticks_, options_.mode_window_seconds, kTickSeconds);
+  if (vocab::is_note_token(token) && vocab::note_is_on(token) &&
+      vocab::note_instrument(token) != vocab::Instrument::Drums)
+    recent_pitches_.push_back({cursor_ticks_, vocab::note_pitch(token) % 12});
+}
+
+bool Composer::mode_bias(std::array<float, 12>& out) const {
+  const float v = current_valence_;
+  if (options_.mode_control <= 0.0f || std::isnan(v) || std::fabs(v) < 0.05f ||
+      static_cast<int>(recent_pitches_.size()) < options_.mode_min_notes)
+    return false;
+  std::array<double, 12> hist{};
+  for (const PitchOnset& p : recent_pitches_) hist[p.pitch_class] += 1.0;
+  Key key = find_key(hist);
+  if (key.tonic < 0) return false;
+  const bool want_major = v > 0;
+  if (key.major != want_major) key = relative_key(key);
+  const std::array<double, 12> profile = standardised_key_profile(key.tonic, key.major);
+  const double scale = options_.mode_control * std::min(std::fabs(v), 1.0f);
+  // Shifted by log(mean(exp(bias))) so that the bias moves probability between pitch classes without
+  // changing the total weight of note-ons (which would fight the density controller).
+  double mean_exp = 0;
+  for (int pc = 0; pc < 12; ++pc) mean_exp += std::exp(scale * profile[pc]) / 12;
+  const double shift = std::log(mean_exp);
+  for (int pc = 0; pc < 12; ++pc) out[pc] = static_cast<float>(scale * profile[pc] - shift);
+  return true;
 }
 
 float Composer::density_bias() {
@@ -291,6 +340,7 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
 
     track_note(token);
     track_density(token);
+    track_pitches(token);
     const float boundary = boundary_value();
     session_.push(token, boundary);
     if (unconditioned_) unconditioned_->push(token, boundary);

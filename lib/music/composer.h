@@ -13,6 +13,7 @@
 //  - None: the model gets no boundary information (every offset = horizon), for comparison.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -62,6 +63,17 @@ struct ComposerOptions {
   // arousal is unknown.
   float density_control = 0.0f;
   double density_window_seconds = 4.0;
+  // Mode control, the valence counterpart: the valence labels (EMOPIA/VGMIDI) mostly separate major from
+  // minor, which a small model follows only weakly. The key of the last mode_window_seconds of non-drum
+  // note-ons is found (Krumhansl–Schmuckler); the target key is that key when its mode already matches the
+  // sign of the valence, else its relative key (same scale, other mode: C major <-> A minor, so the music
+  // shifts its emphasis rather than its notes). Note-on logits are then nudged by
+  //   mode_control * |valence| * (the target key's standardised Krumhansl–Kessler weight of the pitch class),
+  // shifted so that the total weight of note-ons stays what it was.
+  // 0 = off (the reference); no effect while the valence is unknown or before mode_min_notes pitched notes.
+  float mode_control = 0.0f;
+  double mode_window_seconds = 8.0;
+  int mode_min_notes = 8;
 };
 
 struct TimedToken {
@@ -110,6 +122,9 @@ class Composer {
   // The density controller's bias for note-on tokens at the cursor (0 when it does not apply).
   float density_bias();
   void track_density(int token);
+  // The mode controller's bias per pitch class (all 0 when it does not apply); returns false then.
+  bool mode_bias(std::array<float, 12>& out) const;
+  void track_pitches(int token);
   // Index into note_started_ of the longest-held sounding note, else -1.
   int oldest_sounding_note() const;
   void track_note(int token);
@@ -147,6 +162,11 @@ class Composer {
     int instrument;
   };
   std::vector<Onset> recent_onsets_;  // note-ons within the density window, oldest first
+  struct PitchOnset {
+    int64_t tick;
+    int pitch_class;
+  };
+  std::vector<PitchOnset> recent_pitches_;  // non-drum note-ons within the mode window, oldest first
   ComposerStats stats_;
 };
 

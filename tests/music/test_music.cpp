@@ -1,5 +1,6 @@
 // Engine tests for lib/music: the reference sampler, the boundary schedule, model loading and its errors,
 // the KV-cached session against the full forward, and the composer's sync modes on a tiny real model.
+#include <array>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -12,6 +13,7 @@
 #include "lib/music/composer.h"
 #include "lib/music/native_decoder.h"
 #include "lib/music/generator_model.h"
+#include "lib/music/key_finding.h"
 #include "lib/music/sampler.h"
 
 // Check's macros clash with libstdc++ internals: include it after every C++ header.
@@ -335,6 +337,57 @@ GST_START_TEST(test_composer_density_control) {
 }
 GST_END_TEST;
 
+// Krumhansl–Schmuckler on clear cases, the relative key, and no key without pitched material.
+GST_START_TEST(test_key_finding) {
+  std::array<double, 12> c_major{}, a_minor{}, empty{};
+  for (int pc : {0, 2, 4, 5, 7, 9, 11}) c_major[pc] = 1.0;
+  c_major[0] = c_major[7] = 3.0;  // tonic and dominant emphasised
+  Key k = find_key(c_major);
+  fail_unless(k.tonic == 0 && k.major, "C major scale found as %s %s", pitch_class_name(k.tonic),
+              k.major ? "major" : "minor");
+  for (int pc : {9, 11, 0, 2, 4, 5, 8}) a_minor[pc] = 1.0;  // harmonic minor
+  a_minor[9] = a_minor[4] = 3.0;
+  k = find_key(a_minor);
+  fail_unless(k.tonic == 9 && !k.major, "A harmonic minor found as %s %s", pitch_class_name(k.tonic),
+              k.major ? "major" : "minor");
+  Key rel = relative_key(Key{0, true, 1.0});
+  fail_unless(rel.tonic == 9 && !rel.major);
+  rel = relative_key(rel);
+  fail_unless(rel.tonic == 0 && rel.major);
+  fail_unless_equals_int(find_key(empty).tonic, -1);
+  const auto p = standardised_key_profile(2, true);  // D major: the tonic weighs most
+  for (int pc = 0; pc < 12; ++pc) fail_unless(pc == 2 || p[pc] < p[2]);
+}
+GST_END_TEST;
+
+// Mode control: positive valence steers the (random) tiny model into major keys, negative into minor; without
+// the control its key does not depend on the valence in any consistent way (not asserted).
+GST_START_TEST(test_composer_mode_control) {
+  auto majors = [](float valence) {
+    int n = 0;
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+      ComposerOptions o;
+      o.sync = SyncMode::None;
+      o.seed = seed;
+      o.mode_control = 2.0f;
+      Composer c(GeneratorModel::load(data_path("tiny_generator.pt")), o);
+      c.set_emotion(0.0, valence, 0.0f);
+      std::vector<TimedToken> out;
+      c.generate_until(20.0, out);
+      std::array<double, 12> hist{};
+      for (const auto& t : out)
+        if (t.time_seconds >= 5.0 && vocab::is_note_token(t.token) && vocab::note_is_on(t.token) &&
+            vocab::note_instrument(t.token) != vocab::Instrument::Drums)
+          hist[vocab::note_pitch(t.token) % 12] += 1.0;
+      n += find_key(hist).major;
+    }
+    return n;
+  };
+  const int happy = majors(0.8f), sad = majors(-0.8f);
+  fail_unless(happy == 3 && sad == 0, "mode control: %d of 3 pieces major at valence +0.8, %d at -0.8", happy, sad);
+}
+GST_END_TEST;
+
 // Decoded through the streaming decoder and flushed at the end, no note is left hanging.
 GST_START_TEST(test_composer_output_decodes_without_hanging_notes) {
   auto tokens = compose(SyncMode::Hard, 2, {2.0, 7.0}, 9.0);
@@ -415,6 +468,8 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);
   tcase_add_test(tc, test_composer_emotion_guidance);
   tcase_add_test(tc, test_composer_density_control);
+  tcase_add_test(tc, test_key_finding);
+  tcase_add_test(tc, test_composer_mode_control);
   tcase_add_test(tc, test_composer_releases_overdue_notes);
   tcase_add_test(tc, test_composer_follows_emotion_changes);
   return s;
