@@ -413,6 +413,12 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
       }
       case WorkItem::END:{
         ret = finish_music (self, item.time);
+        if (self->state.composer) {
+          const auto stats = self->state.composer->stats ();
+          GST_INFO_OBJECT (self, "generated %.1f s of music: %ld tokens (%ld chords, %ld forced), %ld steps, "
+              "%ld prefills", self->state.composer->cursor_seconds (), stats.tokens, stats.chords,
+              stats.forced_chords, stats.steps, stats.prefills);
+        }
         if (ret == GST_FLOW_OK) {
           ensure_stream_headers (self);
           gst_pad_push_event (self->srcpad, gst_event_new_eos ());

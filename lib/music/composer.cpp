@@ -12,6 +12,15 @@ namespace emsync::music {
 namespace vocab = emsync::midi;
 
 namespace {
+
+// ln(n) / ln(kMaxShiftTicks) for a time shift of n ticks.
+const std::array<float, vocab::kMaxShiftTicks + 1> kLogShift = [] {
+  std::array<float, vocab::kMaxShiftTicks + 1> t{};
+  for (int n = 1; n <= vocab::kMaxShiftTicks; ++n)
+    t[n] = static_cast<float>(std::log(static_cast<double>(n)) / std::log(static_cast<double>(vocab::kMaxShiftTicks)));
+  return t;
+}();
+
 constexpr float kForbidden = -std::numeric_limits<float>::infinity();
 // Half an 8 ms tick (plus rounding room): the farthest the tick nearest a cut can lie after it.
 constexpr double kCutSlackSeconds = 0.004 + 1e-9;
@@ -143,6 +152,13 @@ bool Composer::build_constraints() {
   // 44 instead of 11 on a 60 s clip); favouring notes over time shifts packs more of them into each second.
   if (density != 0.0f)
     for (int t = vocab::kFirstNoteToken; t <= vocab::kLastNoteToken; ++t) bias_[t] += density;  // -inf stays -inf
+  // Too dense: also favour long time shifts. With the note events held back alone, the next likeliest tokens
+  // are the shortest shifts, and the model walks through the gap one 8 ms tick at a time (chains of 1-tick
+  // shifts, up to 125 tokens per second of music that carry nothing). Scaled by ln(ticks) so a 1-tick shift
+  // gets nothing and a full 1 s shift the whole |bias|.
+  if (density < 0.0f)
+    for (int n = 2; n <= vocab::kMaxShiftTicks; ++n)
+      bias_[vocab::time_shift_token(n)] += -density * kLogShift[n];
   if (options_.note_grammar) mask_invalid_notes();
   return constrained;
 }

@@ -58,7 +58,9 @@ struct ComposerOptions {
   // Density control, the arousal counterpart of sync=hard: arousal was learned as note density, so the
   // requested arousal is turned back into a target density with the model's own label scale
   // (GeneratorConfig::arousal_density_min/max) and note-event logits (on and off) are nudged by
-  //   density_control * ln(target / density over the last density_window_seconds)   (clamped to +-4).
+  //   density_control * ln(target / density over the last density_window_seconds)   (clamped to +-4);
+  // when that is negative (too dense), time shifts of n ticks also get -bias * ln(n)/ln(125), so the model
+  // leaves a gap with one long shift rather than a chain of 8 ms ones.
   // 0 = off (the reference); no effect for models that do not declare their density scale or when the
   // arousal is unknown.
   float density_control = 0.0f;

@@ -1,5 +1,6 @@
 // The only translation unit of lib/music that includes libtorch: loading the TorchScript generator and
 // running its prefill/step methods (contract: models/FORMAT.md).
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -214,9 +215,29 @@ std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& pa
   return model;
 }
 
+namespace {
+
+// libtorch hands its prefill matrix products to the system BLAS. Debian's OpenBLAS (pthread build) keeps its
+// own pool of one thread per core, whose idle threads spin in sched_yield between calls: about 15 % of the
+// CPU of a whole `emsync` run on 2 cores. Size that pool like libtorch's. Looked up at run time in the
+// libraries already loaded, since other BLAS builds lack the function.
+void set_openblas_threads(int threads) {
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+    void* handle = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (!handle) continue;
+    auto set = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
+    if (set) set(threads);
+    dlclose(handle);
+    if (set) return;
+  }
+}
+
+}  // namespace
+
 void set_inference_threads(int threads) {
   if (threads <= 0) return;
   at::set_num_threads(threads);
+  set_openblas_threads(threads);
   set_native_decoder_threads(threads);
 }
 
