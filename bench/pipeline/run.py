@@ -79,6 +79,9 @@ Medians of {a.runs} runs, measured in one session with `/usr/bin/time` (`bench/p
 
 Every run: {', '.join(f"{w:.2f}" for w, _ in rows['decode'])} s (decode) vs {', '.join(f"{w:.2f}" for w, _ in rows['emsync'])} s (emsync).
 """
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+    if os.path.exists(notes):   # the hand-measured breakdown, kept beside the generated table
+        text += "\n" + open(notes).read()
     with open(a.out, "w") as f:
         f.write(text)
     print(text)
