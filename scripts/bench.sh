@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench (full, up to ~30 min) / make bench-quick (smoke run, a few minutes): runs every benchmark of the
+# make bench (full: 36 min on the 2-core development machine, 22 of them the generator) / make bench-quick (smoke run, a few minutes): runs every benchmark of the
 # project and regenerates BENCHMARKS.md. Each benchmark keeps its record in bench/<name>/results.md (with how it
 # was measured); BENCHMARKS.md is those records in one page.
 #   scripts/bench.sh full|quick|assemble [BUILD]     (assemble: only rebuild BENCHMARKS.md from the records)

@@ -4,7 +4,7 @@
 
   bench/generator/run.sh [--quick] [--build build] [--model models/emsync-small.pt] [--out FILE]
 
-Full mode writes bench/generator/results.md (about 15-20 min on 2 cores); --quick (under ~2 min) writes
+Full mode writes bench/generator/results.md (about 22 min on 2 cores); --quick (under ~2 min) writes
 BUILD/bench-generator/results-quick.md. Raw tool output and JSON go to BUILD/bench-generator/. The
 official-size random model (~150 MB) is generated there by models/training/make_official_random.py and is
 never committed.
