@@ -101,11 +101,11 @@ def main():
             runs.append(("speed_official_t%d" % th,
                          "Speed: official EMSYNC architecture (random weights), %d thread(s)" % th,
                          ["speed", "--model", os.path.relpath(official, ROOT), "--threads", str(th),
-                          "--seconds", "5" if q else ("30" if th == 1 else "5"),
-                          "--ref-steps", "2" if q else ("12" if th == 1 else "4")] +
+                          "--seconds", "2" if q else ("30" if th == 1 else "5"),
+                          "--ref-steps", "1" if q else ("12" if th == 1 else "4")] +
                          ([] if q or th != 1 else ["--kv-profile", "64,256,512,768,1024,99999"])))
     runs.append(("sync", "Scene-cut sync: %s" % a.model,
-                 ["sync", "--model", a.model, "--pieces", "2" if q else "12", "--seconds", "30" if q else "60",
+                 ["sync", "--model", a.model, "--pieces", "2" if q else "12", "--seconds", "20" if q else "60",
                   "--seed", "7"]))
     # Emotion response with each instrument-count control token, and with emotion guidance
     # (ComposerOptions::emotion_guidance; 0 is the reference sampler).
