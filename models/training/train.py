@@ -179,7 +179,7 @@ def main():
         # (warm restart) and a fresh time budget. The step counter carries on so logs stay comparable.
         st = load(os.path.join(HERE, cfg["init_from"]))
         model.load_state_dict(st["model"])
-        if "opt" in st and not cfg.get("fresh_optimizer", False):
+        if "opt" in st:   # a best.pt holds the weights only: Adam then starts fresh
             opt.load_state_dict(st["opt"])
         step, best = st["step"], st.get("best", best)
         cfg["phase_start_step"] = step
