@@ -26,6 +26,14 @@ static void
 sum_rows_by_4 (const std::uint8_t *in, int out_w, int factor, std::uint8_t *out)
 {
   const unsigned half = (unsigned) factor / 2;
+  // (sum + half) / factor as a multiply and shift: with m = floor(2^32 / factor) + 1 the quotient is exact
+  // for numerators below 2^32 / factor, and ours stay under 256 * factor (so for factors under 4096).
+  const std::uint64_t reciprocal = (std::uint64_t {1} << 32) / (unsigned) factor + 1;
+  const bool exact = factor < 4096;
+  auto divide = [&](unsigned sum) -> std::uint8_t {
+    return (std::uint8_t) (exact ? (((std::uint64_t) (sum + half) * reciprocal) >> 32) :
+        (sum + half) / (unsigned) factor);
+  };
 #if defined(__SSE2__)
   const __m128i zero = _mm_setzero_si128 ();
   for (int c = 0; c < out_w; c++) {
@@ -41,7 +49,7 @@ sum_rows_by_4 (const std::uint8_t *in, int out_w, int factor, std::uint8_t *out)
       std::memcpy (&four, p + j, 4);
       sum += (unsigned) _mm_cvtsi128_si32 (_mm_sad_epu8 (_mm_cvtsi32_si128 (four), zero));
     }
-    out[c] = (std::uint8_t) ((sum + half) / (unsigned) factor);
+    out[c] = divide (sum);
   }
 #else
   for (int c = 0; c < out_w; c++) {
@@ -49,7 +57,7 @@ sum_rows_by_4 (const std::uint8_t *in, int out_w, int factor, std::uint8_t *out)
     unsigned sum = 0;
     for (int j = 0; j < factor; j++)
       sum += p[j];
-    out[c] = (std::uint8_t) ((sum + half) / (unsigned) factor);
+    out[c] = divide (sum);
   }
 #endif
 }
@@ -99,7 +107,7 @@ reduce_plane (const std::uint8_t *data, int stride, int width, int height, int f
 // to the median luma (as PySceneDetect ties its Canny thresholds to the median), dilated by one pixel so
 // that slow motion keeps edges overlapping. A fraction of the cost of Canny at this size.
 static void
-compute_edges (const Plane &y, const int *hist, Plane &scratch, Plane &edges)
+compute_edges (const Plane &y, const int *hist, Plane &flags, Plane &dilate_scratch, Plane &edges)
 {
   const int half = (y.rows () * y.cols ()) / 2;
   int median = 0;
@@ -108,21 +116,38 @@ compute_edges (const Plane &y, const int *hist, Plane &scratch, Plane &edges)
     if (acc > half)
       break;
   }
-  const int level = std::max (6, median / 5);
-  scratch.create (y.rows (), y.cols ());
-  scratch.fill (0);
+  const int level = std::max (6, median / 5);   // at most 51
+  const int cols = y.cols ();
+  flags.create (y.rows (), cols);
+  flags.fill (0);
   for (int r = 1; r + 1 < y.rows (); r++) {
     const std::uint8_t *up = y.ptr (r - 1);
     const std::uint8_t *row = y.ptr (r);
     const std::uint8_t *down = y.ptr (r + 1);
-    std::uint8_t *e = scratch.ptr (r);
-    for (int c = 1; c + 1 < y.cols (); c++) {
+    std::uint8_t *e = flags.ptr (r);
+    int c = 1;
+#if defined(__SSE2__)
+    // |a - b| of bytes is (a -sat b) | (b -sat a); the saturated sum of the two gradients still compares
+    // the same against a level under 255; g > level is max (g, level + 1) == g, 0xff where true.
+    const __m128i above_level = _mm_set1_epi8 ((char) (level + 1));
+    for (; c + 17 <= cols; c += 16) {
+      const __m128i left = _mm_loadu_si128 ((const __m128i *) (row + c - 1));
+      const __m128i right = _mm_loadu_si128 ((const __m128i *) (row + c + 1));
+      const __m128i u = _mm_loadu_si128 ((const __m128i *) (up + c));
+      const __m128i d = _mm_loadu_si128 ((const __m128i *) (down + c));
+      const __m128i dx = _mm_or_si128 (_mm_subs_epu8 (right, left), _mm_subs_epu8 (left, right));
+      const __m128i dy = _mm_or_si128 (_mm_subs_epu8 (d, u), _mm_subs_epu8 (u, d));
+      const __m128i g = _mm_adds_epu8 (dx, dy);
+      _mm_storeu_si128 ((__m128i *) (e + c), _mm_cmpeq_epi8 (_mm_max_epu8 (g, above_level), g));
+    }
+#endif
+    for (; c + 1 < cols; c++) {
       const int gradient = std::abs ((int) row[c + 1] - (int) row[c - 1]) +
           std::abs ((int) down[c] - (int) up[c]);
       e[c] = gradient > level ? 255 : 0;
     }
   }
-  dilate3x3 (scratch, edges);
+  dilate3x3 (flags, edges, dilate_scratch);
 }
 
 static void
@@ -238,7 +263,7 @@ FrameAnalyzer::analyze (const FrameView &frame, AnalysisFrame &out)
   const double n = (double) std::max (1, out.y.rows () * out.y.cols ());
   out.mean_y = sum / n;
   out.stddev_y = std::sqrt (std::max (0.0, sum_sq / n - out.mean_y * out.mean_y));
-  compute_edges (out.y, luma_hist, edge_scratch_, out.edges);
+  compute_edges (out.y, luma_hist, edge_scratch_, dilate_scratch_, out.edges);
   compute_histogram (out, luma_hist);
   const int cw = std::min (kCoarseWidth, out.y.cols ());
   const int ch = std::max (1, out.y.rows () * cw / std::max (1, out.y.cols ()));

@@ -49,6 +49,7 @@ class FrameAnalyzer {
   Plane rgb_small_[4];        // scratch: the channels of packed RGB at the analysed size
   Plane uv_full_[2];          // scratch: chroma of packed RGB at the analysed luma size
   Plane edge_scratch_;        // scratch: edge flags before dilation
+  Plane dilate_scratch_;      // scratch: horizontal pass of the dilation
 };
 
 // Mean absolute per-component difference of two analysis frames of the same size.

@@ -174,18 +174,29 @@ resize_area (const Plane &src, int rows, int cols, Plane &out, int src_rows, int
 }
 
 void
-dilate3x3 (const Plane &src, Plane &out)
+dilate3x3 (const Plane &src, Plane &out, Plane &scratch)
 {
   const int rows = src.rows (), cols = src.cols ();
-  // Horizontal maximum into a scratch plane, then vertical maximum of it.
-  Plane horizontal (rows, cols);
+  // Horizontal maximum into @scratch, then vertical maximum of it; 16 pixels at a time where SSE2 is there.
+  scratch.create (rows, cols);
   for (int r = 0; r < rows; r++) {
     const std::uint8_t *p = src.ptr (r);
-    std::uint8_t *h = horizontal.ptr (r);
-    for (int c = 0; c < cols; c++) {
-      std::uint8_t m = p[c];
-      if (c > 0)
-        m = std::max (m, p[c - 1]);
+    std::uint8_t *h = scratch.ptr (r);
+    int c = 0;
+    if (cols > 0) {
+      h[0] = cols > 1 ? std::max (p[0], p[1]) : p[0];
+      c = 1;
+    }
+#if defined(__SSE2__)
+    for (; c + 17 <= cols; c += 16) {
+      const __m128i left = _mm_loadu_si128 ((const __m128i *) (p + c - 1));
+      const __m128i mid = _mm_loadu_si128 ((const __m128i *) (p + c));
+      const __m128i right = _mm_loadu_si128 ((const __m128i *) (p + c + 1));
+      _mm_storeu_si128 ((__m128i *) (h + c), _mm_max_epu8 (mid, _mm_max_epu8 (left, right)));
+    }
+#endif
+    for (; c < cols; c++) {
+      std::uint8_t m = std::max (p[c], p[c - 1]);
       if (c + 1 < cols)
         m = std::max (m, p[c + 1]);
       h[c] = m;
@@ -193,13 +204,29 @@ dilate3x3 (const Plane &src, Plane &out)
   }
   out.create (rows, cols);
   for (int r = 0; r < rows; r++) {
-    const std::uint8_t *up = horizontal.ptr (std::max (0, r - 1));
-    const std::uint8_t *mid = horizontal.ptr (r);
-    const std::uint8_t *down = horizontal.ptr (std::min (rows - 1, r + 1));
+    const std::uint8_t *up = scratch.ptr (std::max (0, r - 1));
+    const std::uint8_t *mid = scratch.ptr (r);
+    const std::uint8_t *down = scratch.ptr (std::min (rows - 1, r + 1));
     std::uint8_t *o = out.ptr (r);
-    for (int c = 0; c < cols; c++)
+    int c = 0;
+#if defined(__SSE2__)
+    for (; c + 16 <= cols; c += 16) {
+      const __m128i m = _mm_max_epu8 (_mm_loadu_si128 ((const __m128i *) (mid + c)),
+          _mm_max_epu8 (_mm_loadu_si128 ((const __m128i *) (up + c)),
+              _mm_loadu_si128 ((const __m128i *) (down + c))));
+      _mm_storeu_si128 ((__m128i *) (o + c), m);
+    }
+#endif
+    for (; c < cols; c++)
       o[c] = std::max (mid[c], std::max (up[c], down[c]));
   }
+}
+
+void
+dilate3x3 (const Plane &src, Plane &out)
+{
+  Plane scratch;
+  dilate3x3 (src, out, scratch);
 }
 
 }  // namespace scene

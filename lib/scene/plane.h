@@ -53,6 +53,8 @@ void resize_area (const Plane &src, int rows, int cols, Plane &out, int src_rows
 
 // Each pixel becomes the maximum of its 3 x 3 neighbourhood (pixels outside the picture are ignored).
 void dilate3x3 (const Plane &src, Plane &out);
+// The same with a caller-owned scratch plane, for per-frame use without an allocation.
+void dilate3x3 (const Plane &src, Plane &out, Plane &scratch);
 
 }  // namespace scene
 }  // namespace emsync
