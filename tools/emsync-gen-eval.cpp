@@ -879,7 +879,8 @@ int cmd_speed(const Args& a) {
                " thread(s))",
            {"context tokens", "reference ms/token (median)", "n", "KV step ms/token (median)", "n",
             "speed-up", "re-prefill ms (tokens)", "KV amortised ms/token", "amortised speed-up",
-            "TorchScript step ms/token (median)", "native step speed-up over TorchScript step"},
+            "TorchScript step ms/token (median)", "native step speed-up over TorchScript step",
+            "float-weights native step ms/token (median)", "half-precision speed-up over float"},
            {}};
   double full_speedup = kNaN, full_amortised = kNaN;
   for (int L : contexts) {
@@ -903,11 +904,17 @@ int cmd_speed(const Args& a) {
     std::vector<double> kv_ms = kv_steps(session, L, std::max(a.ref_steps, 2 * S));
     // The same steps through the exported TorchScript `step` method (libtorch ops, cache grown by
     // torch.cat), for comparison with the native step the sessions use by default.
-    std::vector<double> ts_ms;
-    if (session.step_backend() == mu::StepBackend::Native) {
+    // And through the native step with float weights when the default reads half-precision ones.
+    std::vector<double> ts_ms, float_ms;
+    const mu::StepBackend default_backend = session.step_backend();
+    if (default_backend != mu::StepBackend::TorchScript) {
       session.set_step_backend(mu::StepBackend::TorchScript);
       ts_ms = kv_steps(session, L, std::max(a.ref_steps, 2 * S));
-      session.set_step_backend(mu::StepBackend::Native);
+      if (default_backend == mu::StepBackend::NativeHalf) {
+        session.set_step_backend(mu::StepBackend::Native);
+        float_ms = kv_steps(session, L, std::max(a.ref_steps, 2 * S));
+      }
+      session.set_step_backend(default_backend);
     }
     // The session's slide (only at full context: below it the window never slides). One push into a full
     // window shows how much the session keeps (W tokens) and what the re-prefill costs; two more prefills of
@@ -963,6 +970,9 @@ int cmd_speed(const Args& a) {
     cj["amortised_speedup"] = ref_med / amort;
     cj["torchscript_step_ms_per_token_median"] = median(ts_ms);
     cj["native_over_torchscript_step_speedup"] = median(ts_ms) / kv_med;
+    cj["half_precision_step"] = default_backend == mu::StepBackend::NativeHalf;
+    cj["float_native_step_ms_per_token_median"] = median(float_ms);
+    cj["half_over_float_step_speedup"] = median(float_ms) / kv_med;
     ctx_json.push(cj);
     t2.rows.push_back({std::to_string(L) + (full ? " (full)" : ""), fmt("%.2f", ref_med),
                        std::to_string(ref_ms.size()), fmt("%.3f", kv_med), std::to_string(kv_ms.size()),
@@ -971,7 +981,9 @@ int cmd_speed(const Args& a) {
                        fmt("%.3f", amort),
                        fmt("%.1fx", ref_med / amort),
                        ts_ms.empty() ? "n/a" : fmt("%.3f", median(ts_ms)),
-                       ts_ms.empty() ? "n/a" : fmt("%.1fx", median(ts_ms) / kv_med)});
+                       ts_ms.empty() ? "n/a" : fmt("%.1fx", median(ts_ms) / kv_med),
+                       float_ms.empty() ? "n/a" : fmt("%.3f", median(float_ms)),
+                       float_ms.empty() ? "n/a" : fmt("%.2fx", median(float_ms) / kv_med)});
   }
   t2.print();
   if (!a.kv_profile.empty()) {

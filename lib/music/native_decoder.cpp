@@ -33,37 +33,63 @@ __attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma"))) void matvec_avx2(const float* W, const float* x, const float* bias, float* y,
-                                                     int rows, int cols) {
+// Eight weights as floats, and one weight as a float, for float weights and for half-precision weights
+// (converted in registers by F16C). All AVX2 CPUs have F16C; the dispatch still checks for it.
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+__attribute__((target("avx2,fma,f16c"))) inline float load1(const float* p) { return *p; }
+__attribute__((target("avx2,fma,f16c"))) inline float load1(const std::uint16_t* p) { return _cvtsh_ss(*p); }
+
+// One output of a row: the vector accumulator's sum, the columns after the last full vector, the bias.
+template <class Weight>
+__attribute__((target("avx2,fma,f16c"))) inline float finish_row(__m256 acc, const Weight* w, const float* x,
+                                                                 int vec_cols, int cols, const float* bias, int r) {
+  float s = hsum256(acc);
+  for (int c = vec_cols; c < cols; ++c) s += load1(w + c) * x[c];
+  return s + (bias ? bias[r] : 0.0f);
+}
+
+template <class Weight>
+__attribute__((target("avx2,fma,f16c"))) void matvec_avx2(const Weight* W, const float* x, const float* bias,
+                                                          float* y, int rows, int cols) {
   const int vec_cols = cols & ~7;
   int r = 0;
   for (; r + 4 <= rows; r += 4) {
-    const float* w0 = W + static_cast<size_t>(r) * cols;
-    const float* w1 = w0 + cols;
-    const float* w2 = w1 + cols;
-    const float* w3 = w2 + cols;
+    const Weight* w0 = W + static_cast<size_t>(r) * cols;
+    const Weight* w1 = w0 + cols;
+    const Weight* w2 = w1 + cols;
+    const Weight* w3 = w2 + cols;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
            a3 = _mm256_setzero_ps();
     for (int c = 0; c < vec_cols; c += 8) {
       const __m256 xv = _mm256_loadu_ps(x + c);
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + c), xv, a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + c), xv, a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + c), xv, a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + c), xv, a3);
+      a0 = _mm256_fmadd_ps(load8(w0 + c), xv, a0);
+      a1 = _mm256_fmadd_ps(load8(w1 + c), xv, a1);
+      a2 = _mm256_fmadd_ps(load8(w2 + c), xv, a2);
+      a3 = _mm256_fmadd_ps(load8(w3 + c), xv, a3);
     }
-    float s0 = hsum256(a0), s1 = hsum256(a1), s2 = hsum256(a2), s3 = hsum256(a3);
-    for (int c = vec_cols; c < cols; ++c) {
-      s0 += w0[c] * x[c];
-      s1 += w1[c] * x[c];
-      s2 += w2[c] * x[c];
-      s3 += w3[c] * x[c];
-    }
-    y[r] = s0 + (bias ? bias[r] : 0.0f);
-    y[r + 1] = s1 + (bias ? bias[r + 1] : 0.0f);
-    y[r + 2] = s2 + (bias ? bias[r + 2] : 0.0f);
-    y[r + 3] = s3 + (bias ? bias[r + 3] : 0.0f);
+    y[r] = finish_row(a0, w0, x, vec_cols, cols, bias, r);
+    y[r + 1] = finish_row(a1, w1, x, vec_cols, cols, bias, r + 1);
+    y[r + 2] = finish_row(a2, w2, x, vec_cols, cols, bias, r + 2);
+    y[r + 3] = finish_row(a3, w3, x, vec_cols, cols, bias, r + 3);
   }
-  if (r < rows) matvec_generic(W + static_cast<size_t>(r) * cols, x, bias ? bias + r : nullptr, y + r, rows - r, cols);
+  for (; r < rows; ++r) {
+    const Weight* w = W + static_cast<size_t>(r) * cols;
+    __m256 a = _mm256_setzero_ps();
+    for (int c = 0; c < vec_cols; c += 8) a = _mm256_fmadd_ps(load8(w + c), _mm256_loadu_ps(x + c), a);
+    y[r] = finish_row(a, w, x, vec_cols, cols, bias, r);
+  }
+}
+
+// Round-to-nearest-even conversion of n floats to half precision.
+__attribute__((target("avx2,f16c"))) void to_half_f16c(const float* in, std::uint16_t* out, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
 // y += a * x over n floats.
@@ -210,7 +236,10 @@ __attribute__((target("avx2,fma"))) void softmax_avx2(float* s, int n, float sca
   for (j = 0; j < n; ++j) s[j] *= inv;
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+// The AVX2 kernels are compiled with F16C too (for the half-precision weights), so they need all three.
+const bool kHaveAvx2 =
+    __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+const bool kHaveF16c = kHaveAvx2;
 
 inline void matvec(const float* W, const float* x, const float* bias, float* y, int rows, int cols) {
   if (kHaveAvx2)
@@ -295,6 +324,29 @@ void DecoderWeights::check() const {
     expect_size(l.ff1_b, ff, p + "FFN_pre.bias");
     expect_size(l.ff2_w, d * ff, p + "FFN_suf.weight");
   }
+}
+
+bool DecoderWeights::prepare_half() {
+  half_layers.clear();
+  half_out_w.clear();
+  if (!kHaveF16c) return false;
+  auto convert = [](const std::vector<float>& in, std::vector<std::uint16_t>& out) {
+    out.resize(in.size());
+    to_half_f16c(in.data(), out.data(), in.size());
+  };
+  half_layers.resize(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
+    HalfLayer& h = half_layers[i];
+    convert(l.wq, h.wq);
+    convert(l.wk, h.wk);
+    convert(l.wv, h.wv);
+    convert(l.wo, h.wo);
+    convert(l.ff1_w, h.ff1_w);
+    convert(l.ff2_w, h.ff2_w);
+  }
+  convert(out_w, half_out_w);
+  return true;
 }
 
 void KvCache::reset(const GeneratorConfig& shape) {
@@ -398,8 +450,10 @@ void ForkJoin::helper_loop() {
   }
 }
 
-NativeDecoder::NativeDecoder(const DecoderWeights& weights) : w_(weights) {
+NativeDecoder::NativeDecoder(const DecoderWeights& weights, bool half) : w_(weights), half_(half) {
   const auto& s = w_.shape;
+  if (half_ && !w_.has_half())
+    throw std::invalid_argument("generator weights: no half-precision copy for the half-precision step");
   x_.resize(s.d_model);
   q_.resize(s.d_model);
   k_.resize(s.d_model);
@@ -485,38 +539,47 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
 
   // Each thread computes a share of every matrix's rows (and of the heads); the layer norms between the
   // phases need whole vectors and run on the calling thread.
-  auto rows = [&](const std::vector<float>& W, const std::vector<float>& b, const float* in, float* out, int n,
-                  int cols, int part, int nparts) {
+  // W_half: the same matrix in half precision, read instead of W by the half-precision step.
+  auto rows = [&](const std::vector<float>& W, const std::vector<std::uint16_t>& W_half,
+                  const std::vector<float>& b, const float* in, float* out, int n, int cols, int part,
+                  int nparts) {
     auto [r0, r1] = split(n, part, nparts);
-    matvec(W.data() + static_cast<size_t>(r0) * cols, in, b.data() + r0, out + r0, r1 - r0, cols);
+    const size_t first = static_cast<size_t>(r0) * cols;
+    if (half_)
+      matvec_avx2(W_half.data() + first, in, b.data() + r0, out + r0, r1 - r0, cols);
+    else
+      matvec(W.data() + first, in, b.data() + r0, out + r0, r1 - r0, cols);
   };
+  static const DecoderWeights::HalfLayer kNoHalf;
   for (int l = 0; l < s.n_layers; ++l) {
     const DecoderWeights::Layer& L = w_.layers[l];
+    const DecoderWeights::HalfLayer& LH = half_ ? w_.half_layers[l] : kNoHalf;
     parallel([&](int part, int nparts) {
-      rows(L.wq, L.bq, x_.data(), q_.data(), d, d, part, nparts);
-      rows(L.wk, L.bk, x_.data(), k_.data(), d, d, part, nparts);
-      rows(L.wv, L.bv, x_.data(), v_.data(), d, d, part, nparts);
+      rows(L.wq, LH.wq, L.bq, x_.data(), q_.data(), d, d, part, nparts);
+      rows(L.wk, LH.wk, L.bk, x_.data(), k_.data(), d, d, part, nparts);
+      rows(L.wv, LH.wv, L.bv, x_.data(), v_.data(), d, d, part, nparts);
     });
     parallel([&](int part, int nparts) {
       const int h0 = nparts == 1 ? 0 : part * (H / 2), h1 = nparts == 1 ? H : (part == 0 ? H / 2 : H);
       attend_heads(l, p, h0, h1, part == 0 ? scores_.data() : scores2_.data(), cache);
     });
-    parallel([&](int part, int nparts) { rows(L.wo, L.bo, att_.data(), proj_.data(), d, d, part, nparts); });
+    parallel([&](int part, int nparts) { rows(L.wo, LH.wo, L.bo, att_.data(), proj_.data(), d, d, part, nparts); });
     for (int i = 0; i < d; ++i) proj_[i] += x_[i];
     layer_norm(proj_.data(), L.ln1_g.data(), L.ln1_b.data(), d);  // out1
     parallel([&](int part, int nparts) {
-      rows(L.ff1_w, L.ff1_b, proj_.data(), ff_.data(), s.d_ff, d, part, nparts);
+      rows(L.ff1_w, LH.ff1_w, L.ff1_b, proj_.data(), ff_.data(), s.d_ff, d, part, nparts);
       auto [r0, r1] = split(s.d_ff, part, nparts);
       for (int i = r0; i < r1; ++i) ff_[i] = std::max(0.0f, ff_[i]);
     });
-    parallel([&](int part, int nparts) { rows(L.ff2_w, L.ff2_b, ff_.data(), hidden_.data(), d, s.d_ff, part, nparts); });
+    parallel([&](int part, int nparts) {
+      rows(L.ff2_w, LH.ff2_w, L.ff2_b, ff_.data(), hidden_.data(), d, s.d_ff, part, nparts);
+    });
     for (int i = 0; i < d; ++i) x_[i] = proj_[i] + hidden_[i];
     layer_norm(x_.data(), L.ln2_g.data(), L.ln2_b.data(), d);
   }
   cache.set_length(p + 1);
   parallel([&](int part, int nparts) {
-    auto [r0, r1] = split(s.vocab_size, part, nparts);
-    matvec(w_.out_w.data() + static_cast<size_t>(r0) * d, x_.data(), w_.out_b.data() + r0, logits + r0, r1 - r0, d);
+    rows(w_.out_w, w_.half_out_w, w_.out_b, x_.data(), logits, s.vocab_size, d, part, nparts);
   });
 }
 

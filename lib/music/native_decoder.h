@@ -3,7 +3,8 @@
 // Why: a libtorch step of the small model spends most of its time in operator dispatch (~100 small ops
 // per token), and its KV cache grows by torch.cat, copying the whole cache every token (55 MB per token
 // at the official size). Here the weights are plain arrays, the KV cache is preallocated for the full
-// context, and the step is a fixed sequence of matrix-vector products (AVX2/FMA when the CPU has it).
+// context, and the step is a fixed sequence of matrix-vector products (AVX2/FMA when the CPU has it; by
+// default reading half-precision copies of the matrices where it has F16C, see DecoderWeights::prepare_half).
 // The prefill (many tokens at once, where libtorch's matrix-matrix kernels are efficient) stays in
 // TorchScript; its cache is copied in here. The math mirrors models/training/model.py
 // (EmsyncGenerator.step); tests compare both paths' logits.
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -39,8 +41,21 @@ struct DecoderWeights {
   std::vector<Layer> layers;
   std::vector<float> out_w, out_b;         // [vocab][d], [vocab]
 
+  // The step's big matrices again in IEEE half precision (binary16), made by prepare_half(). The step reads
+  // every weight once per token and is bound by that memory traffic, so reading half the bytes takes about
+  // half the time; the logits move by ~1e-3 (tests bound it). Empty until prepared.
+  struct HalfLayer {
+    std::vector<std::uint16_t> wq, wk, wv, wo, ff1_w, ff2_w;
+  };
+  std::vector<HalfLayer> half_layers;
+  std::vector<std::uint16_t> half_out_w;
+
   // Throws std::invalid_argument naming the first array whose size does not match the shape.
   void check() const;
+  // Fills the half-precision copies; returns false (and leaves them empty) where the CPU cannot run the
+  // half-precision step (it needs AVX2, FMA and F16C).
+  bool prepare_half();
+  bool has_half() const { return !half_layers.empty(); }
 };
 
 // One stream's keys and values, preallocated for the whole context. Values are [layer][head][position][d_head];
@@ -103,7 +118,9 @@ void set_native_decoder_threads(int threads, size_t min_parameters = kParallelMi
 // the cache and writes vocab_size logits.
 class NativeDecoder {
  public:
-  explicit NativeDecoder(const DecoderWeights& weights);
+  // `half`: read the matrices' half-precision copies (the weights must have them, see prepare_half()).
+  explicit NativeDecoder(const DecoderWeights& weights, bool half = false);
+  bool half() const { return half_; }
   void step(int token, float boundary_seconds, KvCache& cache, float* logits);
 
  private:
@@ -113,6 +130,7 @@ class NativeDecoder {
   void attend_heads(int layer, int p, int head_begin, int head_end, float* scores, KvCache& cache);
 
   const DecoderWeights& w_;
+  bool half_ = false;
   size_t parameter_count_ = 0;
   std::unique_ptr<ForkJoin> fork_join_;  // created when a step first runs with 2 threads
   // Scratch, sized once.

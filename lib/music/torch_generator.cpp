@@ -208,6 +208,7 @@ std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& pa
   model->impl_ = std::make_unique<Impl>();
   model->impl_->module = module;
   model->impl_->native = extract_native_weights(module, config);
+  if (model->impl_->native) model->impl_->native->prepare_half();
   size_t count = 0;
   for (const auto& p : module.parameters()) count += p.numel();
   model->parameter_count_ = count;
@@ -247,16 +248,26 @@ GeneratorSession::GeneratorSession(std::shared_ptr<const GeneratorModel> model)
     : model_(std::move(model)), state_(std::make_unique<State>()) {
   if (!model_) throw ModelError("GeneratorSession needs a model");
   state_->module = model_->impl().module;
-  set_step_backend(StepBackend::Native);
+  set_step_backend(StepBackend::NativeHalf);
 }
 
+namespace {
+bool is_native(StepBackend b) { return b == StepBackend::Native || b == StepBackend::NativeHalf; }
+}  // namespace
+
 void GeneratorSession::set_step_backend(StepBackend backend) {
-  if (backend == StepBackend::Native && !model_->has_native_step()) backend = StepBackend::TorchScript;
-  if (backend == state_->backend && (backend == StepBackend::TorchScript || state_->decoder)) return;
+  const DecoderWeights* weights = model_->impl().native.get();
+  if (backend == StepBackend::NativeHalf && !(weights && weights->has_half())) backend = StepBackend::Native;
+  if (backend == StepBackend::Native && !weights) backend = StepBackend::TorchScript;
+  if (backend == state_->backend) return;
+  const bool had_native_cache = is_native(state_->backend);
   state_->backend = backend;
-  if (backend == StepBackend::Native && !state_->decoder) {
-    state_->kv.reset(model_->impl().native->shape);
-    state_->decoder = std::make_unique<NativeDecoder>(*model_->impl().native);
+  if (is_native(backend)) {
+    if (!had_native_cache) state_->kv.reset(weights->shape);
+    state_->decoder = std::make_unique<NativeDecoder>(*weights, backend == StepBackend::NativeHalf);
+    if (had_native_cache) return;  // the cache holds fp32 keys and values either way
+  } else {
+    state_->decoder.reset();
   }
   if (!window_tokens_.empty()) prefill();  // move the current window's cache to the other backend
 }
@@ -291,7 +302,7 @@ void GeneratorSession::prefill() {
   at::Tensor a = torch::full({1}, arousal_, torch::kFloat);
   auto out = state_->module.get_method("prefill")({tokens, v, a, boundary}).toTuple();
   copy_logits(out->elements()[0].toTensor(), logits_);
-  if (state_->backend == StepBackend::Native) {
+  if (is_native(state_->backend)) {
     const auto layers = out->elements()[1].toTensorList();
     for (size_t i = 0; i < layers.size(); ++i) {
       at::Tensor t = at::Tensor(layers[i]).contiguous();  // [1, heads, positions, d_head]
@@ -324,7 +335,7 @@ void GeneratorSession::push(int token, float boundary) {
     prefill();
     return;
   }
-  if (state_->backend == StepBackend::Native) {
+  if (is_native(state_->backend)) {
     logits_.resize(c.vocab_size);
     state_->decoder->step(token, boundary, state_->kv, logits_.data());
     ++step_count_;

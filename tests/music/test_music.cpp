@@ -145,6 +145,7 @@ GST_END_TEST;
 GST_START_TEST(test_session_step_matches_prefill) {
   auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
   GeneratorSession stepped(model), fresh(model);
+  stepped.set_step_backend(StepBackend::Native);  // float weights: the same math as the prefill
   std::vector<int> prefix{vocab::kMoreInstrumentsToken, vocab::kBarToken};
   std::vector<float> bounds{8.0f, 8.0f};
   stepped.start(prefix, bounds, 0.5f, -0.3f);
@@ -167,17 +168,15 @@ GST_START_TEST(test_session_step_matches_prefill) {
 }
 GST_END_TEST;
 
-// The native step (plain C++, preallocated cache) must follow the exported TorchScript step token by token,
-// through a window slide (the tiny model's context is 64) and a change of conditioning.
-GST_START_TEST(test_native_step_matches_torchscript_step) {
-  // With 2 threads the native step splits every matrix's rows and the heads between two threads (the tiny
-  // model is below the size where that pays, so the threshold is lifted here).
-  set_inference_threads(__i__ + 1);
-  set_native_decoder_threads(__i__ + 1, 0);
+// Largest logit difference between a session stepping with `backend` and one stepping through the exported
+// TorchScript step, token by token, through window slides (the tiny model's context is 64) and a change of
+// conditioning. Fails the test when `backend` is not the one the session ended up with.
+static double max_step_error_against_torchscript(StepBackend backend) {
   auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
   fail_unless(model->has_native_step());
   GeneratorSession native(model), scripted(model);
-  fail_unless(native.step_backend() == StepBackend::Native);
+  native.set_step_backend(backend);
+  fail_unless(native.step_backend() == backend);
   scripted.set_step_backend(StepBackend::TorchScript);
   fail_unless(scripted.step_backend() == StepBackend::TorchScript);
   const std::vector<int> prefix{vocab::kMoreInstrumentsToken, vocab::kBarToken};
@@ -201,8 +200,37 @@ GST_START_TEST(test_native_step_matches_torchscript_step) {
       max_err = std::max(max_err, (double)std::fabs(native.logits()[k] - scripted.logits()[k]));
   }
   fail_unless(native.prefill_count() >= 3, "expected window slides, got %ld prefills", native.prefill_count());
+  return max_err;
+}
+
+// The native step (plain C++, preallocated cache) must follow the exported TorchScript step.
+GST_START_TEST(test_native_step_matches_torchscript_step) {
+  // With 2 threads the native step splits every matrix's rows and the heads between two threads (the tiny
+  // model is below the size where that pays, so the threshold is lifted here).
+  set_inference_threads(__i__ + 1);
+  set_native_decoder_threads(__i__ + 1, 0);
+  const double max_err = max_step_error_against_torchscript(StepBackend::Native);
   fail_unless(max_err < 1e-4, "native vs TorchScript step differ by %g (%d threads)", max_err, __i__ + 1);
   set_inference_threads(1);
+  set_native_decoder_threads(1);
+}
+GST_END_TEST;
+
+// The half-precision step (the default where the CPU has F16C) stays close to the float step, and really
+// reads other weights: its logits differ a little, not at all would mean it fell back to float.
+GST_START_TEST(test_half_step_close_to_torchscript_step) {
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !__builtin_cpu_supports("f16c")) {
+    GeneratorSession session(GeneratorModel::load(data_path("tiny_generator.pt")));
+    fail_unless(session.step_backend() == StepBackend::Native, "without F16C the default must be the float step");
+    return;
+  }
+  set_native_decoder_threads(__i__ + 1, 0);
+  GeneratorSession session(GeneratorModel::load(data_path("tiny_generator.pt")));
+  fail_unless(session.step_backend() == StepBackend::NativeHalf, "the half step is the default with F16C");
+  const double max_err = max_step_error_against_torchscript(StepBackend::NativeHalf);
+  fail_unless(max_err < 2e-2, "half vs TorchScript step differ by %g (%d threads)", max_err, __i__ + 1);
+  fail_unless(max_err > 1e-6, "half step identical to the float step: not reading half weights?");
+  g_print("half-precision step: largest logit difference %.2g (%d threads)\n", max_err, __i__ + 1);
   set_native_decoder_threads(1);
 }
 GST_END_TEST;
@@ -463,6 +491,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_model_shared_by_path);
   tcase_add_test(tc, test_session_step_matches_prefill);
   tcase_add_loop_test(tc, test_native_step_matches_torchscript_step, 0, 2);
+  tcase_add_loop_test(tc, test_half_step_close_to_torchscript_step, 0, 2);
   tcase_add_test(tc, test_composer_hard_sync_lands_chords_on_cuts);
   tcase_add_test(tc, test_composer_seeded_and_valid);
   tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);
