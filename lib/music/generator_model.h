@@ -91,7 +91,8 @@ class GeneratorSession {
   // a current window is re-prefilled into the new backend's cache.
   void set_step_backend(StepBackend backend);
   StepBackend step_backend() const;
-  // Changes the conditioning; the window is re-prefilled with the new values (no-op when unchanged).
+  // Changes the conditioning; the window is re-prefilled with the new values (no-op when unchanged). A window
+  // longer than a slide keeps is first cut to what a slide keeps, so no prefill is longer than that.
   void set_condition(float valence, float arousal);
 
   // Next-token logits (vocabulary-sized), valid after start()/push().
@@ -105,6 +106,9 @@ class GeneratorSession {
 
  private:
   void prefill();
+  // Drops the oldest tokens after the instrument control token until `keep` tokens follow it.
+  void keep_newest(size_t keep);
+  size_t slide_keep() const;
 
   std::shared_ptr<const GeneratorModel> model_;
   std::unique_ptr<State> state_;

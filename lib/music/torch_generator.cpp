@@ -322,16 +322,7 @@ void GeneratorSession::push(int token, float boundary) {
   window_tokens_.push_back(token);
   window_boundaries_.push_back(boundary);
   if (static_cast<int>(window_tokens_.size()) > capacity) {
-    // Slide by a chunk: keep the instrument control token and the newest half of the window. A re-prefill
-    // costs about as much as 70 cached steps (small model, full window), so sliding by half the window
-    // keeps its amortised cost under half a step while the model still sees several seconds of music.
-    const size_t keep = static_cast<size_t>(capacity / 2);
-    std::vector<int> tokens{window_tokens_.front()};
-    std::vector<float> bounds{window_boundaries_.front()};
-    tokens.insert(tokens.end(), window_tokens_.end() - keep, window_tokens_.end());
-    bounds.insert(bounds.end(), window_boundaries_.end() - keep, window_boundaries_.end());
-    window_tokens_ = std::move(tokens);
-    window_boundaries_ = std::move(bounds);
+    keep_newest(slide_keep());
     prefill();
     return;
   }
@@ -350,12 +341,35 @@ void GeneratorSession::push(int token, float boundary) {
   ++step_count_;
 }
 
+// Slide by a chunk: keep the instrument control token and the newest half of the window. A re-prefill costs
+// about as much as 40-70 cached steps (small model, full window), so sliding by half the window keeps its
+// amortised cost under half a step while the model still sees several seconds of music.
+size_t GeneratorSession::slide_keep() const {
+  const GeneratorConfig& c = model_->config();
+  return static_cast<size_t>((c.context - c.n_condition_positions) / 2);
+}
+
+void GeneratorSession::keep_newest(size_t keep) {
+  if (window_tokens_.size() <= keep + 1) return;
+  std::vector<int> tokens{window_tokens_.front()};
+  std::vector<float> bounds{window_boundaries_.front()};
+  tokens.insert(tokens.end(), window_tokens_.end() - keep, window_tokens_.end());
+  bounds.insert(bounds.end(), window_boundaries_.end() - keep, window_boundaries_.end());
+  window_tokens_ = std::move(tokens);
+  window_boundaries_ = std::move(bounds);
+}
+
 void GeneratorSession::set_condition(float valence, float arousal) {
   auto same = [](float x, float y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
   if (same(valence, valence_) && same(arousal, arousal_)) return;
   valence_ = valence;
   arousal_ = arousal;
-  if (!window_tokens_.empty()) prefill();
+  if (window_tokens_.empty()) return;
+  // The whole window must be re-run with the new condition anyway: running only what a slide would keep
+  // bounds its cost, and the window then has room for half a window of steps before the next slide. With
+  // emotion updates every few seconds this halves the prefill work per minute of music.
+  keep_newest(slide_keep());
+  prefill();
 }
 
 }  // namespace emsync::music
