@@ -43,6 +43,9 @@ enum {
   PROP_INSTRUMENTS,
   PROP_VALENCE,
   PROP_AROUSAL,
+  PROP_DENSITY_CONTROL,
+  PROP_MODE_CONTROL,
+  PROP_EMOTION_GUIDANCE,
   PROP_USE_EMOTION,
 };
 
@@ -100,6 +103,15 @@ property_target (GstEmsyncBin * self, guint prop_id, const gchar ** name)
       return self->midigen;
     case PROP_AROUSAL:
       *name = "arousal";
+      return self->midigen;
+    case PROP_DENSITY_CONTROL:
+      *name = "density-control";
+      return self->midigen;
+    case PROP_MODE_CONTROL:
+      *name = "mode-control";
+      return self->midigen;
+    case PROP_EMOTION_GUIDANCE:
+      *name = "emotion-guidance";
       return self->midigen;
     default:
       return NULL;
@@ -226,6 +238,16 @@ gst_emsync_bin_class_init (GstEmsyncBinClass * klass)
   g_object_class_install_property (gobject_class, PROP_AROUSAL,
       g_param_spec_double ("arousal", "Arousal", "Arousal used while the stream carries no emotion", -1.0, 1.0,
           0.0, rw));
+  /* The generator's steering, with emsyncmidigen's ranges and defaults (a test checks they agree). */
+  g_object_class_install_property (gobject_class, PROP_DENSITY_CONTROL,
+      g_param_spec_double ("density-control", "Density control", "Steers the note density towards the arousal "
+          "(emsyncmidigen density-control; 0 = the model alone)", 0.0, 10.0, 5.0, rw));
+  g_object_class_install_property (gobject_class, PROP_MODE_CONTROL,
+      g_param_spec_double ("mode-control", "Mode control", "Steers towards major keys for positive valence and "
+          "minor keys for negative (emsyncmidigen mode-control; 0 = the model alone)", 0.0, 10.0, 1.5, rw));
+  g_object_class_install_property (gobject_class, PROP_EMOTION_GUIDANCE,
+      g_param_spec_double ("emotion-guidance", "Emotion guidance", "Classifier-free guidance of the emotion "
+          "conditioning (emsyncmidigen emotion-guidance; costs a second step per token)", 0.0, 5.0, 0.0, rw));
   g_object_class_install_property (gobject_class, PROP_USE_EMOTION,
       g_param_spec_boolean ("use-emotion", "Use emotion", "Analyse the video's emotion with emsyncemotion when "
           "it is installed", DEFAULT_USE_EMOTION, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));

@@ -206,6 +206,35 @@ GST_START_TEST (test_emotion_guidance_property)
 }
 GST_END_TEST;
 
+/* emsyncbin forwards the generator's steering properties: same ranges and defaults as emsyncmidigen, and a
+ * value set on the bin is the child's. */
+GST_START_TEST (test_bin_forwards_steering)
+{
+  GstElement *bin = gst_element_factory_make ("emsyncbin", NULL);
+  fail_unless (bin != NULL);
+  GstElement *gen = gst_bin_get_by_name (GST_BIN (bin), "midigen");
+  fail_unless (gen != NULL);
+  const gchar *names[] = { "density-control", "mode-control", "emotion-guidance" };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    GParamSpecDouble *outer = G_PARAM_SPEC_DOUBLE (g_object_class_find_property (G_OBJECT_GET_CLASS (bin),
+            names[i]));
+    GParamSpecDouble *inner = G_PARAM_SPEC_DOUBLE (g_object_class_find_property (G_OBJECT_GET_CLASS (gen),
+            names[i]));
+    fail_unless (outer != NULL && inner != NULL, "%s", names[i]);
+    fail_unless (outer->default_value == inner->default_value, "%s default", names[i]);
+    fail_unless (outer->minimum == inner->minimum && outer->maximum == inner->maximum, "%s range", names[i]);
+    const gdouble want = 0.25 + i;
+    g_object_set (bin, names[i], want, NULL);
+    gdouble in_child = -1.0, in_bin = -1.0;
+    g_object_get (gen, names[i], &in_child, NULL);
+    g_object_get (bin, names[i], &in_bin, NULL);
+    fail_unless (in_child == want && in_bin == want, "%s: child %g, bin %g", names[i], in_child, in_bin);
+  }
+  gst_object_unref (gen);
+  gst_object_unref (bin);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_latency_is_lookahead)
 {
   gchar *model = tiny_model ();
@@ -345,6 +374,7 @@ midigen_suite (void)
   tcase_add_test (tc, test_hard_sync_chords_on_cuts_and_drain);
   tcase_add_test (tc, test_seed_reproducible);
   tcase_add_test (tc, test_emotion_guidance_property);
+  tcase_add_test (tc, test_bin_forwards_steering);
   tcase_add_test (tc, test_latency_is_lookahead);
   tcase_add_test (tc, test_flush_restarts_cleanly);
   tcase_add_test (tc, test_model_errors);
