@@ -87,17 +87,38 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
     scratch_[i] = static_cast<float>(p);
     total += p;
   }
-  order_.resize(vocab_size);
-  std::iota(order_.begin(), order_.end(), 0);
-  std::sort(order_.begin(), order_.end(), [&](int a, int b) {
-    return scratch_[a] != scratch_[b] ? scratch_[a] > scratch_[b] : a < b;
-  });
+  // Only the tokens up to the one that crosses top_p need ranking. Tokens at or above a cutoff come before all
+  // others in the full order, so when their mass already exceeds top_p (with a margin for rounding) the
+  // crossing token is among them and ranking just them gives the same nucleus as ranking the vocabulary.
+  // The top token's weight is exp(0) = 1; most steps need a few dozen candidates instead of ~1000.
+  auto by_probability = [&](int a, int b) { return scratch_[a] != scratch_[b] ? scratch_[a] > scratch_[b] : a < b; };
+  bool ranked = false;
+  for (float cutoff : {1.0f / 64.0f, 1.0f / 4096.0f}) {
+    order_.clear();
+    double mass = 0.0;
+    for (int i = 0; i < vocab_size; ++i)
+      if (scratch_[i] >= cutoff) {
+        order_.push_back(i);
+        mass += scratch_[i];
+      }
+    if (mass > (options_.top_p + 1e-6) * total) {
+      std::sort(order_.begin(), order_.end(), by_probability);
+      ranked = true;
+      break;
+    }
+  }
+  if (!ranked) {
+    order_.resize(vocab_size);
+    std::iota(order_.begin(), order_.end(), 0);
+    std::sort(order_.begin(), order_.end(), by_probability);
+  }
+  const int candidates = static_cast<int>(order_.size());
 
   // Keep tokens while the cumulative probability (including the token) stays <= top_p; always keep top-1.
   int nucleus = 1;
   double cumulative = scratch_[order_[0]] / total;
   double kept_mass = scratch_[order_[0]];
-  for (int r = 1; r < vocab_size; ++r) {
+  for (int r = 1; r < candidates; ++r) {
     double p = scratch_[order_[r]];
     if (p <= 0.0) break;
     cumulative += p / total;

@@ -1,8 +1,11 @@
 // Engine tests for lib/music: the reference sampler, the boundary schedule, model loading and its errors,
 // the KV-cached session against the full forward, and the composer's sync modes on a tiny real model.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -58,6 +61,56 @@ GST_START_TEST(test_sampler_top_p_drops_crossing_token) {
   std::set<int> seen;
   for (int i = 0; i < 400; ++i) seen.insert(s2.sample(logits.data(), vocab::kVocabSize, {}, 2));
   fail_unless(seen == std::set<int>({300, 301}));
+}
+GST_END_TEST;
+
+// The nucleus (ranking only the candidates that can reach it) is the one a full sort of the vocabulary gives:
+// random logits, some quantised into many ties, several temperatures and top-p values.
+GST_START_TEST(test_sampler_nucleus_matches_full_sort) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int trial = 0; trial < 300; ++trial) {
+    SamplerOptions o;
+    o.temperature_after_time_shift = o.temperature_otherwise = 0.5f + 0.25f * (trial % 6);
+    o.top_p = trial % 5 == 4 ? 0.99f : 0.3f + 0.1f * (trial % 5);
+    o.repetition_coefficient = 0.0f;
+    const float spread = 0.5f + (trial % 7);
+    std::vector<float> logits(vocab::kVocabSize);
+    for (float& x : logits) {
+      x = spread * normal(rng);
+      if (trial % 3 == 0) x = std::round(x);  // ties
+    }
+    Sampler s(o, trial);
+    const int token = s.sample(logits.data(), vocab::kVocabSize, {}, 2);
+    // Reference: softmax over the allowed tokens, full sort (probability, then index), the same crossing rule.
+    std::vector<double> p(vocab::kVocabSize, 0.0);
+    float top = -1e30f;
+    for (int i = 0; i < vocab::kVocabSize; ++i)
+      if (i != vocab::kPadToken && i != vocab::kStartToken && i != vocab::kLessInstrumentsToken &&
+          i != vocab::kMoreInstrumentsToken)
+        top = std::max(top, logits[i]);
+    double total = 0.0;
+    for (int i = 0; i < vocab::kVocabSize; ++i) {
+      if (i == vocab::kPadToken || i == vocab::kStartToken || i == vocab::kLessInstrumentsToken ||
+          i == vocab::kMoreInstrumentsToken)
+        continue;
+      p[i] = (float)std::exp((logits[i] - top) / o.temperature_otherwise);
+      total += p[i];
+    }
+    std::vector<int> order(vocab::kVocabSize);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return p[a] != p[b] ? p[a] > p[b] : a < b; });
+    int nucleus = 1;
+    double cumulative = p[order[0]] / total;
+    for (int r = 1; r < vocab::kVocabSize && p[order[r]] > 0.0; ++r) {
+      cumulative += p[order[r]] / total;
+      if (cumulative > o.top_p) break;
+      ++nucleus;
+    }
+    fail_unless_equals_int(s.last_nucleus_size(), nucleus);
+    fail_unless(std::find(order.begin(), order.begin() + nucleus, token) != order.begin() + nucleus,
+                "trial %d: token %d outside the nucleus", trial, token);
+  }
 }
 GST_END_TEST;
 
@@ -484,6 +537,7 @@ static Suite* music_suite(void) {
   suite_add_tcase(s, tc);
   tcase_add_test(tc, test_sampler_masks_specials_and_keeps_top1);
   tcase_add_test(tc, test_sampler_top_p_drops_crossing_token);
+  tcase_add_test(tc, test_sampler_nucleus_matches_full_sort);
   tcase_add_test(tc, test_sampler_seed_reproducible_and_bias_forbids);
   tcase_add_test(tc, test_sampler_repetition_rule);
   tcase_add_test(tc, test_boundary_schedule);
