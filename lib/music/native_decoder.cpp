@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace emsync::music {
 
@@ -103,29 +104,30 @@ void weighted_rows_generic(const float* X, const float* a, float* y, int rows, i
   for (int r = 0; r < rows; ++r) axpy_generic(a[r], X + static_cast<size_t>(r) * cols, y, cols);
 }
 
-// Keeps a block of up to 64 output columns in eight registers while walking all rows.
-__attribute__((target("avx2,fma"))) void weighted_rows_avx2(const float* X, const float* a, float* y, int rows,
-                                                            int cols) {
+// Keeps a block of up to 64 output columns in eight registers while walking all rows. Value: float or half.
+template <class Value>
+__attribute__((target("avx2,fma,f16c"))) void weighted_rows_avx2(const Value* X, const float* a, float* y, int rows,
+                                                                 int cols) {
   int c0 = 0;
   for (; c0 + 64 <= cols; c0 += 64) {
     __m256 acc[8];
     for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
     for (int r = 0; r < rows; ++r) {
       const __m256 av = _mm256_set1_ps(a[r]);
-      const float* x = X + static_cast<size_t>(r) * cols + c0;
-      for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(av, _mm256_loadu_ps(x + 8 * i), acc[i]);
+      const Value* x = X + static_cast<size_t>(r) * cols + c0;
+      for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(av, load8(x + 8 * i), acc[i]);
     }
     for (int i = 0; i < 8; ++i) _mm256_storeu_ps(y + c0 + 8 * i, acc[i]);
   }
   for (; c0 + 8 <= cols; c0 += 8) {
     __m256 acc = _mm256_setzero_ps();
     for (int r = 0; r < rows; ++r)
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(a[r]), _mm256_loadu_ps(X + static_cast<size_t>(r) * cols + c0), acc);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(a[r]), load8(X + static_cast<size_t>(r) * cols + c0), acc);
     _mm256_storeu_ps(y + c0, acc);
   }
   for (; c0 < cols; ++c0) {
     float acc = 0.0f;
-    for (int r = 0; r < rows; ++r) acc += a[r] * X[static_cast<size_t>(r) * cols + c0];
+    for (int r = 0; r < rows; ++r) acc += a[r] * load1(X + static_cast<size_t>(r) * cols + c0);
     y[c0] = acc;
   }
 }
@@ -148,10 +150,11 @@ void attention_scores_generic(float* const* KT, const float* ET, size_t stride, 
 }
 
 // Blocks of 32 positions, all heads per block: the relative table's block is read from memory once per
-// layer instead of once per head.
-__attribute__((target("avx2,fma"))) void attention_scores_avx2(float* const* KT, const float* ET, size_t stride,
-                                                               const float* q, int heads, int dh, int n,
-                                                               float* scores) {
+// layer instead of once per head. Key: float or half.
+template <class Key>
+__attribute__((target("avx2,fma,f16c"))) void attention_scores_avx2(Key* const* KT, const float* ET, size_t stride,
+                                                                    const float* q, int heads, int dh, int n,
+                                                                    float* scores) {
   int j = 0;
   for (; j + 32 <= n; j += 32) {
     for (int h = 0; h < heads; ++h) {
@@ -160,12 +163,12 @@ __attribute__((target("avx2,fma"))) void attention_scores_avx2(float* const* KT,
              a3 = _mm256_setzero_ps();
       for (int d = 0; d < dh; ++d) {
         const __m256 qd = _mm256_set1_ps(qh[d]);
-        const float* k = KT[h] + d * stride + j;
+        const Key* k = KT[h] + d * stride + j;
         const float* e = ET + d * stride + j;
-        a0 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k), _mm256_loadu_ps(e)), a0);
-        a1 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 8), _mm256_loadu_ps(e + 8)), a1);
-        a2 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 16), _mm256_loadu_ps(e + 16)), a2);
-        a3 = _mm256_fmadd_ps(qd, _mm256_add_ps(_mm256_loadu_ps(k + 24), _mm256_loadu_ps(e + 24)), a3);
+        a0 = _mm256_fmadd_ps(qd, _mm256_add_ps(load8(k), _mm256_loadu_ps(e)), a0);
+        a1 = _mm256_fmadd_ps(qd, _mm256_add_ps(load8(k + 8), _mm256_loadu_ps(e + 8)), a1);
+        a2 = _mm256_fmadd_ps(qd, _mm256_add_ps(load8(k + 16), _mm256_loadu_ps(e + 16)), a2);
+        a3 = _mm256_fmadd_ps(qd, _mm256_add_ps(load8(k + 24), _mm256_loadu_ps(e + 24)), a3);
       }
       float* out = scores + h * stride + j;
       _mm256_storeu_ps(out, a0);
@@ -178,14 +181,12 @@ __attribute__((target("avx2,fma"))) void attention_scores_avx2(float* const* KT,
     const float* qh = q + h * dh;
     for (int jj = j; jj < n; ++jj) {
       float a = 0.0f;
-      for (int d = 0; d < dh; ++d) a += qh[d] * (KT[h][d * stride + jj] + ET[d * stride + jj]);
+      for (int d = 0; d < dh; ++d) a += qh[d] * (load1(KT[h] + d * stride + jj) + ET[d * stride + jj]);
       scores[h * stride + jj] = a;
     }
   }
 }
 
-// exp(x) for 8 lanes (Cephes' expf: range reduction by ln 2 and a degree-5 polynomial; relative error
-// ~1e-7 over the softmax's range x <= 0).
 __attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
   x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f)), _mm256_set1_ps(-88.3762626647949f));
   __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
@@ -256,6 +257,12 @@ inline void attention_scores(float* const* KT, const float* ET, size_t stride, c
     attention_scores_generic(KT, ET, stride, q, heads, dh, n, scores);
 }
 
+// Half-precision keys only exist where the CPU has F16C (and so AVX2).
+inline void attention_scores(std::uint16_t* const* KT, const float* ET, size_t stride, const float* q, int heads,
+                             int dh, int n, float* scores) {
+  attention_scores_avx2(KT, ET, stride, q, heads, dh, n, scores);
+}
+
 inline void softmax(float* s, int n, float scale) {
   if (kHaveAvx2)
     softmax_avx2(s, n, scale);
@@ -268,6 +275,15 @@ inline void weighted_rows(const float* X, const float* a, float* y, int rows, in
     weighted_rows_avx2(X, a, y, rows, cols);
   else
     weighted_rows_generic(X, a, y, rows, cols);
+}
+
+inline void weighted_rows(const std::uint16_t* X, const float* a, float* y, int rows, int cols) {
+  weighted_rows_avx2(X, a, y, rows, cols);
+}
+
+// One value in half precision, rounded to nearest even.
+__attribute__((target("avx2,f16c"))) inline std::uint16_t half_of(float x) {
+  return _cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT);
 }
 
 // x = LayerNorm(x) with PyTorch's biased variance and eps 1e-6 (model.py's layernorm1/2).
@@ -349,15 +365,23 @@ bool DecoderWeights::prepare_half() {
   return true;
 }
 
-void KvCache::reset(const GeneratorConfig& shape) {
+void KvCache::reset(const GeneratorConfig& shape, bool half) {
+  if (half && !kHaveF16c) throw std::invalid_argument("KvCache: half precision needs a CPU with F16C");
   heads_ = shape.n_heads;
   context_ = shape.context;
   d_head_ = shape.d_model / shape.n_heads;
+  half_ = half;
   const size_t n = static_cast<size_t>(shape.n_layers) * heads_ * context_ * d_head_;
-  if (k_.size() != n) {
-    k_.assign(n, 0.0f);
-    v_.assign(n, 0.0f);
-  }
+  auto size = [](auto& v, size_t want) {
+    if (v.size() != want) {
+      v.assign(want, 0);
+      v.shrink_to_fit();
+    }
+  };
+  size(k_, half ? 0 : n);
+  size(v_, half ? 0 : n);
+  size(k_half_, half ? n : 0);
+  size(v_half_, half ? n : 0);
   length_ = 0;
 }
 
@@ -365,12 +389,20 @@ void KvCache::assign(int layer, bool values, const float* data, int length) {
   if (length > context_) throw std::invalid_argument("KvCache::assign: longer than the context");
   for (int h = 0; h < heads_; ++h) {
     const float* src = data + static_cast<size_t>(h) * length * d_head_;
-    if (values) {
-      std::memcpy(v_.data() + offset(layer, h), src, sizeof(float) * length * d_head_);
+    const size_t at = offset(layer, h);
+    if (values && half_) {
+      to_half_f16c(src, v_half_.data() + at, static_cast<size_t>(length) * d_head_);
+    } else if (values) {
+      std::memcpy(v_.data() + at, src, sizeof(float) * length * d_head_);
     } else {
-      float* dst = k_.data() + offset(layer, h);
       for (int pos = 0; pos < length; ++pos)
-        for (int i = 0; i < d_head_; ++i) dst[static_cast<size_t>(i) * context_ + pos] = src[pos * d_head_ + i];
+        for (int i = 0; i < d_head_; ++i) {
+          const size_t to = at + static_cast<size_t>(i) * context_ + pos;
+          if (half_)
+            k_half_[to] = half_of(src[pos * d_head_ + i]);
+          else
+            k_[to] = src[pos * d_head_ + i];
+        }
     }
   }
 }
@@ -486,14 +518,33 @@ std::pair<int, int> NativeDecoder::split(int n, int part, int parts) {
 }
 
 void NativeDecoder::attend_heads(int l, int p, int head_begin, int head_end, float* scores, KvCache& cache) {
+  if (cache.half())
+    attend_heads_stored<std::uint16_t>(l, p, head_begin, head_end, scores, cache);
+  else
+    attend_heads_stored<float>(l, p, head_begin, head_end, scores, cache);
+}
+
+template <class Stored>
+void NativeDecoder::attend_heads_stored(int l, int p, int head_begin, int head_end, float* scores, KvCache& cache) {
   const GeneratorConfig& s = w_.shape;
   const int dh = s.d_model / s.n_heads;
   const float inv_sqrt_dh = 1.0f / std::sqrt(static_cast<float>(dh));
-  float* keys[kMaxHeads];
+  constexpr bool half = std::is_same_v<Stored, std::uint16_t>;
+  auto keys_of = [&](int h) {
+    if constexpr (half) return cache.keys_transposed_half(l, h); else return cache.keys_transposed(l, h);
+  };
+  auto values_of = [&](int h) {
+    if constexpr (half) return cache.values_half(l, h); else return cache.values(l, h);
+  };
+  auto store = [](float x) {
+    if constexpr (half) return half_of(x); else return x;
+  };
+  Stored* keys[kMaxHeads];
   for (int h = head_begin; h < head_end; ++h) {
-    float* KT = keys[h - head_begin] = cache.keys_transposed(l, h);
-    for (int i = 0; i < dh; ++i) KT[static_cast<size_t>(i) * s.context + p] = k_[h * dh + i];
-    std::memcpy(cache.values(l, h) + static_cast<size_t>(p) * dh, v_.data() + h * dh, sizeof(float) * dh);
+    Stored* KT = keys[h - head_begin] = keys_of(h);
+    for (int i = 0; i < dh; ++i) KT[static_cast<size_t>(i) * s.context + p] = store(k_[h * dh + i]);
+    Stored* V = values_of(h) + static_cast<size_t>(p) * dh;
+    for (int i = 0; i < dh; ++i) V[i] = store(v_[h * dh + i]);
   }
   // Relative global attention for one query: key j (0..p) pairs with E[context-1-(p-j)].
   attention_scores(keys, rel_t_[l].data() + (s.context - 1 - p), s.context, q_.data() + head_begin * dh,
@@ -501,7 +552,7 @@ void NativeDecoder::attend_heads(int l, int p, int head_begin, int head_end, flo
   for (int h = head_begin; h < head_end; ++h) {
     float* row = scores + static_cast<size_t>(h - head_begin) * s.context;
     softmax(row, p + 1, inv_sqrt_dh);
-    weighted_rows(cache.values(l, h), row, att_.data() + h * dh, p + 1, dh);
+    weighted_rows(values_of(h), row, att_.data() + h * dh, p + 1, dh);
   }
 }
 
@@ -510,6 +561,7 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
   const int d = s.d_model, H = s.n_heads, half = d / 2;
   const int p = cache.length();
   if (p >= s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
+  if (cache.half() != half_) throw std::invalid_argument("emsync: KV cache precision differs from the step's");
   if (token < 0 || token >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
   const int parts = parameter_count_ >= parallel_min_parameters.load(std::memory_order_relaxed)
                         ? native_threads.load(std::memory_order_relaxed)

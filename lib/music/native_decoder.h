@@ -60,22 +60,28 @@ struct DecoderWeights {
 
 // One stream's keys and values, preallocated for the whole context. Values are [layer][head][position][d_head];
 // keys are stored transposed, [layer][head][d_head][position], so attention scores vectorise along positions.
+// In half precision (for the half-precision step) they take half the memory and half the reads per step.
 class KvCache {
  public:
-  void reset(const GeneratorConfig& shape);
+  void reset(const GeneratorConfig& shape, bool half = false);
   int length() const { return length_; }
+  bool half() const { return half_; }
   // Replaces the contents with `length` positions of a layer's keys or values laid out [head][pos][d_head].
   void assign(int layer, bool values, const float* data, int length);
   void set_length(int length) { length_ = length; }
 
   float* keys_transposed(int layer, int head) { return k_.data() + offset(layer, head); }
   float* values(int layer, int head) { return v_.data() + offset(layer, head); }
+  std::uint16_t* keys_transposed_half(int layer, int head) { return k_half_.data() + offset(layer, head); }
+  std::uint16_t* values_half(int layer, int head) { return v_half_.data() + offset(layer, head); }
 
  private:
   size_t offset(int layer, int head) const {
     return (static_cast<size_t>(layer) * heads_ + head) * static_cast<size_t>(context_) * d_head_;
   }
-  std::vector<float> k_, v_;
+  std::vector<float> k_, v_;                    // float cache (empty in half precision)
+  std::vector<std::uint16_t> k_half_, v_half_;  // half-precision cache (empty in float)
+  bool half_ = false;
   int heads_ = 0, context_ = 0, d_head_ = 0, length_ = 0;
 };
 
@@ -118,7 +124,8 @@ void set_native_decoder_threads(int threads, size_t min_parameters = kParallelMi
 // the cache and writes vocab_size logits.
 class NativeDecoder {
  public:
-  // `half`: read the matrices' half-precision copies (the weights must have them, see prepare_half()).
+  // `half`: read the matrices' half-precision copies (the weights must have them, see prepare_half()) and
+  // keep the keys and values in half precision (the cache must be reset with half = true).
   explicit NativeDecoder(const DecoderWeights& weights, bool half = false);
   bool half() const { return half_; }
   void step(int token, float boundary_seconds, KvCache& cache, float* logits);
@@ -128,6 +135,8 @@ class NativeDecoder {
   // Rows [begin, end) of part `part` when `n` rows are split over `parts` threads (multiples of 8).
   static std::pair<int, int> split(int n, int part, int parts);
   void attend_heads(int layer, int p, int head_begin, int head_end, float* scores, KvCache& cache);
+  template <class Stored>
+  void attend_heads_stored(int layer, int p, int head_begin, int head_end, float* scores, KvCache& cache);
 
   const DecoderWeights& w_;
   bool half_ = false;

@@ -260,16 +260,16 @@ void GeneratorSession::set_step_backend(StepBackend backend) {
   if (backend == StepBackend::NativeHalf && !(weights && weights->has_half())) backend = StepBackend::Native;
   if (backend == StepBackend::Native && !weights) backend = StepBackend::TorchScript;
   if (backend == state_->backend) return;
-  const bool had_native_cache = is_native(state_->backend);
   state_->backend = backend;
   if (is_native(backend)) {
-    if (!had_native_cache) state_->kv.reset(weights->shape);
-    state_->decoder = std::make_unique<NativeDecoder>(*weights, backend == StepBackend::NativeHalf);
-    if (had_native_cache) return;  // the cache holds fp32 keys and values either way
+    const bool half = backend == StepBackend::NativeHalf;
+    state_->kv.reset(weights->shape, half);
+    state_->decoder = std::make_unique<NativeDecoder>(*weights, half);
   } else {
+    state_->kv = KvCache();
     state_->decoder.reset();
   }
-  if (!window_tokens_.empty()) prefill();  // move the current window's cache to the other backend
+  if (!window_tokens_.empty()) prefill();  // rebuild the current window's cache for the new backend
 }
 
 StepBackend GeneratorSession::step_backend() const { return state_->backend; }
