@@ -7,6 +7,7 @@ runs, as ratios. Goal: emsync < 1.5x decode-only wall time (generation overlaps 
 """
 import argparse
 import os
+import re
 import platform
 import statistics
 import subprocess
@@ -16,13 +17,19 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def timed(cmd, env):
-    """Runs cmd under /usr/bin/time; returns (wall seconds, peak RSS MiB)."""
+def timed(cmd, env, log=None):
+    """Runs cmd under /usr/bin/time; returns (wall seconds, peak RSS MiB). Its stderr goes to `log` if given."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", tf.name] + cmd, env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stderr=log if log is not None else subprocess.DEVNULL)
         wall, kib = tf.read().split()[-2:]
         return float(wall), int(kib) / 1024.0
+
+
+def tokens_generated(log_path):
+    """The token count emsyncmidigen logs at EOS (GST_DEBUG=emsyncmidigen:4), or None."""
+    m = re.search(r"generated [0-9.]+ s of music: ([0-9]+) tokens", open(log_path, errors="replace").read())
+    return int(m.group(1)) if m else None
 
 
 def cpu_model():
@@ -57,12 +64,18 @@ def main():
     env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugins"),
                GST_REGISTRY_1_0=os.path.join(build, "bench-registry.bin"))
     decode = ["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!", "decodebin", "!", "fakesink"]
-    score = [os.path.join(build, "cli", "emsync"), clip, "-o", os.path.join(work, "scored.mp4"), "-q", "--seed", "1"]
+    score = [os.path.join(build, "cli", "emsync"), clip, "-o", os.path.join(work, "scored.mp4"), "-q", "--seed"]
     timed(decode, env)  # warm the registry and the page cache
     rows = {"decode": [], "emsync": []}
-    for _ in range(a.runs):
+    tokens = []
+    # The seed changes from run to run: the music's token count (which decides the time) varies by seed, so
+    # one seed would measure that seed's piece rather than the pipeline.
+    log_env = dict(env, GST_DEBUG="emsyncmidigen:4", GST_DEBUG_NO_COLOR="1")
+    for run in range(a.runs):
         rows["decode"].append(timed(decode, env))
-        rows["emsync"].append(timed(score, env))
+        with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
+            rows["emsync"].append(timed(score + [str(run)], log_env, log))
+            tokens.append(tokens_generated(log.name))
     med = {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v)) for k, v in rows.items()}
     ratio_wall = med["emsync"][0] / med["decode"][0]
     ratio_mem = med["emsync"][1] / med["decode"][1]
@@ -77,7 +90,8 @@ Medians of {a.runs} runs, measured in one session with `/usr/bin/time` (`bench/p
 | `emsync clip.mp4 -o scored.mp4` (cuts, generation, synthesis, AAC, mux) | {med['emsync'][0]:.2f} | {med['emsync'][1]:.0f} |
 | **ratio** | **{ratio_wall:.2f}x** (goal < 1.5x) | {ratio_mem:.1f}x |
 
-Every run: {', '.join(f"{w:.2f}" for w, _ in rows['decode'])} s (decode) vs {', '.join(f"{w:.2f}" for w, _ in rows['emsync'])} s (emsync).
+Every run: {', '.join(f"{w:.2f}" for w, _ in rows['decode'])} s (decode) vs {', '.join(f"{w:.2f}" for w, _ in rows['emsync'])} s (emsync,
+`--seed` 0 to {a.runs - 1}; tokens generated: {', '.join(str(t) if t is not None else '?' for t in tokens)}).
 """
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
     if os.path.exists(notes):   # the hand-measured breakdown, kept beside the generated table
