@@ -27,10 +27,7 @@ def main():
     ap.add_argument("--pieces", type=int, default=64)
     a = ap.parse_args()
     torch.set_num_threads(2)
-    st = torch.load(a.ckpt, map_location="cpu")
-    m = M.build(st["config"])
-    m.load_state_dict(st["model"])
-    m.eval()
+    m = M.load_checkpoint(a.ckpt)
     c = D.load_cache(a.cache)
     in_split = c["valid"] if a.split == "valid" else ~c["valid"]
     crop = 510

@@ -214,6 +214,14 @@ def build(cfg: dict) -> EmsyncGenerator:
                            max_boundary=cfg.get("max_boundary_seconds", 8.0))
 
 
+def load_checkpoint(path: str) -> EmsyncGenerator:
+    """A training checkpoint (train.py's best.pt or last.pt) as a model in eval mode on the CPU."""
+    st = torch.load(path, map_location="cpu")
+    m = build(st["config"])
+    m.load_state_dict(st["model"])
+    return m.eval()
+
+
 def export_config(cfg: dict) -> dict:
     return {
         "format": "emsync-generator", "format_version": 1, "vocab_size": cfg.get("vocab_size", 1011),
