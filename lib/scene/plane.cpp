@@ -222,12 +222,5 @@ dilate3x3 (const Plane &src, Plane &out, Plane &scratch)
   }
 }
 
-void
-dilate3x3 (const Plane &src, Plane &out)
-{
-  Plane scratch;
-  dilate3x3 (src, out, scratch);
-}
-
 }  // namespace scene
 }  // namespace emsync

@@ -52,8 +52,7 @@ double mean_abs_diff (const Plane &a, const Plane &b);
 void resize_area (const Plane &src, int rows, int cols, Plane &out, int src_rows = 0, int src_cols = 0);
 
 // Each pixel becomes the maximum of its 3 x 3 neighbourhood (pixels outside the picture are ignored).
-void dilate3x3 (const Plane &src, Plane &out);
-// The same with a caller-owned scratch plane, for per-frame use without an allocation.
+// @scratch holds the horizontal pass; a caller-owned plane, so per-frame use allocates nothing.
 void dilate3x3 (const Plane &src, Plane &out, Plane &scratch);
 
 }  // namespace scene
