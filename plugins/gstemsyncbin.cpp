@@ -34,6 +34,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_emsync_bin_debug);
 
 enum {
   PROP_0,
+  PROP_MODEL,
   PROP_MODEL_FILE,
   PROP_SOUNDFONT,
   PROP_LOOKAHEAD,
@@ -77,6 +78,9 @@ static GstElement *
 property_target (GstEmsyncBin * self, guint prop_id, const gchar ** name)
 {
   switch (prop_id) {
+    case PROP_MODEL:
+      *name = "model";
+      return self->midigen;
     case PROP_MODEL_FILE:
       *name = "model-file";
       return self->midigen;
@@ -213,8 +217,12 @@ gst_emsync_bin_class_init (GstEmsyncBinClass * klass)
 
   /* Forwarded properties mirror the children's; their defaults are the children's defaults. */
   const GParamFlags rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_enum ("model", "Model", "Shipped generator (emsyncmidigen model): small, or tiny for a third "
+          "of the cost per token", GST_TYPE_EMSYNC_MODEL, 0, rw));
   g_object_class_install_property (gobject_class, PROP_MODEL_FILE,
-      g_param_spec_string ("model-file", "Model file", "Generator model (emsyncmidigen model-file)", NULL, rw));
+      g_param_spec_string ("model-file", "Model file", "Generator model (emsyncmidigen model-file); overrides model",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_SOUNDFONT,
       g_param_spec_string ("soundfont", "SoundFont", "SoundFont for synthesis (emsyncsynth soundfont)", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_LOOKAHEAD,

@@ -53,6 +53,7 @@ using emsync::music::SyncMode;
 
 enum {
   PROP_0,
+  PROP_MODEL,
   PROP_MODEL_FILE,
   PROP_LOOKAHEAD,
   PROP_MIN_BOUNDARY_GAP,
@@ -70,6 +71,10 @@ enum {
   PROP_TOKENS_GENERATED,
 };
 
+/* The shipped generators (models/MODEL_CARD.md): emsync-small writes the better music, emsync-tiny costs about a
+ * third as much per token. */
+enum class ShippedModel { Small = 0, Tiny = 1 };
+#define DEFAULT_MODEL ShippedModel::Small
 #define DEFAULT_LOOKAHEAD (8 * GST_SECOND)
 #define DEFAULT_MIN_BOUNDARY_GAP (4 * GST_SECOND)
 #define DEFAULT_TEMPERATURE 1.35
@@ -95,7 +100,8 @@ enum {
 
 /* Properties. Read under the object lock; the streaming side takes a snapshot at stream start. */
 struct Settings {
-  std::string model_file;
+  ShippedModel model = DEFAULT_MODEL;
+  std::string model_file;         /* overrides `model` when set */
   GstClockTime lookahead = DEFAULT_LOOKAHEAD;
   GstClockTime min_boundary_gap = DEFAULT_MIN_BOUNDARY_GAP;
   double temperature = DEFAULT_TEMPERATURE;
@@ -187,6 +193,29 @@ gst_emsync_sync_mode_get_type (void)
     g_once_init_leave (&type, t);
   }
   return type;
+}
+
+GType
+gst_emsync_model_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {(gint) ShippedModel::Small, "emsync-small.pt: 4 layers, d_model 256 (the better music)", "small"},
+    {(gint) ShippedModel::Tiny, "emsync-tiny.pt: 4 layers, d_model 128 (a third of the cost per token)",
+        "tiny"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstEmsyncModel", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static const char *
+shipped_model_file_name (ShippedModel model)
+{
+  return model == ShippedModel::Tiny ? "emsync-tiny.pt" : "emsync-small.pt";
 }
 
 GType
@@ -761,12 +790,13 @@ load_model (GstEmsyncMidigen * self)
   Settings snapshot = self->settings;
   GST_OBJECT_UNLOCK (self);
   std::string path = snapshot.model_file;
+  const char *shipped = shipped_model_file_name (snapshot.model);
   if (path.empty ())
-    path = emsync_default_model_path (EMSYNC_GENERATOR_MODEL_NAME);
+    path = emsync_default_model_path (shipped);
   if (path.empty ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No generator model found."),
-        ("Set model-file, or install %s into %s (or set EMSYNC_MODEL_DIR).",
-            EMSYNC_GENERATOR_MODEL_NAME, EMSYNC_MODEL_INSTALL_DIR));
+        ("Set model-file, or install %s into %s (or set EMSYNC_MODEL_DIR).", shipped,
+            EMSYNC_MODEL_INSTALL_DIR));
     return FALSE;
   }
   try {
@@ -823,6 +853,9 @@ gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue *
   GST_OBJECT_LOCK (self);
   Settings & s = self->settings;
   switch (prop_id) {
+    case PROP_MODEL:
+      s.model = (ShippedModel) g_value_get_enum (value);
+      break;
     case PROP_MODEL_FILE:{
       const gchar *v = g_value_get_string (value);
       s.model_file = v ? v : "";
@@ -886,6 +919,9 @@ gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value
   GST_OBJECT_LOCK (self);
   const Settings & s = self->settings;
   switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_enum (value, (gint) s.model);
+      break;
     case PROP_MODEL_FILE:
       g_value_set_string (value, s.model_file.empty ()? NULL : s.model_file.c_str ());
       break;
@@ -969,10 +1005,14 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
   const GParamFlags rw_ready =
       (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_enum ("model", "Model",
+          "Which shipped generator to use when model-file is unset, looked up in $EMSYNC_MODEL_DIR, the "
+          "installed data directory, then the source tree", GST_TYPE_EMSYNC_MODEL, (gint) DEFAULT_MODEL,
+          rw_ready));
   g_object_class_install_property (gobject_class, PROP_MODEL_FILE,
       g_param_spec_string ("model-file", "Model file",
-          "TorchScript generator model (models/FORMAT.md). Unset: the shipped emsync-small.pt, looked up "
-          "in $EMSYNC_MODEL_DIR, the installed data directory, then the source tree", NULL, rw_ready));
+          "TorchScript generator model (models/FORMAT.md); overrides model", NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_LOOKAHEAD,
       g_param_spec_uint64 ("lookahead", "Lookahead",
           "How far (ns) music generation stays behind the incoming video, so cuts are known ahead "
@@ -1042,6 +1082,7 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
       "emsync developers");
   element_class->change_state = gst_emsync_midigen_change_state;
 
+  gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_MODEL, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_SYNC_MODE, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_INSTRUMENTS, (GstPluginAPIFlags) 0);
 }

@@ -10,6 +10,8 @@ G_DECLARE_FINAL_TYPE (GstEmsyncMidigen, gst_emsync_midigen, GST, EMSYNC_MIDIGEN,
 
 #define GST_TYPE_EMSYNC_SYNC_MODE (gst_emsync_sync_mode_get_type ())
 GType gst_emsync_sync_mode_get_type (void);
+#define GST_TYPE_EMSYNC_MODEL (gst_emsync_model_get_type ())
+GType gst_emsync_model_get_type (void);
 #define GST_TYPE_EMSYNC_INSTRUMENTS (gst_emsync_instruments_get_type ())
 GType gst_emsync_instruments_get_type (void);
 

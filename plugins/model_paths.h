@@ -3,8 +3,6 @@
 
 #include <string>
 
-#define EMSYNC_GENERATOR_MODEL_NAME "emsync-small.pt"
-
 /* Full path of the first existing `name` in: $EMSYNC_MODEL_DIR, the installed model directory
  * (EMSYNC_MODEL_INSTALL_DIR), the source tree's models/ (for uninstalled builds). Empty if none exists. */
 std::string emsync_default_model_path (const char *name);

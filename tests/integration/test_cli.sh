@@ -50,6 +50,14 @@ case "$case_name" in
     [ "$(probe "$work/out.mkv" a codec_name)" = opus ] || fail "no Opus audio in the MKV"
     [ -s "$work/out.wav" ] || fail "no WAV"
     ;;
+  named_model)
+    # `--model tiny` picks the shipped emsync-tiny.pt; a name that is neither a shipped model nor a file is an error.
+    make_clip
+    "$emsync" "$work/clip.mp4" -o "$work/out.mp4" --model tiny --seed 1 -q || fail "emsync --model tiny exited with $?"
+    [ "$(probe "$work/out.mp4" a codec_name)" = aac ] || fail "no AAC audio in the output"
+    out=$("$emsync" "$work/clip.mp4" -o "$work/out2.mp4" --model huge -q 2>&1) && fail "--model huge was accepted"
+    echo "$out" | grep -q "huge" || fail "the error does not name the model: $out"
+    ;;
   error_missing_input)
     out=$("$emsync" "$work/nope.mp4" -o "$work/out.mp4" 2>&1); rc=$?
     [ $rc -ne 0 ] || fail "exit code 0 for a missing input"

@@ -4,6 +4,7 @@
 #include <gst/check/gstharness.h>
 
 #include <gst/app/gstappsink.h>
+#include <glib/gstdio.h>
 
 #include "gst/emsync.h"
 
@@ -206,8 +207,8 @@ GST_START_TEST (test_emotion_guidance_property)
 }
 GST_END_TEST;
 
-/* emsyncbin forwards the generator's steering properties: same ranges and defaults as emsyncmidigen, and a
- * value set on the bin is the child's. */
+/* emsyncbin forwards the generator's steering properties and its model choice: same ranges and defaults as
+ * emsyncmidigen, and a value set on the bin is the child's. */
 GST_START_TEST (test_bin_forwards_steering)
 {
   GstElement *bin = gst_element_factory_make ("emsyncbin", NULL);
@@ -230,6 +231,13 @@ GST_START_TEST (test_bin_forwards_steering)
     g_object_get (bin, names[i], &in_bin, NULL);
     fail_unless (in_child == want && in_bin == want, "%s: child %g, bin %g", names[i], in_child, in_bin);
   }
+  GParamSpecEnum *outer = G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (bin), "model"));
+  GParamSpecEnum *inner = G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (gen), "model"));
+  fail_unless (outer != NULL && inner != NULL && outer->default_value == inner->default_value);
+  gst_util_set_object_arg (G_OBJECT (bin), "model", "tiny");
+  gint in_child = -1;
+  g_object_get (gen, "model", &in_child, NULL);
+  fail_unless (in_child == g_enum_get_value_by_nick (inner->enum_class, "tiny")->value);
   gst_object_unref (gen);
   gst_object_unref (bin);
 }
@@ -277,33 +285,46 @@ GST_START_TEST (test_flush_restarts_cleanly)
 }
 GST_END_TEST;
 
-static void
-expect_model_error (const gchar * path, const gchar * expected)
+/* Takes videotestsrc ! emsyncmidigen ! fakesink to PAUSED with the given model properties (NULL: left unset);
+ * returns the error message posted if that fails, else NULL. */
+static gchar *
+pause_error (const gchar * model_file, const gchar * model)
 {
   GstElement *pipeline = gst_pipeline_new (NULL);
   GstElement *src = gst_element_factory_make ("videotestsrc", NULL);
   GstElement *gen = gst_element_factory_make ("emsyncmidigen", NULL);
   GstElement *sink = gst_element_factory_make ("fakesink", NULL);
-  g_object_set (gen, "model-file", path, NULL);
+  if (model_file)
+    g_object_set (gen, "model-file", model_file, NULL);
+  if (model)
+    gst_util_set_object_arg (G_OBJECT (gen), "model", model);
   gst_bin_add_many (GST_BIN (pipeline), src, gen, sink, NULL);
   fail_unless (gst_element_link_many (src, gen, sink, NULL));
-  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_PAUSED),
-      GST_STATE_CHANGE_FAILURE);
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL);
-  GError *err = NULL;
-  gchar *dbg = NULL;
-  gst_message_parse_error (msg, &err, &dbg);
-  fail_unless (strstr (err->message, path) != NULL, "error does not name the file: %s",
-      err->message);
-  fail_unless (strstr (err->message, expected) != NULL, "unexpected error: %s", err->message);
-  g_error_free (err);
-  g_free (dbg);
-  gst_message_unref (msg);
-  gst_object_unref (bus);
+  gchar *message = NULL;
+  if (gst_element_set_state (pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+    GstBus *bus = gst_element_get_bus (pipeline);
+    GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    fail_unless (msg != NULL);
+    GError *err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    message = g_strdup (err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+    gst_object_unref (bus);
+  }
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
+  return message;
+}
+
+static void
+expect_model_error (const gchar * path, const gchar * expected)
+{
+  gchar *message = pause_error (path, NULL);
+  fail_unless (message != NULL, "%s loaded", path);
+  fail_unless (strstr (message, path) != NULL, "error does not name the file: %s", message);
+  fail_unless (strstr (message, expected) != NULL, "unexpected error: %s", message);
+  g_free (message);
 }
 
 GST_START_TEST (test_model_errors)
@@ -317,6 +338,39 @@ GST_START_TEST (test_model_errors)
   g_free (missing);
   g_free (corrupt);
   g_free (wrong);
+}
+GST_END_TEST;
+
+/* model=tiny loads emsync-tiny.pt and model=small emsync-small.pt, each looked up first in $EMSYNC_MODEL_DIR:
+ * a corrupt emsync-tiny.pt placed there is what model=tiny reports, while model=small (the default) loads the
+ * shipped small model from the source tree, past the directory that lacks it. */
+GST_START_TEST (test_model_choice)
+{
+  gchar *dir = g_dir_make_tmp ("emsync-models-XXXXXX", NULL);
+  fail_unless (dir != NULL);
+  gchar *corrupt = g_build_filename (EMSYNC_TEST_DATA, "corrupt_generator.pt", NULL);
+  gchar *tiny = g_build_filename (dir, "emsync-tiny.pt", NULL);
+  gchar *bytes = NULL;
+  gsize len = 0;
+  fail_unless (g_file_get_contents (corrupt, &bytes, &len, NULL));
+  fail_unless (g_file_set_contents (tiny, bytes, len, NULL));
+  g_setenv ("EMSYNC_MODEL_DIR", dir, TRUE);
+
+  gchar *message = pause_error (NULL, "tiny");
+  fail_unless (message != NULL && strstr (message, tiny) != NULL, "model=tiny: %s", message);
+  g_free (message);
+  message = pause_error (NULL, "small");
+  fail_unless (message == NULL, "model=small: %s", message);
+  message = pause_error (NULL, NULL);
+  fail_unless (message == NULL, "default model: %s", message);
+
+  g_unsetenv ("EMSYNC_MODEL_DIR");
+  g_remove (tiny);
+  g_rmdir (dir);
+  g_free (bytes);
+  g_free (tiny);
+  g_free (corrupt);
+  g_free (dir);
 }
 GST_END_TEST;
 
@@ -375,6 +429,7 @@ midigen_suite (void)
   tcase_add_test (tc, test_seed_reproducible);
   tcase_add_test (tc, test_emotion_guidance_property);
   tcase_add_test (tc, test_bin_forwards_steering);
+  tcase_add_test (tc, test_model_choice);
   tcase_add_test (tc, test_latency_is_lookahead);
   tcase_add_test (tc, test_flush_restarts_cleanly);
   tcase_add_test (tc, test_model_errors);
