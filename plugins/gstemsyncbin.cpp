@@ -26,7 +26,7 @@
 #endif
 
 #include "plugins/gstemsyncbin.h"
-#include "plugins/gstemsynctorchelements.h"
+#include "plugins/gstemsyncgenelements.h"
 #include "plugins/gstemsyncmidigen.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_emsync_bin_debug);
@@ -318,8 +318,8 @@ gst_emsync_bin_init (GstEmsyncBin * self)
   };
   for (GstElement * e:all) {
     if (!e) {
-      /* A missing plugin (e.g. emsynctorch not built): the bin stays empty and says why when started. */
-      GST_ERROR_OBJECT (self, "an element of the chain is missing (is the emsynctorch plugin installed?)");
+      /* A missing plugin (e.g. emsyncgen not built): the bin stays empty and says why when started. */
+      GST_ERROR_OBJECT (self, "an element of the chain is missing (is the emsyncgen plugin installed?)");
       for (GstElement * x:all)
         if (x)
           gst_object_unref (x);

@@ -39,7 +39,7 @@
 #include "gst/emsync.h"
 #include "lib/midi/tokenizer.h"
 #include "lib/music/composer.h"
-#include "plugins/gstemsynctorchelements.h"
+#include "plugins/gstemsyncgenelements.h"
 #include "plugins/model_paths.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_emsync_midigen_debug);
@@ -1058,7 +1058,7 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
           rw_ready));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
-          "Threads for generation: the decoding step uses 1 or 2, prefills use libtorch's intra-op pool "
+          "Threads for generation: the decoding step uses 1 or 2, prefills use the BLAS's thread pool "
           "(process-wide)", 1, 64,
           DEFAULT_THREADS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_VALENCE,

@@ -1,4 +1,4 @@
-/* emsync — registers the elements that need neither libtorch (plugin_torch.cpp) nor FluidSynth
+/* emsync — registers the elements that need neither BLAS (plugin_gen.cpp) nor FluidSynth
  * (plugin_fluid.cpp): scene cuts and MIDI files. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -15,7 +15,7 @@ export GST_REGISTRY_1_0="$(cd "$build" && pwd)/inspect-registry.bin"
 normalise() { sed -E -e 's#^( *Filename +).*#\1(build)#' -e 's#^( *Version +).*#\1(version)#' \
   -e "s#$top#(source)#g" -e 's#/usr/(local/)?share/emsync#(datadir)/emsync#g'; }
 
-elements=$(gst-inspect-1.0 emsync 2>/dev/null; gst-inspect-1.0 emsyncfluid 2>/dev/null; gst-inspect-1.0 emsyncaffect 2>/dev/null; gst-inspect-1.0 emsynctorch 2>/dev/null)
+elements=$(gst-inspect-1.0 emsync 2>/dev/null; gst-inspect-1.0 emsyncfluid 2>/dev/null; gst-inspect-1.0 emsyncaffect 2>/dev/null; gst-inspect-1.0 emsyncgen 2>/dev/null)
 elements=$(echo "$elements" | sed -nE 's/^ +(emsync[a-z]+): .*/\1/p' | sort -u)
 [ -n "$elements" ] || { echo "no emsync elements found in $GST_PLUGIN_PATH"; exit 1; }
 mkdir -p "$docs"

@@ -14,8 +14,9 @@ PACKAGES=(
   libtorch-dev libopencv-core-dev libopencv-imgproc-dev libfluidsynth-dev
   # emsyncemotion: Haar face detector + its cascades, the TF.js model reader's JSON parser
   libopencv-objdetect-dev opencv-data nlohmann-json3-dev
-  # libtorch runs ~10x slower on the reference BLAS Debian selects by default
-  libopenblas0-pthread
+  # the generator's prefill calls the system BLAS (cblas.h, libblas.so); OpenBLAS, because the reference BLAS
+  # Debian selects by default runs matrix products ~10x slower
+  libblas-dev libopenblas0-pthread
   # a small General MIDI soundfont for tests and the demo
   timgm6mb-soundfont
   # the command-line tool's timeline picture

@@ -1,8 +1,10 @@
-// The generator network, behind a libtorch-free interface.
+// The generator network, without libtorch.
 //
-// GeneratorModel is the immutable, loaded TorchScript file (models/FORMAT.md), shared between elements
-// and sessions by path. GeneratorSession is one stream's state on top of it: the token window, the KV
-// cache and the conditioning. Only lib/music/torch_generator.cpp includes libtorch.
+// GeneratorModel is the immutable, loaded model file (a TorchScript archive, models/FORMAT.md, read by
+// lib/music/model_archive.h), shared between elements and sessions by path. GeneratorSession is one stream's
+// state on top of it: the token window, the KV cache and the conditioning; its prefill and step run natively
+// (lib/music/native_decoder.h). The TorchScript methods can be run beside them for comparison
+// (lib/music/torchscript_support.h, the only part that needs libtorch).
 #pragma once
 
 #include <memory>
@@ -39,7 +41,8 @@ struct GeneratorConfig {
 class GeneratorModel {
  public:
   // Loads (or returns the already loaded) model at `path`. Throws ModelError naming the file and what
-  // was expected when it is missing, unreadable, not TorchScript, or not an emsync generator.
+  // was expected when it is missing, unreadable, not TorchScript, not an emsync generator, or exported
+  // without the weight index.
   static std::shared_ptr<const GeneratorModel> load(const std::string& path);
 
   ~GeneratorModel();
@@ -61,15 +64,15 @@ class GeneratorModel {
   std::unique_ptr<Impl> impl_;
 };
 
-// Sets libtorch's intra-op thread count for the calling thread's inference (libtorch's pool is
-// process-global; with OpenMP the setting must be made in the thread that runs inference).
+// Sets the threads of the native step (1 or 2), of the BLAS the prefill uses and, with the TorchScript support,
+// libtorch's intra-op pool (process-global; with OpenMP it must be set in the thread that runs inference).
 void set_inference_threads(int threads);
 
 // How a session runs single-token steps after a prefill. Native is plain C++ with a preallocated KV cache;
 // NativeHalf (the default where the CPU has F16C) is the same step reading its matrices in half precision,
-// about 1.5x faster, logits within ~1e-3 of Native; TorchScript calls the exported `step` method (kept for
-// comparison in tests and benchmarks). Prefills always run in TorchScript. A backend the model or the CPU
-// cannot run falls back: NativeHalf to Native, Native to TorchScript.
+// about 1.5x faster, logits within ~1e-3 of Native; both prefill natively. TorchScript calls the exported
+// `prefill` and `step` methods (for comparison in tests and benchmarks; it needs enable_torchscript() before the
+// model is loaded, else selecting it throws ModelError). Without F16C, NativeHalf falls back to Native.
 enum class StepBackend { Native, NativeHalf, TorchScript };
 
 class GeneratorSession {
@@ -87,8 +90,7 @@ class GeneratorSession {
   // is full, the oldest tokens are dropped in one chunk (the first prefix token, the instrument control,
   // is kept) and the window is re-prefilled.
   void push(int token, float boundary);
-  // Selects the step backend (Native falls back to TorchScript when the model has no native weights);
-  // a current window is re-prefilled into the new backend's cache.
+  // Selects the step backend; a current window is re-prefilled into the new backend's cache.
   void set_step_backend(StepBackend backend);
   StepBackend step_backend() const;
   // Changes the conditioning; the window is re-prefilled with the new values (no-op when unchanged). A window

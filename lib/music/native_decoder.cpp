@@ -1,5 +1,6 @@
 #include "lib/music/native_decoder.h"
 
+#include <cblas.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -309,12 +310,65 @@ void expect_size(const std::vector<float>& v, size_t n, const std::string& what)
 
 }  // namespace
 
+DecoderWeights DecoderWeights::from_parameters(const GeneratorConfig& shape, const Source& take) {
+  DecoderWeights w;
+  w.shape = shape;
+  for (int c = 0; c < 2; ++c) {
+    const std::string p = "fc_conditions." + std::to_string(c) + ".";
+    take(p + "0.weight", w.conditions[c].w1);
+    take(p + "0.bias", w.conditions[c].b1);
+    take(p + "2.weight", w.conditions[c].w2);
+    take(p + "2.bias", w.conditions[c].b2);
+    take("null_conditions." + std::to_string(c), w.conditions[c].null);
+  }
+  take("embedding.weight", w.embedding);
+  take("positional_encoding", w.position);
+  take("ff_times_to_chord.0.weight", w.bnd_w1);
+  take("ff_times_to_chord.0.bias", w.bnd_b1);
+  take("ff_times_to_chord.2.weight", w.bnd_w2);
+  take("ff_times_to_chord.2.bias", w.bnd_b2);
+  take("fc.weight", w.out_w);
+  take("fc.bias", w.out_b);
+  w.layers.resize(std::max(shape.n_layers, 0));
+  for (int i = 0; i < shape.n_layers; ++i) {
+    const std::string p = "enc_layers." + std::to_string(i) + ".";
+    Layer& l = w.layers[i];
+    take(p + "rga.Wq.weight", l.wq);
+    take(p + "rga.Wq.bias", l.bq);
+    take(p + "rga.Wk.weight", l.wk);
+    take(p + "rga.Wk.bias", l.bk);
+    take(p + "rga.Wv.weight", l.wv);
+    take(p + "rga.Wv.bias", l.bv);
+    take(p + "rga.fc.weight", l.wo);
+    take(p + "rga.fc.bias", l.bo);
+    take(p + "rga.E", l.rel);
+    take(p + "FFN_pre.weight", l.ff1_w);
+    take(p + "FFN_pre.bias", l.ff1_b);
+    take(p + "FFN_suf.weight", l.ff2_w);
+    take(p + "FFN_suf.bias", l.ff2_b);
+    take(p + "layernorm1.weight", l.ln1_g);
+    take(p + "layernorm1.bias", l.ln1_b);
+    take(p + "layernorm2.weight", l.ln2_g);
+    take(p + "layernorm2.bias", l.ln2_b);
+  }
+  w.check();
+  return w;
+}
+
 void DecoderWeights::check() const {
   const auto& s = shape;
   if (s.d_model <= 0 || s.n_heads <= 0 || s.d_model % s.n_heads != 0 || s.d_model % 4 != 0 || s.context <= 0 ||
       s.vocab_size <= 0 || s.d_ff <= 0 || s.n_layers <= 0)
     throw std::invalid_argument("generator weights: unusable shape");
   const size_t d = s.d_model, dh = d / s.n_heads, ff = s.d_ff;
+  for (int c = 0; c < 2; ++c) {
+    const std::string p = "fc_conditions." + std::to_string(c) + ".";
+    expect_size(conditions[c].w1, d / 2, p + "0.weight");
+    expect_size(conditions[c].b1, d / 2, p + "0.bias");
+    expect_size(conditions[c].w2, d * d / 2, p + "2.weight");
+    expect_size(conditions[c].b2, d, p + "2.bias");
+    expect_size(conditions[c].null, d, "null_conditions." + std::to_string(c));
+  }
   expect_size(embedding, s.vocab_size * d, "embedding.weight");
   expect_size(position, s.context * d / 2, "positional_encoding");
   expect_size(bnd_w1, d / 4, "ff_times_to_chord.0.weight");
@@ -342,6 +396,17 @@ void DecoderWeights::check() const {
     expect_size(l.ff1_b, ff, p + "FFN_pre.bias");
     expect_size(l.ff2_w, d * ff, p + "FFN_suf.weight");
   }
+}
+
+size_t DecoderWeights::parameter_count() const {
+  size_t n = embedding.size() + position.size() + bnd_w1.size() + bnd_b1.size() + bnd_w2.size() + bnd_b2.size() +
+             out_w.size() + out_b.size();
+  for (const Condition& c : conditions) n += c.w1.size() + c.b1.size() + c.w2.size() + c.b2.size() + c.null.size();
+  for (const Layer& l : layers)
+    for (const auto* v : {&l.wq, &l.bq, &l.wk, &l.bk, &l.wv, &l.bv, &l.wo, &l.bo, &l.rel, &l.ff1_w, &l.ff1_b, &l.ff2_w,
+                          &l.ff2_b, &l.ln1_g, &l.ln1_b, &l.ln2_g, &l.ln2_b})
+      n += v->size();
+  return n;
 }
 
 bool DecoderWeights::prepare_half() {
@@ -635,6 +700,119 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
   parallel([&](int part, int nparts) {
     rows(w_.out_w, w_.half_out_w, w_.out_b, x_.data(), logits, s.vocab_size, d, part, nparts);
   });
+}
+
+namespace {
+
+// Y[rows][out] = X[rows][in] . W^T + b, with W in nn.Linear's [out][in] layout.
+void linear_rows(const float* X, int rows, int in, const std::vector<float>& W, const std::vector<float>& b, int out,
+                 float* Y) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, X, in, W.data(), in, 0.0f, Y, out);
+  for (int r = 0; r < rows; ++r) {
+    float* y = Y + static_cast<size_t>(r) * out;
+    for (int i = 0; i < out; ++i) y[i] += b[i];
+  }
+}
+
+}  // namespace
+
+void NativePrefill::run(const std::vector<int>& tokens, const std::vector<float>& boundaries, float valence,
+                        float arousal, KvCache& cache, float* logits) {
+  const GeneratorConfig& s = w_.shape;
+  const int d = s.d_model, H = s.n_heads, dh = d / H, half = d / 2, quarter = d / 4;
+  const int L = static_cast<int>(tokens.size()) + 2;  // the two condition positions first
+  if (tokens.empty() || boundaries.size() != tokens.size())
+    throw std::invalid_argument("emsync: a prefill needs tokens with one boundary value each");
+  if (L > s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
+  const size_t Ld = static_cast<size_t>(L) * d;
+  for (auto* v : {&x_, &q_, &k_, &v_, &att_, &proj_, &heads_}) v->resize(Ld);
+  ff_.resize(static_cast<size_t>(L) * s.d_ff);
+  scores_.resize(static_cast<size_t>(L) * L);
+  rel_.resize(static_cast<size_t>(L) * L);
+
+  // Inputs (model.py _embed_full): [valence, arousal, tokens...] + [position | boundary MLP]; both condition
+  // positions take the first token's boundary value.
+  std::vector<float> hidden(half);
+  const float values[2] = {valence, arousal};
+  for (int c = 0; c < 2; ++c) {
+    const DecoderWeights::Condition& cw = w_.conditions[c];
+    float* x = x_.data() + static_cast<size_t>(c) * d;
+    if (std::isnan(values[c])) {
+      std::copy(cw.null.begin(), cw.null.end(), x);
+      continue;
+    }
+    for (int i = 0; i < half; ++i) hidden[i] = std::max(0.0f, cw.w1[i] * values[c] + cw.b1[i]);
+    matvec(cw.w2.data(), hidden.data(), cw.b2.data(), x, d, half);
+  }
+  const float scale = std::sqrt(static_cast<float>(d));
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    if (tokens[t] < 0 || tokens[t] >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
+    const float* e = w_.embedding.data() + static_cast<size_t>(tokens[t]) * d;
+    float* x = x_.data() + (t + 2) * d;
+    for (int i = 0; i < d; ++i) x[i] = e[i] * scale;
+  }
+  const float max_b = static_cast<float>(s.max_boundary_seconds);
+  std::vector<float> bnd_hidden(quarter), bnd_out(half);
+  for (int p = 0; p < L; ++p) {
+    float* x = x_.data() + static_cast<size_t>(p) * d;
+    const float* pos = w_.position.data() + static_cast<size_t>(p) * half;
+    for (int i = 0; i < half; ++i) x[i] += pos[i];
+    const float u = max_b - std::clamp(boundaries[p < 2 ? 0 : p - 2], 0.0f, max_b);
+    for (int i = 0; i < quarter; ++i) bnd_hidden[i] = std::max(0.0f, w_.bnd_w1[i] * u + w_.bnd_b1[i]);
+    matvec(w_.bnd_w2.data(), bnd_hidden.data(), w_.bnd_b2.data(), bnd_out.data(), half, quarter);
+    for (int i = 0; i < half; ++i) x[half + i] += bnd_out[i];
+  }
+
+  const float inv_sqrt_dh = 1.0f / std::sqrt(static_cast<float>(dh));
+  for (int l = 0; l < s.n_layers; ++l) {
+    const DecoderWeights::Layer& W = w_.layers[l];
+    linear_rows(x_.data(), L, d, W.wq, W.bq, d, q_.data());
+    linear_rows(x_.data(), L, d, W.wk, W.bk, d, k_.data());
+    linear_rows(x_.data(), L, d, W.wv, W.bv, d, v_.data());
+    // The last L rows of the relative table: row r pairs with distance L-1-r (model.py's skewing).
+    const float* E = W.rel.data() + static_cast<size_t>(s.context - L) * dh;
+    for (int h = 0; h < H; ++h) {
+      const float* q = q_.data() + h * dh;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, 1.0f, q, d, k_.data() + h * dh, d, 0.0f,
+                  scores_.data(), L);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, 1.0f, q, d, E, dh, 0.0f, rel_.data(), L);
+      for (int i = 0; i < L; ++i) {
+        float* row = scores_.data() + static_cast<size_t>(i) * L;
+        const float* rel = rel_.data() + static_cast<size_t>(i) * L + (L - 1 - i);  // Srel[i][j] = rel[i][L-1-i+j]
+        float top = -INFINITY;
+        for (int j = 0; j <= i; ++j) {
+          row[j] = (row[j] + rel[j]) * inv_sqrt_dh;
+          top = std::max(top, row[j]);
+        }
+        float sum = 0.0f;
+        for (int j = 0; j <= i; ++j) sum += row[j] = std::exp(row[j] - top);
+        const float inv = 1.0f / sum;
+        for (int j = 0; j <= i; ++j) row[j] *= inv;
+        std::fill(row + i + 1, row + L, 0.0f);  // causal mask
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, scores_.data(), L, v_.data() + h * dh,
+                  d, 0.0f, att_.data() + h * dh, d);
+    }
+    // The cache takes each head's keys and values as [head][position][d_head].
+    for (int kv = 0; kv < 2; ++kv) {
+      const float* src = kv == 0 ? k_.data() : v_.data();
+      for (int h = 0; h < H; ++h)
+        for (int p = 0; p < L; ++p)
+          std::memcpy(heads_.data() + (static_cast<size_t>(h) * L + p) * dh, src + static_cast<size_t>(p) * d + h * dh,
+                      sizeof(float) * dh);
+      cache.assign(l, kv == 1, heads_.data(), L);
+    }
+    linear_rows(att_.data(), L, d, W.wo, W.bo, d, proj_.data());
+    for (size_t i = 0; i < Ld; ++i) proj_[i] += x_[i];
+    for (int p = 0; p < L; ++p) layer_norm(proj_.data() + static_cast<size_t>(p) * d, W.ln1_g.data(), W.ln1_b.data(), d);
+    linear_rows(proj_.data(), L, d, W.ff1_w, W.ff1_b, s.d_ff, ff_.data());
+    for (float& f : ff_) f = std::max(0.0f, f);
+    linear_rows(ff_.data(), L, s.d_ff, W.ff2_w, W.ff2_b, d, x_.data());
+    for (size_t i = 0; i < Ld; ++i) x_[i] += proj_[i];
+    for (int p = 0; p < L; ++p) layer_norm(x_.data() + static_cast<size_t>(p) * d, W.ln2_g.data(), W.ln2_b.data(), d);
+  }
+  cache.set_length(L);
+  matvec(w_.out_w.data(), x_.data() + static_cast<size_t>(L - 1) * d, w_.out_b.data(), logits, s.vocab_size, d);
 }
 
 }  // namespace emsync::music

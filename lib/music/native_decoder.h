@@ -1,17 +1,20 @@
-// The generator's single-token decoding step in plain C++ (no libtorch).
+// The generator's forward pass in plain C++ (no libtorch): the single-token decoding step and the prefill.
 //
 // Why: a libtorch step of the small model spends most of its time in operator dispatch (~100 small ops
 // per token), and its KV cache grows by torch.cat, copying the whole cache every token (55 MB per token
 // at the official size). Here the weights are plain arrays, the KV cache is preallocated for the full
 // context, and the step is a fixed sequence of matrix-vector products (AVX2/FMA when the CPU has it; by
 // default reading half-precision copies of the matrices where it has F16C, see DecoderWeights::prepare_half).
-// The prefill (many tokens at once, where libtorch's matrix-matrix kernels are efficient) stays in
-// TorchScript; its cache is copied in here. The math mirrors models/training/model.py
-// (EmsyncGenerator.step); tests compare both paths' logits.
+// The prefill (many tokens at once) hands its matrix products to the system BLAS. Without libtorch the
+// runtime also starts half a second sooner. The math mirrors models/training/model.py (EmsyncGenerator.step
+// and .prefill); tests compare both paths' logits with TorchScript's.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
+#include <string>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -33,7 +36,15 @@ struct DecoderWeights {
     std::vector<float> ff2_w, ff2_b;            // [d][d_ff], [d]
     std::vector<float> ln1_g, ln1_b, ln2_g, ln2_b;
   };
+  // Valence or arousal -> one condition position: Linear(1, d/2) -> ReLU -> Linear(d/2, d), or the learned
+  // null vector when the value is NaN (model.py _encode_conditions).
+  struct Condition {
+    std::vector<float> w1, b1;  // [d/2][1], [d/2]
+    std::vector<float> w2, b2;  // [d][d/2], [d]
+    std::vector<float> null;    // [1][d]
+  };
   GeneratorConfig shape;  // context counts the condition positions (= the relative table's size)
+  std::array<Condition, 2> conditions;     // valence, arousal
   std::vector<float> embedding;            // [vocab][d]
   std::vector<float> position;             // [context][d/2]
   std::vector<float> bnd_w1, bnd_b1;       // boundary MLP: [d/4][1], [d/4]
@@ -50,8 +61,15 @@ struct DecoderWeights {
   std::vector<HalfLayer> half_layers;
   std::vector<std::uint16_t> half_out_w;
 
+  // Fills every array from `take(name, out)`, which copies the parameter of that name (model.py's names, which are
+  // the official EMSYNC checkpoint's) into `out` or throws std::invalid_argument when there is none; then
+  // check()s the sizes.
+  using Source = std::function<void(const std::string& name, std::vector<float>& out)>;
+  static DecoderWeights from_parameters(const GeneratorConfig& shape, const Source& take);
   // Throws std::invalid_argument naming the first array whose size does not match the shape.
   void check() const;
+  // Every float parameter (the half-precision copies not counted).
+  size_t parameter_count() const;
   // Fills the half-precision copies; returns false (and leaves them empty) where the CPU cannot run the
   // half-precision step (it needs AVX2, FMA and F16C).
   bool prepare_half();
@@ -145,6 +163,22 @@ class NativeDecoder {
   // Scratch, sized once.
   std::vector<float> x_, q_, k_, v_, att_, proj_, hidden_, ff_, scores_, scores2_, bnd_hidden_;
   std::vector<std::vector<float>> rel_t_;  // per layer: the relative table E transposed, [d_head][context]
+};
+
+// A whole window in one pass (model.py's prefill): the two condition positions, then `tokens` with their
+// seconds-to-boundary values. Fills `cache` with every position's keys and values (replacing what it held) and
+// writes the logits of the last position. The matrix products run in the system BLAS (cblas_sgemm); a prefill
+// of 256 tokens costs about as much as 60 steps.
+class NativePrefill {
+ public:
+  explicit NativePrefill(const DecoderWeights& weights) : w_(weights) {}
+  void run(const std::vector<int>& tokens, const std::vector<float>& boundaries, float valence, float arousal,
+           KvCache& cache, float* logits);
+
+ private:
+  const DecoderWeights& w_;
+  // Scratch, grown to the longest window seen: [positions][d] activations, [positions][positions] scores.
+  std::vector<float> x_, q_, k_, v_, att_, proj_, ff_, scores_, rel_, heads_;
 };
 
 }  // namespace emsync::music

@@ -1,11 +1,15 @@
 """Export a training checkpoint to the emsync TorchScript format (models/FORMAT.md).
 
   /usr/bin/python3 models/training/export.py [--ckpt models/training/runs/small/best.pt] [--out models/emsync-small.pt]
+  /usr/bin/python3 models/training/export.py --add-index models/emsync-small.pt   (files exported before the index)
 """
 import argparse
+import io
 import json
 import os
+import pickle
 import sys
+import zipfile
 
 import numpy as np
 import torch
@@ -33,6 +37,82 @@ def check_agreement(scripted, context, n=None, seed=0):
     return err
 
 
+WEIGHTS_NAME = "emsync_weights.txt"
+
+
+class _Obj:
+    def __init__(self, *args):
+        self.state = None
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+class _ArchiveUnpickler(pickle.Unpickler):
+    """Reads a TorchScript archive's data.pkl without building modules: classes become plain objects, tensors
+    ('tensor', record key, offset, size, stride, dtype)."""
+
+    def find_class(self, module, name):
+        if module == "torch._utils" and name == "_rebuild_tensor_v2":
+            return lambda storage, offset, size, stride, *rest: ("tensor", storage[1], offset, tuple(size),
+                                                                tuple(stride), storage[0])
+        if module == "torch" and name.endswith("Storage"):
+            return name
+        if module == "collections" and name == "OrderedDict":
+            import collections
+            return collections.OrderedDict
+        return type(name, (_Obj,), {})
+
+    def persistent_load(self, pid):   # ('storage', storage type, key, location, numel)
+        return (pid[1], pid[2])
+
+
+def weight_index(path):
+    """The archive's float32 parameters as `name record offset dims` lines (models/FORMAT.md), so the C++
+    runtime reads the weights straight from the zip records without libtorch."""
+    with zipfile.ZipFile(path) as z:
+        root_pkl = [n for n in z.namelist() if n.endswith("/data.pkl") and n.count("/") == 1][0]
+        prefix = root_pkl[: -len("data.pkl")]
+        root = _ArchiveUnpickler(io.BytesIO(z.read(root_pkl))).load()
+        stored = {i.filename: i for i in z.infolist()}
+    lines = ["emsync-weights 1"]
+
+    def walk(obj, name):
+        state = obj.state if isinstance(obj, _Obj) else None
+        if not isinstance(state, dict):
+            return
+        for key, value in state.items():
+            if isinstance(value, tuple) and value and value[0] == "tensor":
+                _, record, offset, size, stride, storage = value
+                want = []
+                acc = 1
+                for d in reversed(size):
+                    want.insert(0, acc)
+                    acc *= d
+                if storage != "FloatStorage" or (acc > 1 and list(stride) != want):
+                    raise ValueError("%s%s: not a contiguous float32 tensor" % (name, key))
+                info = stored[prefix + "data/" + record]
+                if info.compress_type != zipfile.ZIP_STORED or (offset + acc) * 4 > info.file_size:
+                    raise ValueError("%s%s: record data/%s is compressed or too short" % (name, key, record))
+                lines.append("%s%s data/%s %d %s" % (name, key, record, offset, ",".join(str(d) for d in size) or "1"))
+            elif isinstance(value, _Obj):
+                walk(value, name + key + ".")
+
+    walk(root, "")
+    return "\n".join(lines) + "\n"
+
+
+def save_with_index(scripted, out, extra_files):
+    """torch.jit.save with the weight index added as a second extra file. The index names the records that this
+    save assigns, so it is computed from a first save and checked against the final one."""
+    torch.jit.save(scripted, out, _extra_files=extra_files)
+    index = weight_index(out)
+    torch.jit.save(scripted, out, _extra_files=dict(extra_files, **{WEIGHTS_NAME: index}))
+    if weight_index(out) != index:
+        raise RuntimeError("%s: the weight index changed between two saves" % out)
+    return index
+
+
 def export(state_dict, cfg, out, extra_meta=None):
     m = M.build(cfg)
     m.load_state_dict(state_dict, strict=True)
@@ -42,7 +122,7 @@ def export(state_dict, cfg, out, extra_meta=None):
         meta.update(extra_meta)
     err = check_agreement(s, cfg["context"])
     meta["export_check_max_abs_err"] = err
-    torch.jit.save(s, out, _extra_files={"emsync.json": json.dumps(meta)})
+    save_with_index(s, out, {"emsync.json": json.dumps(meta)})
     return err, meta
 
 
@@ -51,8 +131,16 @@ def main():
     ap.add_argument("--ckpt", default=os.path.join(HERE, "runs", "small", "best.pt"))
     ap.add_argument("--out", default=os.path.join(HERE, "..", "emsync-small.pt"))
     ap.add_argument("--name", default=None, help="model name in emsync.json (default: emsync-<run name>)")
+    ap.add_argument("--add-index", default=None, metavar="PT",
+                    help="only add the weight index to an existing export (rewrites PT; weights unchanged)")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.add_index:
+        extra = {"emsync.json": ""}
+        module = torch.jit.load(a.add_index, map_location="cpu", _extra_files=extra)
+        index = save_with_index(module, a.add_index, extra)
+        print("%s: %d weights indexed" % (a.add_index, index.count("\n") - 1))
+        return
     st = torch.load(a.ckpt, map_location="cpu")
     cfg = st["config"]
     meta = {"name": a.name or "emsync-" + cfg.get("name", "small"), "train_step": int(st["step"])}

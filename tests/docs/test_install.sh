@@ -12,7 +12,7 @@ root="$dest$prefix"
 for f in bin/emsync share/emsync/models/emsync-small.pt include/emsync-1.0/gst/emsync.h; do
   [ -f "$root/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
-for pattern in 'gstreamer-1.0/libgstemsync.so' 'gstreamer-1.0/libgstemsyncfluid.so' 'gstreamer-1.0/libgstemsynctorch.so' \
+for pattern in 'gstreamer-1.0/libgstemsync.so' 'gstreamer-1.0/libgstemsyncfluid.so' 'gstreamer-1.0/libgstemsyncgen.so' \
     'gstreamer-1.0/libgstemsyncaffect.so' 'emsync/libemsync-fusion-torch.so' 'libgstemsync-1.0.so' \
     'pkgconfig/gstreamer-emsync-1.0.pc'; do
   find "$root" -path "*$pattern" | grep -q . || { echo "FAIL: $pattern not installed"; exit 1; }

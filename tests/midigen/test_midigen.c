@@ -332,9 +332,14 @@ GST_START_TEST (test_model_errors)
   gchar *missing = g_build_filename (EMSYNC_TEST_DATA, "no_such_model.pt", NULL);
   gchar *corrupt = g_build_filename (EMSYNC_TEST_DATA, "corrupt_generator.pt", NULL);
   gchar *wrong = g_build_filename (EMSYNC_TEST_DATA, "not_a_generator.pt", NULL);
+  gchar *unindexed = g_build_filename (EMSYNC_TEST_DATA, "unindexed_generator.pt", NULL);
   expect_model_error (missing, "not found");
   expect_model_error (corrupt, "TorchScript");
   expect_model_error (wrong, "emsync generator");
+  /* The element reads weights without libtorch, through the index that export.py writes; an older export is
+   * refused with the command that adds it. */
+  expect_model_error (unindexed, "export.py --add-index");
+  g_free (unindexed);
   g_free (missing);
   g_free (corrupt);
   g_free (wrong);

@@ -18,6 +18,7 @@
 #include "lib/music/generator_model.h"
 #include "lib/music/key_finding.h"
 #include "lib/music/sampler.h"
+#include "lib/music/torchscript_support.h"
 
 // Check's macros clash with libstdc++ internals: include it after every C++ header.
 #include <gst/check/gstcheck.h>
@@ -218,6 +219,42 @@ GST_START_TEST(test_session_step_matches_prefill) {
   // NaN conditions use the null vectors and still give finite logits.
   fresh.set_condition(NAN, NAN);
   for (float x : fresh.logits()) fail_unless(std::isfinite(x));
+}
+GST_END_TEST;
+
+// The native prefill (BLAS matrix products, lib/music/native_decoder.h) gives the exported TorchScript prefill's
+// logits, and a cache the next step agrees with, for windows from one token to a full context, with values and
+// NaN (null-vector) conditions.
+GST_START_TEST(test_native_prefill_matches_torchscript) {
+  auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
+  const int capacity = model->config().context - model->config().n_condition_positions;
+  for (int length : {1, 2, 17, capacity}) {
+    for (auto [valence, arousal] : {std::pair{0.4f, -0.7f}, std::pair{NAN, 0.2f}, std::pair{NAN, NAN}}) {
+      std::vector<int> tokens{vocab::kMoreInstrumentsToken};
+      std::vector<float> bounds{7.0f};
+      for (int i = 1; i < length; ++i) {
+        tokens.push_back(i % 2 ? vocab::time_shift_token(1 + i % 40) : vocab::note_token(vocab::Instrument::Piano, 40 + i, true));
+        bounds.push_back(std::fmod(0.9f * i, 9.0f) - 0.5f);  // below 0 and above 8: clamped
+      }
+      GeneratorSession native(model), scripted(model);
+      native.set_step_backend(StepBackend::Native);
+      scripted.set_step_backend(StepBackend::TorchScript);
+      native.start(tokens, bounds, valence, arousal);
+      scripted.start(tokens, bounds, valence, arousal);
+      auto max_diff = [&] {
+        double e = 0.0;
+        for (size_t k = 0; k < native.logits().size(); ++k)
+          e = std::max(e, (double)std::fabs(native.logits()[k] - scripted.logits()[k]));
+        return e;
+      };
+      const double prefill_err = max_diff();
+      fail_unless(prefill_err < 1e-4, "prefill of %d tokens differs by %g", length, prefill_err);
+      native.push(vocab::kBarToken, 3.0f);  // a full window slides and re-prefills here instead
+      scripted.push(vocab::kBarToken, 3.0f);
+      const double step_err = max_diff();
+      fail_unless(step_err < 1e-4, "step after a prefill of %d tokens differs by %g", length, step_err);
+    }
+  }
 }
 GST_END_TEST;
 
@@ -531,6 +568,7 @@ GST_START_TEST(test_composer_follows_emotion_changes) {
 GST_END_TEST;
 
 static Suite* music_suite(void) {
+  enable_torchscript();  // the TorchScript methods are the reference the native runtime is checked against
   Suite* s = suite_create("music");
   TCase* tc = tcase_create("general");
   tcase_set_timeout(tc, 120);
@@ -544,6 +582,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_model_errors_name_the_file);
   tcase_add_test(tc, test_model_shared_by_path);
   tcase_add_test(tc, test_session_step_matches_prefill);
+  tcase_add_test(tc, test_native_prefill_matches_torchscript);
   tcase_add_loop_test(tc, test_native_step_matches_torchscript_step, 0, 2);
   tcase_add_loop_test(tc, test_half_step_close_to_torchscript_step, 0, 2);
   tcase_add_test(tc, test_composer_hard_sync_lands_chords_on_cuts);

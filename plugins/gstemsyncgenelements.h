@@ -1,4 +1,4 @@
-/* emsync — registration declarations of the elements that need libtorch (plugin "emsynctorch"). */
+/* emsync — registration declarations of the generator elements (plugin "emsyncgen"). */
 #pragma once
 
 #include <gst/gst.h>

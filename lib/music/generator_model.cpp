@@ -1,40 +1,33 @@
-// The only translation unit of lib/music that includes libtorch: loading the TorchScript generator and
-// running its prefill/step methods (contract: models/FORMAT.md).
+// The generator runtime without libtorch: loading the model file (lib/music/model_archive.h), the session's
+// window, and its prefill and step (lib/music/native_decoder.h). The TorchScript side is optional
+// (lib/music/torchscript_support.h).
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include <ATen/Parallel.h>
-#include <torch/script.h>
-
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <regex>
-#include <sstream>
 
-#include "lib/music/generator_model.h"
-#include "lib/music/native_decoder.h"
+#include "lib/music/generator_internal.h"
+#include "lib/music/model_archive.h"
 
 namespace emsync::music {
 
-struct GeneratorModel::Impl {
-  torch::jit::Module module;
-  // The same weights as plain arrays for the native step; empty when the module's parameters do not
-  // follow model.py's names (then sessions step through TorchScript).
-  std::unique_ptr<DecoderWeights> native;
-};
-
 struct GeneratorSession::State {
-  torch::jit::Module module;
-  StepBackend backend = StepBackend::TorchScript;
-  c10::IValue cache;  // TorchScript backend
-  KvCache kv;         // native backend
+  StepBackend backend = StepBackend::Native;
+  KvCache kv;  // native backends
   std::unique_ptr<NativeDecoder> decoder;
+  std::unique_ptr<NativePrefill> prefill;
+  std::unique_ptr<TorchScriptModel::Cache> torch_cache;  // TorchScript backend
 };
 
 namespace {
+
+std::atomic<const TorchScriptSupport*> torchscript_support{nullptr};
 
 constexpr int kExpectedVocabSize = 1011;
 constexpr const char* kConfigName = "emsync.json";
@@ -109,64 +102,24 @@ std::string canonical_path(const std::string& path) {
   return path;
 }
 
-// model.py's parameters as plain arrays (names as in the official EMSYNC checkpoint). Returns null when a
-// parameter is missing or shaped unexpectedly, so an unusual but valid TorchScript file still runs.
-std::unique_ptr<DecoderWeights> extract_native_weights(const torch::jit::Module& module, const GeneratorConfig& c) {
-  std::map<std::string, at::Tensor> params;
-  for (const auto& p : module.named_parameters(/*recurse=*/true)) params[p.name] = p.value;
-  auto take = [&](const std::string& name, std::vector<float>& out) {
-    auto it = params.find(name);
-    if (it == params.end()) throw std::invalid_argument("generator weights: no parameter " + name);
-    at::Tensor t = it->second.detach().to(at::kFloat).contiguous();
-    out.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
-  };
-  auto w = std::make_unique<DecoderWeights>();
-  w->shape = c;
-  try {
-    take("embedding.weight", w->embedding);
-    take("positional_encoding", w->position);
-    take("ff_times_to_chord.0.weight", w->bnd_w1);
-    take("ff_times_to_chord.0.bias", w->bnd_b1);
-    take("ff_times_to_chord.2.weight", w->bnd_w2);
-    take("ff_times_to_chord.2.bias", w->bnd_b2);
-    take("fc.weight", w->out_w);
-    take("fc.bias", w->out_b);
-    w->layers.resize(c.n_layers);
-    for (int i = 0; i < c.n_layers; ++i) {
-      const std::string p = "enc_layers." + std::to_string(i) + ".";
-      DecoderWeights::Layer& l = w->layers[i];
-      take(p + "rga.Wq.weight", l.wq);
-      take(p + "rga.Wq.bias", l.bq);
-      take(p + "rga.Wk.weight", l.wk);
-      take(p + "rga.Wk.bias", l.bk);
-      take(p + "rga.Wv.weight", l.wv);
-      take(p + "rga.Wv.bias", l.bv);
-      take(p + "rga.fc.weight", l.wo);
-      take(p + "rga.fc.bias", l.bo);
-      take(p + "rga.E", l.rel);
-      take(p + "FFN_pre.weight", l.ff1_w);
-      take(p + "FFN_pre.bias", l.ff1_b);
-      take(p + "FFN_suf.weight", l.ff2_w);
-      take(p + "FFN_suf.bias", l.ff2_b);
-      take(p + "layernorm1.weight", l.ln1_g);
-      take(p + "layernorm1.bias", l.ln1_b);
-      take(p + "layernorm2.weight", l.ln2_g);
-      take(p + "layernorm2.bias", l.ln2_b);
-    }
-    w->check();
-  } catch (const std::invalid_argument&) {
-    return nullptr;
+// The prefill hands its matrix products to the system BLAS. Debian's OpenBLAS (pthread build) keeps its own pool
+// of one thread per core, whose idle threads spin in sched_yield between calls: about 15 % of the CPU of a whole
+// `emsync` run on 2 cores when it was left at its default. Size that pool like the step's threads. Looked up at
+// run time in the libraries already loaded, since other BLAS builds lack the function.
+void set_openblas_threads(int threads) {
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+    void* handle = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (!handle) continue;
+    auto set = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
+    if (set) set(threads);
+    dlclose(handle);
+    if (set) return;
   }
-  return w;
-}
-
-void copy_logits(const at::Tensor& t, std::vector<float>& out) {
-  at::Tensor flat = t.reshape({-1}).to(at::kFloat).contiguous();
-  out.resize(flat.numel());
-  std::memcpy(out.data(), flat.data_ptr<float>(), out.size() * sizeof(float));
 }
 
 }  // namespace
+
+void install_torchscript_support(const TorchScriptSupport* support) { torchscript_support.store(support); }
 
 GeneratorModel::~GeneratorModel() = default;
 
@@ -181,65 +134,49 @@ std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& pa
   std::lock_guard<std::mutex> lock(cache_mutex);
   if (auto existing = loaded_models[key].lock()) return existing;
 
-  torch::jit::ExtraFilesMap extra{{kConfigName, ""}};
-  torch::jit::Module module;
-  try {
-    module = torch::jit::load(path, torch::kCPU, extra);
-  } catch (const c10::Error& e) {
-    throw ModelError("generator model '" + path + "' is not a readable TorchScript file (" +
-                     first_line(e.what_without_backtrace()) + ")");
-  } catch (const std::exception& e) {
-    throw ModelError("generator model '" + path + "' could not be loaded: " + first_line(e.what()));
-  }
-  if (extra[kConfigName].empty())
+  ModelArchive archive(path);
+  if (!archive.has(ModelArchive::kConfigRecord))
     throw ModelError("'" + path + "' is a TorchScript file without " + kConfigName +
                      ": expected an emsync generator exported by models/training/export.py (models/FORMAT.md)");
-  GeneratorConfig config = parse_config(path, extra[kConfigName]);
-  for (const char* method : {"prefill", "step"}) {
-    if (!module.find_method(method))
-      throw ModelError("generator model '" + path + "' has no '" + method +
-                       "' method: it was not exported with the KV-cache entry points (models/FORMAT.md)");
+  GeneratorConfig config = parse_config(path, archive.read(ModelArchive::kConfigRecord));
+
+  auto impl = std::make_unique<Impl>();
+  if (archive.has(ModelArchive::kWeightsRecord)) {
+    auto tensors = archive.read_weights();
+    try {
+      impl->native = std::make_unique<DecoderWeights>(DecoderWeights::from_parameters(
+          config, [&](const std::string& name, std::vector<float>& out) {
+            auto it = tensors.find(name);
+            if (it == tensors.end()) throw std::invalid_argument("no parameter " + name);
+            out = std::move(it->second.values);
+          }));
+    } catch (const std::invalid_argument& e) {
+      throw ModelError("generator model '" + path + "' does not have the EMSYNC architecture's weights (" +
+                       e.what() + ")");
+    }
   }
-  module.eval();
+  if (const TorchScriptSupport* support = torchscript_support.load())
+    impl->torch = support->load(path, impl->native, config);
+  if (!impl->native)
+    throw ModelError("generator model '" + path + "' has no weight index (" + ModelArchive::kWeightsRecord +
+                     "); add it with: /usr/bin/python3 models/training/export.py --add-index " + path);
+  const size_t count = impl->native->parameter_count();
+  impl->native->prepare_half();
 
   std::shared_ptr<GeneratorModel> model(new GeneratorModel());
   model->config_ = config;
   model->path_ = path;
-  model->impl_ = std::make_unique<Impl>();
-  model->impl_->module = module;
-  model->impl_->native = extract_native_weights(module, config);
-  if (model->impl_->native) model->impl_->native->prepare_half();
-  size_t count = 0;
-  for (const auto& p : module.parameters()) count += p.numel();
+  model->impl_ = std::move(impl);
   model->parameter_count_ = count;
   loaded_models[key] = model;
   return model;
 }
 
-namespace {
-
-// libtorch hands its prefill matrix products to the system BLAS. Debian's OpenBLAS (pthread build) keeps its
-// own pool of one thread per core, whose idle threads spin in sched_yield between calls: about 15 % of the
-// CPU of a whole `emsync` run on 2 cores. Size that pool like libtorch's. Looked up at run time in the
-// libraries already loaded, since other BLAS builds lack the function.
-void set_openblas_threads(int threads) {
-  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
-    void* handle = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
-    if (!handle) continue;
-    auto set = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
-    if (set) set(threads);
-    dlclose(handle);
-    if (set) return;
-  }
-}
-
-}  // namespace
-
 void set_inference_threads(int threads) {
   if (threads <= 0) return;
-  at::set_num_threads(threads);
   set_openblas_threads(threads);
   set_native_decoder_threads(threads);
+  if (const TorchScriptSupport* support = torchscript_support.load()) support->set_threads(threads);
 }
 
 bool GeneratorModel::has_native_step() const { return impl_->native != nullptr; }
@@ -247,7 +184,9 @@ bool GeneratorModel::has_native_step() const { return impl_->native != nullptr; 
 GeneratorSession::GeneratorSession(std::shared_ptr<const GeneratorModel> model)
     : model_(std::move(model)), state_(std::make_unique<State>()) {
   if (!model_) throw ModelError("GeneratorSession needs a model");
-  state_->module = model_->impl().module;
+  state_->prefill = std::make_unique<NativePrefill>(*model_->impl().native);
+  state_->kv.reset(model_->config());
+  state_->decoder = std::make_unique<NativeDecoder>(*model_->impl().native);
   set_step_backend(StepBackend::NativeHalf);
 }
 
@@ -256,15 +195,17 @@ bool is_native(StepBackend b) { return b == StepBackend::Native || b == StepBack
 }  // namespace
 
 void GeneratorSession::set_step_backend(StepBackend backend) {
-  const DecoderWeights* weights = model_->impl().native.get();
-  if (backend == StepBackend::NativeHalf && !(weights && weights->has_half())) backend = StepBackend::Native;
-  if (backend == StepBackend::Native && !weights) backend = StepBackend::TorchScript;
+  const DecoderWeights& weights = *model_->impl().native;
+  if (backend == StepBackend::NativeHalf && !weights.has_half()) backend = StepBackend::Native;
+  if (backend == StepBackend::TorchScript && !model_->impl().torch)
+    throw ModelError("the TorchScript step needs the TorchScript support: call enable_torchscript() before loading "
+                     "the model (lib/music/torchscript_support.h)");
   if (backend == state_->backend) return;
   state_->backend = backend;
   if (is_native(backend)) {
     const bool half = backend == StepBackend::NativeHalf;
-    state_->kv.reset(weights->shape, half);
-    state_->decoder = std::make_unique<NativeDecoder>(*weights, half);
+    state_->kv.reset(weights.shape, half);
+    state_->decoder = std::make_unique<NativeDecoder>(weights, half);
   } else {
     state_->kv = KvCache();
     state_->decoder.reset();
@@ -288,30 +229,12 @@ void GeneratorSession::start(const std::vector<int>& prefix, const std::vector<f
 }
 
 void GeneratorSession::prefill() {
-  c10::InferenceMode guard;
-  const int64_t n = static_cast<int64_t>(window_tokens_.size());
-  at::Tensor tokens = torch::empty({1, n}, torch::kLong);
-  at::Tensor boundary = torch::empty({1, n}, torch::kFloat);
-  auto* tp = tokens.data_ptr<int64_t>();
-  auto* bp = boundary.data_ptr<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    tp[i] = window_tokens_[i];
-    bp[i] = window_boundaries_[i];
-  }
-  at::Tensor v = torch::full({1}, valence_, torch::kFloat);
-  at::Tensor a = torch::full({1}, arousal_, torch::kFloat);
-  auto out = state_->module.get_method("prefill")({tokens, v, a, boundary}).toTuple();
-  copy_logits(out->elements()[0].toTensor(), logits_);
   if (is_native(state_->backend)) {
-    const auto layers = out->elements()[1].toTensorList();
-    for (size_t i = 0; i < layers.size(); ++i) {
-      at::Tensor t = at::Tensor(layers[i]).contiguous();  // [1, heads, positions, d_head]
-      state_->kv.assign(static_cast<int>(i / 2), i % 2 == 1, t.data_ptr<float>(), static_cast<int>(t.size(2)));
-      state_->kv.set_length(static_cast<int>(t.size(2)));
-    }
-    state_->cache = c10::IValue();
+    logits_.resize(model_->config().vocab_size);
+    state_->prefill->run(window_tokens_, window_boundaries_, valence_, arousal_, state_->kv, logits_.data());
   } else {
-    state_->cache = out->elements()[1];
+    state_->torch_cache =
+        model_->impl().torch->prefill(window_tokens_, window_boundaries_, valence_, arousal_, logits_);
   }
   ++prefill_count_;
 }
@@ -329,15 +252,9 @@ void GeneratorSession::push(int token, float boundary) {
   if (is_native(state_->backend)) {
     logits_.resize(c.vocab_size);
     state_->decoder->step(token, boundary, state_->kv, logits_.data());
-    ++step_count_;
-    return;
+  } else {
+    model_->impl().torch->step(token, boundary, state_->torch_cache, logits_);
   }
-  c10::InferenceMode guard;
-  at::Tensor t = torch::full({1, 1}, static_cast<int64_t>(token), torch::kLong);
-  at::Tensor b = torch::full({1, 1}, boundary, torch::kFloat);
-  auto out = state_->module.get_method("step")({t, b, state_->cache}).toTuple();
-  copy_logits(out->elements()[0].toTensor(), logits_);
-  state_->cache = out->elements()[1];
   ++step_count_;
 }
 
