@@ -41,6 +41,7 @@
 #include "lib/music/key_finding.h"
 #include "lib/music/generator_model.h"
 #include "lib/music/sampler.h"
+#include "lib/music/torchscript_support.h"
 
 namespace mu = emsync::music;
 namespace md = emsync::midi;
@@ -1542,7 +1543,10 @@ int cmd_stats(const Args& a) {
 int main(int argc, char** argv) {
   Args a = parse_args(argc, argv);
   try {
-    if (a.command == "speed") return cmd_speed(a);
+    if (a.command == "speed") {
+      mu::enable_torchscript();  // for the TorchScript-step column
+      return cmd_speed(a);
+    }
     if (a.command == "sync") return cmd_sync(a);
     if (a.command == "emotion") return cmd_emotion(a);
     if (a.command == "stats") return cmd_stats(a);
