@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Whole pipeline, file to file: wall time and peak memory of `emsync` on a 720p H.264 clip of a minute or more,
 against the floor for anything that looks at the frames (`filesrc ! decodebin ! fakesink`), medians of several
-runs, as ratios. Goal: emsync < 1.5x decode-only wall time (generation overlaps decoding).
+runs, as ratios, with the default generator (emsync-small) and the fast one (emsync-tiny). Goal: emsync < 1.5x
+decode-only wall time (generation overlaps decoding).
 
   /usr/bin/python3 bench/pipeline/run.py [--build build] [--runs 3] [--seconds 60] [--out bench/pipeline/results.md]
 """
@@ -64,34 +65,39 @@ def main():
     env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugins"),
                GST_REGISTRY_1_0=os.path.join(build, "bench-registry.bin"))
     decode = ["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!", "decodebin", "!", "fakesink"]
-    score = [os.path.join(build, "cli", "emsync"), clip, "-o", os.path.join(work, "scored.mp4"), "-q", "--seed"]
+    score = [os.path.join(build, "cli", "emsync"), clip, "-o", os.path.join(work, "scored.mp4"), "-q"]
+    models = ["small", "tiny"]   # emsync's default generator, and the fast one (--model tiny)
     timed(decode, env)  # warm the registry and the page cache
-    rows = {"decode": [], "emsync": []}
-    tokens = []
+    rows = {"decode": [], **{m: [] for m in models}}
+    tokens = {m: [] for m in models}
     # The seed changes from run to run: the music's token count (which decides the time) varies by seed, so
-    # one seed would measure that seed's piece rather than the pipeline.
+    # one seed would measure that seed's piece rather than the pipeline. Runs interleave the three commands.
     log_env = dict(env, GST_DEBUG="emsyncmidigen:4", GST_DEBUG_NO_COLOR="1")
     for run in range(a.runs):
         rows["decode"].append(timed(decode, env))
-        with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
-            rows["emsync"].append(timed(score + [str(run)], log_env, log))
-            tokens.append(tokens_generated(log.name))
+        for m in models:
+            with tempfile.NamedTemporaryFile("w+", suffix=".log") as log:
+                rows[m].append(timed(score + ["--model", m, "--seed", str(run)], log_env, log))
+                tokens[m].append(tokens_generated(log.name))
     med = {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v)) for k, v in rows.items()}
-    ratio_wall = med["emsync"][0] / med["decode"][0]
-    ratio_mem = med["emsync"][1] / med["decode"][1]
+    ratio = {m: (med[m][0] / med["decode"][0], med[m][1] / med["decode"][1]) for m in models}
+    every = "\n".join(
+        f"* `--model {m}`: {', '.join(f'{w:.2f}' for w, _ in rows[m])} s; tokens generated: "
+        f"{', '.join(str(t) if t is not None else '?' for t in tokens[m])}" for m in models)
     text = f"""## Whole pipeline, file to file
 
 Machine: {cpu_model()}, {os.cpu_count()} cores. Clip: {a.seconds} s, 1280x720 30 fps H.264 (the example video looped).
-Medians of {a.runs} runs, measured in one session with `/usr/bin/time` (`bench/pipeline/run.py`).
+Medians of {a.runs} runs, measured in one session with `/usr/bin/time` (`bench/pipeline/run.py`); each run times the
+three commands one after the other, with `--seed` = the run's number (0 to {a.runs - 1}).
 
-| pipeline | wall time (s) | peak RSS (MiB) |
-|---|---|---|
-| `filesrc ! decodebin ! fakesink` (decode only: the floor) | {med['decode'][0]:.2f} | {med['decode'][1]:.0f} |
-| `emsync clip.mp4 -o scored.mp4` (cuts, generation, synthesis, AAC, mux) | {med['emsync'][0]:.2f} | {med['emsync'][1]:.0f} |
-| **ratio** | **{ratio_wall:.2f}x** (goal < 1.5x) | {ratio_mem:.1f}x |
+| pipeline | wall time (s) | peak RSS (MiB) | wall vs decode-only (goal < 1.5x) | RSS vs decode-only |
+|---|---|---|---|---|
+| `filesrc ! decodebin ! fakesink` (decode only: the floor) | {med['decode'][0]:.2f} | {med['decode'][1]:.0f} | 1 | 1 |
+| `emsync clip.mp4 -o scored.mp4` (cuts, emotion, generation with emsync-small, synthesis, AAC, mux) | {med['small'][0]:.2f} | {med['small'][1]:.0f} | **{ratio['small'][0]:.2f}x** | {ratio['small'][1]:.1f}x |
+| the same with `--model tiny` (emsync-tiny) | {med['tiny'][0]:.2f} | {med['tiny'][1]:.0f} | **{ratio['tiny'][0]:.2f}x** | {ratio['tiny'][1]:.1f}x |
 
-Every run: {', '.join(f"{w:.2f}" for w, _ in rows['decode'])} s (decode) vs {', '.join(f"{w:.2f}" for w, _ in rows['emsync'])} s (emsync,
-`--seed` 0 to {a.runs - 1}; tokens generated: {', '.join(str(t) if t is not None else '?' for t in tokens)}).
+Every run: {', '.join(f"{w:.2f}" for w, _ in rows['decode'])} s (decode only);
+{every}
 """
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
     if os.path.exists(notes):   # the hand-measured breakdown, kept beside the generated table
