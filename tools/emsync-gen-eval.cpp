@@ -886,17 +886,20 @@ int cmd_speed(const Args& a) {
   double full_speedup = kNaN, full_amortised = kNaN;
   for (int L : contexts) {
     mu::GeneratorSession session(info.model);
-    // Reference: every token re-runs the full window forward (= a prefill of the whole window).
+    // Reference: as EMSYNC's generation loop, every token re-runs the full window forward in libtorch (the
+    // exported TorchScript prefill of the whole window), not our native prefill.
+    mu::GeneratorSession reference(info.model);
+    reference.set_step_backend(mu::StepBackend::TorchScript);
     std::vector<int> w = window_of(L, 0);
     std::vector<float> b(w.size(), 8.0f);
-    session.start(w, b, 0.0f, 0.0f);  // warm-up
+    reference.start(w, b, 0.0f, 0.0f);  // warm-up
     std::vector<double> ref_ms;
     int prev = w.back();
     for (int s = 0; s < a.ref_steps; ++s) {
       const double s0 = now_seconds();
-      session.start(w, b, 0.0f, 0.0f);
+      reference.start(w, b, 0.0f, 0.0f);
       ref_ms.push_back(1000.0 * (now_seconds() - s0));
-      const int tok = sampler.sample(session.logits().data(), vocab, {}, prev);
+      const int tok = sampler.sample(reference.logits().data(), vocab, {}, prev);
       w.erase(w.begin() + 1);  // slide: keep the instrument token, drop the oldest
       w.push_back(tok);
       prev = tok;

@@ -60,5 +60,5 @@ for clip in "${clips[@]}"; do
     "$(awk -v a="$ma" -v b="$mb" -v l="$load_s" 'BEGIN { print (b - l) / a }')"
   echo "  runs without: ${a[*]}  with: ${b[*]}"
 done
-echo "one-time load of the element (plugin, face model, cascade): ${load_s} s CPU (median); in emsync's own"
-echo "pipelines emsyncmidigen loads libtorch anyway, so there the marginal cost is the 'without the one-time load' ratio."
+echo "one-time load of the element (plugin, face model, cascade): ${load_s} s CPU (median), paid once per process: over"
+echo "a longer video the cost approaches the 'without the one-time load' ratio."
