@@ -32,11 +32,6 @@ std::atomic<const TorchScriptSupport*> torchscript_support{nullptr};
 constexpr int kExpectedVocabSize = 1011;
 constexpr const char* kConfigName = "emsync.json";
 
-std::string first_line(const std::string& s) {
-  auto nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
-}
-
 // The exported config is one flat JSON object of numbers and strings.
 std::map<std::string, std::string> parse_flat_json(const std::string& text) {
   std::map<std::string, std::string> out;
@@ -184,10 +179,13 @@ bool GeneratorModel::has_native_step() const { return impl_->native != nullptr; 
 GeneratorSession::GeneratorSession(std::shared_ptr<const GeneratorModel> model)
     : model_(std::move(model)), state_(std::make_unique<State>()) {
   if (!model_) throw ModelError("GeneratorSession needs a model");
-  state_->prefill = std::make_unique<NativePrefill>(*model_->impl().native);
-  state_->kv.reset(model_->config());
-  state_->decoder = std::make_unique<NativeDecoder>(*model_->impl().native);
-  set_step_backend(StepBackend::NativeHalf);
+  // The default backend: the half-precision step where the CPU has F16C (DecoderWeights::prepare_half).
+  const DecoderWeights& weights = *model_->impl().native;
+  const bool half = weights.has_half();
+  state_->backend = half ? StepBackend::NativeHalf : StepBackend::Native;
+  state_->kv.reset(weights.shape, half);
+  state_->decoder = std::make_unique<NativeDecoder>(weights, half);
+  state_->prefill = std::make_unique<NativePrefill>(weights);
 }
 
 namespace {

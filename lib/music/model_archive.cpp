@@ -73,16 +73,24 @@ ModelArchive::ModelArchive(const std::string& path) : path_(path) {
     if (at + 46 + name_len + extra_len > dir.size()) throw bad("broken zip directory");
     std::string name(dir.data() + at + 46, name_len);
     // Zip64: the 32-bit fields that overflowed are in the extra field 0x0001, in this order.
-    for (size_t x = at + 46 + name_len; x + 4 <= at + 46 + name_len + extra_len;) {
+    const size_t extra_end = at + 46 + name_len + extra_len;
+    for (size_t x = at + 46 + name_len; x + 4 <= extra_end;) {
       const uint64_t id = le(d + x, 2), len = le(d + x + 2, 2);
+      if (x + 4 + len > extra_end) throw bad("broken zip directory");
+      size_t v = x + 4;
+      auto next = [&]() {
+        if (v + 8 > x + 4 + len) throw bad("broken zip64 field");
+        v += 8;
+        return le(d + v - 8, 8);
+      };
       if (id == 1) {
-        size_t v = x + 4;
-        if (uncompressed == 0xFFFFFFFF) uncompressed = le(d + v, 8), v += 8;
-        if (r.size == 0xFFFFFFFF) r.size = le(d + v, 8), v += 8;
-        if (r.local_header == 0xFFFFFFFF) r.local_header = le(d + v, 8);
+        if (uncompressed == 0xFFFFFFFF) uncompressed = next();
+        if (r.size == 0xFFFFFFFF) r.size = next();
+        if (r.local_header == 0xFFFFFFFF) r.local_header = next();
       }
       x += 4 + len;
     }
+    if (r.local_header + 30 + r.size > file_size) throw bad("a record runs past the end of the file");
     // TorchScript archives keep every record under one top folder named after the file.
     const auto slash = name.find('/');
     records_[slash == std::string::npos ? name : name.substr(slash + 1)] = r;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <glib/gstdio.h>
+
 #include "lib/midi/tokenizer.h"
 #include "lib/midi/vocab.h"
 #include "lib/music/boundary_schedule.h"
@@ -167,10 +169,19 @@ GST_START_TEST(test_boundary_schedule) {
 GST_END_TEST;
 
 GST_START_TEST(test_model_errors_name_the_file) {
-  const char* cases[] = {"does_not_exist.pt", "corrupt_generator.pt", "not_a_generator.pt"};
-  const char* expected[] = {"not found", "TorchScript", "emsync.json"};
-  for (int i = 0; i < 3; ++i) {
-    std::string path = data_path(cases[i]);
+  // A generator cut short (a broken download): the zip directory at the end is missing.
+  const std::string whole = data_path("tiny_generator.pt");
+  gchar* bytes = nullptr;
+  gsize length = 0;
+  fail_unless(g_file_get_contents(whole.c_str(), &bytes, &length, nullptr));
+  gchar* truncated = g_build_filename(g_get_tmp_dir(), "emsync-truncated-generator.pt", nullptr);
+  fail_unless(g_file_set_contents(truncated, bytes, length / 2, nullptr));
+  g_free(bytes);
+  const std::string cases[] = {data_path("does_not_exist.pt"), data_path("corrupt_generator.pt"),
+                               data_path("not_a_generator.pt"), truncated};
+  const char* expected[] = {"not found", "TorchScript", "emsync.json", "TorchScript"};
+  for (int i = 0; i < 4; ++i) {
+    const std::string& path = cases[i];
     bool thrown = false;
     try {
       GeneratorModel::load(path);
@@ -180,8 +191,10 @@ GST_START_TEST(test_model_errors_name_the_file) {
       fail_unless(msg.find(path) != std::string::npos, "message lacks the path: %s", msg.c_str());
       fail_unless(msg.find(expected[i]) != std::string::npos, "unexpected message: %s", msg.c_str());
     }
-    fail_unless(thrown, "no error for %s", cases[i]);
+    fail_unless(thrown, "no error for %s", path.c_str());
   }
+  g_remove(truncated);
+  g_free(truncated);
 }
 GST_END_TEST;
 
