@@ -1,5 +1,6 @@
 #include "lib/music/model_archive.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -133,17 +134,23 @@ std::map<std::string, ModelArchive::Tensor> ModelArchive::read_weights() const {
     std::string name, record, dims;
     uint64_t offset = 0;
     if (!(fields >> name >> record >> offset >> dims)) throw bad("has a malformed line: " + line);
+    auto it = records.find(record);
+    if (it == records.end()) it = records.emplace(record, read(record)).first;
+    const std::string& bytes = it->second;
+    const uint64_t available = bytes.size() / sizeof(float);
     Tensor t;
     uint64_t count = 1;
     std::istringstream dim_list(dims);
     for (std::string dim; std::getline(dim_list, dim, ',');) {
-      t.shape.push_back(std::stoll(dim));
-      count *= static_cast<uint64_t>(t.shape.back());
+      char* end = nullptr;
+      const long long n = std::strtoll(dim.c_str(), &end, 10);
+      if (dim.empty() || *end != '\0' || n <= 0 || static_cast<uint64_t>(n) > available)
+        throw bad("has a malformed shape: " + line);
+      t.shape.push_back(n);
+      count *= static_cast<uint64_t>(n);
+      if (count > available) throw bad("points past the end of " + record + ": " + line);
     }
-    auto it = records.find(record);
-    if (it == records.end()) it = records.emplace(record, read(record)).first;
-    const std::string& bytes = it->second;
-    if ((offset + count) * sizeof(float) > bytes.size()) throw bad("points past the end of " + record + ": " + line);
+    if (offset > available || count > available - offset) throw bad("points past the end of " + record + ": " + line);
     t.values.resize(count);
     // float32 little-endian, as this (x86-64 / little-endian) runtime stores floats
     std::memcpy(t.values.data(), bytes.data() + offset * sizeof(float), count * sizeof(float));

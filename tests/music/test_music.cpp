@@ -176,11 +176,19 @@ GST_START_TEST(test_model_errors_name_the_file) {
   fail_unless(g_file_get_contents(whole.c_str(), &bytes, &length, nullptr));
   gchar* truncated = g_build_filename(g_get_tmp_dir(), "emsync-truncated-generator.pt", nullptr);
   fail_unless(g_file_set_contents(truncated, bytes, length / 2, nullptr));
+  // A weight index with a negative dimension (the record keeps its length, so the zip stays readable).
+  std::string archive(bytes, length);
+  const std::string line = "positional_encoding data/0 0 1,64,";
+  const size_t at = archive.find(line);
+  fail_unless(at != std::string::npos, "the fixture's index changed");
+  archive.replace(at + line.size() - 3, 2, "-4");
+  gchar* bad_index = g_build_filename(g_get_tmp_dir(), "emsync-bad-index-generator.pt", nullptr);
+  fail_unless(g_file_set_contents(bad_index, archive.data(), archive.size(), nullptr));
   g_free(bytes);
   const std::string cases[] = {data_path("does_not_exist.pt"), data_path("corrupt_generator.pt"),
-                               data_path("not_a_generator.pt"), truncated};
-  const char* expected[] = {"not found", "TorchScript", "emsync.json", "TorchScript"};
-  for (int i = 0; i < 4; ++i) {
+                               data_path("not_a_generator.pt"), truncated, bad_index};
+  const char* expected[] = {"not found", "TorchScript", "emsync.json", "TorchScript", "malformed shape"};
+  for (int i = 0; i < 5; ++i) {
     const std::string& path = cases[i];
     bool thrown = false;
     try {
@@ -195,6 +203,8 @@ GST_START_TEST(test_model_errors_name_the_file) {
   }
   g_remove(truncated);
   g_free(truncated);
+  g_remove(bad_index);
+  g_free(bad_index);
 }
 GST_END_TEST;
 
