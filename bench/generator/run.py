@@ -96,6 +96,12 @@ def main():
         runs.append(("speed_small_t%d" % th, "Speed: %s, %d thread(s)" % (a.model, th),
                      ["speed", "--model", a.model, "--threads", str(th), "--seconds", "10" if q else "30",
                       "--ref-steps", "6" if q else "24"]))
+    tiny = os.path.join("models", "emsync-tiny.pt")
+    if not q and os.path.exists(os.path.join(ROOT, tiny)) and os.path.abspath(a.model) != os.path.join(ROOT, tiny):
+        # The fast shipped model (emsync --model tiny), for its speed beside the default's; its quality figures
+        # are in models/MODEL_CARD.md (this script with --model models/emsync-tiny.pt).
+        runs.append(("speed_tiny_t1", "Speed: %s, 1 thread(s)" % tiny,
+                     ["speed", "--model", tiny, "--threads", "1", "--seconds", "30", "--ref-steps", "24"]))
     if not a.no_official:
         for th in ([1] if q else [1, 2]):
             runs.append(("speed_official_t%d" % th,
@@ -229,6 +235,14 @@ def write_markdown(path, a, results, texts, cmds, total_s):
         if r:
             L.append("| generation time / music duration, shipped model, %d thread(s) | <= 0.1 (2 cores) | %s |"
                      % (th, fmt(r["composer"]["realtime_factor"], "%.4f")))
+    r = results.get("speed_tiny_t1")
+    if r:
+        c = r["composer"]
+        full = next((x for x in r["contexts"] if x["full_context"]), None)
+        L.append("| generation time / music duration, emsync-tiny (`--model tiny`), 1 thread | report | %s (%.0f tokens "
+                 "per music second; %s ms per step at full context) |"
+                 % (fmt(c["realtime_factor"], "%.4f"), c["tokens_per_music_second"],
+                    fmt(full.get("kv_ms_per_token_median") if full else None, "%.2f")))
     rss = []
     for key, label in (("speed_small_t1", "shipped"), ("speed_official_t1", "official size")):
         r = results.get(key)
