@@ -5,9 +5,9 @@
   bench/generator/run.sh [--quick] [--build build] [--model models/emsync-small.pt] [--out FILE]
 
 Full mode writes bench/generator/results.md (about 22 min on 2 cores); --quick (under ~2 min) writes
-BUILD/bench-generator/results-quick.md. Raw tool output and JSON go to BUILD/bench-generator/. The
-official-size random model (~150 MB) is generated there by models/training/make_official_random.py and is
-never committed.
+BUILD/bench-generator-quick/results-quick.md. Raw tool output and JSON go to BUILD/bench-generator/
+(BUILD/bench-generator-quick/ with --quick). The official-size random model (~150 MB) is generated in
+BUILD/bench-generator/ by models/training/make_official_random.py and is never committed.
 """
 import argparse
 import datetime
@@ -70,8 +70,12 @@ def main():
     a = ap.parse_args()
 
     build = os.path.join(ROOT, a.build) if not os.path.isabs(a.build) else a.build
-    work = os.path.join(build, "bench-generator")
+    # Quick runs keep their results apart, so that they never stand in for a full run's reusable ones (--reuse);
+    # both share the official-size random model.
+    shared = os.path.join(build, "bench-generator")
+    work = shared + ("-quick" if a.quick else "")
     os.makedirs(work, exist_ok=True)
+    os.makedirs(shared, exist_ok=True)
     out_md = a.out or (os.path.join(work, "results-quick.md") if a.quick
                        else os.path.join(ROOT, "bench", "generator", "results.md"))
     tool = os.path.join(build, "tools", "emsync-gen-eval")
@@ -81,12 +85,12 @@ def main():
     if not os.path.exists(a.model if os.path.isabs(a.model) else os.path.join(ROOT, a.model)):
         sys.exit("bench/generator: model %s not found" % a.model)
 
-    official = os.path.join(work, "official_random.pt")
+    official = os.path.join(shared, "official_random.pt")
     if not a.no_official and not os.path.exists(official):
         print("generating the official-size random model (models/training/make_official_random.py) ...", flush=True)
-        sh(["/usr/bin/python3", "models/training/make_official_random.py", work, "--script"],
+        sh(["/usr/bin/python3", "models/training/make_official_random.py", shared, "--script"],
            stdout=subprocess.DEVNULL)
-        sd = os.path.join(work, "official_random_state_dict.pt")
+        sd = os.path.join(shared, "official_random_state_dict.pt")
         if os.path.exists(sd):
             os.remove(sd)
 
