@@ -779,15 +779,8 @@ void NativePrefill::run(const std::vector<int>& tokens, const std::vector<float>
       for (int i = 0; i < L; ++i) {
         float* row = scores_.data() + static_cast<size_t>(i) * L;
         const float* rel = rel_.data() + static_cast<size_t>(i) * L + (L - 1 - i);  // Srel[i][j] = rel[i][L-1-i+j]
-        float top = -INFINITY;
-        for (int j = 0; j <= i; ++j) {
-          row[j] = (row[j] + rel[j]) * inv_sqrt_dh;
-          top = std::max(top, row[j]);
-        }
-        float sum = 0.0f;
-        for (int j = 0; j <= i; ++j) sum += row[j] = std::exp(row[j] - top);
-        const float inv = 1.0f / sum;
-        for (int j = 0; j <= i; ++j) row[j] *= inv;
+        for (int j = 0; j <= i; ++j) row[j] += rel[j];
+        softmax(row, i + 1, inv_sqrt_dh);       // the step's softmax over keys 0..i
         std::fill(row + i + 1, row + L, 0.0f);  // causal mask
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, scores_.data(), L, v_.data() + h * dh,
