@@ -103,16 +103,42 @@ emsync_scene_cut_message_parse (GstMessage * message, EmsyncSceneCut * cut)
   return TRUE;
 }
 
-GstEvent *
-emsync_emotion_event_new (const EmsyncEmotion * emotion)
+static GstStructure *
+emotion_structure_new (const EmsyncEmotion * emotion)
 {
-  g_return_val_if_fail (emotion != NULL, NULL);
-  GstStructure *s = gst_structure_new (EMSYNC_EMOTION_EVENT_NAME,
+  return gst_structure_new (EMSYNC_EMOTION_EVENT_NAME,
       "timestamp", G_TYPE_UINT64, (guint64) emotion->timestamp,
       "valence", G_TYPE_DOUBLE, emotion->valence,
       "arousal", G_TYPE_DOUBLE, emotion->arousal,
       "confidence", G_TYPE_DOUBLE, emotion->confidence, NULL);
-  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY, s);
+}
+
+static gboolean
+emotion_structure_parse (const GstStructure * s, EmsyncEmotion * emotion)
+{
+  if (!s || !gst_structure_has_name (s, EMSYNC_EMOTION_EVENT_NAME))
+    return FALSE;
+  guint64 timestamp = GST_CLOCK_TIME_NONE;
+  gdouble valence = 0.0, arousal = 0.0, confidence = 0.0;
+  if (!gst_structure_get_double (s, "valence", &valence)
+      || !gst_structure_get_double (s, "arousal", &arousal))
+    return FALSE;
+  gst_structure_get_uint64 (s, "timestamp", &timestamp);
+  gst_structure_get_double (s, "confidence", &confidence);
+  if (emotion) {
+    emotion->timestamp = timestamp;
+    emotion->valence = valence;
+    emotion->arousal = arousal;
+    emotion->confidence = confidence;
+  }
+  return TRUE;
+}
+
+GstEvent *
+emsync_emotion_event_new (const EmsyncEmotion * emotion)
+{
+  g_return_val_if_fail (emotion != NULL, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY, emotion_structure_new (emotion));
 }
 
 gboolean
@@ -131,19 +157,48 @@ emsync_emotion_event_parse (GstEvent * event, EmsyncEmotion * emotion)
   g_return_val_if_fail (event != NULL, FALSE);
   if (!emsync_emotion_event_is (event))
     return FALSE;
-  const GstStructure *s = gst_event_get_structure (event);
-  guint64 timestamp = GST_CLOCK_TIME_NONE;
-  gdouble valence = 0.0, arousal = 0.0, confidence = 0.0;
-  if (!gst_structure_get_double (s, "valence", &valence)
-      || !gst_structure_get_double (s, "arousal", &arousal))
+  return emotion_structure_parse (gst_event_get_structure (event), emotion);
+}
+
+GstMessage *
+emsync_emotion_message_new (GstObject * src, const EmsyncEmotionReport * report)
+{
+  g_return_val_if_fail (report != NULL, NULL);
+  /* As for scene cuts, "timestamp" is stream time (the PTS where there is none) and "pts" the frame's PTS. */
+  EmsyncEmotion shown = report->emotion;
+  if (GST_CLOCK_TIME_IS_VALID (report->stream_time))
+    shown.timestamp = report->stream_time;
+  GstStructure *s = emotion_structure_new (&shown);
+  gst_structure_set (s, "pts", G_TYPE_UINT64, (guint64) report->emotion.timestamp,
+      "running-time", G_TYPE_UINT64, (guint64) report->running_time,
+      "faces", G_TYPE_UINT, report->faces,
+      "expression", G_TYPE_STRING, report->expression ? report->expression : "none", NULL);
+  return gst_message_new_element (src, s);
+}
+
+gboolean
+emsync_emotion_message_parse (GstMessage * message, EmsyncEmotionReport * report)
+{
+  g_return_val_if_fail (message != NULL, FALSE);
+  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT)
     return FALSE;
-  gst_structure_get_uint64 (s, "timestamp", &timestamp);
-  gst_structure_get_double (s, "confidence", &confidence);
-  if (emotion) {
-    emotion->timestamp = timestamp;
-    emotion->valence = valence;
-    emotion->arousal = arousal;
-    emotion->confidence = confidence;
+  const GstStructure *s = gst_message_get_structure (message);
+  EmsyncEmotion emotion;
+  if (!emotion_structure_parse (s, &emotion))
+    return FALSE;
+  if (report) {
+    guint64 pts = GST_CLOCK_TIME_NONE, running_time = GST_CLOCK_TIME_NONE;
+    guint faces = 0;
+    report->stream_time = emotion.timestamp;
+    if (gst_structure_get_uint64 (s, "pts", &pts))
+      emotion.timestamp = pts;
+    gst_structure_get_uint64 (s, "running-time", &running_time);
+    gst_structure_get_uint (s, "faces", &faces);
+    const gchar *expression = gst_structure_get_string (s, "expression");
+    report->emotion = emotion;
+    report->running_time = running_time;
+    report->faces = faces;
+    report->expression = expression ? expression : "none";
   }
   return TRUE;
 }

@@ -5,6 +5,8 @@
  *    where metas are dropped.
  *  - "emsync-emotion" (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY): the latest smoothed valence/arousal, pushed by
  *    emsyncemotion when the value moves by more than its step; sticky, so a late-linked branch gets it.
+ * Both also exist as element messages on the bus (emsync_scene_cut_message_parse(),
+ * emsync_emotion_message_parse()).
  */
 #pragma once
 
@@ -55,5 +57,25 @@ typedef struct {
 GstEvent *emsync_emotion_event_new (const EmsyncEmotion * emotion);
 gboolean emsync_emotion_event_is (GstEvent * event);
 gboolean emsync_emotion_event_parse (GstEvent * event, EmsyncEmotion * emotion);
+
+/**
+ * EmsyncEmotionReport:
+ * The bus message emsyncemotion posts (an element message named "emsync-emotion").
+ * @emotion: the value; @emotion.timestamp is the frame's PTS
+ * @stream_time: @emotion.timestamp in stream time (the message's "timestamp" field, as gst-launch users read it)
+ * @running_time: @emotion.timestamp in running time
+ * @faces: faces found in the analysed frame
+ * @expression: the largest face's top expression, or "none"; after parsing it points into the message
+ */
+typedef struct {
+  EmsyncEmotion emotion;
+  GstClockTime stream_time;
+  GstClockTime running_time;
+  guint faces;
+  const gchar *expression;
+} EmsyncEmotionReport;
+
+GstMessage *emsync_emotion_message_new (GstObject * src, const EmsyncEmotionReport * report);
+gboolean emsync_emotion_message_parse (GstMessage * message, EmsyncEmotionReport * report);
 
 G_END_DECLS

@@ -31,9 +31,9 @@
  *   whether this very frame was analysed);
  * - the sticky custom event `emsync-emotion` (emsync_emotion_event_parse()) whenever the smoothed value has
  *   moved by more than `step` on either axis since the last one (and once at the start);
- * - with `post-messages=true` (default) an element message `emsync-emotion` with the fields `timestamp`
- *   (stream time, guint64), `running-time`, `valence`, `arousal`, `confidence`, `faces` and `expression`
- *   (the largest face's top expression or "none"), at most 4 per second.
+ * - with `post-messages=true` (default) an element message `emsync-emotion` (emsync_emotion_message_parse())
+ *   with the fields `timestamp` (stream time, guint64), `pts`, `running-time`, `valence`, `arousal`,
+ *   `confidence`, `faces` and `expression` (the largest face's top expression or "none"), at most 4 per second.
  *
  * `mode=global` reproduces EMSYNC: one value for the whole stream (confidence-weighted mean of all analyses),
  * announced (event, message, metas) before the first frame leaves. The cost: every frame of the stream is
@@ -239,15 +239,16 @@ post_emotion_message (GstEmsyncEmotion * self, GstClockTime pts, double valence,
     double confidence, guint faces, const char *expression)
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
-  GstClockTime st = stream_time_of (self, pts);
-  GstClockTime rt = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts);
-  GstStructure *s = gst_structure_new ("emsync-emotion",
-      "timestamp", G_TYPE_UINT64, (guint64) (GST_CLOCK_TIME_IS_VALID (st) ? st : pts),
-      "running-time", G_TYPE_UINT64, (guint64) rt,
-      "valence", G_TYPE_DOUBLE, valence, "arousal", G_TYPE_DOUBLE, arousal,
-      "confidence", G_TYPE_DOUBLE, confidence, "faces", G_TYPE_UINT, faces,
-      "expression", G_TYPE_STRING, expression, NULL);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+  EmsyncEmotionReport report;
+  report.emotion.timestamp = pts;
+  report.emotion.valence = valence;
+  report.emotion.arousal = arousal;
+  report.emotion.confidence = confidence;
+  report.stream_time = stream_time_of (self, pts);
+  report.running_time = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts);
+  report.faces = faces;
+  report.expression = expression;
+  gst_element_post_message (GST_ELEMENT (self), emsync_emotion_message_new (GST_OBJECT (self), &report));
 }
 
 static void

@@ -70,6 +70,43 @@ GST_START_TEST (test_emotion_event_is_sticky)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_emotion_message_round_trip)
+{
+  EmsyncEmotionReport report = { {10 * GST_SECOND, 0.25, -0.75, 0.6}, 12 * GST_SECOND, 11 * GST_SECOND, 2,
+    "happy"
+  };
+  GstMessage *msg = emsync_emotion_message_new (NULL, &report);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_ELEMENT);
+  const GstStructure *s = gst_message_get_structure (msg);
+  fail_unless (gst_structure_has_name (s, "emsync-emotion"));
+  /* the fields gst-launch -m users read: "timestamp" is stream time */
+  guint64 ts = 0;
+  fail_unless (gst_structure_get_uint64 (s, "timestamp", &ts));
+  fail_unless_equals_uint64 (ts, 12 * GST_SECOND);
+  fail_unless_equals_string (gst_structure_get_string (s, "expression"), "happy");
+
+  EmsyncEmotionReport parsed;
+  memset (&parsed, 0, sizeof parsed);
+  fail_unless (emsync_emotion_message_parse (msg, &parsed));
+  fail_unless_equals_uint64 (parsed.emotion.timestamp, 10 * GST_SECOND);
+  fail_unless_equals_uint64 (parsed.stream_time, 12 * GST_SECOND);
+  fail_unless_equals_uint64 (parsed.running_time, 11 * GST_SECOND);
+  fail_unless_equals_float (parsed.emotion.valence, 0.25);
+  fail_unless_equals_float (parsed.emotion.arousal, -0.75);
+  fail_unless_equals_float (parsed.emotion.confidence, 0.6);
+  fail_unless_equals_int (parsed.faces, 2);
+  fail_unless_equals_string (parsed.expression, "happy");
+
+  /* a scene-cut message is not an emotion message, and the reverse */
+  EmsyncSceneCut cut = { 0, 0, 0, 0.5, EMSYNC_CUT_KIND_CUT, 0 };
+  GstMessage *cut_msg = emsync_scene_cut_message_new (NULL, &cut);
+  fail_if (emsync_emotion_message_parse (cut_msg, &parsed));
+  fail_if (emsync_scene_cut_message_parse (msg, &cut));
+  gst_message_unref (cut_msg);
+  gst_message_unref (msg);
+}
+GST_END_TEST;
+
 /* Metas registered without tags must be copied by a GstBaseTransform that copies buffers. */
 GST_START_TEST (test_metas_survive_transform)
 {
@@ -105,6 +142,7 @@ gstlib_suite (void)
   tcase_add_test (tc, test_scene_cut_event_round_trip);
   tcase_add_test (tc, test_scene_cut_message_uses_stream_time);
   tcase_add_test (tc, test_emotion_event_is_sticky);
+  tcase_add_test (tc, test_emotion_message_round_trip);
   tcase_add_test (tc, test_metas_survive_transform);
   return s;
 }
