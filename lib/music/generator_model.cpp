@@ -8,9 +8,12 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <map>
 #include <mutex>
-#include <regex>
+
+#include <nlohmann/json.hpp>
 
 #include "lib/music/generator_internal.h"
 #include "lib/music/model_archive.h"
@@ -32,54 +35,108 @@ std::atomic<const TorchScriptSupport*> torchscript_support{nullptr};
 constexpr int kExpectedVocabSize = 1011;
 constexpr const char* kConfigName = "emsync.json";
 
-// The exported config is one flat JSON object of numbers and strings.
-std::map<std::string, std::string> parse_flat_json(const std::string& text) {
-  std::map<std::string, std::string> out;
-  static const std::regex pair_re("\"([A-Za-z0-9_]+)\"\\s*:\\s*(\"[^\"]*\"|[-+0-9.eE]+|true|false|null)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), pair_re); it != std::sregex_iterator(); ++it) {
-    std::string value = (*it)[2];
-    if (!value.empty() && value.front() == '"') value = value.substr(1, value.size() - 2);
-    out[(*it)[1]] = value;
+// The exported config is one flat JSON object of numbers and strings (models/FORMAT.md). Every value is checked
+// before it is converted: a malformed or out-of-range value is a ModelError naming the file and the key.
+class ConfigReader {
+ public:
+  ConfigReader(const std::string& path, const std::string& text) : path_(path) {
+    try {
+      doc_ = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      throw ModelError("generator model '" + path + "': its " + kConfigName + " is not valid JSON (" +
+                       shortened(e.what(), 200) + ")");
+    }
+    if (!doc_.is_object())
+      throw ModelError("generator model '" + path + "': its " + kConfigName + " is not a JSON object");
   }
-  return out;
-}
+
+  std::string string(const char* key) const {
+    auto it = doc_.find(key);
+    if (it == doc_.end()) return "";
+    return it->is_string() ? it->get<std::string>() : shortened(it->dump());
+  }
+
+  // A finite number in [min, max]; `fallback` when the key is absent and not required.
+  double number(const char* key, bool required, double fallback, double min, double max) const {
+    const nlohmann::json* value = find(key, required);
+    if (!value) return fallback;
+    const double v = value->is_number() ? value->get<double>() : std::nan("");
+    if (!(v >= min && v <= max)) throw out_of_range(key, *value, "a number from " + shown(min) + " to " + shown(max));
+    return v;
+  }
+
+  // A whole number in [min, max] (within int), range-checked before the conversion.
+  int integer(const char* key, bool required, int fallback, int min, int max) const {
+    const nlohmann::json* value = find(key, required);
+    if (!value) return fallback;
+    const double v = value->is_number() ? value->get<double>() : std::nan("");
+    if (!(v >= min && v <= max) || v != std::floor(v))
+      throw out_of_range(key, *value, "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+    return static_cast<int>(v);
+  }
+
+ private:
+  const nlohmann::json* find(const char* key, bool required) const {
+    auto it = doc_.find(key);
+    if (it != doc_.end()) return &*it;
+    if (required)
+      throw ModelError("generator model '" + path_ + "': its " + kConfigName + " lacks \"" + key +
+                       "\" (see models/FORMAT.md)");
+    return nullptr;
+  }
+  static std::string shortened(const std::string& s, size_t limit = 60) {
+    return s.size() <= limit ? s : s.substr(0, limit - 3) + "...";
+  }
+  static std::string shown(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
+  ModelError out_of_range(const char* key, const nlohmann::json& value, const std::string& expected) const {
+    return ModelError("generator model '" + path_ + "': \"" + key + "\" in its " + kConfigName + " must be " +
+                      expected + ", found " + shortened(value.dump()));
+  }
+
+  std::string path_;
+  nlohmann::json doc_;
+};
+
+// Bounds on the sizes a model may declare: far above any real model (official: context 1216, d_model 512), low
+// enough that the buffers sized from them cannot overflow.
+constexpr int kMaxDimension = 1 << 16;
 
 GeneratorConfig parse_config(const std::string& path, const std::string& json) {
-  auto kv = parse_flat_json(json);
-  auto number = [&](const char* key, bool required, double fallback) -> double {
-    auto it = kv.find(key);
-    if (it == kv.end()) {
-      if (required)
-        throw ModelError("generator model '" + path + "': its " + kConfigName + " lacks \"" + key +
-                         "\" (see models/FORMAT.md)");
-      return fallback;
-    }
-    return std::stod(it->second);
-  };
+  const ConfigReader r(path, json);
+  constexpr int kAnyInt = std::numeric_limits<int>::max();
   GeneratorConfig c;
-  c.format = kv.count("format") ? kv["format"] : "";
+  c.format = r.string("format");
   if (c.format != "emsync-generator")
     throw ModelError("'" + path + "' is not an emsync generator model: expected format \"emsync-generator\" in " +
                      kConfigName + ", found \"" + c.format + "\"");
-  c.format_version = static_cast<int>(number("format_version", true, 0));
+  c.format_version = r.integer("format_version", true, 0, -kAnyInt, kAnyInt);
   if (c.format_version != 1)
     throw ModelError("generator model '" + path + "' has format_version " + std::to_string(c.format_version) +
                      "; this build reads version 1");
-  c.vocab_size = static_cast<int>(number("vocab_size", true, 0));
+  c.vocab_size = r.integer("vocab_size", true, 0, -kAnyInt, kAnyInt);
   if (c.vocab_size != kExpectedVocabSize)
     throw ModelError("generator model '" + path + "' has a vocabulary of " + std::to_string(c.vocab_size) +
                      " tokens; the EMSYNC vocabulary has " + std::to_string(kExpectedVocabSize));
-  c.context = static_cast<int>(number("context", true, 0));
-  c.d_model = static_cast<int>(number("d_model", false, 0));
-  c.n_layers = static_cast<int>(number("n_layers", false, 0));
-  c.n_heads = static_cast<int>(number("n_heads", false, 0));
-  c.d_ff = static_cast<int>(number("d_ff", false, 0));
-  c.max_boundary_seconds = number("max_boundary_seconds", false, 8.0);
-  c.tick_ms = static_cast<int>(number("tick_ms", false, 8));
-  c.n_condition_positions = static_cast<int>(number("n_condition_positions", false, 2));
-  c.instrument_threshold = static_cast<int>(number("instrument_threshold", false, 3));
-  c.arousal_density_min = number("arousal_density_min", false, 0.0);
-  c.arousal_density_max = number("arousal_density_max", false, 0.0);
+  c.context = r.integer("context", true, 0, 1, kMaxDimension);
+  c.d_model = r.integer("d_model", false, 0, 0, kMaxDimension);
+  c.n_layers = r.integer("n_layers", false, 0, 0, kMaxDimension);
+  c.n_heads = r.integer("n_heads", false, 0, 0, kMaxDimension);
+  c.d_ff = r.integer("d_ff", false, 0, 0, kMaxDimension);
+  // Boundary offsets are clamped to [0, max]: 0 or less would make every boundary input the same.
+  c.max_boundary_seconds = r.number("max_boundary_seconds", false, 8.0, 1e-3, 3600.0);
+  c.tick_ms = r.integer("tick_ms", false, 8, -kAnyInt, kAnyInt);
+  c.n_condition_positions = r.integer("n_condition_positions", false, 2, -kAnyInt, kAnyInt);
+  c.instrument_threshold = r.integer("instrument_threshold", false, 3, 1, 16);
+  c.arousal_density_min = r.number("arousal_density_min", false, 0.0, 0.0, 1e6);
+  c.arousal_density_max = r.number("arousal_density_max", false, 0.0, 0.0, 1e6);
+  // The network reads exactly two condition positions (valence, arousal) in front of the tokens.
+  if (c.n_condition_positions != 2)
+    throw ModelError("generator model '" + path + "' declares " + std::to_string(c.n_condition_positions) +
+                     " condition positions; the EMSYNC architecture has 2 (valence, arousal)");
   if (c.context < c.n_condition_positions + 8)
     throw ModelError("generator model '" + path + "' has an unusable context of " + std::to_string(c.context));
   if (c.tick_ms != 8)

@@ -1,5 +1,6 @@
 #include "lib/music/model_archive.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -57,7 +58,7 @@ ModelArchive::ModelArchive(const std::string& path) : path_(path) {
     dir_size = le(rec + 40, 8);
     dir_offset = le(rec + 48, 8);
   }
-  if (dir_offset + dir_size > file_size) throw bad("truncated zip directory");
+  if (dir_offset > file_size || dir_size > file_size - dir_offset) throw bad("truncated zip directory");
   std::string dir(dir_size, '\0');
   f.seekg(static_cast<std::streamoff>(dir_offset));
   if (!f.read(dir.data(), static_cast<std::streamsize>(dir_size))) throw bad("truncated zip directory");
@@ -91,7 +92,8 @@ ModelArchive::ModelArchive(const std::string& path) : path_(path) {
       }
       x += 4 + len;
     }
-    if (r.local_header + 30 + r.size > file_size) throw bad("a record runs past the end of the file");
+    if (r.local_header > file_size || file_size - r.local_header < 30 || r.size > file_size - r.local_header - 30)
+      throw bad("a record runs past the end of the file");
     // TorchScript archives keep every record under one top folder named after the file.
     const auto slash = name.find('/');
     records_[slash == std::string::npos ? name : name.substr(slash + 1)] = r;
@@ -154,6 +156,11 @@ std::map<std::string, ModelArchive::Tensor> ModelArchive::read_weights() const {
     t.values.resize(count);
     // float32 little-endian, as this (x86-64 / little-endian) runtime stores floats
     std::memcpy(t.values.data(), bytes.data() + offset * sizeof(float), count * sizeof(float));
+    // A NaN or infinity would spread through every logit: refuse the file rather than play noise.
+    for (size_t i = 0; i < t.values.size(); ++i)
+      if (!std::isfinite(t.values[i]))
+        throw bad("lists tensor " + name + " whose value " + std::to_string(i) + " is " +
+                  (std::isnan(t.values[i]) ? "NaN" : "infinite") + " (a damaged or diverged export)");
     out[name] = std::move(t);
   }
   return out;

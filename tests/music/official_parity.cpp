@@ -4,25 +4,24 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "lib/music/generator_model.h"
 
 using namespace emsync::music;
 
-static std::vector<double> numbers_of(const std::string& json, const std::string& key) {
-  // "key": [n, n, ...]   or   "key": n
-  std::regex re("\"" + key + "\"\\s*:\\s*(\\[[^\\]]*\\]|[-+0-9.eE]+)");
-  std::smatch m;
+// "key": [n, n, ...]   or   "key": n   (empty when absent or not numbers)
+static std::vector<double> numbers_of(const nlohmann::json& doc, const char* key) {
   std::vector<double> out;
-  if (!std::regex_search(json, m, re)) return out;
-  std::string body = m[1];
-  std::regex num("[-+]?[0-9]*\\.?[0-9]+(?:[eE][-+]?[0-9]+)?");
-  for (auto it = std::sregex_iterator(body.begin(), body.end(), num); it != std::sregex_iterator(); ++it)
-    out.push_back(std::stod(it->str()));
+  auto it = doc.find(key);
+  if (it == doc.end()) return out;
+  for (const auto& v : it->is_array() ? *it : nlohmann::json::array({*it})) {
+    if (!v.is_number()) return {};
+    out.push_back(v.get<double>());
+  }
   return out;
 }
 
@@ -35,9 +34,13 @@ int main(int argc, char** argv) {
   const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
   set_inference_threads(threads);  // 2: the native step splits its work between two threads
   std::ifstream f(argv[2]);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string json = ss.str();
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    std::fprintf(stderr, "%s: not valid JSON (%s)\n", argv[2], e.what());
+    return 2;
+  }
   std::vector<double> tokens_d = numbers_of(json, "tokens"), boundary_d = numbers_of(json, "boundary");
   std::vector<double> reference = numbers_of(json, "logits_last");
   std::vector<double> valence = numbers_of(json, "valence"), arousal = numbers_of(json, "arousal");
