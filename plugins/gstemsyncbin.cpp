@@ -29,6 +29,10 @@
 #include "plugins/gstemsyncgenelements.h"
 #include "plugins/gstemsyncmidigen.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 GST_DEBUG_CATEGORY_STATIC (gst_emsync_bin_debug);
 #define GST_CAT_DEFAULT gst_emsync_bin_debug
 
@@ -191,6 +195,12 @@ link_analysis (GstEmsyncBin * self)
     } else {
       GST_INFO_OBJECT (self, "emsyncemotion not installed: using the valence/arousal properties");
     }
+  } else if (!want && self->emotion) {
+    gst_element_unlink_many (self->scenecut, self->emotion, self->tee, NULL);
+    gst_bin_remove (GST_BIN (self), self->emotion);
+    self->emotion = NULL;
+    if (!gst_element_link (self->scenecut, self->tee))
+      return FALSE;
   }
   return TRUE;
 }
@@ -203,7 +213,15 @@ gst_emsync_bin_change_state (GstElement * element, GstStateChange transition)
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not link emsyncemotion into the chain."), (NULL));
     return GST_STATE_CHANGE_FAILURE;
   }
-  return GST_ELEMENT_CLASS (gst_emsync_bin_parent_class)->change_state (element, transition);
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (gst_emsync_bin_parent_class)->change_state (element, transition);
+#ifdef __GLIBC__
+  /* The children's streaming threads allocate from glibc's per-thread arenas (up to 8 per core), which keep
+   * what the stream freed: without this, every NULL -> PLAYING -> NULL cycle left ~0.5 MB more resident until
+   * all arenas had grown (tests/lifecycle). Streaming has stopped here, so hand the free pages back. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY || transition == GST_STATE_CHANGE_READY_TO_NULL)
+    malloc_trim (0);
+#endif
+  return ret;
 }
 
 static void
@@ -258,7 +276,8 @@ gst_emsync_bin_class_init (GstEmsyncBinClass * klass)
           "conditioning (emsyncmidigen emotion-guidance; costs a second step per token)", 0.0, 5.0, 0.0, rw));
   g_object_class_install_property (gobject_class, PROP_USE_EMOTION,
       g_param_spec_boolean ("use-emotion", "Use emotion", "Analyse the video's emotion with emsyncemotion when "
-          "it is installed", DEFAULT_USE_EMOTION, (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+          "it is installed (read when the bin leaves NULL)", DEFAULT_USE_EMOTION,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &video_template);

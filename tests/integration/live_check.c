@@ -7,40 +7,7 @@
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
 
-typedef struct {
-  GstClockTime next_pts;
-  guint64 buffers, gaps, discont_after_start;
-  GstClockTime max_gap;
-  guint64 samples;
-  gint rate;
-} AudioStats;
-
-static GstFlowReturn
-on_sample (GstAppSink * sink, gpointer data)
-{
-  AudioStats *st = data;
-  GstSample *sample = gst_app_sink_pull_sample (sink);
-  GstBuffer *buf = gst_sample_get_buffer (sample);
-  if (!st->rate) {
-    GstStructure *s = gst_caps_get_structure (gst_sample_get_caps (sample), 0);
-    gst_structure_get_int (s, "rate", &st->rate);
-  }
-  GstClockTime pts = GST_BUFFER_PTS (buf);
-  if (st->buffers > 0) {
-    GstClockTimeDiff d = GST_CLOCK_DIFF (st->next_pts, pts);
-    if (ABS (d) > GST_MSECOND) {        /* more than a millisecond off: a gap or an overlap */
-      st->gaps++;
-      st->max_gap = MAX (st->max_gap, (GstClockTime) ABS (d));
-    }
-    if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT))
-      st->discont_after_start++;
-  }
-  st->next_pts = pts + GST_BUFFER_DURATION (buf);
-  st->samples += gst_buffer_get_size (buf) / 8;
-  st->buffers++;
-  gst_sample_unref (sample);
-  return GST_FLOW_OK;
-}
+#include "audio_continuity.h"
 
 int
 main (int argc, char **argv)
@@ -87,22 +54,8 @@ main (int argc, char **argv)
     }
     if (!msg)
       continue;
-    GstMessageType t = GST_MESSAGE_TYPE (msg);
-    if (t == GST_MESSAGE_QOS && GST_MESSAGE_SRC (msg) == GST_OBJECT (asink)) {
-      late++;
-    } else if (t == GST_MESSAGE_ERROR) {
-      GError *e = NULL;
-      gst_message_parse_error (msg, &e, NULL);
-      g_printerr ("error: %s\n", e->message);
-      g_error_free (e);
-      ok = FALSE;
-      gst_message_unref (msg);
+    if (!live_run_message (msg, asink, &late, &ok))
       break;
-    } else if (t == GST_MESSAGE_EOS) {
-      gst_message_unref (msg);
-      break;
-    }
-    gst_message_unref (msg);
   }
   double wall = (g_get_monotonic_time () - t0) / 1e6;
   gst_element_set_state (pipeline, GST_STATE_NULL);
