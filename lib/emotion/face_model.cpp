@@ -32,11 +32,13 @@ using json = nlohmann::json;
 std::string base64_decode(const std::string& in) {
   static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
-  int value = 0, bits = -8;
+  // Unsigned and kept to the bits not yet emitted: a signed int shifted left overflowed after 6 characters.
+  uint32_t value = 0;
+  int bits = -8;
   for (char c : in) {
     auto pos = chars.find(c);
     if (pos == std::string::npos) break;
-    value = (value << 6) + static_cast<int>(pos);
+    value = ((value << 6) | static_cast<uint32_t>(pos)) & 0xFFFFFFu;
     bits += 6;
     if (bits >= 0) {
       out.push_back(static_cast<char>((value >> bits) & 0xFF));
@@ -523,18 +525,24 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
         if (w.contains("quantization")) throw fail("weight '" + name + "' is quantized (unsupported)");
         Graph::Raw r;
         r.shape = w.at("shape").get<std::vector<int64_t>>();
-        int64_t count = 1;
-        for (auto d : r.shape) count *= d;
         if (dtype != "float32" && dtype != "int32") throw fail("weight '" + name + "' has dtype " + dtype);
-        std::size_t size = static_cast<std::size_t>(count) * 4;
-        if (offset + size > bytes.size())
-          throw fail("weights are shorter than the manifest says (at '" + name + "')");
+        // Checked dimension by dimension against what the files hold, so the product cannot overflow.
+        const std::size_t available = (bytes.size() - offset) / 4;
+        std::size_t count = 1;
+        for (auto d : r.shape) {
+          if (d < 0) throw fail("weight '" + name + "' has a negative dimension");
+          if (d > 0 && count > available / static_cast<std::size_t>(d))
+            throw fail("weights are shorter than the manifest says (at '" + name + "')");
+          count *= static_cast<std::size_t>(d);
+        }
+        if (count > available) throw fail("weights are shorter than the manifest says (at '" + name + "')");
+        const std::size_t size = count * 4;
         if (dtype == "float32") {
           r.f.resize(count);
-          std::memcpy(r.f.data(), bytes.data() + offset, size);
+          if (size) std::memcpy(r.f.data(), bytes.data() + offset, size);
         } else {
           std::vector<int32_t> tmp(count);
-          std::memcpy(tmp.data(), bytes.data() + offset, size);
+          if (size) std::memcpy(tmp.data(), bytes.data() + offset, size);
           r.i.assign(tmp.begin(), tmp.end());
         }
         g.raw[name] = std::move(r);
