@@ -1,0 +1,187 @@
+// emsync-gen-eval: what the commands share — JSON output, markdown tables, small statistics, the command line,
+// model loading and composing a piece through lib/music's Composer.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/midi/notes.h"
+#include "lib/music/composer.h"
+#include "lib/music/generator_model.h"
+
+namespace gen_eval {
+
+namespace mu = emsync::music;
+namespace md = emsync::midi;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kTick = 0.008;
+
+// ---------------------------------------------------------------- JSON (output only)
+
+class Json {
+ public:
+  enum class Kind { Null, Bool, Number, String, Array, Object };
+  Json() = default;
+  Json(double v) : kind_(Kind::Number), num_(v) {}  // NOLINT
+  Json(int v) : kind_(Kind::Number), num_(v) {}     // NOLINT
+  Json(long v) : kind_(Kind::Number), num_(static_cast<double>(v)) {}  // NOLINT
+  Json(size_t v) : kind_(Kind::Number), num_(static_cast<double>(v)) {}  // NOLINT
+  Json(bool v) : kind_(Kind::Bool), bool_(v) {}     // NOLINT
+  Json(const char* v) : kind_(Kind::String), str_(v) {}  // NOLINT
+  Json(std::string v) : kind_(Kind::String), str_(std::move(v)) {}  // NOLINT
+  static Json array() { Json j; j.kind_ = Kind::Array; return j; }
+  static Json object() { Json j; j.kind_ = Kind::Object; return j; }
+  template <class T>
+  static Json array_of(const std::vector<T>& v) {
+    Json j = array();
+    for (const auto& x : v) j.push(Json(x));
+    return j;
+  }
+
+  Json& operator[](const std::string& key) {
+    if (kind_ == Kind::Null) kind_ = Kind::Object;
+    for (auto& kv : obj_)
+      if (kv.first == key) return kv.second;
+    obj_.emplace_back(key, Json());
+    return obj_.back().second;
+  }
+  void push(Json v) {
+    if (kind_ == Kind::Null) kind_ = Kind::Array;
+    arr_.push_back(std::move(v));
+  }
+  std::string dump(int indent = 0) const;
+
+ private:
+  static void escape(std::string& out, const std::string& s);
+  void write(std::string& out, int indent, int level) const;
+
+  Kind kind_ = Kind::Null;
+  double num_ = 0.0;
+  bool bool_ = false;
+  std::string str_;
+  std::vector<Json> arr_;
+  std::vector<std::pair<std::string, Json>> obj_;
+};
+
+// ---------------------------------------------------------------- tables
+
+std::string fmt(const char* f, double v);
+std::string fmt_pct(double share);
+
+struct Table {
+  std::string title;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  void print() const;
+};
+
+// ---------------------------------------------------------------- small statistics
+
+double median(std::vector<double> v);
+double quantile(std::vector<double> v, double q);
+double mean(const std::vector<double>& v);
+double pearson(const std::vector<double>& x, const std::vector<double>& y);
+double spearman(const std::vector<double>& x, const std::vector<double>& y);
+
+double now_seconds();
+double peak_rss_mib();
+double current_rss_mib();
+
+// ---------------------------------------------------------------- options
+
+struct Args {
+  std::string command;
+  std::string model;
+  std::vector<std::string> midi;
+  std::string json;
+  int threads = 1;
+  double seconds = -1;  // per-command default
+  int pieces = -1;
+  uint64_t seed = 1;
+  int seeds = 3;
+  int ref_steps = 24;
+  int short_context = 64;
+  double cut_every = 6.0;
+  std::vector<double> grid{-0.8, -0.4, 0.0, 0.4, 0.8};
+  std::vector<double> kv_profile;  // speed: extra cache lengths for the KV step profile
+  std::string sync = "hard";
+  int max_files = 40;
+  double max_midi_seconds = 0;  // 0 = whole file
+  bool note_grammar = true;     // --no-note-grammar: let the model emit invalid note events (comparison)
+  double guidance = 0.0;        // --guidance G: emotion guidance strength (ComposerOptions::emotion_guidance)
+  bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token
+  double temperature = 1.35;       // --temperature T (the reference demo's 1.35 by default)
+  double density_control = 0.0;    // --density-control K (ComposerOptions::density_control)
+  double mode_control = 0.0;       // --mode-control K (ComposerOptions::mode_control)
+};
+
+[[noreturn]] void usage(int rc);
+Args parse_args(int argc, char** argv);
+mu::SyncMode parse_sync(const std::string& s);
+const char* sync_name(mu::SyncMode m);
+
+// The "tool/command/threads/seed/options/host" head of every command's JSON.
+Json header_json(const Args& a, const std::string& command);
+// Writes `j` to --json when given.
+void write_json(const Args& a, const Json& j);
+
+// ---------------------------------------------------------------- generation
+
+struct Piece {
+  std::vector<mu::TimedToken> tokens;
+  std::vector<int> raw;  // tokens only
+  std::vector<double> kept_cuts;
+  long cuts_served = 0;  // kept cuts the schedule marked served (a <CHORD> within 1 s)
+  double seconds = 0;
+  double gen_seconds = 0;
+  mu::ComposerStats stats;
+  std::vector<double> ms_per_token;  // one entry per token (the token's share of its generate call)
+};
+
+struct ModelInfo {
+  std::shared_ptr<const mu::GeneratorModel> model;
+  double load_seconds = 0;
+};
+
+// Sets the inference threads, loads --model, prints its summary and records it as out["model"].
+ModelInfo open_model(const Args& a, Json& out);
+
+struct GenRequest {
+  mu::SyncMode sync = mu::SyncMode::Hard;
+  uint64_t seed = 0;
+  double seconds = 30;
+  std::vector<double> cuts;
+  float valence = 0.0f;
+  float arousal = 0.0f;
+  bool time_tokens = false;
+  bool note_grammar = true;
+  float guidance = 0.0f;
+  mu::InstrumentCount instruments = mu::InstrumentCount::More;
+  float temperature = 1.35f;  // SamplerOptions' default, the reference demo's value
+  float density_control = 0.0f;
+  float mode_control = 0.0f;
+};
+
+// A request for `seconds` of music with the command line's composer options (the rest at GenRequest's defaults).
+GenRequest request_from_args(const Args& a, mu::SyncMode sync, uint64_t seed, double seconds);
+
+Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req);
+std::vector<md::Note> piece_notes(const Piece& p, bool close_open);
+
+// Scene cuts 2-12 s apart over `seconds`.
+std::vector<double> random_cuts(std::mt19937_64& rng, double seconds);
+
+// ---------------------------------------------------------------- commands
+
+int cmd_speed(const Args& a);
+int cmd_sync(const Args& a);
+int cmd_emotion(const Args& a);
+int cmd_stats(const Args& a);
+
+}  // namespace gen_eval
