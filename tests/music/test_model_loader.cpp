@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <glib/gstdio.h>
 
 #include "lib/music/generator_model.h"
@@ -98,8 +100,11 @@ static std::string config_with(const std::string& key, const std::string& value)
 }
 
 // Loads `archive` from a temporary file; returns the ModelError's message ("" when it loaded).
-static std::string load_error(const std::string& archive, std::string* path_out = nullptr) {
-  gchar* path = g_build_filename(g_get_tmp_dir(), "emsync-loader-test.pt", nullptr);
+static std::string load_error(const std::string& archive) {
+  gchar* path = nullptr;
+  const int fd = g_file_open_tmp("emsync-loader-XXXXXX.pt", &path, nullptr);
+  fail_unless(fd >= 0);
+  close(fd);
   fail_unless(g_file_set_contents(path, archive.data(), archive.size(), nullptr));
   std::string message;
   try {
@@ -109,7 +114,6 @@ static std::string load_error(const std::string& archive, std::string* path_out 
   }
   fail_unless(message.empty() || message.find(path) != std::string::npos, "message lacks the path: %s",
               message.c_str());
-  if (path_out) *path_out = path;
   g_remove(path);
   g_free(path);
   return message;
