@@ -1,10 +1,16 @@
 # Thin wrapper around meson. Quick start on a fresh Debian 12 machine (as root or with sudo):
 #   make demo    installs what is missing, builds, scores the bundled example video
 #   make check   installs what is missing, builds, runs the whole test suite
+#   make check-sanitize   the suite built with clang under ASan + UBSan in build-sanitize (scripts/check-sanitize.sh)
+#   make fuzz FUZZ_SECONDS=600   builds the libFuzzer harnesses in build-fuzz, runs each that long (fuzz/run.sh)
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps build check demo bench bench-quick clean install
+SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build check check-sanitize fuzz demo bench bench-quick clean install
 
 all: build
 
@@ -20,6 +26,15 @@ build: $(BUILD)/build.ninja
 check: deps
 	$(MAKE) build
 	./scripts/run-tests.sh $(BUILD)
+
+# clang and its sanitizer runtimes are installed only for these two targets (EMSYNC_WITH_SANITIZE).
+check-sanitize:
+	EMSYNC_WITH_SANITIZE=1 ./scripts/install-deps.sh
+	./scripts/check-sanitize.sh $(SANITIZE_BUILD)
+
+fuzz:
+	EMSYNC_WITH_SANITIZE=1 ./scripts/install-deps.sh
+	./fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)
 
 demo: deps
 	$(MAKE) build

