@@ -13,9 +13,24 @@ namespace emsync::cli {
 using emsync::midi::Instrument;
 using emsync::midi::Note;
 
-std::vector<double> chord_onsets(const std::string& midi_path) {
+std::vector<Note> notes_from_events(const std::vector<emsync::midi::MidiEvent>& events) {
+  emsync::midi::SmfFile file;
+  for (const auto& e : events) {
+    emsync::midi::SmfChannelEvent c;
+    c.tick = static_cast<uint64_t>(std::llround(std::max(0.0, e.time_seconds) * 1000.0));
+    c.time_seconds = c.tick / 1000.0;
+    c.status = e.status;
+    c.data1 = e.data1;
+    c.data2 = e.data2;
+    file.events.push_back(c);
+  }
+  std::stable_sort(file.events.begin(), file.events.end(),
+                   [](const auto& a, const auto& b) { return a.tick < b.tick; });
+  return emsync::midi::notes_from_smf(file);
+}
+
+std::vector<double> chord_onsets(const std::vector<Note>& notes) {
   std::vector<double> onsets;
-  std::vector<Note> notes = emsync::midi::read_notes(midi_path);
   std::map<long, int> per_tick;  // 8 ms tick -> pitched note starts
   for (const Note& n : notes)
     if (n.instrument != Instrument::Drums) per_tick[std::lround(n.start_seconds / 0.008)]++;
@@ -38,17 +53,9 @@ void text(cairo_t* cr, double x, double y, const std::string& s, double size = 1
 
 }  // namespace
 
-bool draw_timeline(const TimelineData& data, const std::string& midi_path, const std::string& png_path,
-                   std::string& why) {
-  std::vector<Note> notes;
-  std::vector<double> chords;
-  try {
-    notes = emsync::midi::read_notes(midi_path);
-    chords = chord_onsets(midi_path);
-  } catch (const std::exception& e) {
-    why = std::string("cannot read the generated music: ") + e.what();
-    return false;
-  }
+bool draw_timeline(const TimelineData& data, const std::string& png_path, std::string& why) {
+  const std::vector<Note> notes = notes_from_events(data.midi);
+  const std::vector<double> chords = chord_onsets(notes);
   double duration = 1.0;
   for (const Note& n : notes) duration = std::max(duration, n.end_seconds);
   for (const auto& c : data.cuts) duration = std::max(duration, c.time);

@@ -4,6 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "lib/midi/notes.h"
+#include "lib/midi/tokenizer.h"
+
 namespace emsync::cli {
 
 struct TimelineCut {
@@ -19,13 +22,17 @@ struct TimelineEmotion {
 struct TimelineData {
   std::vector<TimelineCut> cuts;
   std::vector<TimelineEmotion> emotion;  // empty: neutral
+  std::vector<emsync::midi::MidiEvent> midi;  // the generated channel messages, in stream time
 };
 
+// Notes of a stream of channel messages, read as lib/midi reads a file written with 1 ms ticks (what
+// emsyncmidienc writes), so the picture shows what the .mid holds.
+std::vector<emsync::midi::Note> notes_from_events(const std::vector<emsync::midi::MidiEvent>& events);
+
 // Times of chord onsets: >= 3 pitched (non-drum) notes starting within one 8 ms tick.
-std::vector<double> chord_onsets(const std::string& midi_path);
+std::vector<double> chord_onsets(const std::vector<emsync::midi::Note>& notes);
 
 // Draws a PNG with cairo. Returns false and sets `why` on failure.
-bool draw_timeline(const TimelineData& data, const std::string& midi_path, const std::string& png_path,
-                   std::string& why);
+bool draw_timeline(const TimelineData& data, const std::string& png_path, std::string& why);
 
 }  // namespace emsync::cli

@@ -78,6 +78,149 @@ case "$case_name" in
     [ $rc -ne 0 ] || fail "exit code 0 for an unwritable output"
     echo "$out" | grep -q "cannot write output" || fail "unexpected message: $out"
     ;;
+  input_is_output)
+    # Writing the output over the input must be refused before anything is written, also through another path.
+    make_clip
+    cp "$work/clip.mp4" "$work/orig.mp4"
+    mkdir "$work/sub"
+    ln -s "$work/clip.mp4" "$work/link.mp4"
+    for out in "$work/clip.mp4" "$work/sub/../clip.mp4" "$work/link.mp4"; do
+      msg=$("$emsync" "$work/clip.mp4" -o "$out" --model "$model" -q 2>&1) && fail "input = output ($out) was accepted"
+      echo "$msg" | grep -q "is the input file" || fail "unexpected message for $out: $msg"
+      cmp -s "$work/clip.mp4" "$work/orig.mp4" || fail "the input was changed by -o $out"
+    done
+    ;;
+  failed_run_keeps_files)
+    # A failed run leaves what was there and nothing else (no 0-byte output, no temporary file).
+    make_clip
+    echo "not a video" > "$work/notvideo.mp4"
+    cp "$work/clip.mp4" "$work/good.mp4"
+    "$emsync" "$work/notvideo.mp4" -o "$work/good.mp4" --model "$model" -q 2>/dev/null && fail "a text file was accepted"
+    cmp -s "$work/clip.mp4" "$work/good.mp4" || fail "the existing output was deleted or changed by a failed run"
+    "$emsync" "$work/clip.mp4" -o "$work/new.mp4" --midi "$work/no/such/dir/x.mid" --model "$model" -q 2>/dev/null \
+      && fail "an unwritable --midi was accepted"
+    [ ! -e "$work/new.mp4" ] || fail "a failed run left $(stat -c %s "$work/new.mp4") bytes in new.mp4"
+    # A model that cannot be loaded fails once the pipeline starts: the existing files stay, no temporary is left.
+    cp "$work/clip.mp4" "$work/good.mid"
+    "$emsync" "$work/clip.mp4" -o "$work/good.mp4" --midi "$work/good.mid" --model "$work/notvideo.mp4" -q \
+      2>/dev/null && fail "a broken model was accepted"
+    cmp -s "$work/clip.mp4" "$work/good.mp4" && cmp -s "$work/clip.mp4" "$work/good.mid" \
+      || fail "a failed run changed an existing output"
+    left=$(ls "$work" | grep -c '\.part$')
+    [ "$left" -eq 0 ] || fail "temporary files left: $(ls "$work")"
+    ;;
+  interrupt)
+    # SIGINT finishes the files (playable, under their names); two SIGTERMs stop at once and remove only what the
+    # run created. A long clip so that the run is still going when the signal comes.
+    need ffmpeg
+    ffmpeg -v error -y -f lavfi -i "testsrc=s=160x120:r=25:d=120" -f lavfi -i "sine=f=440:d=120" -c:v libx264 \
+      -pix_fmt yuv420p -c:a aac -shortest "$work/long.mp4" || fail "could not make the long clip"
+    set -m  # job control: the background runs get SIGINT as from a terminal (not ignored)
+    started() {  # waits until the muxer has written 1 kB (into its temporary file)
+      for _ in $(seq 300); do
+        [ -n "$(find "$work" -name "$1*" -newer "$work/long.mp4" -size +1k)" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+      done
+      return 1
+    }
+    "$emsync" "$work/long.mp4" -o "$work/int.mp4" --midi "$work/int.mid" --model "$model" -q 2>"$work/int.log" &
+    pid=$!
+    started int.mp4 $pid || fail "the run ended before it could be interrupted: $(cat "$work/int.log")"
+    kill -INT $pid
+    wait $pid; rc=$?
+    [ $rc -eq 130 ] || fail "exit code $rc after SIGINT (expected 130): $(cat "$work/int.log")"
+    adur=$(probe "$work/int.mp4" a duration) || fail "the interrupted output is not playable"
+    awk -v d="$adur" 'BEGIN { exit !(d > 0) }' || fail "no audio in the interrupted output ($adur)"
+    head -c 4 "$work/int.mid" | grep -q MThd || fail "no MIDI file after SIGINT"
+    cp "$work/long.mp4" "$work/keep.mp4"
+    "$emsync" "$work/long.mp4" -o "$work/keep.mp4" --wav "$work/new.wav" --model "$model" -q 2>"$work/term.log" &
+    pid=$!
+    started keep.mp4 $pid || fail "the run ended before it could be stopped: $(cat "$work/term.log")"
+    kill -TERM $pid; sleep 0.2; kill -TERM $pid
+    wait $pid; rc=$?
+    [ $rc -eq 143 ] || fail "exit code $rc after SIGTERM (expected 143): $(cat "$work/term.log")"
+    cmp -s "$work/long.mp4" "$work/keep.mp4" || fail "the existing output was changed by a stopped run"
+    [ ! -e "$work/new.wav" ] || fail "a stopped run left new.wav"
+    left=$(ls "$work" | grep -c '\.part$')
+    [ "$left" -eq 0 ] || fail "temporary files left: $(ls "$work")"
+    ;;
+  keep_audio_without_audio)
+    # --keep-audio on a video without sound runs with a warning instead of waiting forever for the sound.
+    need ffmpeg
+    ffmpeg -v error -y -f lavfi -i "testsrc=s=320x240:r=25:d=3" -c:v libx264 -pix_fmt yuv420p "$work/silent.mp4" \
+      || fail "ffmpeg"
+    out=$(timeout 120 "$emsync" "$work/silent.mp4" -o "$work/out.mp4" --keep-audio 0.5 --model "$model" -q 2>&1); rc=$?
+    [ $rc -ne 124 ] || fail "emsync hung on --keep-audio without an audio track"
+    [ $rc -eq 0 ] || fail "exit code $rc: $out"
+    echo "$out" | grep -q "no audio track" || fail "no warning about the missing audio track: $out"
+    [ "$(probe "$work/out.mp4" a codec_name)" = aac ] || fail "no music in the output"
+    ;;
+  bad_options)
+    # Each bad value is refused with one line naming the option, before any file is written; no GLib warnings.
+    make_clip
+    while read -r args; do
+      # shellcheck disable=SC2086
+      out=$("$emsync" "$work/clip.mp4" -o "$work/out.mp4" $args --model "$model" -q 2>&1); rc=$?
+      [ $rc -ne 0 ] || fail "'$args' was accepted"
+      [ "$(echo "$out" | wc -l)" -eq 1 ] || fail "'$args': expected one line, got: $out"
+      echo "$out" | grep -q -- "^emsync: error: ${args%% *}" || fail "'$args': the message does not name the option: $out"
+      [ ! -e "$work/out.mp4" ] || fail "'$args' left an output"
+    done <<'LIST'
+--sync bogus
+--instruments 3
+--valence 5 --arousal 0
+--arousal -1.5 --valence 0
+--threads 500
+--threads 0
+--seed -1
+--seed 12abc
+--keep-audio 2
+--keep-audio -0.1
+--density-control nan
+--emotion-guidance 99
+LIST
+    ;;
+  webm_output)
+    # .webm is WebM (VP8/VP9 + Opus/Vorbis, DocType webm), not Matroska with H.264 in it.
+    make_clip
+    "$emsync" "$work/clip.mp4" -o "$work/out.webm" --model "$model" -q || fail "emsync exited with $?"
+    head -c 64 "$work/out.webm" | grep -aq webm || fail "the EBML DocType is not webm"
+    vcodec=$(probe "$work/out.webm" v codec_name)
+    case "$vcodec" in vp8|vp9) ;; *) fail "video codec $vcodec in the WebM" ;; esac
+    acodec=$(probe "$work/out.webm" a codec_name)
+    case "$acodec" in opus|vorbis) ;; *) fail "audio codec $acodec in the WebM" ;; esac
+    ;;
+  avi_to_mp4)
+    # AVI gives no presentation times: the MPEG-4 video is re-encoded instead of failing in the muxer.
+    need ffmpeg
+    ffmpeg -v error -y -f lavfi -i "testsrc=s=320x240:r=25:d=4" -f lavfi -i "sine=d=4" -c:v mpeg4 -c:a mp3 \
+      -shortest "$work/in.avi" || fail "ffmpeg"
+    out=$("$emsync" "$work/in.avi" -o "$work/out.mp4" --model "$model" -q 2>&1) || fail "emsync failed: $out"
+    [ "$(probe "$work/out.mp4" v codec_name)" = h264 ] || fail "no H.264 video in the output"
+    [ "$(probe "$work/out.mp4" a codec_name)" = aac ] || fail "no AAC audio in the output"
+    frames=$(ffprobe -v error -select_streams v -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$work/out.mp4")
+    [ "$frames" -eq 100 ] || fail "$frames video frames for 4 s at 25 fps"
+    ;;
+  not_a_video)
+    # A text file or a picture as input: one line naming the file and saying a video was expected.
+    need ffmpeg
+    echo "hello" > "$work/notes.txt"
+    ffmpeg -v error -y -f lavfi -i "testsrc=s=64x48" -frames:v 1 "$work/pic.png" || fail "ffmpeg"
+    for f in notes.txt pic.png; do
+      out=$("$emsync" "$work/$f" -o "$work/out.mp4" --model "$model" -q 2>&1) && fail "$f was accepted"
+      [ "$(echo "$out" | wc -l)" -eq 1 ] || fail "$f: expected one line, got: $out"
+      echo "$out" | grep -q "$work/$f" || fail "$f: the message does not name the file: $out"
+      echo "$out" | grep -q "video file" || fail "$f: the message does not say a video was expected: $out"
+    done
+    ;;
+  timeline_from_events)
+    # The timeline's notes come from the run's MIDI stream, with no MIDI file on the side (none can be made here).
+    make_clip
+    TMPDIR="$work/missing" "$emsync" "$work/clip.mp4" -o "$work/out.mp4" --timeline "$work/out.png" --model "$model" \
+      --seed 3 -q || fail "emsync exited with $?"
+    head -c 8 "$work/out.png" | grep -q PNG || fail "no PNG timeline"
+    ;;
   bin_pipeline)
     make_clip
     gst-launch-1.0 -q -e filesrc location="$work/clip.mp4" ! decodebin ! video/x-raw ! \
