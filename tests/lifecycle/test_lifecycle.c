@@ -8,6 +8,9 @@
 #include <gst/app/gstappsink.h>
 
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "tests/lifecycle/lifecycle_common.h"
 
@@ -222,7 +225,7 @@ chain_reset_counters (Chain * c)
 /* State cycling */
 
 /* Cycles `desc` NULL -> PLAYING (until `buffers` buffers reached "out") -> NULL and bounds the memory growth
- * between the end of the warm-up and the last cycle. */
+ * between the first and the last cycle; reports the growth per cycle after the warm-up too. */
 static void
 cycle_chain (const gchar * label, const gchar * desc, gint buffers, guint64 feed_limit, gdouble bound_mb)
 {
@@ -231,7 +234,7 @@ cycle_chain (const gchar * label, const gchar * desc, gint buffers, guint64 feed
   cycles = MAX (cycles, WARMUP_CYCLES + 1);
   Chain *c = chain_new (desc);
   c->feed.limit = feed_limit;
-  double start_mb = lifecycle_rss_mb (), warm_mb = 0.0;
+  double start_mb = lifecycle_rss_mb (), first_mb = 0.0, warm_mb = 0.0;
   GString *trace = g_string_new ("");
   gint64 t0 = g_get_monotonic_time ();
   for (guint i = 0; i < cycles; i++) {
@@ -239,6 +242,8 @@ cycle_chain (const gchar * label, const gchar * desc, gint buffers, guint64 feed
     fail_unless (gst_element_set_state (c->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
     chain_wait (c, buffers, TRUE, 30.0);
     fail_unless_equals_int (gst_element_set_state (c->pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+    if (i == 0)
+      first_mb = lifecycle_rss_mb ();
     if (i + 1 == WARMUP_CYCLES)
       warm_mb = lifecycle_rss_mb ();
     if ((i + 1) % 10 == 0)
@@ -250,10 +255,10 @@ cycle_chain (const gchar * label, const gchar * desc, gint buffers, guint64 feed
       "%+.1f KB per cycle after warm-up (bound %.0f MB)\n", label, cycles,
       (g_get_monotonic_time () - t0) / 1e6, start_mb, warm_mb, WARMUP_CYCLES, end_mb, cycles, per_cycle_kb,
       bound_mb);
-  g_print ("  RSS every 10 cycles (MB):%s\n", trace->str);
+  g_print ("  RSS after the first cycle %.1f MB, then every 10 cycles (MB):%s\n", first_mb, trace->str);
   g_string_free (trace, TRUE);
-  fail_unless (end_mb - warm_mb < bound_mb, "%s: RSS grew %.1f MB over %u cycles", label, end_mb - warm_mb,
-      cycles - WARMUP_CYCLES);
+  fail_unless (end_mb - first_mb < bound_mb, "%s: RSS grew %.1f MB from the first cycle to the last (%u)", label,
+      end_mb - first_mb, cycles);
   chain_free (c);
 }
 
@@ -297,9 +302,10 @@ synth_desc (const gchar * props)
       lifecycle_soundfont ());
 }
 
-/* A generous bound: the bin grew 20-26 MB over these 30 cycles before its fix (glibc's per-thread arenas, see
- * gstemsyncbin.cpp) and grows 1-3 MB with it. */
-#define CYCLE_BOUND_MB 8.0
+/* A generous bound on the growth from the first cycle to the 50th: the bin grew 24-44 MB before its fix (glibc's
+ * per-thread arenas, see gstemsyncbin.cpp) and 3-6 MB with it on a loaded 2-core machine; the elements alone
+ * stay under 3 MB. A leak of 0.3 MB per cycle fails. */
+#define CYCLE_BOUND_MB 15.0
 
 GST_START_TEST (test_cycle_scenecut)
 {
@@ -329,6 +335,12 @@ GST_END_TEST;
 GST_START_TEST (test_cycle_synth)
 {
   REQUIRE_SOUNDFONT ();
+#ifdef __GLIBC__
+  /* A fixed mmap threshold (this test's own process): with glibc's moving one the SoundFont's samples, ~10 MB
+   * freed and allocated again each cycle, land in the heap on some runs and in their own mapping on others, a
+   * step in RSS that is no leak. The bin keeps the default: its fix is about what that default does. */
+  mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
   gchar *desc = synth_desc ("");
   cycle_chain ("emsyncsynth", desc, 20, 0, CYCLE_BOUND_MB);
   g_free (desc);
