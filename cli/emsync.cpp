@@ -85,6 +85,29 @@ const char *const kTimedContainers[] = {
   "video/quicktime", "video/x-matroska", "video/webm", "video/mpegts", "video/x-flv", "application/ogg",
 };
 
+/* The file a symbolic link names (it need not exist yet), or NULL for a path that is no link. */
+gchar *
+resolve_link (const char *path)
+{
+  gchar *resolved = nullptr;
+  for (int hops = 0; hops < 40; hops++) {
+    const char *at = resolved ? resolved : path;
+    gchar *target = g_file_read_link (at, nullptr);
+    if (!target)
+      break;
+    if (!g_path_is_absolute (target)) {
+      gchar *dir = g_path_get_dirname (at);
+      gchar *joined = g_build_filename (dir, target, NULL);
+      g_free (dir);
+      g_free (target);
+      target = joined;
+    }
+    g_free (resolved);
+    resolved = target;
+  }
+  return resolved;
+}
+
 /* A file this run writes: the elements write `temp`, renamed over `path` on success. */
 struct OutputFile {
   std::string path;
@@ -98,8 +121,11 @@ struct Outputs {
     discard ();
   }
 
-  /* Creates the temporary file beside `path`; false (errno set) when the folder cannot be written. */
-  bool add (const char *path, std::string & temp) {
+  /* Creates the temporary file beside `path` (beside the file a symbolic link names, so the link stays);
+   * false (errno set) when the folder cannot be written. */
+  bool add (const char *asked, std::string & temp) {
+    gchar *resolved = resolve_link (asked);
+    const char *path = resolved ? resolved : asked;
     gchar *dir = g_path_get_dirname (path), *base = g_path_get_basename (path);
     gchar *name = g_strdup_printf ("%s.emsync-XXXXXX.part", base);
     gchar *tmpl = g_build_filename (dir, name, NULL);
@@ -111,6 +137,7 @@ struct Outputs {
       temp = tmpl;
     }
     int saved = errno;
+    g_free (resolved);
     g_free (dir);
     g_free (base);
     g_free (name);
@@ -682,8 +709,12 @@ check_outputs (const App & app)
   for (size_t i = 0; i < G_N_ELEMENTS (outputs); i++) {
     if (!outputs[i])
       continue;
+    struct stat out_stat;
+    bool exists = stat (outputs[i], &out_stat) == 0;
+    /* Replacing a device or a pipe by renaming a file over it would be worse than failing. */
     const char *problem = same_file (input_stat, outputs[i]) ? "is the input file"
-        : g_file_test (outputs[i], G_FILE_TEST_IS_DIR) ? "is a folder" : nullptr;
+        : exists && S_ISDIR (out_stat.st_mode) ? "is a folder"
+        : exists && !S_ISREG (out_stat.st_mode) ? "is not a regular file" : nullptr;
     for (size_t j = 0; j < i && !problem; j++) {
       struct stat s;
       if (outputs[j] && (g_str_equal (outputs[i], outputs[j]) || (stat (outputs[j], &s) == 0
@@ -904,11 +935,8 @@ build_pipeline (App & app, GstElement * score, const InputInfo & input, bool kee
 void
 run (App & app)
 {
-  app.loop = g_main_loop_new (NULL, FALSE);
   GstBus *bus = gst_element_get_bus (app.pipeline);
   gst_bus_add_watch (bus, (GstBusFunc) on_bus, &app);
-  guint sigint = g_unix_signal_add (SIGINT, (GSourceFunc) on_sigint, &app);
-  guint sigterm = g_unix_signal_add (SIGTERM, (GSourceFunc) on_sigterm, &app);
   app.progress = !app.opt.quiet && isatty (STDERR_FILENO);
   if (app.progress)
     g_timeout_add (250, (GSourceFunc) on_progress, &app);
@@ -929,8 +957,6 @@ run (App & app)
     gst_message_unref (m);
   }
   gst_element_set_state (app.pipeline, GST_STATE_NULL);
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
   if (app.progress)
     g_printerr ("\r%60s\r", "");
   gst_bus_remove_watch (bus);
@@ -1035,17 +1061,22 @@ main (int argc, char **argv)
     keep = false;
   }
 
+  /* From here a signal is handled in the main loop (it is dispatched once the loop runs). */
+  app.loop = g_main_loop_new (NULL, FALSE);
+  guint sigint = g_unix_signal_add (SIGINT, (GSourceFunc) on_sigint, &app);
+  guint sigterm = g_unix_signal_add (SIGTERM, (GSourceFunc) on_sigterm, &app);
   Outputs files;                /* removes what it created unless committed */
   Targets targets;
   bool built = create_outputs (o, files, targets) && build_pipeline (app, score, input, keep, level, targets);
   gst_object_unref (score);     /* the pipeline holds it */
-  if (!built) {
-    if (app.pipeline)
-      gst_object_unref (app.pipeline);
+  if (built)
+    run (app);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  if (app.pipeline)
+    gst_object_unref (app.pipeline);
+  if (!built)
     return 1;
-  }
-  run (app);
-  gst_object_unref (app.pipeline);
 
   int rc = app.interrupted ? 128 + app.interrupted : 0;
   if (app.failed) {

@@ -90,6 +90,22 @@ case "$case_name" in
       cmp -s "$work/clip.mp4" "$work/orig.mp4" || fail "the input was changed by -o $out"
     done
     ;;
+  output_kinds)
+    # An output through a symbolic link is written where the link points (the link stays); a pipe or device
+    # as an output is refused (renaming a file over it would replace it).
+    make_clip
+    mkdir "$work/target"
+    ln -s target/real.mp4 "$work/link.mp4"
+    "$emsync" "$work/clip.mp4" -o "$work/link.mp4" --model "$model" -q || fail "emsync exited with $?"
+    [ -L "$work/link.mp4" ] || fail "the symbolic link was replaced"
+    [ "$(probe "$work/target/real.mp4" a codec_name)" = aac ] || fail "nothing written where the link points"
+    mkfifo "$work/pipe.mid"
+    out=$(timeout 60 "$emsync" "$work/clip.mp4" -o "$work/out.mp4" --midi "$work/pipe.mid" --model "$model" -q 2>&1); rc=$?
+    [ $rc -ne 124 ] || fail "emsync hung on a pipe as output"
+    [ $rc -ne 0 ] || fail "a pipe as output was accepted"
+    echo "$out" | grep -q "'$work/pipe.mid' is not a regular file" || fail "unexpected message: $out"
+    [ -p "$work/pipe.mid" ] || fail "the pipe was replaced"
+    ;;
   failed_run_keeps_files)
     # A failed run leaves what was there and nothing else (no 0-byte output, no temporary file).
     make_clip
