@@ -310,7 +310,9 @@ ghost (GstEmsyncBin * self, GstElement * child, const gchar * child_pad, const g
     GstStaticPadTemplate * templ)
 {
   GstPad *target = gst_element_get_static_pad (child, child_pad);
-  GstPad *pad = gst_ghost_pad_new_from_template (name, target, gst_static_pad_template_get (templ));
+  /* The class's template (gst_static_pad_template_get would make a floating one nobody sinks). */
+  GstPad *pad = gst_ghost_pad_new_from_template (name, target,
+      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), templ->name_template));
   gst_pad_add_probe (target, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
           GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM), drop_when_unlinked, pad, NULL);
   gst_object_unref (target);
@@ -359,7 +361,7 @@ gst_emsync_bin_init (GstEmsyncBin * self)
 
   GstPad *target = gst_element_get_static_pad (self->convert, "sink");
   gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new_from_template ("sink", target,
-          gst_static_pad_template_get (&sink_template)));
+          gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "sink")));
   gst_object_unref (target);
   ghost (self, self->video_queue, "src", "video", &video_template);
   ghost (self, self->synth, "src", "audio", &audio_template);

@@ -32,8 +32,9 @@ main (int argc, char **argv)
   GString *props = g_string_new ("");
   for (int i = 2; i < argc; i++)
     g_string_append_printf (props, " %s", argv[i]);
-  /* Warm-up: the first fifth of the run, at most 5 minutes (models, pools, caches and the queues filling). */
-  double warmup_s = MIN (300.0, seconds / 5.0);
+  /* Warm-up: the first fifth of the run, at least 30 s (the queues fill in lookahead + 2 s) and at most 5 minutes,
+   * never more than half of it (models, pools, caches and the queues filling). */
+  double warmup_s = MIN (seconds / 2.0, CLAMP (seconds / 5.0, 30.0, 300.0));
   int frames = (int) (seconds * 25);
   gchar *desc = g_strdup_printf ("videotestsrc name=vsrc is-live=true num-buffers=%d pattern=ball ! "
       "video/x-raw,width=320,height=240,framerate=25/1 ! emsyncbin name=s%s "
