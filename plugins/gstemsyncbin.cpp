@@ -38,20 +38,16 @@ GST_DEBUG_CATEGORY_STATIC (gst_emsync_bin_debug);
 
 enum {
   PROP_0,
-  PROP_MODEL,
-  PROP_MODEL_FILE,
   PROP_SOUNDFONT,
-  PROP_LOOKAHEAD,
-  PROP_MIN_BOUNDARY_GAP,
-  PROP_SYNC,
-  PROP_SEED,
-  PROP_INSTRUMENTS,
-  PROP_VALENCE,
-  PROP_AROUSAL,
-  PROP_DENSITY_CONTROL,
-  PROP_MODE_CONTROL,
-  PROP_EMOTION_GUIDANCE,
   PROP_USE_EMOTION,
+  PROP_FIRST_GENERATOR,         /* then one per generator_properties[] entry */
+};
+
+/* emsyncmidigen's properties that the bin offers as its own, with the child's pspecs (names, texts, ranges and
+ * defaults come from emsyncmidigen, whose generator defaults are lib/music's ComposerOptions). */
+static const gchar *const generator_properties[] = {
+  "model", "model-file", "lookahead", "min-boundary-gap", "sync", "seed", "instruments", "valence", "arousal",
+  "density-control", "mode-control", "emotion-guidance",
 };
 
 #define DEFAULT_USE_EMOTION TRUE
@@ -81,49 +77,42 @@ static GstStaticPadTemplate midi_template = GST_STATIC_PAD_TEMPLATE ("midi", GST
 static GstElement *
 property_target (GstEmsyncBin * self, guint prop_id, const gchar ** name)
 {
-  switch (prop_id) {
-    case PROP_MODEL:
-      *name = "model";
-      return self->midigen;
-    case PROP_MODEL_FILE:
-      *name = "model-file";
-      return self->midigen;
-    case PROP_SOUNDFONT:
-      *name = "soundfont";
-      return self->synth;
-    case PROP_LOOKAHEAD:
-      *name = "lookahead";
-      return self->midigen;
-    case PROP_MIN_BOUNDARY_GAP:
-      *name = "min-boundary-gap";
-      return self->midigen;
-    case PROP_SYNC:
-      *name = "sync";
-      return self->midigen;
-    case PROP_SEED:
-      *name = "seed";
-      return self->midigen;
-    case PROP_INSTRUMENTS:
-      *name = "instruments";
-      return self->midigen;
-    case PROP_VALENCE:
-      *name = "valence";
-      return self->midigen;
-    case PROP_AROUSAL:
-      *name = "arousal";
-      return self->midigen;
-    case PROP_DENSITY_CONTROL:
-      *name = "density-control";
-      return self->midigen;
-    case PROP_MODE_CONTROL:
-      *name = "mode-control";
-      return self->midigen;
-    case PROP_EMOTION_GUIDANCE:
-      *name = "emotion-guidance";
-      return self->midigen;
-    default:
-      return NULL;
+  if (prop_id == PROP_SOUNDFONT) {
+    *name = "soundfont";
+    return self->synth;
   }
+  if (prop_id >= PROP_FIRST_GENERATOR && prop_id < PROP_FIRST_GENERATOR + G_N_ELEMENTS (generator_properties)) {
+    *name = generator_properties[prop_id - PROP_FIRST_GENERATOR];
+    return self->midigen;
+  }
+  return NULL;
+}
+
+/* A pspec equal to `p` (type, name, nick, blurb, range, default, flags), for a property forwarded to a child. */
+static GParamSpec *
+copy_pspec (GParamSpec * p)
+{
+  const gchar *name = g_param_spec_get_name (p), *nick = g_param_spec_get_nick (p);
+  const gchar *blurb = g_param_spec_get_blurb (p);
+  if (G_IS_PARAM_SPEC_DOUBLE (p)) {
+    GParamSpecDouble *d = G_PARAM_SPEC_DOUBLE (p);
+    return g_param_spec_double (name, nick, blurb, d->minimum, d->maximum, d->default_value, p->flags);
+  }
+  if (G_IS_PARAM_SPEC_UINT64 (p)) {
+    GParamSpecUInt64 *u = G_PARAM_SPEC_UINT64 (p);
+    return g_param_spec_uint64 (name, nick, blurb, u->minimum, u->maximum, u->default_value, p->flags);
+  }
+  if (G_IS_PARAM_SPEC_INT (p)) {
+    GParamSpecInt *i = G_PARAM_SPEC_INT (p);
+    return g_param_spec_int (name, nick, blurb, i->minimum, i->maximum, i->default_value, p->flags);
+  }
+  if (G_IS_PARAM_SPEC_ENUM (p))
+    return g_param_spec_enum (name, nick, blurb, p->value_type, G_PARAM_SPEC_ENUM (p)->default_value, p->flags);
+  if (G_IS_PARAM_SPEC_STRING (p))
+    return g_param_spec_string (name, nick, blurb, G_PARAM_SPEC_STRING (p)->default_value, p->flags);
+  if (G_IS_PARAM_SPEC_BOOLEAN (p))
+    return g_param_spec_boolean (name, nick, blurb, G_PARAM_SPEC_BOOLEAN (p)->default_value, p->flags);
+  g_error ("emsyncbin: cannot forward property '%s' of type %s", name, G_PARAM_SPEC_TYPE_NAME (p));
 }
 
 static void
@@ -155,7 +144,7 @@ gst_emsync_bin_set_property (GObject * object, guint prop_id, const GValue * val
     return;
   }
   g_object_set_property (G_OBJECT (target), name, value);
-  if (prop_id == PROP_LOOKAHEAD)
+  if (g_str_equal (name, "lookahead"))
     size_video_queue (self);
 }
 
@@ -233,47 +222,16 @@ gst_emsync_bin_class_init (GstEmsyncBinClass * klass)
   gobject_class->set_property = gst_emsync_bin_set_property;
   gobject_class->get_property = gst_emsync_bin_get_property;
 
-  /* Forwarded properties mirror the children's; their defaults are the children's defaults. */
-  const GParamFlags rw = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_enum ("model", "Model", "Shipped generator (emsyncmidigen model): small, or tiny for a third "
-          "of the cost per token", GST_TYPE_EMSYNC_MODEL, 0, rw));
-  g_object_class_install_property (gobject_class, PROP_MODEL_FILE,
-      g_param_spec_string ("model-file", "Model file", "Generator model (emsyncmidigen model-file); overrides model",
-          NULL, rw));
+  /* The generator's properties are emsyncmidigen's own pspecs (same plugin); the synth is in another plugin
+   * (emsyncfluid), which the bin does not load to build its class, so its one property is declared here. */
+  GObjectClass *midigen_class = G_OBJECT_CLASS (g_type_class_ref (GST_TYPE_EMSYNC_MIDIGEN));
+  for (guint i = 0; i < G_N_ELEMENTS (generator_properties); i++)
+    g_object_class_install_property (gobject_class, PROP_FIRST_GENERATOR + i,
+        copy_pspec (g_object_class_find_property (midigen_class, generator_properties[i])));
+  g_type_class_unref (midigen_class);
   g_object_class_install_property (gobject_class, PROP_SOUNDFONT,
-      g_param_spec_string ("soundfont", "SoundFont", "SoundFont for synthesis (emsyncsynth soundfont)", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_LOOKAHEAD,
-      g_param_spec_uint64 ("lookahead", "Lookahead", "How far (ns) the music stays behind the video to see cuts "
-          "ahead (emsyncmidigen lookahead); the bin's queues are sized for it", 0, 60 * GST_SECOND,
-          8 * GST_SECOND, rw));
-  g_object_class_install_property (gobject_class, PROP_MIN_BOUNDARY_GAP,
-      g_param_spec_uint64 ("min-boundary-gap", "Minimum boundary gap", "Minimum time (ns) between marked cuts",
-          0, 60 * GST_SECOND, 4 * GST_SECOND, rw));
-  g_object_class_install_property (gobject_class, PROP_SYNC,
-      g_param_spec_enum ("sync", "Sync mode", "How the music follows scene cuts", GST_TYPE_EMSYNC_SYNC_MODE,
-          0, rw));
-  g_object_class_install_property (gobject_class, PROP_SEED,
-      g_param_spec_uint64 ("seed", "Seed", "Random seed of the generator", 0, G_MAXUINT64, 0, rw));
-  g_object_class_install_property (gobject_class, PROP_INSTRUMENTS,
-      g_param_spec_enum ("instruments", "Instruments", "Instrument-count control of the generator",
-          GST_TYPE_EMSYNC_INSTRUMENTS, 0, rw));
-  g_object_class_install_property (gobject_class, PROP_VALENCE,
-      g_param_spec_double ("valence", "Valence", "Valence used while the stream carries no emotion", -1.0, 1.0,
-          0.0, rw));
-  g_object_class_install_property (gobject_class, PROP_AROUSAL,
-      g_param_spec_double ("arousal", "Arousal", "Arousal used while the stream carries no emotion", -1.0, 1.0,
-          0.0, rw));
-  /* The generator's steering, with emsyncmidigen's ranges and defaults (a test checks they agree). */
-  g_object_class_install_property (gobject_class, PROP_DENSITY_CONTROL,
-      g_param_spec_double ("density-control", "Density control", "Steers the note density towards the arousal "
-          "(emsyncmidigen density-control; 0 = the model alone)", 0.0, 10.0, 5.0, rw));
-  g_object_class_install_property (gobject_class, PROP_MODE_CONTROL,
-      g_param_spec_double ("mode-control", "Mode control", "Steers towards major keys for positive valence and "
-          "minor keys for negative (emsyncmidigen mode-control; 0 = the model alone)", 0.0, 10.0, 1.5, rw));
-  g_object_class_install_property (gobject_class, PROP_EMOTION_GUIDANCE,
-      g_param_spec_double ("emotion-guidance", "Emotion guidance", "Classifier-free guidance of the emotion "
-          "conditioning (emsyncmidigen emotion-guidance; costs a second step per token)", 0.0, 5.0, 0.0, rw));
+      g_param_spec_string ("soundfont", "SoundFont", "SoundFont for synthesis (emsyncsynth soundfont)", NULL,
+          (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_USE_EMOTION,
       g_param_spec_boolean ("use-emotion", "Use emotion", "Analyse the video's emotion with emsyncemotion when "
           "it is installed (read when the bin leaves NULL)", DEFAULT_USE_EMOTION,

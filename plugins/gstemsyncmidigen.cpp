@@ -37,19 +37,21 @@
 #include <vector>
 
 #include "gst/emsync.h"
-#include "lib/midi/tokenizer.h"
-#include "lib/music/composer.h"
+#include "lib/music/midi_stream.h"
 #include "plugins/gstemsyncgenelements.h"
 #include "plugins/model_paths.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_emsync_midigen_debug);
 #define GST_CAT_DEFAULT gst_emsync_midigen_debug
 
-using emsync::music::Composer;
 using emsync::music::ComposerOptions;
 using emsync::music::GeneratorModel;
 using emsync::music::InstrumentCount;
+using emsync::music::MidiStream;
+using emsync::music::MidiStreamOptions;
 using emsync::music::SyncMode;
+
+static_assert (EMSYNC_MIDI_TICK == emsync::music::kMidiTickStatus, "one tick message for the stream");
 
 enum {
   PROP_0,
@@ -74,45 +76,43 @@ enum {
 /* The shipped generators (models/MODEL_CARD.md): emsync-small writes the better music, emsync-tiny costs about a
  * third as much per token. */
 enum class ShippedModel { Small = 0, Tiny = 1 };
+
+/* The generator's parameters and their shipped values are lib/music's ComposerOptions. */
+static constexpr ComposerOptions kShipped {};
 #define DEFAULT_MODEL ShippedModel::Small
 #define DEFAULT_LOOKAHEAD (8 * GST_SECOND)
-#define DEFAULT_MIN_BOUNDARY_GAP (4 * GST_SECOND)
-#define DEFAULT_TEMPERATURE 1.35
-#define DEFAULT_TOP_P 0.6
-#define DEFAULT_EMOTION_GUIDANCE 0.0
-/* On by default: the shipped model's own arousal response is weak (models/MODEL_CARD.md). */
-#define DEFAULT_DENSITY_CONTROL 5.0
-#define DEFAULT_MODE_CONTROL 1.5
-#define DEFAULT_SEED 0
-#define DEFAULT_INSTRUMENTS InstrumentCount::More
-#define DEFAULT_SYNC SyncMode::Hard
-#define DEFAULT_THREADS 1
+#define DEFAULT_MIN_BOUNDARY_GAP seconds_to_clock_time (kShipped.boundaries.min_gap_seconds)
+#define DEFAULT_TEMPERATURE (kShipped.sampler.temperature_otherwise)
+#define DEFAULT_TOP_P (kShipped.sampler.top_p)
+#define DEFAULT_EMOTION_GUIDANCE (kShipped.emotion_guidance)
+#define DEFAULT_DENSITY_CONTROL (kShipped.density_control)
+#define DEFAULT_MODE_CONTROL (kShipped.mode_control)
+#define DEFAULT_SEED (kShipped.seed)
+#define DEFAULT_INSTRUMENTS (kShipped.instruments)
+#define DEFAULT_SYNC (kShipped.sync)
+#define DEFAULT_THREADS (kShipped.threads)
 #define DEFAULT_VALENCE 0.0
 #define DEFAULT_AROUSAL 0.0
 /* How far generation may fall behind its target before the video input waits for it. */
 #define MAX_BACKLOG_SECONDS 1.0
-/* Generation runs in slices so flushes are noticed and MIDI flows steadily. */
-#define SLICE_SECONDS 0.25
-#define TICK_SECONDS (EMSYNC_MIDI_TICK_PERIOD_MS / 1000.0)
-/* Reported on top of the lookahead: one generation slice plus compute headroom, so that in live pipelines the
- * music for time t is ready before the sinks render t. */
+/* The period of the stream's tick messages (emsynccaps.h), not the model's 8 ms time step. */
+#define MIDI_TICK_PERIOD_SECONDS (EMSYNC_MIDI_TICK_PERIOD_MS / 1000.0)
+/* Reported on top of the lookahead: one generation slice (MidiStreamOptions::slice_seconds) plus compute
+ * headroom, so that in live pipelines the music for time t is ready before the sinks render t. */
 #define PROCESSING_LATENCY (250 * GST_MSECOND)
+
+static GstClockTime
+seconds_to_clock_time (double seconds)
+{
+  return (GstClockTime) llround (seconds * GST_SECOND);
+}
 
 /* Properties. Read under the object lock; the streaming side takes a snapshot at stream start. */
 struct Settings {
   ShippedModel model = DEFAULT_MODEL;
   std::string model_file;         /* overrides `model` when set */
   GstClockTime lookahead = DEFAULT_LOOKAHEAD;
-  GstClockTime min_boundary_gap = DEFAULT_MIN_BOUNDARY_GAP;
-  double temperature = DEFAULT_TEMPERATURE;
-  double top_p = DEFAULT_TOP_P;
-  double emotion_guidance = DEFAULT_EMOTION_GUIDANCE;
-  double density_control = DEFAULT_DENSITY_CONTROL;
-  double mode_control = DEFAULT_MODE_CONTROL;
-  guint64 seed = DEFAULT_SEED;
-  InstrumentCount instruments = DEFAULT_INSTRUMENTS;
-  SyncMode sync = DEFAULT_SYNC;
-  int threads = DEFAULT_THREADS;
+  ComposerOptions composer;       /* every generator parameter, with its shipped default */
   double valence = DEFAULT_VALENCE;
   double arousal = DEFAULT_AROUSAL;
 };
@@ -123,30 +123,42 @@ struct WorkItem {
   double time = 0.0;            /* music-timeline seconds */
   float valence = 0.0f, arousal = 0.0f;
   GstEvent *event = nullptr;    /* owned, for EVENT */
+  GstClockTime origin = GST_CLOCK_TIME_NONE;    /* running time of music time 0 when queued */
 };
 
-/* Streaming state: built at start, reset on flush and stop. */
-struct State {
-  std::unique_ptr<Composer> composer;
-  emsync::midi::TokenStreamDecoder decoder;
-  std::vector<emsync::music::TimedToken> tokens;
-  std::vector<emsync::midi::MidiEvent> midi;
-
-  GstSegment in_segment;         /* sink side */
+/* The sink pad's streaming thread: built from the input, reset as a whole on flush and stop. */
+struct SinkState {
+  GstSegment segment;
   bool have_segment = false;
-  bool need_caps = true;
+  /* Running time that music time 0 maps to (the first frame's running time). */
+  GstClockTime origin = GST_CLOCK_TIME_NONE;
+  double video_end = 0.0;       /* music-timeline end of the newest frame */
+  double last_cut = -1.0;
+  float last_valence = NAN, last_arousal = NAN;
+
+  SinkState () {
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+  }
+};
+
+/* The generation task (src pad task): reset as a whole on flush and stop, while the task is not running. */
+struct TaskState {
+  std::unique_ptr < MidiStream > stream;  /* built at the first work item */
+  std::vector < emsync::midi::MidiEvent > midi;
+  GstClockTime origin = GST_CLOCK_TIME_NONE;
+  /* Output segment: the input's, so that stream time and muxers keep a seek; PTS = the position whose running
+   * time is the music's. A later input segment takes over once the music reaches its start. */
+  GstSegment segment;
+  GstSegment next_segment;
+  bool have_next_segment = false;
+  GstClockTime next_segment_start = 0;  /* running time */
   bool need_segment = true;
   bool need_discont = true;
 
-  /* Running time that music time 0 maps to (the first frame's running time). */
-  GstClockTime origin = GST_CLOCK_TIME_NONE;
-  double video_end = 0.0;         /* music-timeline end of the newest frame (sink side) */
-  double generated_until = 0.0;   /* generation task */
-  double next_tick = 0.0;
-  bool programs_sent = false;
-  double last_cut = -1.0;
-  bool have_emotion = false;
-  float last_valence = NAN, last_arousal = NAN;
+  TaskState () {
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_segment_init (&next_segment, GST_FORMAT_TIME);
+  }
 };
 
 struct _GstEmsyncMidigen {
@@ -167,7 +179,8 @@ struct _GstEmsyncMidigen {
   std::atomic<bool> cancel{false};
   std::atomic<long> tokens_generated{0};
 
-  State state;                                     /* sink side fields + task fields, see comments */
+  SinkState sink;
+  TaskState task;
 };
 
 G_DEFINE_TYPE (GstEmsyncMidigen, gst_emsync_midigen, GST_TYPE_ELEMENT);
@@ -237,51 +250,58 @@ gst_emsync_instruments_get_type (void)
 /* ---------------------------------------------------------------------------------------------- */
 /* generation task (src pad task)                                                                   */
 
+/* A later input segment takes over at the running time where it starts. */
+static void
+take_segment (GstEmsyncMidigen * self, const GstSegment * input)
+{
+  TaskState & ts = self->task;
+  GstSegment seg = *input;
+  /* The music may sound a little past the video's end (its last notes are released there). */
+  if (seg.rate > 0)
+    seg.stop = GST_CLOCK_TIME_NONE;
+  if (ts.need_segment) {
+    ts.segment = seg;
+    ts.have_next_segment = false;
+    return;
+  }
+  GstClockTime start = gst_segment_to_running_time (&seg, GST_FORMAT_TIME,
+      seg.rate > 0 ? seg.start : seg.stop);
+  ts.next_segment = seg;
+  ts.next_segment_start = GST_CLOCK_TIME_IS_VALID (start) ? start : seg.base;
+  ts.have_next_segment = true;
+}
+
+/* PTS of music time `seconds`: the output segment's position at the music's running time. */
 static GstClockTime
-music_to_running_time (GstEmsyncMidigen * self, double seconds)
+music_to_pts (GstEmsyncMidigen * self, double seconds)
 {
-  return self->state.origin + (GstClockTime) llround (seconds * GST_SECOND);
-}
-
-static GstFlowReturn
-push_midi_bytes (GstEmsyncMidigen * self, double time, const guint8 * bytes, gsize size)
-{
-  State & st = self->state;
-  GstBuffer *buf = gst_buffer_new_memdup (bytes, size);
-  GST_BUFFER_PTS (buf) = music_to_running_time (self, time);
-  GST_BUFFER_DTS (buf) = GST_BUFFER_PTS (buf);
-  if (st.need_discont) {
-    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
-    st.need_discont = false;
+  TaskState & ts = self->task;
+  GstClockTime rt = (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0) + seconds_to_clock_time (seconds);
+  if (ts.have_next_segment && rt >= ts.next_segment_start) {
+    ts.segment = ts.next_segment;
+    ts.have_next_segment = false;
+    gst_pad_push_event (self->srcpad, gst_event_new_segment (&ts.segment));
   }
-  return gst_pad_push (self->srcpad, buf);
-}
-
-/* Ticks every 10 ms of music time up to (excluding) `until`, so synths advance while nothing plays. */
-static GstFlowReturn
-push_ticks_until (GstEmsyncMidigen * self, double until)
-{
-  State & st = self->state;
-  static const guint8 tick = EMSYNC_MIDI_TICK;
-  while (st.next_tick < until - 1e-9) {
-    GstFlowReturn ret = push_midi_bytes (self, st.next_tick, &tick, 1);
-    if (ret != GST_FLOW_OK)
-      return ret;
-    st.next_tick += TICK_SECONDS;
-  }
-  return GST_FLOW_OK;
+  guint64 pts = 0;
+  if (gst_segment_position_from_running_time_full (&ts.segment, GST_FORMAT_TIME, rt, &pts) != 1)
+    pts = ts.segment.start;     /* before the segment: at its start */
+  return pts;
 }
 
 static GstFlowReturn
-push_midi_events (GstEmsyncMidigen * self, const std::vector<emsync::midi::MidiEvent> & events)
+push_midi_events (GstEmsyncMidigen * self, const std::vector < emsync::midi::MidiEvent > &events)
 {
+  TaskState & ts = self->task;
   for (const auto & e:events) {
-    GstFlowReturn ret = push_ticks_until (self, e.time_seconds);
-    if (ret != GST_FLOW_OK)
-      return ret;
-    guint8 bytes[3] = { e.status, e.data1, e.data2 };
-    int n = 1 + emsync::midi::channel_message_data_bytes (e.status);
-    ret = push_midi_bytes (self, e.time_seconds, bytes, n);
+    const guint8 bytes[3] = { e.status, e.data1, e.data2 };
+    GstBuffer *buf = gst_buffer_new_memdup (bytes, 1 + emsync::midi::channel_message_data_bytes (e.status));
+    GST_BUFFER_PTS (buf) = music_to_pts (self, e.time_seconds);
+    GST_BUFFER_DTS (buf) = GST_BUFFER_PTS (buf);
+    if (ts.need_discont) {
+      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+      ts.need_discont = false;
+    }
+    GstFlowReturn ret = gst_pad_push (self->srcpad, buf);
     if (ret != GST_FLOW_OK)
       return ret;
   }
@@ -291,106 +311,71 @@ push_midi_events (GstEmsyncMidigen * self, const std::vector<emsync::midi::MidiE
 static void
 ensure_stream_headers (GstEmsyncMidigen * self)
 {
-  State & st = self->state;
-  if (st.need_caps) {
-    gst_pad_push_event (self->srcpad, gst_event_new_caps (gst_caps_new_empty_simple
-            (EMSYNC_MIDI_EVENT_CAPS)));
-    st.need_caps = false;
+  TaskState & ts = self->task;
+  if (!gst_pad_has_current_caps (self->srcpad)) {
+    GstCaps *caps = gst_caps_new_empty_simple (EMSYNC_MIDI_EVENT_CAPS);
+    gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+    gst_caps_unref (caps);
   }
-  if (st.need_segment) {
-    GstSegment out;
-    gst_segment_init (&out, GST_FORMAT_TIME);
-    gst_pad_push_event (self->srcpad, gst_event_new_segment (&out));
-    st.need_segment = false;
+  if (ts.need_segment) {
+    gst_pad_push_event (self->srcpad, gst_event_new_segment (&ts.segment));
+    ts.need_segment = false;
   }
 }
 
-static Composer *
-ensure_composer (GstEmsyncMidigen * self)
+static MidiStream &
+ensure_stream (GstEmsyncMidigen * self)
 {
-  State & st = self->state;
-  if (st.composer)
-    return st.composer.get ();
-  const Settings & s = self->stream_settings;
-  ComposerOptions opts;
-  opts.sampler.temperature_after_time_shift = (float) s.temperature;
-  opts.sampler.temperature_otherwise = (float) s.temperature;
-  opts.sampler.top_p = (float) s.top_p;
-  opts.emotion_guidance = (float) s.emotion_guidance;
-  opts.density_control = (float) s.density_control;
-  opts.mode_control = (float) s.mode_control;
-  opts.seed = s.seed;
-  opts.sync = s.sync;
-  opts.instruments = s.instruments;
-  opts.boundaries.min_gap_seconds = (double) s.min_boundary_gap / GST_SECOND;
-  opts.boundaries.horizon_seconds = self->model->config ().max_boundary_seconds;
-  emsync::music::set_inference_threads (s.threads);
-  st.composer = std::make_unique < Composer > (self->model, opts);
-  st.composer->set_emotion (0.0, (float) s.valence, (float) s.arousal);
-  st.decoder.reset (0.0);
-  st.generated_until = 0.0;
-  st.next_tick = 0.0;
-  st.programs_sent = false;
-  return st.composer.get ();
+  TaskState & ts = self->task;
+  if (!ts.stream) {
+    const Settings & s = self->stream_settings;
+    MidiStreamOptions options;
+    options.tick_period_seconds = MIDI_TICK_PERIOD_SECONDS;
+    emsync::music::set_inference_threads (s.composer.threads);
+    ts.stream = std::make_unique < MidiStream > (self->model, s.composer, options);
+    ts.stream->set_emotion (0.0, (float) s.valence, (float) s.arousal);
+  }
+  return *ts.stream;
 }
 
-/* Generates music up to `until` (music seconds) and pushes it. */
+/* Generates music up to `until` (music seconds) and pushes it, slice by slice. */
 static GstFlowReturn
 generate_to (GstEmsyncMidigen * self, double until)
 {
-  State & st = self->state;
-  Composer *composer = ensure_composer (self);
+  TaskState & ts = self->task;
+  MidiStream & stream = ensure_stream (self);
   ensure_stream_headers (self);
-  if (!st.programs_sent) {
-    st.midi.clear ();
-    st.decoder.start (st.midi);
-    st.programs_sent = true;
-    GstFlowReturn ret = push_midi_events (self, st.midi);
-    if (ret != GST_FLOW_OK)
-      return ret;
-  }
-  while (st.generated_until < until) {
+  for (;;) {
     if (self->cancel.load ())
       return GST_FLOW_FLUSHING;
-    double slice_end = std::min (until, st.generated_until + SLICE_SECONDS);
-    st.tokens.clear ();
-    composer->generate_until (slice_end, st.tokens, &self->cancel);
-    st.midi.clear ();
-    for (const auto & t:st.tokens)
-      st.decoder.push (t.token, st.midi);
-    self->tokens_generated += (long) st.tokens.size ();
-    GstFlowReturn ret = push_midi_events (self, st.midi);
-    if (ret != GST_FLOW_OK)
+    ts.midi.clear ();
+    const long before = stream.composer ().stats ().tokens;
+    const bool sliced = stream.generate_slice (until, ts.midi, &self->cancel);
+    self->tokens_generated += stream.composer ().stats ().tokens - before;
+    GstFlowReturn ret = push_midi_events (self, ts.midi);
+    if (ret != GST_FLOW_OK || !sliced)
       return ret;
-    st.generated_until = std::max (slice_end, composer->cursor_seconds ());
     {
       std::lock_guard < std::mutex > lk (self->lock);
-      self->progress = st.generated_until;
+      self->progress = stream.generated_until ();
     }
     self->cond.notify_all ();
-    ret = push_ticks_until (self, st.generated_until);
-    if (ret != GST_FLOW_OK)
-      return ret;
   }
-  return GST_FLOW_OK;
 }
 
 /* At the end of the video: finish the music at its end and release every note. */
 static GstFlowReturn
 finish_music (GstEmsyncMidigen * self, double end)
 {
-  State & st = self->state;
-  if (!st.composer && end <= 0.0)
+  TaskState & ts = self->task;
+  if (!ts.stream && end <= 0.0)
     return GST_FLOW_OK;
   GstFlowReturn ret = generate_to (self, end);
   if (ret != GST_FLOW_OK)
     return ret;
-  st.midi.clear ();
-  st.decoder.flush (end, st.midi);
-  ret = push_midi_events (self, st.midi);
-  if (ret != GST_FLOW_OK)
-    return ret;
-  return push_ticks_until (self, end + TICK_SECONDS / 2);
+  ts.midi.clear ();
+  ts.stream->finish (end, ts.midi);
+  return push_midi_events (self, ts.midi);
 }
 
 static void
@@ -411,28 +396,35 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
     self->queue.pop_front ();
   }
 
+  TaskState & ts = self->task;
+  ts.origin = item.origin;
   GstFlowReturn ret = GST_FLOW_OK;
   const double lookahead = (double) self->stream_settings.lookahead / GST_SECOND;
   try {
     switch (item.kind) {
       case WorkItem::CUT:
-        if (ensure_composer (self)->add_cut (item.time))
+        if (ensure_stream (self).add_cut (item.time))
           GST_DEBUG_OBJECT (self, "boundary kept at %.3f s", item.time);
         else
           GST_DEBUG_OBJECT (self, "cut at %.3f s not kept (closer than min-boundary-gap or passed)",
               item.time);
         break;
       case WorkItem::EMOTION:
-        ensure_composer (self)->set_emotion (item.time, item.valence, item.arousal);
+        ensure_stream (self).set_emotion (item.time, item.valence, item.arousal);
         break;
       case WorkItem::POSITION:
-        if (item.time - lookahead > self->state.generated_until)
+        if (item.time - lookahead > (ts.stream ? ts.stream->generated_until () : 0.0))
           ret = generate_to (self, item.time - lookahead);
         break;
       case WorkItem::EVENT:{
         GstEvent *ev = item.event;
         item.event = nullptr;
-        if (GST_EVENT_TYPE (ev) == GST_EVENT_STREAM_START) {
+        if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+          const GstSegment *seg;
+          gst_event_parse_segment (ev, &seg);
+          take_segment (self, seg);
+          gst_event_unref (ev);
+        } else if (GST_EVENT_TYPE (ev) == GST_EVENT_STREAM_START) {
           gst_pad_push_event (self->srcpad, ev);
         } else {
           ensure_stream_headers (self);
@@ -442,10 +434,11 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
       }
       case WorkItem::END:{
         ret = finish_music (self, item.time);
-        if (self->state.composer) {
-          const auto stats = self->state.composer->stats ();
+        if (ts.stream) {
+          const emsync::music::Composer & composer = ts.stream->composer ();
+          const auto stats = composer.stats ();
           GST_INFO_OBJECT (self, "generated %.1f s of music: %ld tokens (%ld chords, %ld forced), %ld steps, "
-              "%ld prefills", self->state.composer->cursor_seconds (), stats.tokens, stats.chords,
+              "%ld prefills", composer.cursor_seconds (), stats.tokens, stats.chords,
               stats.forced_chords, stats.steps, stats.prefills);
         }
         if (ret == GST_FLOW_OK) {
@@ -484,6 +477,7 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
 static void
 enqueue (GstEmsyncMidigen * self, WorkItem && item)
 {
+  item.origin = self->sink.origin;
   {
     std::lock_guard < std::mutex > lk (self->lock);
     if (item.kind == WorkItem::POSITION)
@@ -493,12 +487,19 @@ enqueue (GstEmsyncMidigen * self, WorkItem && item)
   self->cond.notify_all ();
 }
 
+/* Drops the queued work. On a flush, sticky events the task had not forwarded yet (stream-start, tags; upstream
+ * sends a new segment) stay on the src pad, to go out before the next data, as GstQueue does. */
 static void
-clear_queue_locked (GstEmsyncMidigen * self)
+clear_queue_locked (GstEmsyncMidigen * self, bool keep_sticky)
 {
-  for (auto & it:self->queue)
-    if (it.event)
-      gst_event_unref (it.event);
+  for (auto & it:self->queue) {
+    if (!it.event)
+      continue;
+    if (keep_sticky && GST_EVENT_IS_STICKY (it.event) && GST_EVENT_TYPE (it.event) != GST_EVENT_SEGMENT
+        && GST_EVENT_TYPE (it.event) != GST_EVENT_EOS)
+      gst_pad_store_sticky_event (self->srcpad, it.event);
+    gst_event_unref (it.event);
+  }
   self->queue.clear ();
 }
 
@@ -506,7 +507,7 @@ clear_queue_locked (GstEmsyncMidigen * self)
 static double
 running_time_to_music (GstEmsyncMidigen * self, GstClockTime rt)
 {
-  State & st = self->state;
+  SinkState & st = self->sink;
   if (!GST_CLOCK_TIME_IS_VALID (st.origin))
     st.origin = rt;
   if (rt < st.origin)
@@ -517,7 +518,7 @@ running_time_to_music (GstEmsyncMidigen * self, GstClockTime rt)
 static void
 offer_cut (GstEmsyncMidigen * self, GstClockTime running_time)
 {
-  State & st = self->state;
+  SinkState & st = self->sink;
   if (!GST_CLOCK_TIME_IS_VALID (running_time))
     return;
   double t = running_time_to_music (self, running_time);
@@ -532,10 +533,9 @@ offer_cut (GstEmsyncMidigen * self, GstClockTime running_time)
 static void
 offer_emotion (GstEmsyncMidigen * self, GstClockTime running_time, float valence, float arousal)
 {
-  State & st = self->state;
+  SinkState & st = self->sink;
   if (!GST_CLOCK_TIME_IS_VALID (running_time))
     return;
-  st.have_emotion = true;
   if (std::fabs (valence - st.last_valence) < 0.01f && std::fabs (arousal - st.last_arousal) < 0.01f)
     return;
   st.last_valence = valence;
@@ -547,18 +547,29 @@ offer_emotion (GstEmsyncMidigen * self, GstClockTime running_time, float valence
   enqueue (self, std::move (item));
 }
 
+/* The video reached music time `end`: generation may follow, lookahead behind. */
+static void
+advance_video (GstEmsyncMidigen * self, double end)
+{
+  SinkState & st = self->sink;
+  st.video_end = std::max (st.video_end, end);
+  WorkItem item{WorkItem::POSITION};
+  item.time = st.video_end;
+  enqueue (self, std::move (item));
+}
+
 static GstFlowReturn
 gst_emsync_midigen_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
-  State & st = self->state;
+  SinkState & st = self->sink;
   GstClockTime pts = GST_BUFFER_PTS (buf);
   if (!GST_CLOCK_TIME_IS_VALID (pts) || !st.have_segment) {
     GST_WARNING_OBJECT (self, "dropping a frame without timestamp or segment");
     gst_buffer_unref (buf);
     return GST_FLOW_OK;
   }
-  GstClockTime rt = gst_segment_to_running_time (&st.in_segment, GST_FORMAT_TIME, pts);
+  GstClockTime rt = gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, pts);
   if (!GST_CLOCK_TIME_IS_VALID (rt)) {
     gst_buffer_unref (buf);     /* outside the segment */
     return GST_FLOW_OK;
@@ -574,11 +585,7 @@ gst_emsync_midigen_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
       offer_emotion (self, rt, em->valence, em->arousal);
   }
   gst_buffer_unref (buf);
-
-  st.video_end = std::max (st.video_end, end);
-  WorkItem item{WorkItem::POSITION};
-  item.time = st.video_end;
-  enqueue (self, std::move (item));
+  advance_video (self, end);
 
   /* Backpressure: wait while generation lags more than MAX_BACKLOG behind its target. */
   std::unique_lock < std::mutex > lk (self->lock);
@@ -601,22 +608,12 @@ start_task (GstEmsyncMidigen * self)
   return gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_emsync_midigen_loop, self, NULL);
 }
 
+/* Both threads' state back to "nothing seen"; only while the task is paused or stopped. */
 static void
 reset_stream_state (GstEmsyncMidigen * self)
 {
-  State & st = self->state;
-  st.composer.reset ();
-  st.decoder.reset (0.0);
-  st.origin = GST_CLOCK_TIME_NONE;
-  st.video_end = 0.0;
-  st.generated_until = 0.0;
-  st.next_tick = 0.0;
-  st.programs_sent = false;
-  st.last_cut = -1.0;
-  st.have_emotion = false;
-  st.last_valence = st.last_arousal = NAN;
-  st.need_segment = true;
-  st.need_discont = true;
+  self->sink = SinkState ();
+  self->task = TaskState ();
   std::lock_guard < std::mutex > lk (self->lock);
   self->queued_until = 0.0;
   self->progress = 0.0;
@@ -626,7 +623,7 @@ static gboolean
 gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
-  State & st = self->state;
+  SinkState & st = self->sink;
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_FLUSH_START:{
@@ -641,15 +638,16 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       return res;
     }
     case GST_EVENT_FLUSH_STOP:{
+      /* Forwarded first: the src pad takes the queued sticky events only once it no longer flushes. */
+      gboolean res = gst_pad_push_event (self->srcpad, event);
       {
         std::lock_guard < std::mutex > lk (self->lock);
-        clear_queue_locked (self);
+        clear_queue_locked (self, true);
         self->flushing = false;
         self->cancel = false;
         self->flow = GST_FLOW_OK;
       }
       reset_stream_state (self);
-      gboolean res = gst_pad_push_event (self->srcpad, event);
       start_task (self);
       return res;
     }
@@ -658,18 +656,21 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       gst_event_unref (event);
       return TRUE;
     case GST_EVENT_SEGMENT:{
-      /* Input segments only map frame times to running time. The MIDI output has its own plain TIME
-       * segment in which PTS = running time, so it stays in sync through seeks and segment changes. */
+      /* The input segment maps frame times to running time here; the task gives the MIDI output the same
+       * segment (in stream order), so output running time = the music's and stream time = the video's. */
       GstSegment seg;
       gst_event_copy_segment (event, &seg);
-      gst_event_unref (event);
       if (seg.format != GST_FORMAT_TIME) {
+        gst_event_unref (event);
         GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("emsyncmidigen needs video with TIME segments."),
             ("got a %s segment", gst_format_get_name (seg.format)));
         return FALSE;
       }
-      st.in_segment = seg;
+      st.segment = seg;
       st.have_segment = true;
+      WorkItem item{WorkItem::EVENT};
+      item.event = event;
+      enqueue (self, std::move (item));
       return TRUE;
     }
     case GST_EVENT_CUSTOM_DOWNSTREAM:{
@@ -677,7 +678,7 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       if (emsync_scene_cut_event_parse (event, &cut)) {
         GstClockTime rt = cut.running_time;
         if (!GST_CLOCK_TIME_IS_VALID (rt) && st.have_segment)
-          rt = gst_segment_to_running_time (&st.in_segment, GST_FORMAT_TIME, cut.timestamp);
+          rt = gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, cut.timestamp);
         offer_cut (self, rt);
         gst_event_unref (event);
         return TRUE;
@@ -688,7 +689,7 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       EmsyncEmotion emotion;
       if (emsync_emotion_event_parse (event, &emotion)) {
         if (st.have_segment && GST_CLOCK_TIME_IS_VALID (emotion.timestamp))
-          offer_emotion (self, gst_segment_to_running_time (&st.in_segment, GST_FORMAT_TIME,
+          offer_emotion (self, gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME,
                   emotion.timestamp), (float) emotion.valence, (float) emotion.arousal);
         gst_event_unref (event);
         return TRUE;
@@ -707,15 +708,10 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       if (st.have_segment) {
         GstClockTime ts, dur;
         gst_event_parse_gap (event, &ts, &dur);
-        GstClockTime rt = gst_segment_to_running_time (&st.in_segment, GST_FORMAT_TIME, ts);
-        if (GST_CLOCK_TIME_IS_VALID (rt)) {
-          double end = running_time_to_music (self, rt) +
-              (GST_CLOCK_TIME_IS_VALID (dur) ? (double) dur / GST_SECOND : 0.0);
-          st.video_end = std::max (st.video_end, end);
-          WorkItem item{WorkItem::POSITION};
-          item.time = st.video_end;
-          enqueue (self, std::move (item));
-        }
+        GstClockTime rt = gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, ts);
+        if (GST_CLOCK_TIME_IS_VALID (rt))
+          advance_video (self, running_time_to_music (self, rt) +
+              (GST_CLOCK_TIME_IS_VALID (dur) ? (double) dur / GST_SECOND : 0.0));
       }
       gst_event_unref (event);
       return TRUE;
@@ -724,7 +720,9 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
   }
 
   if (GST_EVENT_IS_SERIALIZED (event)) {
-    enqueue (self, WorkItem{WorkItem::EVENT, 0.0, 0.0f, 0.0f, event});
+    WorkItem item{WorkItem::EVENT};
+    item.event = event;
+    enqueue (self, std::move (item));
     return TRUE;
   }
   return gst_pad_event_default (pad, parent, event);
@@ -821,9 +819,6 @@ gst_emsync_midigen_change_state (GstElement * element, GstStateChange transition
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     if (!load_model (self))
       return GST_STATE_CHANGE_FAILURE;
-    State & st = self->state;
-    st.have_segment = false;
-    st.need_caps = true;
     reset_stream_state (self);
     self->tokens_generated = 0;
   }
@@ -832,7 +827,7 @@ gst_emsync_midigen_change_state (GstElement * element, GstStateChange transition
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
     {
       std::lock_guard < std::mutex > lk (self->lock);
-      clear_queue_locked (self);
+      clear_queue_locked (self, false);
     }
     reset_stream_state (self);
   } else if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
@@ -866,34 +861,35 @@ gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue *
       s.lookahead = g_value_get_uint64 (value);
       break;
     case PROP_MIN_BOUNDARY_GAP:
-      s.min_boundary_gap = g_value_get_uint64 (value);
+      s.composer.boundaries.min_gap_seconds = (double) g_value_get_uint64 (value) / GST_SECOND;
       break;
     case PROP_TEMPERATURE:
-      s.temperature = g_value_get_double (value);
+      s.composer.sampler.temperature_after_time_shift = g_value_get_double (value);
+      s.composer.sampler.temperature_otherwise = g_value_get_double (value);
       break;
     case PROP_TOP_P:
-      s.top_p = g_value_get_double (value);
+      s.composer.sampler.top_p = g_value_get_double (value);
       break;
     case PROP_EMOTION_GUIDANCE:
-      s.emotion_guidance = g_value_get_double (value);
+      s.composer.emotion_guidance = g_value_get_double (value);
       break;
     case PROP_DENSITY_CONTROL:
-      s.density_control = g_value_get_double (value);
+      s.composer.density_control = g_value_get_double (value);
       break;
     case PROP_MODE_CONTROL:
-      s.mode_control = g_value_get_double (value);
+      s.composer.mode_control = g_value_get_double (value);
       break;
     case PROP_SEED:
-      s.seed = g_value_get_uint64 (value);
+      s.composer.seed = g_value_get_uint64 (value);
       break;
     case PROP_INSTRUMENTS:
-      s.instruments = (InstrumentCount) g_value_get_enum (value);
+      s.composer.instruments = (InstrumentCount) g_value_get_enum (value);
       break;
     case PROP_SYNC:
-      s.sync = (SyncMode) g_value_get_enum (value);
+      s.composer.sync = (SyncMode) g_value_get_enum (value);
       break;
     case PROP_THREADS:
-      s.threads = g_value_get_int (value);
+      s.composer.threads = g_value_get_int (value);
       break;
     case PROP_VALENCE:
       s.valence = g_value_get_double (value);
@@ -929,34 +925,34 @@ gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value
       g_value_set_uint64 (value, s.lookahead);
       break;
     case PROP_MIN_BOUNDARY_GAP:
-      g_value_set_uint64 (value, s.min_boundary_gap);
+      g_value_set_uint64 (value, seconds_to_clock_time (s.composer.boundaries.min_gap_seconds));
       break;
     case PROP_TEMPERATURE:
-      g_value_set_double (value, s.temperature);
+      g_value_set_double (value, s.composer.sampler.temperature_otherwise);
       break;
     case PROP_EMOTION_GUIDANCE:
-      g_value_set_double (value, s.emotion_guidance);
+      g_value_set_double (value, s.composer.emotion_guidance);
       break;
     case PROP_DENSITY_CONTROL:
-      g_value_set_double (value, s.density_control);
+      g_value_set_double (value, s.composer.density_control);
       break;
     case PROP_MODE_CONTROL:
-      g_value_set_double (value, s.mode_control);
+      g_value_set_double (value, s.composer.mode_control);
       break;
     case PROP_TOP_P:
-      g_value_set_double (value, s.top_p);
+      g_value_set_double (value, s.composer.sampler.top_p);
       break;
     case PROP_SEED:
-      g_value_set_uint64 (value, s.seed);
+      g_value_set_uint64 (value, s.composer.seed);
       break;
     case PROP_INSTRUMENTS:
-      g_value_set_enum (value, (gint) s.instruments);
+      g_value_set_enum (value, (gint) s.composer.instruments);
       break;
     case PROP_SYNC:
-      g_value_set_enum (value, (gint) s.sync);
+      g_value_set_enum (value, (gint) s.composer.sync);
       break;
     case PROP_THREADS:
-      g_value_set_int (value, s.threads);
+      g_value_set_int (value, s.composer.threads);
       break;
     case PROP_VALENCE:
       g_value_set_double (value, s.valence);
@@ -978,8 +974,9 @@ static void
 gst_emsync_midigen_finalize (GObject * object)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (object);
-  clear_queue_locked (self);
-  self->state.~State ();
+  clear_queue_locked (self, false);
+  self->task.~TaskState ();
+  self->sink.~SinkState ();
   self->stream_settings.~Settings ();
   self->model.~shared_ptr ();
   self->settings.~Settings ();
@@ -1099,8 +1096,8 @@ gst_emsync_midigen_init (GstEmsyncMidigen * self)
   new (&self->queue) std::deque < WorkItem > ();
   new (&self->cancel) std::atomic < bool >(false);
   new (&self->tokens_generated) std::atomic < long >(0);
-  new (&self->state) State ();
-  gst_segment_init (&self->state.in_segment, GST_FORMAT_TIME);
+  new (&self->sink) SinkState ();
+  new (&self->task) TaskState ();
 
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_emsync_midigen_chain));

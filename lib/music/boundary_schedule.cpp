@@ -21,8 +21,8 @@ std::optional<double> BoundarySchedule::next_pending(double cursor, double slack
 
 double BoundarySchedule::seconds_to_next(double cursor) const {
   auto next = next_pending(cursor);
-  if (!next) return options_.horizon_seconds;
-  return std::clamp(*next - cursor, 0.0, options_.horizon_seconds);
+  if (!next) return horizon_seconds_;
+  return std::clamp(*next - cursor, 0.0, horizon_seconds_);
 }
 
 bool BoundarySchedule::serve_near(double cursor) {

@@ -2,8 +2,9 @@
 //
 // EMSYNC keeps cuts greedily (the first, then every cut at least `min_gap` after the last kept one),
 // tells the generator at every token how many seconds remain to the next not-yet-served cut (clamped to
-// [0, horizon]; `horizon` means "none in sight"), and marks a cut served when a <CHORD> token is sampled
-// within `serve_tolerance` of it. Times are seconds on the music timeline.
+// [0, horizon]; `horizon` means "none in sight": the model's GeneratorConfig::max_boundary_seconds), and marks a
+// cut served when a <CHORD> token is sampled within `serve_tolerance` of it. Times are seconds on the music
+// timeline.
 #pragma once
 
 #include <optional>
@@ -13,7 +14,6 @@ namespace emsync::music {
 
 struct BoundaryOptions {
   double min_gap_seconds = 4.0;
-  double horizon_seconds = 8.0;
   double serve_tolerance_seconds = 1.0;
 };
 
@@ -25,7 +25,8 @@ class BoundarySchedule {
     double served_at = -1.0;  // cursor time of the <CHORD> that served it
   };
 
-  explicit BoundarySchedule(const BoundaryOptions& options = {}) : options_(options) {}
+  BoundarySchedule(const BoundaryOptions& options, double horizon_seconds)
+      : options_(options), horizon_seconds_(horizon_seconds) {}
 
   // Offers a detected cut (in increasing time order). Returns true if it is kept.
   bool offer(double time_seconds);
@@ -41,10 +42,12 @@ class BoundarySchedule {
 
   const std::vector<Cut>& cuts() const { return cuts_; }
   const BoundaryOptions& options() const { return options_; }
+  double horizon_seconds() const { return horizon_seconds_; }
   void clear() { cuts_.clear(); }
 
  private:
   BoundaryOptions options_;
+  double horizon_seconds_;
   std::vector<Cut> cuts_;
 };
 

@@ -22,8 +22,20 @@ const std::array<float, vocab::kMaxShiftTicks + 1> kLogShift = [] {
 }();
 
 constexpr float kForbidden = -std::numeric_limits<float>::infinity();
-// Half an 8 ms tick (plus rounding room): the farthest the tick nearest a cut can lie after it.
-constexpr double kCutSlackSeconds = 0.004 + 1e-9;
+// Half a tick (plus rounding room): the farthest the tick nearest a cut can lie after it.
+constexpr double kCutSlackSeconds = vocab::kTickSeconds / 2 + 1e-9;
+}  // namespace
+
+ComposerOptions ComposerOptions::reference() {
+  ComposerOptions o;
+  o.sync = SyncMode::Soft;
+  o.density_control = 0.0;
+  o.mode_control = 0.0;
+  o.emotion_guidance = 0.0;
+  o.note_grammar = false;
+  o.max_note_seconds = 0.0;
+  o.max_tokens_without_time = 0;
+  return o;
 }
 
 Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOptions& options)
@@ -31,18 +43,19 @@ Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOp
       options_(options),
       session_(model_),
       sampler_(options.sampler, options.seed),
-      schedule_(options.boundaries),
+      schedule_(options.boundaries, model_->config().max_boundary_seconds),
       current_valence_(std::numeric_limits<float>::quiet_NaN()),
       current_arousal_(std::numeric_limits<float>::quiet_NaN()),
       note_started_(vocab::kNumInstruments * vocab::kNumPitches, -1) {
-  if (options_.emotion_guidance > 0.0f) unconditioned_ = std::make_unique<GeneratorSession>(model_);
+  if (options_.emotion_guidance > 0.0) unconditioned_ = std::make_unique<GeneratorSession>(model_);
 }
 
 const float* Composer::next_logits() {
   if (!unconditioned_) return session_.logits().data();
   const std::vector<float>& c = session_.logits();
   const std::vector<float>& u = unconditioned_->logits();
-  const float g = options_.emotion_guidance;
+  // The options are doubles as set; the composer's arithmetic is single precision (reproducible music).
+  const float g = static_cast<float>(options_.emotion_guidance);
   guided_logits_.resize(c.size());
   for (size_t i = 0; i < c.size(); ++i) guided_logits_[i] = c[i] + g * (c[i] - u[i]);
   return guided_logits_.data();
@@ -79,7 +92,7 @@ int Composer::instrument_token() const {
 }
 
 float Composer::boundary_value() const {
-  if (options_.sync == SyncMode::None) return static_cast<float>(options_.boundaries.horizon_seconds);
+  if (options_.sync == SyncMode::None) return static_cast<float>(schedule_.horizon_seconds());
   return static_cast<float>(schedule_.seconds_to_next(cursor_seconds()));
 }
 
@@ -176,15 +189,15 @@ void keep_window(std::vector<T>& entries, int64_t now_ticks, double window_secon
 }  // namespace
 
 void Composer::track_density(int token) {
-  if (options_.density_control <= 0.0f) return;
-  keep_window(recent_onsets_, cursor_ticks_, options_.density_window_seconds, kTickSeconds);
+  if (options_.density_control <= 0.0) return;
+  keep_window(recent_onsets_, cursor_ticks_, options_.density_window_seconds, vocab::kTickSeconds);
   if (vocab::is_note_token(token) && vocab::note_is_on(token))
     recent_onsets_.push_back({cursor_ticks_, vocab::instrument_index(vocab::note_instrument(token))});
 }
 
 void Composer::track_pitches(int token) {
-  if (options_.mode_control <= 0.0f) return;
-  keep_window(recent_pitches_, cursor_ticks_, options_.mode_window_seconds, kTickSeconds);
+  if (options_.mode_control <= 0.0) return;
+  keep_window(recent_pitches_, cursor_ticks_, options_.mode_window_seconds, vocab::kTickSeconds);
   if (vocab::is_note_token(token) && vocab::note_is_on(token) &&
       vocab::note_instrument(token) != vocab::Instrument::Drums)
     recent_pitches_.push_back({cursor_ticks_, vocab::note_pitch(token) % 12});
@@ -192,7 +205,7 @@ void Composer::track_pitches(int token) {
 
 bool Composer::mode_bias(std::array<float, 12>& out) const {
   const float v = current_valence_;
-  if (options_.mode_control <= 0.0f || std::isnan(v) || std::fabs(v) < 0.05f ||
+  if (options_.mode_control <= 0.0 || std::isnan(v) || std::fabs(v) < 0.05f ||
       static_cast<int>(recent_pitches_.size()) < options_.mode_min_notes)
     return false;
   std::array<double, 12> hist{};
@@ -202,7 +215,7 @@ bool Composer::mode_bias(std::array<float, 12>& out) const {
   const bool want_major = v > 0;
   if (key.major != want_major) key = relative_key(key);
   const std::array<double, 12> profile = standardised_key_profile(key.tonic, key.major);
-  const double scale = options_.mode_control * std::min(std::fabs(v), 1.0f);
+  const double scale = static_cast<float>(options_.mode_control) * std::min(std::fabs(v), 1.0f);
   // Shifted by log(mean(exp(bias))) so that the bias moves probability between pitch classes without
   // changing the total weight of note-ons (which would fight the density controller).
   double mean_exp = 0;
@@ -214,7 +227,7 @@ bool Composer::mode_bias(std::array<float, 12>& out) const {
 
 float Composer::density_bias() {
   const GeneratorConfig& c = model_->config();
-  if (options_.density_control <= 0.0f || std::isnan(current_arousal_) ||
+  if (options_.density_control <= 0.0 || std::isnan(current_arousal_) ||
       c.arousal_density_max <= c.arousal_density_min)
     return 0.0f;
   // Too little music yet to measure a density: let the model start on its own.
@@ -231,7 +244,7 @@ float Composer::density_bias() {
   const double a = std::clamp(static_cast<double>(current_arousal_), -1.0, 1.0);
   const double target = c.arousal_density_min + (a + 1.0) / 2.0 * (c.arousal_density_max - c.arousal_density_min);
   // +0.5 notes/s keeps the ratio finite for silence.
-  const double bias = options_.density_control * std::log((target + 0.5) / (density + 0.5));
+  const double bias = static_cast<float>(options_.density_control) * std::log((target + 0.5) / (density + 0.5));
   return static_cast<float>(std::clamp(bias, -4.0, 4.0));
 }
 
@@ -262,7 +275,7 @@ bool Composer::build_timing_constraints() {
   if (chord_notes_needed_ == 0 && options_.max_note_seconds > 0.0) {
     const int oldest = oldest_sounding_note();
     if (oldest >= 0) {
-      const int64_t limit = static_cast<int64_t>(options_.max_note_seconds / kTickSeconds);
+      const int64_t limit = static_cast<int64_t>(options_.max_note_seconds / vocab::kTickSeconds);
       ticks_to_release = note_started_[oldest] + limit - cursor_ticks_;
       if (ticks_to_release <= 0) {
         const auto instrument = static_cast<vocab::Instrument>(oldest / vocab::kNumPitches);
@@ -292,7 +305,7 @@ bool Composer::build_timing_constraints() {
     auto next = schedule_.next_pending(cursor_seconds(), kCutSlackSeconds);
     if (next) {
       const int64_t ticks_to_cut =
-          static_cast<int64_t>(std::floor((*next - cursor_seconds()) / kTickSeconds + 0.5));
+          static_cast<int64_t>(std::floor((*next - cursor_seconds()) / vocab::kTickSeconds + 0.5));
       ensure();
       if (ticks_to_cut <= 0) {
         for (int t = 0; t < n; ++t) bias_[t] = kForbidden;
@@ -312,7 +325,7 @@ bool Composer::build_timing_constraints() {
       bias_[vocab::time_shift_token(static_cast<int>(k))] = kForbidden;
   }
 
-  if (tokens_without_time_ >= options_.max_tokens_without_time) {
+  if (options_.max_tokens_without_time > 0 && tokens_without_time_ >= options_.max_tokens_without_time) {
     ensure();
     // The shift limits set above (no overshooting a cut or a release deadline) stay in bias_.
     for (int t = 0; t < n; ++t)

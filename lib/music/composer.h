@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "lib/midi/vocab.h"
 #include "lib/music/boundary_schedule.h"
 #include "lib/music/generator_model.h"
 #include "lib/music/sampler.h"
@@ -29,19 +30,24 @@ namespace emsync::music {
 enum class SyncMode { Hard, Soft, None };
 enum class InstrumentCount { More, Less };
 
+// Every parameter of the generator, with the values emsync ships (the defaults of emsyncmidigen's properties, of
+// emsyncbin and of the emsync tool come from here). reference() is EMSYNC's own procedure.
 struct ComposerOptions {
   SamplerOptions sampler;
   uint64_t seed = 0;
   SyncMode sync = SyncMode::Hard;
   BoundaryOptions boundaries;
   InstrumentCount instruments = InstrumentCount::More;
+  // Threads of this composer's decoding step (1 or 2; a model below kParallelMinParameters steps on one) and of
+  // the BLAS pool while it prefills (the pool itself is the process's: its size is set before each prefill).
+  int threads = 1;
   // Re-condition the model when valence or arousal moved by more than this...
   float emotion_update_threshold = 0.1f;
   // ...but not more often than this (each update re-prefills the window).
   double emotion_update_interval_seconds = 2.0;
   // After a forced <CHORD>, this many non-drum note-ons must follow before time may move on.
   int chord_min_notes = 3;
-  // Safety net: after this many tokens without time moving, only a time shift is allowed.
+  // Safety net: after this many tokens without time moving, only a time shift is allowed; 0 disables.
   int max_tokens_without_time = 96;
   // A note held longer than this is released: its OFF token is forced into the stream (so the model sees
   // it too). Small models sometimes forget to close notes; 0 disables. 4 s is the corpus's upper tail: 0.2-2.4 %
@@ -56,7 +62,7 @@ struct ComposerOptions {
   // where "unconditioned" is a second session of the same model with the learned null valence/arousal
   // (training drops each label 20% of the time, which teaches the null vectors). g > 0 strengthens the
   // emotion's effect on the music at the cost of a second decoding step per token; 0 = the reference.
-  float emotion_guidance = 0.0f;
+  double emotion_guidance = 0.0;
   // Density control, the arousal counterpart of sync=hard: arousal was learned as note density, so the
   // requested arousal is turned back into a target density with the model's own label scale
   // (GeneratorConfig::arousal_density_min/max) and note-event logits (on and off) are nudged by
@@ -64,8 +70,8 @@ struct ComposerOptions {
   // when that is negative (too dense), time shifts of n ticks also get -bias * ln(n)/ln(125), so the model
   // leaves a gap with one long shift rather than a chain of 8 ms ones.
   // 0 = off (the reference); no effect for models that do not declare their density scale or when the
-  // arousal is unknown.
-  float density_control = 0.0f;
+  // arousal is unknown. On by default: the shipped models' own arousal response is weak (models/MODEL_CARD.md).
+  double density_control = 5.0;
   double density_window_seconds = 4.0;
   // Mode control, the valence counterpart: the valence labels (EMOPIA/VGMIDI) mostly separate major from
   // minor, which a small model follows only weakly. The key of the last mode_window_seconds of non-drum
@@ -75,9 +81,13 @@ struct ComposerOptions {
   //   mode_control * |valence| * (the target key's standardised Krumhansl–Kessler weight of the pitch class),
   // shifted so that the total weight of note-ons stays what it was.
   // 0 = off (the reference); no effect while the valence is unknown or before mode_min_notes pitched notes.
-  float mode_control = 0.0f;
+  double mode_control = 1.5;
   double mode_window_seconds = 8.0;
   int mode_min_notes = 8;
+
+  // EMSYNC's procedure (emsync-reference.md §2d-2e): soft sync, the model alone (no density or mode control, no
+  // guidance), no note grammar, no forced release of held notes, no limit on tokens without time.
+  static ComposerOptions reference();
 };
 
 struct TimedToken {
@@ -107,15 +117,13 @@ class Composer {
   void generate_until(double until_seconds, std::vector<TimedToken>& out,
                       const std::atomic<bool>* cancel = nullptr);
 
-  double cursor_seconds() const { return cursor_ticks_ * kTickSeconds; }
+  double cursor_seconds() const { return cursor_ticks_ * midi::kTickSeconds; }
   int instrument_token() const;
   const BoundarySchedule& schedule() const { return schedule_; }
   ComposerStats stats() const;
   const ComposerOptions& options() const { return options_; }
 
  private:
-  static constexpr double kTickSeconds = 0.008;
-
   void begin();
   void apply_emotion_at_cursor();
   float boundary_value() const;

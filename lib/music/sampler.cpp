@@ -47,8 +47,9 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
     else
       repeat_count_ /= 2;
   }
-  float temperature = vocab::is_time_shift(previous_token) ? options_.temperature_after_time_shift
-                                                           : options_.temperature_otherwise;
+  float temperature = static_cast<float>(vocab::is_time_shift(previous_token) ? options_.temperature_after_time_shift
+                                                                              : options_.temperature_otherwise);
+  const double top_p = static_cast<float>(options_.top_p);
   float penalty = options_.repetition_coefficient *
                   std::log((static_cast<float>(repeat_count_) + 1.0f) / 4.0f);
   temperature *= 1.0f + std::max(0.0f, penalty);
@@ -101,7 +102,7 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
         order_.push_back(i);
         mass += scratch_[i];
       }
-    if (mass > (options_.top_p + 1e-6) * total) {
+    if (mass > (top_p + 1e-6) * total) {
       std::sort(order_.begin(), order_.end(), by_probability);
       ranked = true;
       break;
@@ -122,7 +123,7 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
     double p = scratch_[order_[r]];
     if (p <= 0.0) break;
     cumulative += p / total;
-    if (cumulative > options_.top_p) break;
+    if (cumulative > top_p) break;
     kept_mass += p;
     ++nucleus;
   }

@@ -13,9 +13,10 @@
 namespace emsync::music {
 
 struct SamplerOptions {
-  float temperature_after_time_shift = 1.35f;  // the reference demo passes [1.35, 1.35]
-  float temperature_otherwise = 1.35f;
-  float top_p = 0.6f;
+  // Doubles as set (they are properties); the sampler computes in single precision.
+  double temperature_after_time_shift = 1.35;  // the reference demo passes [1.35, 1.35]
+  double temperature_otherwise = 1.35;
+  double top_p = 0.6;
   // T_eff = T * (1 + max(0, coefficient * ln((repeat_count + 1) / 4)))
   float repetition_coefficient = 0.4f;
 };

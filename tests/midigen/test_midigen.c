@@ -1,10 +1,12 @@
 /* emsyncmidigen: MIDI out of video timing, chords on cuts (sync=hard), lookahead latency, EOS drain,
- * flush, reproducible seeds, model errors. Uses the tiny random generator in tests/data. */
+ * flush, the output segment after seeks, reproducible seeds, model errors, emsyncbin's forwarded properties.
+ * Uses the tiny random generator in tests/data. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 
 #include <gst/app/gstappsink.h>
 #include <glib/gstdio.h>
+#include <math.h>
 
 #include "gst/emsync.h"
 
@@ -68,7 +70,7 @@ typedef struct {
 /* Pulls every buffer up to EOS (the harness queues events and buffers separately: once EOS arrived,
  * every buffer pushed before it is already queued). */
 static GArray *
-pull_all (GstHarness * h)
+pull_all_full (GstHarness * h, GstSegment * last_segment)
 {
   GArray *msgs = g_array_new (FALSE, TRUE, sizeof (Msg));
   gboolean eos = FALSE;
@@ -76,6 +78,8 @@ pull_all (GstHarness * h)
     GstEvent *ev;
     while ((ev = gst_harness_try_pull_event (h))) {
       eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
+      if (last_segment && GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
+        gst_event_copy_segment (ev, last_segment);
       gst_event_unref (ev);
     }
     GstBuffer *buf;
@@ -91,6 +95,34 @@ pull_all (GstHarness * h)
       g_usleep (1000);
   }
   return msgs;
+}
+
+static GArray *
+pull_all (GstHarness * h)
+{
+  return pull_all_full (h, NULL);
+}
+
+/* Drops every buffer and event the harness holds. */
+static void
+drain (GstHarness * h)
+{
+  GstBuffer *b;
+  while ((b = gst_harness_try_pull (h)))
+    gst_buffer_unref (b);
+  GstEvent *ev;
+  while ((ev = gst_harness_try_pull_event (h)))
+    gst_event_unref (ev);
+}
+
+static void
+push_segment (GstHarness * h, GstClockTime start, GstClockTime base)
+{
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = seg.time = seg.position = start;
+  seg.base = base;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
 }
 
 static guint
@@ -207,23 +239,45 @@ GST_START_TEST (test_emotion_guidance_property)
 }
 GST_END_TEST;
 
-/* emsyncbin forwards the generator's steering properties and its model choice: same ranges and defaults as
- * emsyncmidigen, and a value set on the bin is the child's. */
-GST_START_TEST (test_bin_forwards_steering)
+/* emsyncbin's generator properties are emsyncmidigen's: equal pspecs (type, nick, blurb, range, default,
+ * flags), and a value set on the bin is the child's. */
+static void
+check_same_pspec (GParamSpec * outer, GParamSpec * inner)
+{
+  const gchar *name = g_param_spec_get_name (inner);
+  fail_unless (outer != NULL, "emsyncbin lacks %s", name);
+  fail_unless (G_PARAM_SPEC_TYPE (outer) == G_PARAM_SPEC_TYPE (inner), "%s: pspec type", name);
+  fail_unless (outer->value_type == inner->value_type, "%s: value type", name);
+  fail_unless_equals_string (g_param_spec_get_nick (outer), g_param_spec_get_nick (inner));
+  fail_unless_equals_string (g_param_spec_get_blurb (outer), g_param_spec_get_blurb (inner));
+  fail_unless (outer->flags == inner->flags, "%s: flags", name);
+  fail_unless (g_param_values_cmp (inner, g_param_spec_get_default_value (outer),
+          g_param_spec_get_default_value (inner)) == 0, "%s: default", name);
+  if (G_IS_PARAM_SPEC_DOUBLE (inner)) {
+    GParamSpecDouble *o = G_PARAM_SPEC_DOUBLE (outer), *i = G_PARAM_SPEC_DOUBLE (inner);
+    fail_unless (o->minimum == i->minimum && o->maximum == i->maximum, "%s: range", name);
+  } else if (G_IS_PARAM_SPEC_UINT64 (inner)) {
+    GParamSpecUInt64 *o = G_PARAM_SPEC_UINT64 (outer), *i = G_PARAM_SPEC_UINT64 (inner);
+    fail_unless (o->minimum == i->minimum && o->maximum == i->maximum, "%s: range", name);
+  }
+}
+
+GST_START_TEST (test_bin_forwards_generator_properties)
 {
   GstElement *bin = gst_element_factory_make ("emsyncbin", NULL);
   fail_unless (bin != NULL);
   GstElement *gen = gst_bin_get_by_name (GST_BIN (bin), "midigen");
   fail_unless (gen != NULL);
+  const gchar *forwarded[] = { "model", "model-file", "lookahead", "min-boundary-gap", "sync", "seed",
+    "instruments", "valence", "arousal", "density-control", "mode-control", "emotion-guidance"
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (forwarded); i++) {
+    GParamSpec *inner = g_object_class_find_property (G_OBJECT_GET_CLASS (gen), forwarded[i]);
+    fail_unless (inner != NULL, "emsyncmidigen lacks %s", forwarded[i]);
+    check_same_pspec (g_object_class_find_property (G_OBJECT_GET_CLASS (bin), forwarded[i]), inner);
+  }
   const gchar *names[] = { "density-control", "mode-control", "emotion-guidance" };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
-    GParamSpecDouble *outer = G_PARAM_SPEC_DOUBLE (g_object_class_find_property (G_OBJECT_GET_CLASS (bin),
-            names[i]));
-    GParamSpecDouble *inner = G_PARAM_SPEC_DOUBLE (g_object_class_find_property (G_OBJECT_GET_CLASS (gen),
-            names[i]));
-    fail_unless (outer != NULL && inner != NULL, "%s", names[i]);
-    fail_unless (outer->default_value == inner->default_value, "%s default", names[i]);
-    fail_unless (outer->minimum == inner->minimum && outer->maximum == inner->maximum, "%s range", names[i]);
     const gdouble want = 0.25 + i;
     g_object_set (bin, names[i], want, NULL);
     gdouble in_child = -1.0, in_bin = -1.0;
@@ -231,15 +285,38 @@ GST_START_TEST (test_bin_forwards_steering)
     g_object_get (bin, names[i], &in_bin, NULL);
     fail_unless (in_child == want && in_bin == want, "%s: child %g, bin %g", names[i], in_child, in_bin);
   }
-  GParamSpecEnum *outer = G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (bin), "model"));
-  GParamSpecEnum *inner = G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (gen), "model"));
-  fail_unless (outer != NULL && inner != NULL && outer->default_value == inner->default_value);
   gst_util_set_object_arg (G_OBJECT (bin), "model", "tiny");
+  GParamSpecEnum *model = G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (gen), "model"));
   gint in_child = -1;
   g_object_get (gen, "model", &in_child, NULL);
-  fail_unless (in_child == g_enum_get_value_by_nick (inner->enum_class, "tiny")->value);
+  fail_unless (in_child == g_enum_get_value_by_nick (model->enum_class, "tiny")->value);
+  g_object_set (bin, "lookahead", (guint64) 3 * GST_SECOND, NULL);
+  guint64 lookahead = 0;
+  g_object_get (gen, "lookahead", &lookahead, NULL);
+  fail_unless_equals_uint64 (lookahead, 3 * GST_SECOND);
   gst_object_unref (gen);
   gst_object_unref (bin);
+}
+GST_END_TEST;
+
+/* The pspec defaults are the shipped generator settings (lib/music's ComposerOptions). */
+GST_START_TEST (test_shipped_defaults)
+{
+  GstElement *gen = gst_element_factory_make ("emsyncmidigen", NULL);
+  gdouble temperature, top_p, density, mode, guidance;
+  guint64 gap;
+  gint threads;
+  g_object_get (gen, "temperature", &temperature, "top-p", &top_p, "density-control", &density,
+      "mode-control", &mode, "emotion-guidance", &guidance, "min-boundary-gap", &gap, "threads", &threads, NULL);
+  fail_unless (fabs (temperature - 1.35) < 1e-6 && fabs (top_p - 0.6) < 1e-6, "%g %g", temperature, top_p);
+  fail_unless (density == 5.0 && mode == 1.5 && guidance == 0.0, "%g %g %g", density, mode, guidance);
+  fail_unless_equals_uint64 (gap, 4 * GST_SECOND);
+  fail_unless_equals_int (threads, 1);
+  gint sync = -1;
+  g_object_get (gen, "sync", &sync, NULL);
+  GParamSpecEnum *sync_spec = G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (gen), "sync"));
+  fail_unless_equals_string (g_enum_get_value (sync_spec->enum_class, sync)->value_nick, "hard");
+  gst_object_unref (gen);
 }
 GST_END_TEST;
 
@@ -263,13 +340,8 @@ GST_START_TEST (test_flush_restarts_cleanly)
   push_frames (h, 0, 125, NULL, 0);
   fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
   fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
-  /* drop what came out before the flush */
-  GstBuffer *b;
-  while ((b = gst_harness_try_pull (h)))
-    gst_buffer_unref (b);
-  GstSegment seg;
-  gst_segment_init (&seg, GST_FORMAT_TIME);
-  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  drain (h);                    /* what came out before the flush */
+  push_segment (h, 0, 0);
   push_frames (h, 0, 75, NULL, 0);
   gst_harness_push_event (h, gst_event_new_eos ());
   GArray *msgs = pull_all (h);
@@ -280,6 +352,102 @@ GST_START_TEST (test_flush_restarts_cleanly)
   fail_unless (first->pts < 100 * GST_MSECOND);
   fail_unless (lastm->pts >= 3 * GST_SECOND - 20 * GST_MSECOND && lastm->pts < 4 * GST_SECOND + 100 * GST_MSECOND);
   g_array_unref (msgs);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+GST_END_TEST;
+
+/* After a flushing seek to 30 s the video's segment starts at 30 s: the MIDI output's segment follows it (start,
+ * time), so its stream time is the video's, while its running time (the music's) starts again at 0. */
+GST_START_TEST (test_output_segment_follows_seek)
+{
+  gchar *model = tiny_model ();
+  GstHarness *h = make_harness (model, 1, "hard");
+  push_frames (h, 0, 50, NULL, 0);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  drain (h);
+  push_segment (h, 30 * GST_SECOND, 0);
+  push_frames (h, 30 * FPS, 3 * FPS, NULL, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  GstSegment out;
+  gst_segment_init (&out, GST_FORMAT_UNDEFINED);
+  GArray *msgs = pull_all_full (h, &out);
+  fail_unless (out.format == GST_FORMAT_TIME);
+  fail_unless_equals_uint64 (out.start, 30 * GST_SECOND);
+  fail_unless_equals_uint64 (out.time, 30 * GST_SECOND);
+  fail_unless (msgs->len > 0);
+  for (guint i = 0; i < msgs->len; i++) {
+    GstClockTime pts = g_array_index (msgs, Msg, i).pts;
+    GstClockTime rt = gst_segment_to_running_time (&out, GST_FORMAT_TIME, pts);
+    fail_unless (rt < 4 * GST_SECOND + 100 * GST_MSECOND, "running time %" GST_TIME_FORMAT, GST_TIME_ARGS (rt));
+  }
+  GstClockTime first_pts = g_array_index (msgs, Msg, 0).pts;
+  GstClockTime last_pts = g_array_index (msgs, Msg, msgs->len - 1).pts;
+  fail_unless_equals_uint64 (gst_segment_to_running_time (&out, GST_FORMAT_TIME, first_pts), 0);
+  fail_unless_equals_uint64 (gst_segment_to_stream_time (&out, GST_FORMAT_TIME, first_pts), 30 * GST_SECOND);
+  fail_unless (gst_segment_to_stream_time (&out, GST_FORMAT_TIME, last_pts) >= 33 * GST_SECOND - 20 * GST_MSECOND);
+  g_array_unref (msgs);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+GST_END_TEST;
+
+/* A new segment without a flush (the video jumps to 30 s after 4 s of playback) reaches the MIDI output when the
+ * music, lookahead behind, gets there: the music before it keeps the old segment, running time goes on. */
+GST_START_TEST (test_output_segment_change_waits_for_the_music)
+{
+  gchar *model = tiny_model ();
+  GstHarness *h = make_harness (model, 1, "soft");
+  push_frames (h, 0, 4 * FPS, NULL, 0);
+  push_segment (h, 30 * GST_SECOND, 4 * GST_SECOND);
+  push_frames (h, 30 * FPS, 3 * FPS, NULL, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  /* Buffers and events come out of the harness on separate queues: collect the buffers in order, and find the
+   * segment change from the buffers' times. */
+  GstSegment out;
+  gst_segment_init (&out, GST_FORMAT_UNDEFINED);
+  GArray *msgs = pull_all_full (h, &out);
+  fail_unless_equals_uint64 (out.start, 30 * GST_SECOND);
+  fail_unless_equals_uint64 (out.base, 4 * GST_SECOND);
+  GstClockTime previous = 0;
+  guint before = 0, after = 0;
+  for (guint i = 0; i < msgs->len; i++) {
+    GstClockTime pts = g_array_index (msgs, Msg, i).pts;
+    /* in the first segment pts = running time (< 4 s); in the second, 30 s + (running time - 4 s) */
+    GstClockTime rt = pts < 30 * GST_SECOND ? pts : pts - 30 * GST_SECOND + 4 * GST_SECOND;
+    if (pts < 30 * GST_SECOND) {
+      fail_unless (after == 0, "old segment's time after the new segment began");
+      fail_unless (pts < 4 * GST_SECOND + 5 * GST_MSECOND);
+      before++;
+    } else {
+      after++;
+    }
+    fail_unless (rt >= previous, "running time goes back");
+    previous = rt;
+  }
+  fail_unless (before > 100 && after > 100, "%u messages before the change, %u after", before, after);
+  fail_unless (previous >= 7 * GST_SECOND - 20 * GST_MSECOND);
+  g_array_unref (msgs);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+GST_END_TEST;
+
+/* The caps of the output's caps event are held by that event alone (a reference was leaked per stream start). */
+GST_START_TEST (test_caps_event_holds_its_caps)
+{
+  gchar *model = tiny_model ();
+  GstHarness *h = make_harness (model, 1, "hard");
+  push_frames (h, 0, FPS, NULL, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  g_array_unref (pull_all (h));
+  GstEvent *caps_event = gst_pad_get_sticky_event (h->sinkpad, GST_EVENT_CAPS, 0);
+  fail_unless (caps_event != NULL);
+  GstCaps *caps;
+  gst_event_parse_caps (caps_event, &caps);
+  fail_unless_equals_int (GST_MINI_OBJECT_REFCOUNT_VALUE (caps), 1);
+  gst_event_unref (caps_event);
   gst_harness_teardown (h);
   g_free (model);
 }
@@ -433,10 +601,14 @@ midigen_suite (void)
   tcase_add_test (tc, test_hard_sync_chords_on_cuts_and_drain);
   tcase_add_test (tc, test_seed_reproducible);
   tcase_add_test (tc, test_emotion_guidance_property);
-  tcase_add_test (tc, test_bin_forwards_steering);
+  tcase_add_test (tc, test_bin_forwards_generator_properties);
+  tcase_add_test (tc, test_shipped_defaults);
   tcase_add_test (tc, test_model_choice);
   tcase_add_test (tc, test_latency_is_lookahead);
   tcase_add_test (tc, test_flush_restarts_cleanly);
+  tcase_add_test (tc, test_output_segment_follows_seek);
+  tcase_add_test (tc, test_output_segment_change_waits_for_the_music);
+  tcase_add_test (tc, test_caps_event_holds_its_caps);
   tcase_add_test (tc, test_model_errors);
   tcase_add_test (tc, test_plays_through_fluiddec);
   return s;

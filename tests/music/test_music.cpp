@@ -19,6 +19,7 @@
 #include "lib/music/native_decoder.h"
 #include "lib/music/generator_model.h"
 #include "lib/music/key_finding.h"
+#include "lib/music/midi_stream.h"
 #include "lib/music/sampler.h"
 #include "lib/music/torchscript_support.h"
 
@@ -153,7 +154,7 @@ GST_START_TEST(test_sampler_repetition_rule) {
 GST_END_TEST;
 
 GST_START_TEST(test_boundary_schedule) {
-  BoundarySchedule b;
+  BoundarySchedule b({}, 8.0);
   fail_unless(b.offer(2.0));
   fail_if(b.offer(5.0));  // < 4 s after 2.0
   fail_unless(b.offer(6.0));
@@ -348,9 +349,18 @@ GST_START_TEST(test_half_step_close_to_torchscript_step) {
 }
 GST_END_TEST;
 
+// The model alone: the shipped options without density and mode control (these tests reason about what the
+// tiny random model does by itself).
+static ComposerOptions model_alone() {
+  ComposerOptions o;
+  o.density_control = 0.0;
+  o.mode_control = 0.0;
+  return o;
+}
+
 static std::vector<TimedToken> compose(SyncMode sync, uint64_t seed, const std::vector<double>& cuts, double until,
                                        ComposerStats* stats = nullptr) {
-  ComposerOptions o;
+  ComposerOptions o = model_alone();
   o.sync = sync;
   o.seed = seed;
   Composer c(GeneratorModel::load(data_path("tiny_generator.pt")), o);
@@ -431,7 +441,7 @@ GST_END_TEST;
 // Emotion guidance runs a second, unconditioned session in lockstep and changes what is sampled.
 GST_START_TEST(test_composer_emotion_guidance) {
   auto run = [](float guidance, ComposerStats* stats) {
-    ComposerOptions o;
+    ComposerOptions o = model_alone();
     o.sync = SyncMode::Soft;
     o.seed = 5;
     o.emotion_guidance = guidance;
@@ -460,7 +470,7 @@ GST_END_TEST;
 // without control the (random) tiny model ignores arousal.
 GST_START_TEST(test_composer_density_control) {
   auto density = [](float arousal, float control) {
-    ComposerOptions o;
+    ComposerOptions o = model_alone();
     o.sync = SyncMode::None;
     o.seed = 3;
     o.density_control = control;
@@ -507,7 +517,7 @@ GST_START_TEST(test_composer_mode_control) {
   auto majors = [](float valence) {
     int n = 0;
     for (uint64_t seed = 1; seed <= 3; ++seed) {
-      ComposerOptions o;
+      ComposerOptions o = model_alone();
       o.sync = SyncMode::None;
       o.seed = seed;
       o.mode_control = 2.0f;
@@ -569,7 +579,7 @@ GST_END_TEST;
 // A change of emotion mid-piece re-conditions the model (one re-prefill at that time) and the music goes on
 // from the same token history: no restart, no jump in time.
 GST_START_TEST(test_composer_follows_emotion_changes) {
-  ComposerOptions o;
+  ComposerOptions o = model_alone();
   o.sync = SyncMode::None;
   o.seed = 4;
   auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
@@ -589,6 +599,132 @@ GST_START_TEST(test_composer_follows_emotion_changes) {
   fail_unless(a[same].time_seconds >= 3.0 - 1e-9, "the pieces diverge at %.3f s, before the change",
               a[same].time_seconds);
   for (size_t i = 1; i < b.size(); ++i) fail_unless(b[i].time_seconds - b[i - 1].time_seconds <= 1.0 + 1e-9);
+}
+GST_END_TEST;
+
+// EMSYNC's procedure: soft sync and the model alone, none of emsync's constraints; the shipped options are
+// emsync's own (the element's defaults).
+GST_START_TEST(test_reference_options) {
+  const ComposerOptions ref = ComposerOptions::reference(), shipped;
+  fail_unless(ref.sync == SyncMode::Soft && shipped.sync == SyncMode::Hard);
+  fail_unless(ref.density_control == 0.0 && ref.mode_control == 0.0 && ref.emotion_guidance == 0.0);
+  fail_unless(!ref.note_grammar && ref.max_note_seconds == 0.0 && ref.max_tokens_without_time == 0);
+  fail_unless(shipped.density_control > 0.0 && shipped.mode_control > 0.0 && shipped.note_grammar);
+  // Both sample like EMSYNC's demo.
+  fail_unless(ref.sampler.temperature_otherwise == shipped.sampler.temperature_otherwise &&
+              ref.sampler.top_p == shipped.sampler.top_p);
+  // Nothing is forced: no chord on a cut, no release of a held note, no time shift after 96 tokens.
+  auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
+  Composer c(model, ref);
+  c.add_cut(2.0);
+  c.set_emotion(0.0, 0.5f, 0.5f);
+  std::vector<TimedToken> out;
+  c.generate_until(8.0, out);
+  fail_unless_equals_int((int)c.stats().forced_chords, 0);
+  // "No cut in sight" is the model's own horizon.
+  fail_unless(c.schedule().horizon_seconds() == model->config().max_boundary_seconds);
+}
+GST_END_TEST;
+
+// The MIDI of a MidiStream: every message with its time, tick messages apart.
+struct StreamRun {
+  std::vector<emsync::midi::MidiEvent> events;
+  std::vector<bool> kept;  // per offered cut
+};
+
+static StreamRun stream_music(const ComposerOptions& options, const std::vector<double>& cuts, double end,
+                              double slice_until = 0.0, double tick_period = 0.0) {
+  MidiStreamOptions so;
+  so.tick_period_seconds = tick_period;
+  MidiStream stream(GeneratorModel::load(data_path("tiny_generator.pt")), options, so);
+  StreamRun run;
+  for (double t : cuts) run.kept.push_back(stream.add_cut(t));
+  stream.set_emotion(0.0, 0.3f, 0.6f);
+  // Part of it slice by slice (as the element does while the video comes in), the rest in finish().
+  while (stream.generate_slice(slice_until, run.events)) {
+  }
+  fail_unless(stream.generated_until() >= slice_until);
+  stream.finish(end, run.events);
+  fail_unless(stream.generated_until() >= end);
+  return run;
+}
+
+static bool is_note_on(const emsync::midi::MidiEvent& e) { return (e.status & 0xF0) == 0x90 && e.data2 > 0; }
+static bool is_note_off(const emsync::midi::MidiEvent& e) {
+  return (e.status & 0xF0) == 0x80 || ((e.status & 0xF0) == 0x90 && e.data2 == 0);
+}
+
+static bool same_events(const std::vector<emsync::midi::MidiEvent>& a, const std::vector<emsync::midi::MidiEvent>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].time_seconds != b[i].time_seconds || a[i].status != b[i].status || a[i].data1 != b[i].data1 ||
+        a[i].data2 != b[i].data2)
+      return false;
+  return true;
+}
+
+// Program changes first, then time-ordered messages; at the end every note-on has had its note-off; ticks every
+// period from 0 to the end when asked for.
+GST_START_TEST(test_midi_stream_ordered_and_closed) {
+  const double end = 9.0;
+  StreamRun run = stream_music(ComposerOptions(), {2.0, 7.0}, end, 4.0, 0.01);
+  const auto& ev = run.events;
+  fail_unless(ev.size() > 4);
+  for (int i = 0; i < 4; ++i) fail_unless((ev[i].status & 0xF0) == 0xC0 && ev[i].time_seconds == 0.0);
+  std::set<int> sounding;
+  double last = 0.0, last_tick = -1.0;
+  int ons = 0, ticks = 0;
+  for (const auto& e : ev) {
+    // A tick within a nanosecond of a note may follow it (the element's PTS are whole nanoseconds).
+    fail_unless(e.time_seconds >= last - 1e-9, "message at %.3f s after one at %.3f s", e.time_seconds, last);
+    last = std::max(last, e.time_seconds);
+    const int key = (e.status & 0x0F) * 128 + e.data1;
+    if (e.status == kMidiTickStatus) {
+      if (last_tick >= 0.0) fail_unless(std::fabs(e.time_seconds - last_tick - 0.01) < 1e-6);
+      last_tick = e.time_seconds;
+      ++ticks;
+    } else if (is_note_on(e)) {
+      fail_unless(sounding.insert(key).second, "note-on of a sounding key");
+      ++ons;
+    } else if (is_note_off(e)) {
+      fail_unless(sounding.erase(key) == 1, "note-off of a silent key");
+    }
+  }
+  fail_unless(ons > 10);
+  fail_unless(sounding.empty(), "%zu notes still sounding after finish()", sounding.size());
+  fail_unless(last >= end && last_tick >= end - 0.005, "the stream ends at %.3f s, its ticks at %.3f s", last, last_tick);
+  fail_unless(ticks >= 900);
+  // Without a tick period there are no ticks.
+  for (const auto& e : stream_music(ComposerOptions(), {}, 2.0).events) fail_if(e.status == kMidiTickStatus);
+}
+GST_END_TEST;
+
+// sync=hard: a chord (>= 3 pitched note-ons) on every kept cut, within half an 8 ms tick; a cut closer than
+// min_gap to the previous one is not kept.
+GST_START_TEST(test_midi_stream_chords_on_kept_cuts) {
+  const std::vector<double> cuts = {1.003, 3.0, 6.25, 11.4};  // 3.0: 2 s after 1.003, not kept
+  StreamRun run = stream_music(ComposerOptions(), cuts, 13.0, 5.0);
+  fail_unless(run.kept == std::vector<bool>({true, false, true, true}));
+  for (size_t c = 0; c < cuts.size(); ++c) {
+    if (!run.kept[c]) continue;
+    int pitched = 0;
+    for (const auto& e : run.events)
+      if (is_note_on(e) && (e.status & 0x0F) != 9 && std::fabs(e.time_seconds - cuts[c]) <= 0.0041) ++pitched;
+    fail_unless(pitched >= 3, "%d pitched note-ons at the cut at %.3f s", pitched, cuts[c]);
+  }
+}
+GST_END_TEST;
+
+// The music depends on the seed and the input only: not on how it is sliced.
+GST_START_TEST(test_midi_stream_reproducible) {
+  ComposerOptions a = ComposerOptions(), b = a;
+  a.seed = 21;
+  b.seed = 22;
+  const std::vector<double> cuts = {1.5, 6.0};
+  StreamRun once = stream_music(a, cuts, 8.0, 0.0, 0.01);
+  StreamRun sliced = stream_music(a, cuts, 8.0, 7.9, 0.01);
+  fail_unless(same_events(once.events, sliced.events), "slicing changed the music");
+  fail_if(same_events(once.events, stream_music(b, cuts, 8.0, 0.0, 0.01).events), "the seed changed nothing");
 }
 GST_END_TEST;
 
@@ -619,6 +755,10 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_composer_mode_control);
   tcase_add_test(tc, test_composer_releases_overdue_notes);
   tcase_add_test(tc, test_composer_follows_emotion_changes);
+  tcase_add_test(tc, test_reference_options);
+  tcase_add_test(tc, test_midi_stream_ordered_and_closed);
+  tcase_add_test(tc, test_midi_stream_chords_on_kept_cuts);
+  tcase_add_test(tc, test_midi_stream_reproducible);
   return s;
 }
 

@@ -1,0 +1,76 @@
+// MidiStream: the generator's music as timed MIDI messages, for whoever plays it while it is composed
+// (emsyncmidigen, the tests, emsync-gen-eval).
+//
+// It owns a Composer and lib/midi's TokenStreamDecoder. Cuts and emotion go in on the music timeline (seconds
+// from the start of the music); music is generated towards a target time in slices, so that a caller can stop
+// between two of them and hand on the MIDI of one while the next is composed. Messages come out in time order (a
+// tick within a nanosecond of a note may follow it):
+// the program changes first, then the notes of each slice and, when a tick period is set, a MIDI tick between
+// them every period, so that a synthesiser advances through silence. finish() ends the music: every sounding
+// note is released.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lib/midi/tokenizer.h"
+#include "lib/music/composer.h"
+
+namespace emsync::music {
+
+// MIDI's "tick" system real-time message (the MIDI 1.0 specification sends one every 10 ms): advances time,
+// plays nothing. Its period in a stream is the caller's (MidiStreamOptions::tick_period_seconds): unrelated to
+// the 8 ms time step of the model's vocabulary (midi::kTickSeconds).
+constexpr uint8_t kMidiTickStatus = 0xF9;
+
+struct MidiStreamOptions {
+  // Music composed per generate_slice() call.
+  double slice_seconds = 0.25;
+  // Period of the tick messages between the notes; 0 = none.
+  double tick_period_seconds = 0.0;
+};
+
+class MidiStream {
+ public:
+  MidiStream(std::shared_ptr<const GeneratorModel> model, const ComposerOptions& options,
+             const MidiStreamOptions& stream = {});
+
+  // A scene cut at `time_seconds`; true when the music will mark it (Composer::add_cut).
+  bool add_cut(double time_seconds) { return composer_.add_cut(time_seconds); }
+  // Emotion from `time_seconds` on (NaN = unknown).
+  void set_emotion(double time_seconds, float valence, float arousal) {
+    composer_.set_emotion(time_seconds, valence, arousal);
+  }
+
+  // Appends the messages of the next slice of music towards `until_seconds` (at most slice_seconds of it), with
+  // the ticks up to the time composed; the first call starts with the program changes. Returns false (having
+  // appended at most the program changes) when the music already reaches `until_seconds`. When `cancel` becomes
+  // true the composer stops between two tokens; the stream is then only good for being thrown away.
+  bool generate_slice(double until_seconds, std::vector<midi::MidiEvent>& out,
+                      const std::atomic<bool>* cancel = nullptr);
+  // Ends the music at `end_seconds`: composes what is missing up to it, then appends note-offs for every sounding
+  // note (at end_seconds, or later where the last token already is) and the ticks up to the end.
+  void finish(double end_seconds, std::vector<midi::MidiEvent>& out);
+
+  // The music time composed so far (at least the target of the last slice).
+  double generated_until() const { return generated_until_; }
+  const Composer& composer() const { return composer_; }
+
+ private:
+  void append_ticks_until(double until, std::vector<midi::MidiEvent>& out);
+  void append_with_ticks(std::vector<midi::MidiEvent>& out);
+
+  MidiStreamOptions options_;
+  Composer composer_;
+  midi::TokenStreamDecoder decoder_;
+  bool programs_sent_ = false;
+  double generated_until_ = 0.0;
+  double next_tick_ = 0.0;
+  // Scratch, reused between slices.
+  std::vector<TimedToken> tokens_;
+  std::vector<midi::MidiEvent> events_;
+};
+
+}  // namespace emsync::music
