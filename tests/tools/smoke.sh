@@ -1,5 +1,6 @@
 #!/bin/sh
-# Smoke test of emsync-gen-eval: speed (3 s of music) and sync (2 short pieces) on the tiny fixture model.
+# Smoke test of emsync-gen-eval: speed (3 s of music), sync (2 short pieces) and stats (4 short pieces) on the
+# tiny fixture model.
 # Usage: smoke.sh PATH/TO/emsync-gen-eval PATH/TO/tiny_generator.pt
 set -u
 tool=$1
@@ -38,6 +39,18 @@ for mode in hard soft none; do check "$tmp/sync.txt" "| $mode " "sync table row"
 for key in '"share_onset_within_40ms"' '"share_onset_within_1s"' '"mean_abs_error_s"' \
            '"onsets_away_from_cuts_per_min"' '"hard"' '"soft"' '"none"'; do
   check "$tmp/sync.json" "$key" "sync JSON"
+done
+
+# stats over a small valence x arousal grid: the musical statistics (pulse, smear, ...) per valence.
+"$tool" stats --model "$model" --pieces 1 --seconds 8 --grid -0.5,0.5 --json "$tmp/stats.json" >"$tmp/stats.txt" 2>&1
+rc=$?
+cat "$tmp/stats.txt"
+[ $rc -eq 0 ] || { echo "FAIL: stats exited $rc"; fail=1; }
+check "$tmp/stats.txt" "pulse on a grid" "stats table"
+check "$tmp/stats.txt" "generated, valence +0.5" "stats row per valence"
+for key in '"generated_by_valence"' '"pulse"' '"smear_share"' '"short_note_share"' '"repeated_pitch_share"' \
+           '"velocity_std"' '"cuts_on_downbeat"' '"forced_release_share"' '"per_instrument"'; do
+  check "$tmp/stats.json" "$key" "stats JSON"
 done
 
 # A bad command line must fail cleanly.

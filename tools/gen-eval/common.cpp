@@ -222,7 +222,9 @@ double current_rss_mib() {
       "  sync    --model M [--pieces N] [--seconds S] [--seed S] [--threads N]\n"
       "  emotion --model M [--seconds S] [--seeds N] [--grid v1,v2,...] [--seed S] [--threads N]\n"
       "  stats   --model M [--pieces N] [--seconds S] [--sync hard|soft|none] [--seed S]\n"
+      "          [--grid v1,v2,... (N pieces per valence x arousal pair, one summary per valence)]\n"
       "  stats   --midi DIR_OR_FILE... [--max-files N per directory] [--max-midi-seconds S] [--seed S]\n"
+      "          [--jitter-ms J (move each note by a random N(0, J ms): the calibration of the pulse)]\n"
       "common: --json OUT.json writes every figure (and per-piece data) as JSON\n"
       "        --instruments less|more selects the instrument-count control token (default more)\n"
       "        --temperature T sampling temperature (default 1.35, EMSYNC's demo)\n"
@@ -286,11 +288,12 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--ref-steps") a.ref_steps = std::stoi(val());
     else if (k == "--short-context") a.short_context = std::stoi(val());
     else if (k == "--cut-every") a.cut_every = std::stod(val());
-    else if (k == "--grid") a.grid = parse_list(val());
+    else if (k == "--grid") { a.grid = parse_list(val()); a.grid_given = true; }
     else if (k == "--kv-profile") a.kv_profile = parse_list(val());
     else if (k == "--sync") a.sync = val();
     else if (k == "--max-files") a.max_files = std::stoi(val());
     else if (k == "--max-midi-seconds") a.max_midi_seconds = std::stod(val());
+    else if (k == "--jitter-ms") a.jitter_ms = std::stod(val());
     else if (k == "-h" || k == "--help") usage(0);
     else {
       std::fprintf(stderr, "emsync-gen-eval: unknown option '%s'\n", k.c_str());

@@ -109,10 +109,12 @@ struct Args {
   int short_context = 64;
   double cut_every = 6.0;
   std::vector<double> grid{-0.8, -0.4, 0.0, 0.4, 0.8};
+  bool grid_given = false;  // stats: --grid composes --pieces pieces per (valence, arousal) pair
   std::vector<double> kv_profile;  // speed: extra cache lengths for the KV step profile
   std::string sync = "hard";
   int max_files = 40;
   double max_midi_seconds = 0;  // 0 = whole file
+  double jitter_ms = 0;         // stats --midi: move each corpus note by a random N(0, jitter) (calibration)
   bool note_grammar = true;     // --no-note-grammar: let the model emit invalid note events (comparison)
   double guidance = 0.0;        // --guidance G: emotion guidance strength (ComposerOptions::emotion_guidance)
   bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token

@@ -10,45 +10,17 @@
 
 namespace gen_eval {
 
-namespace {
-
-Key find_key(const std::vector<md::Note>& notes) {
-  std::array<double, 12> hist{};
-  for (const auto& n : notes) {
-    if (n.instrument == md::Instrument::Drums) continue;
-    hist[((n.pitch % 12) + 12) % 12] += std::max(n.end_seconds - n.start_seconds, kTick);
-  }
-  const emsync::music::Key k = emsync::music::find_key(hist);
-  Key out;
-  if (k.tonic >= 0) out = {k.tonic, k.major, k.correlation};
-  return out;
-}
-
-}  // namespace
-
-MusicStats music_stats(const std::vector<md::Note>& notes, double start, double end) {
+MusicStats music_stats(const std::vector<md::Note>& notes, double start, double end,
+                       const MusicStatsOptions& options) {
   MusicStats s;
   s.duration = std::max(end - start, 1e-9);
   s.notes = static_cast<long>(notes.size());
   s.notes_per_second = s.notes / s.duration;
   bool used[md::kNumInstruments] = {};
-  std::vector<double> pcs(12, 0.0);
-  long pitched = 0;
-  for (const auto& n : notes) {
-    used[md::instrument_index(n.instrument)] = true;
-    if (n.instrument != md::Instrument::Drums) {
-      pcs[n.pitch % 12] += 1;
-      ++pitched;
-    }
-  }
+  for (const auto& n : notes) used[md::instrument_index(n.instrument)] = true;
   for (bool u : used) s.instruments += u;
   s.density_per_instrument = s.instruments ? s.notes_per_second / s.instruments : 0.0;
-  if (pitched) {
-    double h = 0;
-    for (double c : pcs)
-      if (c > 0) h -= (c / pitched) * std::log2(c / pitched);
-    s.pc_entropy = h;
-  }
+  s.pc_entropy = pitch_class_entropy(notes);
   // Polyphony: sweep over non-drum note boundaries.
   std::vector<std::pair<double, int>> ev;
   for (const auto& n : notes)
@@ -81,7 +53,9 @@ MusicStats music_stats(const std::vector<md::Note>& notes, double start, double 
     for (int w = w0; w <= w1; ++w) busy[w] = true;
   }
   s.silent_bar_share = std::count(busy.begin(), busy.end(), false) / static_cast<double>(windows);
-  s.key = find_key(notes);
+  const emsync::music::Key k = duration_weighted_key(notes);
+  if (k.tonic >= 0) s.key = {k.tonic, k.major, k.correlation};
+  s.music = compute_music_statistics(notes, options);
   return s;
 }
 
@@ -98,6 +72,38 @@ Json stats_json(const MusicStats& s) {
   j["key"] = s.key.name();
   j["key_major"] = s.key.tonic < 0 ? Json() : Json(s.key.major);
   j["key_r"] = s.key.r;
+  j["music"] = music_statistics_json(s.music);
+  return j;
+}
+
+Json music_statistics_json(const MusicStatistics& m) {
+  auto notes_json = [](const InstrumentNoteStats& n) {
+    Json j = Json::object();
+    j["notes"] = n.notes;
+    j["short_share"] = n.short_share;
+    j["median_seconds"] = n.median_seconds;
+    j["restrike_share"] = n.restrike_share;
+    j["repeated_pitch_share"] = n.repeated_pitch_share;
+    return j;
+  };
+  Json j = Json::object();
+  j["onset_clusters"] = m.clusters;
+  j["pulse"] = m.pulse;
+  j["grid_seconds"] = m.grid_seconds;
+  j["smear_share"] = m.smear_share;
+  j["modal_gap_seconds"] = m.modal_gap_seconds;
+  j["pitched"] = notes_json(m.pitched);
+  Json per = Json::object();
+  for (int i = 0; i < md::kNumInstruments; ++i)
+    per[md::instrument_name(static_cast<md::Instrument>(i))] = notes_json(m.per_instrument[i]);
+  j["per_instrument"] = per;
+  j["pitch_class_entropy_bits"] = m.pc_entropy;
+  j["key_stability"] = m.key_stability;
+  j["velocity_std"] = m.velocity_std;
+  j["cuts"] = m.cuts;
+  j["cuts_on_downbeat"] = m.cuts_on_downbeat;
+  j["tempo_change"] = m.tempo_change;
+  j["forced_release_share"] = m.forced_release_share;
   return j;
 }
 

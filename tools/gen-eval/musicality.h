@@ -7,6 +7,7 @@
 
 #include "lib/music/key_finding.h"
 #include "tools/gen-eval/common.h"
+#include "tools/gen-eval/music_stats.h"
 
 namespace gen_eval {
 
@@ -30,10 +31,13 @@ struct MusicStats {
   double polyphony = kNaN;               // mean non-drum notes sounding while any sounds
   double silent_bar_share = kNaN;        // 2 s windows without any note sounding
   Key key;
+  MusicStatistics music;  // pulse, smear, note lengths, ... (music_stats.h)
 };
 
-MusicStats music_stats(const std::vector<md::Note>& notes, double start, double end);
+MusicStats music_stats(const std::vector<md::Note>& notes, double start, double end,
+                       const MusicStatsOptions& options = {});
 Json stats_json(const MusicStats& s);
+Json music_statistics_json(const MusicStatistics& m);
 
 // Raw-token checks (generated streams start after the [ctrl, <BAR>] primer).
 struct TokenChecks {

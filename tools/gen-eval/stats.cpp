@@ -5,12 +5,13 @@
 #include <cstring>
 #include <dirent.h>
 #include <functional>
+#include <random>
 #include <sys/stat.h>
 
 #include "lib/midi/smf.h"
 #include "lib/midi/tokenizer.h"
-#include "tools/gen-eval/musicality.h"
 #include "tools/gen-eval/common.h"
+#include "tools/gen-eval/musicality.h"
 
 namespace gen_eval {
 
@@ -53,6 +54,42 @@ const Column kColumns[] = {
     {"silent_bar_share", "silent 2 s windows", nullptr, [](const MusicStats& s) { return s.silent_bar_share; }},
     {"major_share", "major key", nullptr, major_share},
 };
+// The timing, note and dynamics statistics of music_stats.h (issue 14's table).
+const Column kMusicColumns[] = {
+    {"pulse", "pulse on a grid", "%.2f", [](const MusicStats& s) { return s.music.pulse; }},
+    {"grid_seconds", "grid s", "%.3f", [](const MusicStats& s) { return s.music.grid_seconds; }},
+    {"smear_share", "smeared clusters (> 4 ms)", nullptr, [](const MusicStats& s) { return s.music.smear_share; }},
+    {"modal_gap_ms", "most frequent gap ms", "%.0f",
+     [](const MusicStats& s) { return 1000.0 * s.music.modal_gap_seconds; }},
+    {"short_note_share", "notes < 100 ms", nullptr, [](const MusicStats& s) { return s.music.pitched.short_share; }},
+    {"median_note_ms", "median note ms", "%.0f",
+     [](const MusicStats& s) { return 1000.0 * s.music.pitched.median_seconds; }},
+    {"restrike_share", "re-strikes (< 100 ms)", nullptr,
+     [](const MusicStats& s) { return s.music.pitched.restrike_share; }},
+    {"repeated_pitch_share", "repeated pitch", nullptr,
+     [](const MusicStats& s) { return s.music.pitched.repeated_pitch_share; }},
+    {"key_stability", "key stability", nullptr, [](const MusicStats& s) { return s.music.key_stability; }},
+    {"velocity_std", "velocity std", "%.1f", [](const MusicStats& s) { return s.music.velocity_std; }},
+    {"cuts_on_downbeat", "cuts on a downbeat", nullptr, [](const MusicStats& s) { return s.music.cuts_on_downbeat; }},
+    {"tempo_change", "tempo change/bar", nullptr, [](const MusicStats& s) { return s.music.tempo_change; }},
+    {"forced_release_share", "notes >= 4 s (forced release)", nullptr,
+     [](const MusicStats& s) { return s.music.forced_release_share; }},
+};
+
+template <size_t N>
+void add_columns_table(const std::string& title, const Column (&columns)[N], const std::vector<StatsSummary>& all) {
+  Table t{title, {"source", "pieces", "minutes"}, {}};
+  for (const Column& c : columns) t.header.push_back(c.header);
+  for (const auto& x : all) {
+    std::vector<std::string> row{x.label, std::to_string(x.pieces), fmt("%.1f", x.seconds / 60.0)};
+    for (const Column& c : columns) {
+      const double v = mean_over(x, c.get);
+      row.push_back(c.format ? fmt(c.format, v) : fmt_pct(v));
+    }
+    t.rows.push_back(row);
+  }
+  t.print();
+}
 
 Json summary_json(const StatsSummary& x) {
   Json j = Json::object();
@@ -60,6 +97,7 @@ Json summary_json(const StatsSummary& x) {
   j["pieces"] = x.pieces;
   j["seconds"] = x.seconds;
   for (const Column& c : kColumns) j[c.key] = mean_over(x, c.get);
+  for (const Column& c : kMusicColumns) j[c.key] = mean_over(x, c.get);
   if (x.have_checks) {
     Json c = Json::object();
     c["tokens"] = x.checks.tokens;
@@ -84,17 +122,8 @@ Json summary_json(const StatsSummary& x) {
 }
 
 void print_stats_tables(const std::vector<StatsSummary>& all, const std::string& what) {
-  Table t{"Musicality statistics (" + what + "; mean over pieces)", {"source", "pieces", "minutes"}, {}};
-  for (const Column& c : kColumns) t.header.push_back(c.header);
-  for (const auto& x : all) {
-    std::vector<std::string> row{x.label, std::to_string(x.pieces), fmt("%.1f", x.seconds / 60.0)};
-    for (const Column& c : kColumns) {
-      const double v = mean_over(x, c.get);
-      row.push_back(c.format ? fmt(c.format, v) : fmt_pct(v));
-    }
-    t.rows.push_back(row);
-  }
-  t.print();
+  add_columns_table("Musicality statistics (" + what + "; mean over pieces)", kColumns, all);
+  add_columns_table("Pulse, onsets, notes and dynamics (" + what + "; mean over pieces)", kMusicColumns, all);
   Table c{"Token-stream validity (" + what + ")",
           {"source", "tokens", "OFF of silent key", "duplicate ON", "masked special tokens", "invalid total",
            "hanging ONs at end", "hanging per piece"},
@@ -151,12 +180,21 @@ void list_midi(const std::string& path, std::vector<std::string>& out) {
 }
 
 // One corpus file's notes, shifted to start at 0 (the training tokenisation removes leading silence) and cut
-// at max_seconds when > 0. False (and `failed` counted for an unreadable file) when the file gives no piece
-// of at least 2 s.
-bool read_corpus_piece(const std::string& file, double max_seconds, std::vector<md::Note>& notes,
-                       double& seconds, long& failed) {
+// at max_seconds when > 0, with its bar lines when the file has a metrical division (4 quarters a bar: the
+// reader does not keep time signatures). False (and `failed` counted for an unreadable file) when the file
+// gives no piece of at least 2 s.
+struct CorpusPiece {
+  std::vector<md::Note> notes;
+  double seconds = 0;
+  std::vector<double> bar_times;
+};
+
+bool read_corpus_piece(const std::string& file, double max_seconds, CorpusPiece& piece, long& failed) {
+  std::vector<md::Note>& notes = piece.notes;
+  md::SmfFile smf;
   try {
-    notes = md::read_notes(file);
+    smf = md::read_smf_file(file);
+    notes = md::notes_from_smf(smf);
   } catch (const std::exception& e) {
     ++failed;
     return false;
@@ -182,7 +220,16 @@ bool read_corpus_piece(const std::string& file, double max_seconds, std::vector<
     n.start_seconds -= start;
     n.end_seconds -= start;
   }
-  seconds = end - start;
+  piece.seconds = end - start;
+  piece.bar_times.clear();
+  if (smf.ticks_per_quarter > 0) {
+    const uint64_t bar = 4ull * smf.ticks_per_quarter;
+    for (uint64_t k = 0;; ++k) {
+      const double t = smf.tempo_map.seconds(k * bar) - start;
+      if (t > piece.seconds) break;
+      if (t >= -1e-9) piece.bar_times.push_back(t);
+    }
+  }
   return true;
 }
 
@@ -198,33 +245,67 @@ int cmd_stats(const Args& a) {
     ModelInfo info = open_model(a, out);
     const mu::SyncMode mode = parse_sync(a.sync);
     std::mt19937_64 rng(a.seed);
+    MusicStatsOptions options;
+    options.forced_release_seconds = mu::ComposerOptions{}.max_note_seconds;
     StatsSummary x;
     x.label = std::string("generated, sync ") + sync_name(mode);
     x.have_checks = true;
     x.have_midi = true;
+    // Without --grid: `pieces` pieces at neutral emotion; with it, `pieces` per (valence, arousal) pair and a
+    // summary per valence beside the one over all.
+    const std::vector<double> grid = a.grid_given ? a.grid : std::vector<double>{0.0};
+    std::vector<StatsSummary> rows;
     Json per = Json::array();
-    for (int i = 0; i < pieces; ++i) {
-      GenRequest req = request_from_args(a, mode, a.seed * 1000 + i, seconds);
-      if (mode != mu::SyncMode::None) req.cuts = random_cuts(rng, seconds);
-      Piece p = compose(info.model, req);
-      MusicStats st = music_stats(piece_notes(p, false), 0.0, seconds);
-      TokenChecks ck = check_tokens(p.raw);
-      add_checks(x.checks, ck);
-      const MidiChecks mc = check_midi(p.raw, seconds);
-      add_checks(x.midi, mc);
-      x.s.push_back(st);
-      ++x.pieces;
-      x.seconds += seconds;
-      Json pj = stats_json(st);
-      pj["tokens"] = p.tokens.size();
-      pj["invalid_tokens"] = ck.invalid();
-      pj["hanging_at_end"] = ck.hanging_at_end;
-      per.push(pj);
+    int index = 0;
+    for (double v : grid) {
+      StatsSummary row = x;
+      row.label = "generated, valence " + fmt("%+.1f", v) + ", sync " + sync_name(mode);
+      for (double ar : grid)
+        for (int i = 0; i < pieces; ++i, ++index) {
+          GenRequest req = request_from_args(a, mode, a.seed * 1000 + index, seconds);
+          if (mode != mu::SyncMode::None) req.cuts = random_cuts(rng, seconds);
+          if (a.grid_given) {
+            req.valence = static_cast<float>(v);
+            req.arousal = static_cast<float>(ar);
+          }
+          Piece p = compose(info.model, req);
+          options.cuts = p.kept_cuts;
+          MusicStats st = music_stats(piece_notes(p, false), 0.0, seconds, options);
+          TokenChecks ck = check_tokens(p.raw);
+          const MidiChecks mc = check_midi(p.raw, seconds);
+          for (StatsSummary* sum : {&x, &row}) {
+            add_checks(sum->checks, ck);
+            add_checks(sum->midi, mc);
+            sum->s.push_back(st);
+            ++sum->pieces;
+            sum->seconds += seconds;
+          }
+          Json pj = stats_json(st);
+          if (a.grid_given) {
+            pj["valence"] = v;
+            pj["arousal"] = ar;
+          }
+          pj["tokens"] = p.tokens.size();
+          pj["invalid_tokens"] = ck.invalid();
+          pj["hanging_at_end"] = ck.hanging_at_end;
+          per.push(pj);
+        }
+      rows.push_back(row);
     }
     out["generated"] = summary_json(x);
     out["generated"]["pieces_detail"] = per;
+    if (a.grid_given) {
+      x.label = std::string("generated, all, sync ") + sync_name(mode);
+      Json by_v = Json::array();
+      for (const auto& r : rows) {
+        by_v.push(summary_json(r));
+        all.push_back(r);
+      }
+      out["generated_by_valence"] = by_v;
+    }
     all.push_back(x);
-    what = std::to_string(pieces) + " generated pieces x " + fmt("%.0f", seconds) + " s";
+    what = std::to_string(x.pieces) + " generated pieces x " + fmt("%.0f", seconds) + " s";
+    if (a.grid_given) what += " over the valence x arousal grid";
   }
   if (!a.midi.empty()) {
     Json corp = Json::array();
@@ -242,18 +323,25 @@ int cmd_stats(const Args& a) {
       std::string label = root;
       while (label.size() > 1 && label.back() == '/') label.pop_back();
       if (auto slash = label.find_last_of('/'); slash != std::string::npos) label = label.substr(slash + 1);
-      x.label = label;
+      x.label = a.jitter_ms > 0 ? label + " + " + fmt("%.0f", a.jitter_ms) + " ms jitter" : label;
       x.have_checks = true;
+      std::mt19937_64 jitter_rng(a.seed + 1);
       for (const auto& f : files) {
         if (a.max_files > 0 && x.pieces >= a.max_files) break;
-        std::vector<md::Note> notes;
-        double seconds = 0;
-        if (!read_corpus_piece(f, a.max_midi_seconds, notes, seconds, failed)) continue;
-        x.s.push_back(music_stats(notes, 0.0, seconds));
+        CorpusPiece piece;
+        if (!read_corpus_piece(f, a.max_midi_seconds, piece, failed)) continue;
+        MusicStatsOptions options;
+        options.forced_release_seconds = mu::ComposerOptions{}.max_note_seconds;
+        if (a.jitter_ms > 0) {
+          jitter_notes(piece.notes, a.jitter_ms / 1000.0, jitter_rng);
+        } else {
+          options.bar_times = piece.bar_times;  // a jittered file no longer follows its tempo map
+        }
+        x.s.push_back(music_stats(piece.notes, 0.0, piece.seconds, options));
         // What the tokenizer makes of the file, with the same checks as generated streams (a check of the checks).
-        add_checks(x.checks, check_tokens(md::encode(notes)));
+        add_checks(x.checks, check_tokens(md::encode(piece.notes)));
         ++x.pieces;
-        x.seconds += seconds;
+        x.seconds += piece.seconds;
       }
       corp.push(summary_json(x));
       all.push_back(x);
