@@ -1,6 +1,7 @@
 #include "lib/music/native_decoder.h"
 
 #include <cblas.h>
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -242,8 +243,12 @@ __attribute__((target("avx2,fma"))) void softmax_avx2(float* s, int n, float sca
 
 // The AVX2 kernels are compiled with F16C too (for the half-precision weights and cache), so they need all
 // three; the half-precision step exists only where this holds.
-const bool kHaveAvx2 =
-    __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+// (F16C is read from CPUID: clang's __builtin_cpu_supports does not know "f16c".)
+bool cpu_has_f16c() {
+  unsigned eax, ebx, ecx, edx;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+}
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 
 inline void matvec(const float* W, const float* x, const float* bias, float* y, int rows, int cols) {
   if (kHaveAvx2)
