@@ -331,7 +331,6 @@ ensure_stream (GstEmsyncMidigen * self)
     const Settings & s = self->stream_settings;
     MidiStreamOptions options;
     options.tick_period_seconds = MIDI_TICK_PERIOD_SECONDS;
-    emsync::music::set_inference_threads (s.composer.threads);
     ts.stream = std::make_unique < MidiStream > (self->model, s.composer, options);
     ts.stream->set_emotion (0.0, (float) s.valence, (float) s.arousal);
   }
@@ -1055,8 +1054,8 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
           rw_ready));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
-          "Threads for generation: the decoding step uses 1 or 2, prefills use the BLAS's thread pool "
-          "(process-wide)", 1, 64,
+          "Threads for generation: the decoding step uses 1 or 2 (models of 10M parameters or more), and "
+          "this stream's prefills size the BLAS's thread pool to it", 1, 64,
           DEFAULT_THREADS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_VALENCE,
       g_param_spec_double ("valence", "Valence",

@@ -15,8 +15,10 @@
 namespace emsync::midi {
 
 constexpr int kVocabSize = 1011;
+/* The time step of TIMESHIFT tokens, the resolution of the music (not the 10 ms period of the 0xF9 tick messages in
+ * the MIDI event stream, gst/emsynccaps.h). */
 constexpr int kTickMs = 8;
-constexpr double kTickSeconds = 0.008;
+constexpr double kTickSeconds = kTickMs / 1000.0;
 constexpr int kMaxShiftTicks = 125;
 constexpr int kMinPitch = 21;
 constexpr int kMaxPitch = 108;

@@ -47,7 +47,11 @@ Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOp
       current_valence_(std::numeric_limits<float>::quiet_NaN()),
       current_arousal_(std::numeric_limits<float>::quiet_NaN()),
       note_started_(vocab::kNumInstruments * vocab::kNumPitches, -1) {
-  if (options_.emotion_guidance > 0.0) unconditioned_ = std::make_unique<GeneratorSession>(model_);
+  session_.set_threads(options_.threads);
+  if (options_.emotion_guidance > 0.0) {
+    unconditioned_ = std::make_unique<GeneratorSession>(model_);
+    unconditioned_->set_threads(options_.threads);
+  }
 }
 
 const float* Composer::next_logits() {

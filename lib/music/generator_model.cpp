@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/midi/vocab.h"
 #include "lib/music/generator_internal.h"
 #include "lib/music/model_archive.h"
 
@@ -32,7 +34,6 @@ namespace {
 
 std::atomic<const TorchScriptSupport*> torchscript_support{nullptr};
 
-constexpr int kExpectedVocabSize = 1011;
 constexpr const char* kConfigName = "emsync.json";
 
 // The exported config is one flat JSON object of numbers and strings (models/FORMAT.md). Every value is checked
@@ -118,9 +119,9 @@ GeneratorConfig parse_config(const std::string& path, const std::string& json) {
     throw ModelError("generator model '" + path + "' has format_version " + std::to_string(c.format_version) +
                      "; this build reads version 1");
   c.vocab_size = r.integer("vocab_size", true, 0, -kAnyInt, kAnyInt);
-  if (c.vocab_size != kExpectedVocabSize)
+  if (c.vocab_size != midi::kVocabSize)
     throw ModelError("generator model '" + path + "' has a vocabulary of " + std::to_string(c.vocab_size) +
-                     " tokens; the EMSYNC vocabulary has " + std::to_string(kExpectedVocabSize));
+                     " tokens; the EMSYNC vocabulary has " + std::to_string(midi::kVocabSize));
   c.context = r.integer("context", true, 0, 1, kMaxDimension);
   c.d_model = r.integer("d_model", false, 0, 0, kMaxDimension);
   c.n_layers = r.integer("n_layers", false, 0, 0, kMaxDimension);
@@ -128,7 +129,7 @@ GeneratorConfig parse_config(const std::string& path, const std::string& json) {
   c.d_ff = r.integer("d_ff", false, 0, 0, kMaxDimension);
   // Boundary offsets are clamped to [0, max]: 0 or less would make every boundary input the same.
   c.max_boundary_seconds = r.number("max_boundary_seconds", false, 8.0, 1e-3, 3600.0);
-  c.tick_ms = r.integer("tick_ms", false, 8, -kAnyInt, kAnyInt);
+  c.tick_ms = r.integer("tick_ms", false, midi::kTickMs, -kAnyInt, kAnyInt);
   c.n_condition_positions = r.integer("n_condition_positions", false, 2, -kAnyInt, kAnyInt);
   c.instrument_threshold = r.integer("instrument_threshold", false, 3, 1, 16);
   c.arousal_density_min = r.number("arousal_density_min", false, 0.0, 0.0, 1e6);
@@ -139,9 +140,9 @@ GeneratorConfig parse_config(const std::string& path, const std::string& json) {
                      " condition positions; the EMSYNC architecture has 2 (valence, arousal)");
   if (c.context < c.n_condition_positions + 8)
     throw ModelError("generator model '" + path + "' has an unusable context of " + std::to_string(c.context));
-  if (c.tick_ms != 8)
+  if (c.tick_ms != midi::kTickMs)
     throw ModelError("generator model '" + path + "' uses " + std::to_string(c.tick_ms) +
-                     " ms time shifts; the EMSYNC vocabulary uses 8 ms");
+                     " ms time shifts; the EMSYNC vocabulary uses " + std::to_string(midi::kTickMs) + " ms");
   return c;
 }
 
@@ -156,17 +157,21 @@ std::string canonical_path(const std::string& path) {
 
 // The prefill hands its matrix products to the system BLAS. Debian's OpenBLAS (pthread build) keeps its own pool
 // of one thread per core, whose idle threads spin in sched_yield between calls: about 15 % of the CPU of a whole
-// `emsync` run on 2 cores when it was left at its default. Size that pool like the step's threads. Looked up at
-// run time in the libraries already loaded, since other BLAS builds lack the function.
+// `emsync` run on 2 cores when it was left at its default. Each session sizes that pool to its threads before its
+// prefills. Looked up once, at run time in the libraries already loaded, since other BLAS builds lack the function.
 void set_openblas_threads(int threads) {
-  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
-    void* handle = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
-    if (!handle) continue;
-    auto set = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
-    if (set) set(threads);
-    dlclose(handle);
-    if (set) return;
-  }
+  using SetThreads = void (*)(int);
+  static const SetThreads set = [] {
+    for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+      void* handle = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+      if (!handle) continue;
+      auto f = reinterpret_cast<SetThreads>(dlsym(handle, "openblas_set_num_threads"));
+      dlclose(handle);  // RTLD_NOLOAD: the library stays loaded by whoever linked it
+      if (f) return f;
+    }
+    return static_cast<SetThreads>(nullptr);
+  }();
+  if (set) set(threads);
 }
 
 }  // namespace
@@ -224,13 +229,6 @@ std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& pa
   return model;
 }
 
-void set_inference_threads(int threads) {
-  if (threads <= 0) return;
-  set_openblas_threads(threads);
-  set_native_decoder_threads(threads);
-  if (const TorchScriptSupport* support = torchscript_support.load()) support->set_threads(threads);
-}
-
 bool GeneratorModel::has_native_step() const { return impl_->native != nullptr; }
 
 GeneratorSession::GeneratorSession(std::shared_ptr<const GeneratorModel> model)
@@ -243,6 +241,12 @@ GeneratorSession::GeneratorSession(std::shared_ptr<const GeneratorModel> model)
   state_->kv.reset(weights.shape, half);
   state_->decoder = std::make_unique<NativeDecoder>(weights, half);
   state_->prefill = std::make_unique<NativePrefill>(weights);
+}
+
+void GeneratorSession::set_threads(int threads, size_t parallel_min_parameters) {
+  threads_ = std::max(threads, 1);
+  parallel_min_parameters_ = parallel_min_parameters;
+  if (state_->decoder) state_->decoder->set_threads(threads_, parallel_min_parameters_);
 }
 
 namespace {
@@ -261,6 +265,7 @@ void GeneratorSession::set_step_backend(StepBackend backend) {
     const bool half = backend == StepBackend::NativeHalf;
     state_->kv.reset(weights.shape, half);
     state_->decoder = std::make_unique<NativeDecoder>(weights, half);
+    state_->decoder->set_threads(threads_, parallel_min_parameters_);
   } else {
     state_->kv = KvCache();
     state_->decoder.reset();
@@ -285,9 +290,11 @@ void GeneratorSession::start(const std::vector<int>& prefix, const std::vector<f
 
 void GeneratorSession::prefill() {
   if (is_native(state_->backend)) {
+    set_openblas_threads(threads_);
     logits_.resize(model_->config().vocab_size);
     state_->prefill->run(window_tokens_, window_boundaries_, valence_, arousal_, state_->kv, logits_.data());
   } else {
+    if (const TorchScriptSupport* support = torchscript_support.load()) support->set_threads(threads_);
     state_->torch_cache =
         model_->impl().torch->prefill(window_tokens_, window_boundaries_, valence_, arousal_, logits_);
   }

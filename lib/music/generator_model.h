@@ -7,10 +7,13 @@
 // (lib/music/torchscript_support.h, the only part that needs libtorch).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "lib/midi/vocab.h"
 
 namespace emsync::music {
 
@@ -29,7 +32,7 @@ struct GeneratorConfig {
   int n_heads = 0;
   int d_ff = 0;
   double max_boundary_seconds = 8.0;
-  int tick_ms = 8;
+  int tick_ms = midi::kTickMs;  // the only one the vocabulary knows
   int n_condition_positions = 2;
   int instrument_threshold = 3;
   // Note density (notes per second per non-empty instrument) that the training labels mapped to arousal -1
@@ -64,9 +67,10 @@ class GeneratorModel {
   std::unique_ptr<Impl> impl_;
 };
 
-// Sets the threads of the native step (1 or 2), of the BLAS the prefill uses and, with the TorchScript support,
-// libtorch's intra-op pool (process-global; with OpenMP it must be set in the thread that runs inference).
-void set_inference_threads(int threads);
+// Models with fewer weights than this step on one thread whatever GeneratorSession::set_threads() says: their
+// step's jobs take microseconds, less than waking a second thread (measured: the 4M-parameter shipped model at full
+// context 0.72 ms/token on one thread, 2.8 ms on two; the 37M official size 16 vs 8 ms).
+constexpr size_t kParallelMinParameters = 10'000'000;
 
 // How a session runs single-token steps after a prefill. Native is plain C++ with a preallocated KV cache;
 // NativeHalf (the default where the CPU has F16C) is the same step reading its matrices in half precision,
@@ -90,6 +94,10 @@ class GeneratorSession {
   // is full, the oldest tokens are dropped in one chunk (the first prefix token, the instrument control,
   // is kept) and the window is re-prefilled.
   void push(int token, float boundary);
+  // Threads of this session: its native step uses 1 or 2 (only for models of `parallel_min_parameters` weights or
+  // more), and the BLAS thread pool (the process's, like libtorch's intra-op pool with the TorchScript support) is
+  // sized to `threads` before each of its prefills, in the thread that runs it. Default 1.
+  void set_threads(int threads, size_t parallel_min_parameters = kParallelMinParameters);
   // Selects the step backend; a current window is re-prefilled into the new backend's cache.
   void set_step_backend(StepBackend backend);
   StepBackend step_backend() const;
@@ -121,6 +129,8 @@ class GeneratorSession {
   float arousal_ = 0.0f;
   long prefill_count_ = 0;
   long step_count_ = 0;
+  int threads_ = 1;
+  size_t parallel_min_parameters_ = kParallelMinParameters;
 };
 
 }  // namespace emsync::music

@@ -480,9 +480,6 @@ void KvCache::assign(int layer, bool values, const float* data, int length) {
 }
 
 namespace {
-std::atomic<int> native_threads{1};
-std::atomic<size_t> parallel_min_parameters{kParallelMinParameters};
-
 // Spinning waits for a job or its completion this long before sleeping: a step's jobs come microseconds
 // apart, but on a busy machine a sleeping partner must not be burnt against.
 constexpr auto kSpin = std::chrono::microseconds(50);
@@ -494,9 +491,9 @@ inline bool keep_spinning(int& spins, std::chrono::steady_clock::time_point star
 }
 }  // namespace
 
-void set_native_decoder_threads(int threads, size_t min_parameters) {
-  native_threads.store(std::clamp(threads, 1, 2));
-  parallel_min_parameters.store(min_parameters);
+void NativeDecoder::set_threads(int threads, size_t min_parameters) {
+  threads_ = std::clamp(threads, 1, 2);
+  parallel_min_parameters_ = min_parameters;
 }
 
 ForkJoin::ForkJoin() : helper_([this] { helper_loop(); }) {}
@@ -635,9 +632,7 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
   if (p >= s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
   if (cache.half() != half_) throw std::invalid_argument("emsync: KV cache precision differs from the step's");
   if (token < 0 || token >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
-  const int parts = parameter_count_ >= parallel_min_parameters.load(std::memory_order_relaxed)
-                        ? native_threads.load(std::memory_order_relaxed)
-                        : 1;
+  const int parts = parameter_count_ >= parallel_min_parameters_ ? threads_ : 1;
   if (parts > 1 && !fork_join_) fork_join_ = std::make_unique<ForkJoin>();
   // Runs f(part, parts) over the threads in use.
   auto parallel = [&](auto&& f) {

@@ -131,13 +131,6 @@ class ForkJoin {
   std::thread helper_;
 };
 
-// Threads the native step uses (1 or 2; process-wide like libtorch's intra-op setting; set by
-// set_inference_threads()). Models with fewer than `min_parameters` weights always step on one thread: their
-// step's jobs take microseconds, less than waking a second thread (measured: the 4M-parameter shipped model
-// at full context 0.72 ms/token on one thread, 2.8 ms on two; the 37M official size 16 vs 8 ms).
-constexpr size_t kParallelMinParameters = 10'000'000;
-void set_native_decoder_threads(int threads, size_t min_parameters = kParallelMinParameters);
-
 // Runs one token at position cache.length() (which must be < context), appends its keys and values to
 // the cache and writes vocab_size logits.
 class NativeDecoder {
@@ -146,6 +139,8 @@ class NativeDecoder {
   // keep the keys and values in half precision (the cache must be reset with half = true).
   explicit NativeDecoder(const DecoderWeights& weights, bool half = false);
   bool half() const { return half_; }
+  // Threads of the step (1 or 2; GeneratorSession::set_threads).
+  void set_threads(int threads, size_t min_parameters = kParallelMinParameters);
   void step(int token, float boundary_seconds, KvCache& cache, float* logits);
 
  private:
@@ -159,6 +154,8 @@ class NativeDecoder {
   const DecoderWeights& w_;
   bool half_ = false;
   size_t parameter_count_ = 0;
+  int threads_ = 1;
+  size_t parallel_min_parameters_ = kParallelMinParameters;
   std::unique_ptr<ForkJoin> fork_join_;  // created when a step first runs with 2 threads
   // Scratch, sized once.
   std::vector<float> x_, q_, k_, v_, att_, proj_, hidden_, ff_, scores_, scores2_, bnd_hidden_;

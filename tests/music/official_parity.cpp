@@ -31,8 +31,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const double tolerance = argc > 3 ? std::atof(argv[3]) : 1e-4;
-  const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
-  set_inference_threads(threads);  // 2: the native step splits its work between two threads
+  const int threads = argc > 4 ? std::atoi(argv[4]) : 1;  // 2: the native step splits its work between two threads
   std::ifstream f(argv[2]);
   nlohmann::json json;
   try {
@@ -63,6 +62,7 @@ int main(int argc, char** argv) {
   };
 
   GeneratorSession full(model);
+  full.set_threads(threads);
   full.start(tokens, boundary, (float)valence[0], (float)arousal[0]);
   const double full_error = max_error(full.logits());
 
@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   // check; then the default half-precision weights, which only have to stay close).
   auto stepped_error = [&](StepBackend backend) {
     GeneratorSession cached(model);
+    cached.set_threads(threads);
     cached.set_step_backend(backend);
     cached.start({tokens[0], tokens[1]}, {boundary[0], boundary[1]}, (float)valence[0], (float)arousal[0]);
     for (size_t i = 2; i < tokens.size(); ++i) cached.push(tokens[i], boundary[i]);

@@ -285,11 +285,15 @@ GST_END_TEST;
 
 // Largest logit difference between a session stepping with `backend` and one stepping through the exported
 // TorchScript step, token by token, through window slides (the tiny model's context is 64) and a change of
-// conditioning. Fails the test when `backend` is not the one the session ended up with.
-static double max_step_error_against_torchscript(StepBackend backend) {
+// conditioning. Fails the test when `backend` is not the one the session ended up with. With 2 threads the
+// native step splits every matrix's rows and the heads between two threads (the tiny model is below the size where
+// that pays, so the threshold is lifted here).
+static double max_step_error_against_torchscript(StepBackend backend, int threads) {
   auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
   fail_unless(model->has_native_step());
   GeneratorSession native(model), scripted(model);
+  native.set_threads(threads, 0);
+  scripted.set_threads(threads);
   native.set_step_backend(backend);
   fail_unless(native.step_backend() == backend);
   scripted.set_step_backend(StepBackend::TorchScript);
@@ -320,14 +324,8 @@ static double max_step_error_against_torchscript(StepBackend backend) {
 
 // The native step (plain C++, preallocated cache) must follow the exported TorchScript step.
 GST_START_TEST(test_native_step_matches_torchscript_step) {
-  // With 2 threads the native step splits every matrix's rows and the heads between two threads (the tiny
-  // model is below the size where that pays, so the threshold is lifted here).
-  set_inference_threads(__i__ + 1);
-  set_native_decoder_threads(__i__ + 1, 0);
-  const double max_err = max_step_error_against_torchscript(StepBackend::Native);
+  const double max_err = max_step_error_against_torchscript(StepBackend::Native, __i__ + 1);
   fail_unless(max_err < 1e-4, "native vs TorchScript step differ by %g (%d threads)", max_err, __i__ + 1);
-  set_inference_threads(1);
-  set_native_decoder_threads(1);
 }
 GST_END_TEST;
 
@@ -345,14 +343,46 @@ GST_START_TEST(test_half_step_close_to_torchscript_step) {
     fail_unless(session.step_backend() == StepBackend::Native, "without F16C the default must be the float step");
     return;
   }
-  set_native_decoder_threads(__i__ + 1, 0);
   GeneratorSession session(GeneratorModel::load(data_path("tiny_generator.pt")));
   fail_unless(session.step_backend() == StepBackend::NativeHalf, "the half step is the default with F16C");
-  const double max_err = max_step_error_against_torchscript(StepBackend::NativeHalf);
+  const double max_err = max_step_error_against_torchscript(StepBackend::NativeHalf, __i__ + 1);
   fail_unless(max_err < 2e-2, "half vs TorchScript step differ by %g (%d threads)", max_err, __i__ + 1);
   fail_unless(max_err > 1e-6, "half step identical to the float step: not reading half weights?");
   g_print("half-precision step: largest logit difference %.2g (%d threads)\n", max_err, __i__ + 1);
-  set_native_decoder_threads(1);
+}
+GST_END_TEST;
+
+static int process_threads() {
+  GDir* dir = g_dir_open("/proc/self/task", 0, nullptr);
+  fail_unless(dir != nullptr);
+  int n = 0;
+  while (g_dir_read_name(dir)) ++n;
+  g_dir_close(dir);
+  return n;
+}
+
+// Threads belong to a session: one stepping on 2 threads starts its helper thread, a 1-thread session beside it
+// does not; both compute the same logits.
+GST_START_TEST(test_session_threads_are_per_session) {
+  auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
+  GeneratorSession one(model), two(model);
+  two.set_threads(2, 0);  // the tiny model is below the size where two threads pay: lift the threshold
+  const std::vector<int> prefix{vocab::kMoreInstrumentsToken, vocab::kBarToken};
+  one.start(prefix, {8.0f, 8.0f}, 0.2f, 0.4f);
+  two.start(prefix, {8.0f, 8.0f}, 0.2f, 0.4f);
+  const int threads = process_threads();
+  const int token = vocab::note_token(vocab::Instrument::Piano, 60, true);
+  one.push(token, 7.0f);
+  fail_unless_equals_int(process_threads(), threads);
+  two.push(token, 7.0f);
+  fail_unless_equals_int(process_threads(), threads + 1);
+  one.push(token, 6.0f);
+  fail_unless_equals_int(process_threads(), threads + 1);
+  two.push(token, 6.0f);
+  double max_err = 0.0;
+  for (size_t k = 0; k < one.logits().size(); ++k)
+    max_err = std::max(max_err, (double)std::fabs(one.logits()[k] - two.logits()[k]));
+  fail_unless(max_err < 1e-5, "1 and 2 threads differ by %g", max_err);
 }
 GST_END_TEST;
 
@@ -753,6 +783,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_native_prefill_matches_torchscript);
   tcase_add_loop_test(tc, test_native_step_matches_torchscript_step, 0, 2);
   tcase_add_loop_test(tc, test_half_step_close_to_torchscript_step, 0, 2);
+  tcase_add_test(tc, test_session_threads_are_per_session);
   tcase_add_test(tc, test_composer_hard_sync_lands_chords_on_cuts);
   tcase_add_test(tc, test_composer_seeded_and_valid);
   tcase_add_test(tc, test_composer_output_decodes_without_hanging_notes);

@@ -389,7 +389,6 @@ void print_model(const ModelInfo& info) {
 }  // namespace
 
 ModelInfo open_model(const Args& a, Json& out) {
-  mu::set_inference_threads(a.threads);
   ModelInfo info = load_model(a.model);
   print_model(info);
   out["model"] = model_json(info);
@@ -398,30 +397,23 @@ ModelInfo open_model(const Args& a, Json& out) {
 
 GenRequest request_from_args(const Args& a, mu::SyncMode sync, uint64_t seed, double seconds) {
   GenRequest req;
-  req.sync = sync;
-  req.seed = seed;
+  mu::ComposerOptions& o = req.options;
+  o.sync = sync;
+  o.seed = seed;
+  o.threads = a.threads;
+  o.note_grammar = a.note_grammar;
+  o.emotion_guidance = a.guidance;
+  o.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
+  o.sampler.temperature_after_time_shift = a.temperature;
+  o.sampler.temperature_otherwise = a.temperature;
+  o.density_control = a.density_control;
+  o.mode_control = a.mode_control;
   req.seconds = seconds;
-  req.note_grammar = a.note_grammar;
-  req.guidance = static_cast<float>(a.guidance);
-  req.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
-  req.temperature = static_cast<float>(a.temperature);
-  req.density_control = static_cast<float>(a.density_control);
-  req.mode_control = static_cast<float>(a.mode_control);
   return req;
 }
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req) {
-  mu::ComposerOptions opt;
-  opt.seed = req.seed;
-  opt.sync = req.sync;
-  opt.note_grammar = req.note_grammar;
-  opt.emotion_guidance = req.guidance;
-  opt.instruments = req.instruments;
-  opt.sampler.temperature_after_time_shift = req.temperature;
-  opt.sampler.temperature_otherwise = req.temperature;
-  opt.density_control = req.density_control;
-  opt.mode_control = req.mode_control;
-  mu::Composer composer(model, opt);
+  mu::Composer composer(model, req.options);
   Piece p;
   p.seconds = req.seconds;
   for (double c : req.cuts)

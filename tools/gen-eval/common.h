@@ -118,7 +118,7 @@ struct Args {
   bool note_grammar = true;     // --no-note-grammar: let the model emit invalid note events (comparison)
   double guidance = 0.0;        // --guidance G: emotion guidance strength (ComposerOptions::emotion_guidance)
   bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token
-  double temperature = 1.35;       // --temperature T (the reference demo's 1.35 by default)
+  double temperature = mu::SamplerOptions{}.temperature_otherwise;  // --temperature T (the reference demo's 1.35)
   double density_control = 0.0;    // --density-control K (ComposerOptions::density_control)
   double mode_control = 0.0;       // --mode-control K (ComposerOptions::mode_control)
 };
@@ -151,26 +151,20 @@ struct ModelInfo {
   double load_seconds = 0;
 };
 
-// Sets the inference threads, loads --model, prints its summary and records it as out["model"].
+// Loads --model, prints its summary and records it as out["model"].
 ModelInfo open_model(const Args& a, Json& out);
 
 struct GenRequest {
-  mu::SyncMode sync = mu::SyncMode::Hard;
-  uint64_t seed = 0;
+  mu::ComposerOptions options;  // sync, seed, threads, sampling and steering
   double seconds = 30;
   std::vector<double> cuts;
   float valence = 0.0f;
   float arousal = 0.0f;
   bool time_tokens = false;
-  bool note_grammar = true;
-  float guidance = 0.0f;
-  mu::InstrumentCount instruments = mu::InstrumentCount::More;
-  float temperature = 1.35f;  // SamplerOptions' default, the reference demo's value
-  float density_control = 0.0f;
-  float mode_control = 0.0f;
 };
 
-// A request for `seconds` of music with the command line's composer options (the rest at GenRequest's defaults).
+// A request for `seconds` of music with the command line's composer options (every option the command line has is
+// set from it: density and mode control are 0, the model alone, unless asked for; the rest are the shipped values).
 GenRequest request_from_args(const Args& a, mu::SyncMode sync, uint64_t seed, double seconds);
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req);

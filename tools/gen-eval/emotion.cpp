@@ -34,7 +34,7 @@ int cmd_emotion(const Args& a) {
         Json pj = stats_json(st);
         pj["valence"] = v;
         pj["arousal"] = ar;
-        pj["seed"] = static_cast<double>(req.seed);
+        pj["seed"] = static_cast<double>(req.options.seed);
         pj["tokens"] = p.tokens.size();
         pieces.push(pj);
       }

@@ -102,9 +102,11 @@ int cmd_speed(const Args& a) {
   double full_speedup = kNaN, full_amortised = kNaN;
   for (int L : contexts) {
     mu::GeneratorSession session(info.model);
+    session.set_threads(a.threads);
     // Reference: as EMSYNC's generation loop, every token re-runs the full window forward in libtorch (the
     // exported TorchScript prefill of the whole window), not our native prefill.
     mu::GeneratorSession reference(info.model);
+    reference.set_threads(a.threads);
     reference.set_step_backend(mu::StepBackend::TorchScript);
     std::vector<int> w = window_of(L, 0);
     std::vector<float> b(w.size(), 8.0f);
@@ -211,6 +213,7 @@ int cmd_speed(const Args& a) {
     Table t3{"KV-cached step cost by cache length", {"context tokens", "KV step ms/token (median)", "n"}, {}};
     Json prof = Json::array();
     mu::GeneratorSession session(info.model);
+    session.set_threads(a.threads);
     for (double x : a.kv_profile) {
       const int L = std::min(capacity, std::max(8, static_cast<int>(x)));
       std::vector<double> ms = kv_steps(session, L, 2 * kv_span(L));

@@ -107,7 +107,7 @@ int cmd_sync(const Args& a) {
       chord_tokens += static_cast<long>(on.chord_tokens.size());
       served += p.cuts_served;
       Json pj = Json::object();
-      pj["seed"] = static_cast<double>(req.seed);
+      pj["seed"] = static_cast<double>(req.options.seed);
       pj["cuts_offered"] = req.cuts.size();
       pj["cuts_kept"] = p.kept_cuts.size();
       pj["cuts_served"] = p.cuts_served;
