@@ -115,7 +115,7 @@ main (int argc, char **argv)
 
   g_print ("soak: %.0f s of live video through emsyncbin, wall %.1f s; %u pattern changes, %u cuts detected\n",
       seconds, wall, pattern_changes, cuts);
-  g_print ("RSS (MB), sampled every %.0f s:\n", SAMPLE_S);
+  g_print ("RSS (MB) by wall time from the start, sampled every %.0f s:\n", SAMPLE_S);
   /* About 20 rows whatever the length. */
   guint step = MAX (1u, rss->len / 20);
   for (guint i = 0; i < rss->len; i += step)
