@@ -6,4 +6,6 @@
 #define EMSYNC_MIDI_EVENT_CAPS "audio/x-midi-event"
 #define EMSYNC_SMF_CAPS "audio/midi"
 #define EMSYNC_MIDI_TICK 0xF9
+/* The period of those tick buffers (MIDI's own 10 ms), not the 8 ms time step of the generator's tokens
+ * (lib/midi/vocab.h kTickSeconds). */
 #define EMSYNC_MIDI_TICK_PERIOD_MS 10

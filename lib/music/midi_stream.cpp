@@ -27,7 +27,7 @@ void MidiStream::append_with_ticks(std::vector<midi::MidiEvent>& out) {
 }
 
 bool MidiStream::generate_slice(double until_seconds, std::vector<midi::MidiEvent>& out,
-                                const std::atomic<bool>* cancel) {
+                                const std::atomic<bool>* cancel, std::vector<TimedToken>* tokens) {
   if (!programs_sent_) {
     decoder_.start(events_);
     append_with_ticks(out);
@@ -38,6 +38,7 @@ bool MidiStream::generate_slice(double until_seconds, std::vector<midi::MidiEven
   tokens_.clear();
   composer_.generate_until(slice_end, tokens_, cancel);
   for (const TimedToken& t : tokens_) decoder_.push(t.token, events_);
+  if (tokens) tokens->insert(tokens->end(), tokens_.begin(), tokens_.end());
   append_with_ticks(out);
   generated_until_ = std::max(slice_end, composer_.cursor_seconds());
   append_ticks_until(generated_until_, out);

@@ -47,9 +47,10 @@ class MidiStream {
   // Appends the messages of the next slice of music towards `until_seconds` (at most slice_seconds of it), with
   // the ticks up to the time composed; the first call starts with the program changes. Returns false (having
   // appended at most the program changes) when the music already reaches `until_seconds`. When `cancel` becomes
-  // true the composer stops between two tokens; the stream is then only good for being thrown away.
+  // true the composer stops between two tokens; the stream is then only good for being thrown away. `tokens`, when
+  // given, receives the slice's tokens too (for measuring them).
   bool generate_slice(double until_seconds, std::vector<midi::MidiEvent>& out,
-                      const std::atomic<bool>* cancel = nullptr);
+                      const std::atomic<bool>* cancel = nullptr, std::vector<TimedToken>* tokens = nullptr);
   // Ends the music at `end_seconds`: composes what is missing up to it, then appends note-offs for every sounding
   // note (at end_seconds, or later where the last token already is) and the ticks up to the end.
   void finish(double end_seconds, std::vector<midi::MidiEvent>& out);

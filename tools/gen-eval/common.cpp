@@ -413,28 +413,32 @@ GenRequest request_from_args(const Args& a, mu::SyncMode sync, uint64_t seed, do
 }
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req) {
-  mu::Composer composer(model, req.options);
+  // The element's path: MidiStream composes slice by slice and delivers the MIDI (no tick messages here).
+  mu::MidiStream stream(model, req.options);
   Piece p;
   p.seconds = req.seconds;
   for (double c : req.cuts)
-    if (composer.add_cut(c)) p.kept_cuts.push_back(c);
-  composer.set_emotion(0.0, req.valence, req.arousal);
+    if (stream.add_cut(c)) p.kept_cuts.push_back(c);
+  stream.set_emotion(0.0, req.valence, req.arousal);
   const double t0 = now_seconds();
   if (req.time_tokens) {
     // One call per time step (a call returns once the cursor has moved): each token is charged its call's
     // time divided by the tokens it produced, so a call that re-prefilled the window stands out.
-    while (composer.cursor_seconds() < req.seconds) {
+    while (stream.generated_until() < req.seconds) {
       const size_t before = p.tokens.size();
       const double s0 = now_seconds();
-      composer.generate_until(std::min(req.seconds, composer.cursor_seconds() + 1e-6), p.tokens);
+      stream.generate_slice(std::min(req.seconds, stream.generated_until() + 1e-6), p.midi, nullptr, &p.tokens);
       const double dt = now_seconds() - s0;
       const size_t n = p.tokens.size() - before;
       for (size_t i = 0; i < n; ++i) p.ms_per_token.push_back(1000.0 * dt / n);
     }
   } else {
-    composer.generate_until(req.seconds, p.tokens);
+    while (stream.generate_slice(req.seconds, p.midi, nullptr, &p.tokens)) {
+    }
   }
   p.gen_seconds = now_seconds() - t0;
+  stream.finish(req.seconds, p.midi);
+  const mu::Composer& composer = stream.composer();
   p.stats = composer.stats();
   for (const auto& c : composer.schedule().cuts()) p.cuts_served += c.served;
   p.raw.reserve(p.tokens.size());

@@ -12,6 +12,7 @@
 
 #include "lib/midi/notes.h"
 #include "lib/music/composer.h"
+#include "lib/music/midi_stream.h"
 #include "lib/music/generator_model.h"
 
 namespace gen_eval {
@@ -138,6 +139,7 @@ void write_json(const Args& a, const Json& j);
 struct Piece {
   std::vector<mu::TimedToken> tokens;
   std::vector<int> raw;  // tokens only
+  std::vector<md::MidiEvent> midi;  // what emsyncmidigen delivers (lib/music's MidiStream, finished at `seconds`)
   std::vector<double> kept_cuts;
   long cuts_served = 0;  // kept cuts the schedule marked served (a <CHORD> within 1 s)
   double seconds = 0;

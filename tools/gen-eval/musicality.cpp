@@ -139,13 +139,8 @@ void add_checks(TokenChecks& sum, const TokenChecks& c) {
   sum.hanging_at_end += c.hanging_at_end;
 }
 
-MidiChecks check_midi(const std::vector<int>& tokens, double end_seconds) {
+MidiChecks check_midi(const std::vector<md::MidiEvent>& ev) {
   MidiChecks c;
-  md::TokenStreamDecoder decoder(0.0);
-  std::vector<md::MidiEvent> ev;
-  decoder.start(ev);
-  for (int t : tokens) decoder.push(t, ev);
-  decoder.flush(end_seconds, ev);
   std::vector<bool> sounding(16 * 128, false);
   double last = -1e300;
   for (const auto& e : ev) {

@@ -52,8 +52,8 @@ struct TokenChecks {
 TokenChecks check_tokens(const std::vector<int>& tokens);
 void add_checks(TokenChecks& sum, const TokenChecks& c);
 
-// The MIDI the element delivers: the token stream through lib/midi's TokenStreamDecoder, then flush() at the
-// end of the piece, as emsyncmidigen does on EOS.
+// The MIDI the element delivers (Piece::midi: lib/music's MidiStream, finished at the end of the piece, as
+// emsyncmidigen does on EOS).
 struct MidiChecks {
   long note_ons = 0;
   long note_offs = 0;
@@ -63,7 +63,7 @@ struct MidiChecks {
   long hanging_after_flush = 0;
 };
 
-MidiChecks check_midi(const std::vector<int>& tokens, double end_seconds);
+MidiChecks check_midi(const std::vector<md::MidiEvent>& events);
 void add_checks(MidiChecks& sum, const MidiChecks& c);
 
 }  // namespace gen_eval

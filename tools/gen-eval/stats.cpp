@@ -258,7 +258,8 @@ int cmd_stats(const Args& a) {
     Json per = Json::array();
     int index = 0;
     for (double v : grid) {
-      StatsSummary row = x;
+      StatsSummary row;
+      row.have_checks = row.have_midi = true;
       row.label = "generated, valence " + fmt("%+.1f", v) + ", sync " + sync_name(mode);
       for (double ar : grid)
         for (int i = 0; i < pieces; ++i, ++index) {
@@ -272,7 +273,7 @@ int cmd_stats(const Args& a) {
           options.cuts = p.kept_cuts;
           MusicStats st = music_stats(piece_notes(p, false), 0.0, seconds, options);
           TokenChecks ck = check_tokens(p.raw);
-          const MidiChecks mc = check_midi(p.raw, seconds);
+          const MidiChecks mc = check_midi(p.midi);
           for (StatsSummary* sum : {&x, &row}) {
             add_checks(sum->checks, ck);
             add_checks(sum->midi, mc);
