@@ -28,7 +28,9 @@ fi
 export LD_LIBRARY_PATH="$(dirname "$runtime")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ninja -C "$build" || exit 1
 supp="$top/tests/sanitize"
-export ASAN_OPTIONS="detect_leaks=1${EMSYNC_ASAN_OPTIONS:+:$EMSYNC_ASAN_OPTIONS}"
+# The slow unwinder for allocations: the system libraries have no frame pointers, and the suppressions match
+# functions deep in their stacks.
+export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0${EMSYNC_ASAN_OPTIONS:+:$EMSYNC_ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp"
 # Sanitized code runs several times slower: longer Check timeouts, and plugins scanned in-process.
