@@ -34,6 +34,12 @@ EMOTION_VARIANTS = [  # (run key, extra emsync-gen-eval arguments, what)
      "<LESS_INSTRUMENTS>, density control %g + mode control %g" % (DENSITY, MODE)),
 ]
 CORPORA = ["pop909", "debian_free", "nottingham"]
+# Musical statistics (issue 14): the same statistics for generated music and for a sample of each corpus.
+MUSIC_CORPORA = ["debian_free", "pop909", "emopia", "groove", "string_quartets", "nottingham"]
+MUSIC_JITTER_CORPORA = ["debian_free", "pop909", "emopia"]  # the pulse's calibration: the same with 60 ms jitter
+MUSIC_GRID = "-0.8,-0.4,0,0.4,0.8"
+MUSIC_KEYS = ("music_generated", "music_corpus", "music_jitter")
+MUSIC_BEGIN, MUSIC_END = "<!-- music statistics: begin -->", "<!-- music statistics: end -->"
 
 
 def sh(cmd, **kw):
@@ -65,6 +71,8 @@ def main():
     ap.add_argument("--reuse", default="", type=lambda s: [x for x in s.split(",") if x],
                     help="comma-separated run keys (e.g. speed_official_t1,speed_official_t2) whose results from an "
                          "earlier run with the same arguments are reused")
+    ap.add_argument("--music-only", action="store_true",
+                    help="run only the musical statistics and replace their section in the existing results file")
     ap.add_argument("--shared-data", default=os.environ.get("EMSYNC_SHARED_DATA",
                                                             os.path.join(ROOT, "..", "shared", "data")))
     a = ap.parse_args()
@@ -136,6 +144,22 @@ def main():
                      ["stats", "--midi"] + [os.path.relpath(c, ROOT) for c in corpora] +
                      ["--max-files", "10" if q else "60", "--seed", "5"]))
 
+    music_corpora = [os.path.join(a.shared_data, "midi", c) for c in MUSIC_CORPORA
+                     if os.path.isdir(os.path.join(a.shared_data, "midi", c))]
+    runs.append(("music_generated", "Musical statistics: %s over the valence x arousal grid, sync hard with "
+                 "random cuts, density control %g + mode control %g (emsyncmidigen's defaults)" % (a.model, DENSITY, MODE),
+                 ["stats", "--model", a.model, "--grid", "-0.8,0.8" if q else MUSIC_GRID, "--pieces", "1",
+                  "--seconds", "10" if q else "30", "--sync", "hard", "--seed", "5"] + CONTROLS))
+    if music_corpora:
+        rel = [os.path.relpath(c, ROOT) for c in music_corpora]
+        runs.append(("music_corpus", "Musical statistics: corpus samples",
+                     ["stats", "--midi"] + rel + ["--max-files", "5" if q else "40", "--seed", "5"]))
+        jit = [r for r, c in zip(rel, music_corpora) if os.path.basename(c) in MUSIC_JITTER_CORPORA]
+        runs.append(("music_jitter", "Musical statistics: corpus samples with 60 ms random jitter (calibration)",
+                     ["stats", "--midi"] + jit + ["--max-files", "5" if q else "40", "--seed", "5",
+                      "--jitter-ms", "60"]))
+    if a.music_only:
+        runs = [r for r in runs if r[0] in MUSIC_KEYS]
     if a.only:
         runs = [r for r in runs if r[0] in a.only]
     results, texts, cmds = {}, {}, {}
@@ -176,7 +200,10 @@ def main():
         with open(meta_path, "w") as f:
             json.dump({"argv": argv, "seconds": dt, "load": load_before, "utc": utc}, f)
 
-    write_markdown(out_md, a, results, texts, cmds, time.time() - t_start)
+    if a.music_only:
+        replace_music_section(out_md, music_section(a, results, cmds))
+    else:
+        write_markdown(out_md, a, results, texts, cmds, time.time() - t_start)
     print("wrote " + os.path.relpath(out_md, ROOT) + " in %.0f s" % (time.time() - t_start))
 
 
@@ -203,6 +230,84 @@ def model_meta(path):
 
 def fmt(x, f="%.3f"):
     return "n/a" if x is None else f % x
+
+
+def tree_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+# (statistic, JSON key in a stats summary, format: "%" for a share)
+MUSIC_ROWS = [
+    ("onsets on one isochronous grid (pulse: chance-corrected, metronome 1, random 0)", "pulse", "%.2f"),
+    ("fitted grid spacing (s, median)", "grid_seconds", "%.3f"),
+    ("onset clusters smeared over > 4 ms", "smear_share", "%"),
+    ("most frequent gap between onset clusters (ms)", "modal_gap_ms", "%.0f"),
+    ("pitched notes shorter than 100 ms", "short_note_share", "%"),
+    ("median pitched note (ms)", "median_note_ms", "%.0f"),
+    ("re-strikes (same key again within 100 ms)", "restrike_share", "%"),
+    ("notes repeating their instrument's previous pitch", "repeated_pitch_share", "%"),
+    ("pitch-class entropy (bits)", "pitch_class_entropy_bits", "%.2f"),
+    ("key stability (8 s windows in the piece's key)", "key_stability", "%"),
+    ("velocity spread (std)", "velocity_std", "%.1f"),
+    ("kept cuts on a downbeat", "cuts_on_downbeat", "%"),
+    ("tempo change between adjacent bars", "tempo_change", "%"),
+    ("notes held 4 s (the composer's forced release)", "forced_release_share", "%"),
+    ("notes/s", "notes_per_second", "%.2f"),
+]
+
+
+def music_cell(summary, key, f):
+    v = summary.get(key)
+    if v is None:
+        return "n/a"
+    return "%.1f %%" % (100 * v) if f == "%" else f % v
+
+
+def music_section(a, results, cmds):
+    """The corpus values beside ours, one column per source, with the commands."""
+    cols = []  # (label, summary)
+    for r in results.get("music_corpus", {}).get("corpus", []):
+        cols.append((r["label"], r))
+    for r in results.get("music_jitter", {}).get("corpus", []):
+        cols.append((r["label"], r))
+    g = results.get("music_generated")
+    if g:
+        cols.append(("ours, all", g["generated"]))
+        for r in g.get("generated_by_valence", []):
+            cols.append(("ours, v " + r["label"].split("valence ")[1].split(",")[0], r))
+    L = [MUSIC_BEGIN, "## Musical statistics: generated music beside the corpora (issue 14)\n"]
+    L.append("Measured %s UTC, tree at commit %s. The same statistics (tools/gen-eval/music_stats.h, defined in "
+             "bench/generator/README.md) for each corpus sample and for the generated pieces; means over pieces. "
+             "Corpus bars are the files' tempo maps (4 quarters a bar); the generated music (free timing) and the "
+             "jittered corpus use the fitted grid (every 4th step a bar line).\n"
+             % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), tree_commit()))
+    L.append("| statistic | " + " | ".join(c[0] for c in cols) + " |")
+    L.append("|---|" + "---|" * len(cols))
+    L.append("| pieces (minutes) | " + " | ".join("%d (%.0f)" % (c[1]["pieces"], c[1]["seconds"] / 60) for c in cols) + " |")
+    for label, key, f in MUSIC_ROWS:
+        L.append("| %s | %s |" % (label, " | ".join(music_cell(c[1], key, f) for c in cols)))
+    L.append("")
+    for key in MUSIC_KEYS:
+        if key in cmds:
+            title, shown, dt, load_before, utc = cmds[key]
+            L.append("* %s (%.0f s, load %.1f):\n  `%s`" % (title, dt, load_before, shown))
+    L.append(MUSIC_END)
+    return "\n".join(L) + "\n"
+
+
+def replace_music_section(path, section):
+    text = open(path).read() if os.path.exists(path) else ""
+    if MUSIC_BEGIN in text and MUSIC_END in text:
+        head, rest = text.split(MUSIC_BEGIN, 1)
+        text = head + section.rstrip("\n") + rest.split(MUSIC_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def write_markdown(path, a, results, texts, cmds, total_s):
@@ -309,6 +414,9 @@ def write_markdown(path, a, results, texts, cmds, total_s):
                      "/ note-offs of silent keys / note-ons of sounding keys | 0 | %d / %d / %d (%d note-ons) |"
                      % (mc["hanging_after_flush"], mc["off_without_on"], mc["on_while_sounding"], mc["note_ons"]))
     L.append("")
+
+    if any(k in results for k in MUSIC_KEYS):
+        L.append(music_section(a, results, cmds))
 
     # ---- details
     L.append("## Details\n")

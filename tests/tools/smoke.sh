@@ -48,6 +48,8 @@ cat "$tmp/stats.txt"
 [ $rc -eq 0 ] || { echo "FAIL: stats exited $rc"; fail=1; }
 check "$tmp/stats.txt" "pulse on a grid" "stats table"
 check "$tmp/stats.txt" "generated, valence +0.5" "stats row per valence"
+# 2 pieces per valence, 4 in all: only the summary over all has 4.
+[ "$(grep -c '"pieces": 4,' "$tmp/stats.json")" = 1 ] || { echo "FAIL: per-valence summaries count other pieces"; fail=1; }
 for key in '"generated_by_valence"' '"pulse"' '"smear_share"' '"short_note_share"' '"repeated_pitch_share"' \
            '"velocity_std"' '"cuts_on_downbeat"' '"forced_release_share"' '"per_instrument"'; do
   check "$tmp/stats.json" "$key" "stats JSON"
