@@ -68,6 +68,10 @@ static GstStaticPadTemplate sink_template =
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (EMSYNC_SMF_CAPS));
 
+/* Internal linkage: the elements of one plugin library each have a Settings and a State, and the linker would
+ * otherwise keep one of their inline constructors for both (an ODR violation AddressSanitizer showed). */
+namespace {
+
 /* What the properties set; read and written under the object lock. */
 struct Settings {
   int ppq = DEFAULT_PPQ;
@@ -88,6 +92,8 @@ struct State {
   bool prerolled = false;       /* a GAP went downstream so sinks preroll before the file exists */
   bool finished = false;    /* EOS handled: the file was pushed */
 };
+
+}  // namespace
 
 struct _GstEmsyncMidiEnc {
   GstElement parent;

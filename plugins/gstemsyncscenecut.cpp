@@ -91,6 +91,10 @@ enum {
 #define VIDEO_FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, GRAY8, RGB, BGR, RGBx, BGRx, xRGB, xBGR, " \
   "RGBA, BGRA, ARGB, ABGR }"
 
+/* Internal linkage: the elements of one plugin library each have a Settings and a State, and the linker would
+ * otherwise keep one of their inline constructors for both (an ODR violation AddressSanitizer showed). */
+namespace {
+
 /* What the properties set (read under the object lock). */
 struct Settings {
   GstEmsyncSceneCutMethod method = DEFAULT_METHOD;
@@ -120,6 +124,8 @@ struct State {
   GstClockTime frame_duration = GST_CLOCK_TIME_NONE;
   std::vector<escene::Boundary> orphans;   /* decided after their frame (and all later ones) left */
 };
+
+}  // namespace
 
 struct _GstEmsyncSceneCut {
   GstVideoFilter parent;

@@ -34,9 +34,9 @@ export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0${EMSYNC_ASAN_OPTIONS
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp"
 # Sanitized code runs several times slower: longer Check timeouts, and plugins scanned in-process.
-export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
+export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-8}
 export GST_REGISTRY_FORK=no
 tests=$(meson test -C "$build" --list 2>/dev/null | grep -vxE 'emotion-fusion-training|official-parity|install-tree')
 # shellcheck disable=SC2086
 # The runtime is preloaded through meson's test wrapper, so that meson itself (Python) runs without it.
-./scripts/run-tests.sh "$build" --timeout-multiplier 4 --wrapper "env LD_PRELOAD=$runtime" $tests
+./scripts/run-tests.sh "$build" --timeout-multiplier 4 --logbase testlog --wrapper "env LD_PRELOAD=$runtime" $tests
