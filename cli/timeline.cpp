@@ -7,6 +7,7 @@
 #include <map>
 
 #include "lib/midi/smf.h"
+#include "lib/midi/vocab.h"
 
 namespace emsync::cli {
 
@@ -33,9 +34,9 @@ std::vector<double> chord_onsets(const std::vector<Note>& notes) {
   std::vector<double> onsets;
   std::map<long, int> per_tick;  // 8 ms tick -> pitched note starts
   for (const Note& n : notes)
-    if (n.instrument != Instrument::Drums) per_tick[std::lround(n.start_seconds / 0.008)]++;
+    if (n.instrument != Instrument::Drums) per_tick[std::lround(n.start_seconds / emsync::midi::kTickSeconds)]++;
   for (const auto& [tick, count] : per_tick)
-    if (count >= 3) onsets.push_back(tick * 0.008);
+    if (count >= 3) onsets.push_back(tick * emsync::midi::kTickSeconds);
   return onsets;
 }
 

@@ -8,7 +8,9 @@
  * `emsync-emotion` events of emsyncemotion (or the #GstEmsyncMidigen:valence and #GstEmsyncMidigen:arousal
  * properties when the stream carries no emotion); the frames themselves are dropped. It outputs
  * `audio/x-midi-event` (one MIDI message per buffer, PTS = event time, 0xF9 ticks every 10 ms), which
- * emsyncsynth and upstream fluiddec play.
+ * emsyncsynth and upstream fluiddec play. The output has the video's segment, so a message has the running time
+ * of the music and the stream time of the video (after a seek too). The music itself comes from lib/music's
+ * MidiStream; the element feeds it and pushes what it makes.
  *
  * Music is generated #GstEmsyncMidigen:lookahead behind the incoming video, so the generator always knows
  * the cuts ahead of its time cursor; the element reports that as latency. Put it on a tee branch:

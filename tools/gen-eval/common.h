@@ -21,7 +21,7 @@ namespace mu = emsync::music;
 namespace md = emsync::midi;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kTick = 0.008;
+constexpr double kTick = md::kTickSeconds;  // the tokens' time step
 
 // ---------------------------------------------------------------- JSON (output only)
 
