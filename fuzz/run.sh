@@ -13,12 +13,13 @@ names=${*:-smf token_decoder model face_model}
 "$top/fuzz/build.sh" "$out" || exit 1
 mkdir -p "$out/artifacts" "$out/logs"
 # Largest input per harness: a few times its largest seed.
-declare -A max_len=([smf]=4096 [token_decoder]=4096 [model]=131072 [face_model]=8192)
+declare -A max_len=([smf]=4096 [token_decoder]=1024 [model]=131072 [face_model]=8192)
 status=0
 for name in $names; do
   mkdir -p "$out/corpus/$name"
   log="$out/logs/$name.log"
   echo "== $name: ${seconds} s"
+  start=$(date +%s)
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} nice "$out/${name}_fuzzer" -max_total_time="$seconds" \
     ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -max_len="${max_len[$name]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/artifacts/$name-" "$out/corpus/$name" "$top/fuzz/corpus/$name" > "$log" 2>&1
@@ -26,9 +27,12 @@ for name in $names; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
-  if [ $rc -eq 0 ]; then result="no finding"; else result="FINDING (exit $rc, see $log)"; status=1; fi
-  time=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o '[0-9]* second' | cut -d' ' -f1)
-  echo "$name: ${runs:-?} executions in ${time:-$seconds} s (${speed:-?}/s), ${cov:-cov: ?}, corpus $(ls "$out/corpus/$name" | wc -l) inputs: $result" \
+  time=$(( $(date +%s) - start ))
+  # 72: stopped by SIGINT/SIGTERM (libFuzzer's "run interrupted"), not a finding.
+  if [ $rc -eq 0 ]; then result="no finding"
+  elif [ $rc -eq 72 ] && grep -q 'run interrupted' "$log"; then result="interrupted, no finding"
+  else result="FINDING (exit $rc, see $log)"; status=1; fi
+  echo "$name: ${runs:-?} executions in ${time} s (${speed:-?}/s), ${cov:-cov: ?}, corpus $(ls "$out/corpus/$name" | wc -l) inputs: $result" \
     | tee "$out/logs/$name.summary"
 done
 exit $status
