@@ -1,21 +1,17 @@
-/* emsync — registers the elements that need neither BLAS (plugin_gen.cpp) nor FluidSynth
- * (plugin_fluid.cpp): scene cuts and MIDI files. */
+/* emsync — registers the elements that need neither BLAS (plugin emsyncgen) nor FluidSynth (plugin
+ * emsyncfluid): scene cuts and MIDI files. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncelements.h"
+#include "plugins/core/elements.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
   gboolean ret = FALSE;
-#ifdef EMSYNC_HAVE_SCENECUT
   ret |= GST_ELEMENT_REGISTER (emsyncscenecut, plugin);
-#endif
-#ifdef EMSYNC_HAVE_MIDIENC
   ret |= GST_ELEMENT_REGISTER (emsyncmidienc, plugin);
-#endif
   return ret;
 }
 

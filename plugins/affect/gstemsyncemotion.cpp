@@ -58,12 +58,12 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncemotion.h"
+#include "plugins/affect/gstemsyncemotion.h"
 
 #include "gst/emsyncevents.h"
 #include "gst/emsyncmeta.h"
 #include "lib/emotion/estimator.h"
-#include "plugins/gstemsyncaffectelements.h"
+#include "plugins/affect/elements.h"
 
 #include <cmath>
 #include <exception>

@@ -1,4 +1,4 @@
-#include "plugins/model_paths.h"
+#include "plugins/gen/model_paths.h"
 
 #include <glib.h>
 

@@ -28,7 +28,7 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncmidigen.h"
+#include "plugins/gen/gstemsyncmidigen.h"
 
 #include <cmath>
 #include <condition_variable>
@@ -40,8 +40,8 @@
 
 #include "gst/emsync.h"
 #include "lib/music/midi_stream.h"
-#include "plugins/gstemsyncgenelements.h"
-#include "plugins/model_paths.h"
+#include "plugins/gen/elements.h"
+#include "plugins/gen/model_paths.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_emsync_midigen_debug);
 #define GST_CAT_DEFAULT gst_emsync_midigen_debug

@@ -25,9 +25,9 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncbin.h"
-#include "plugins/gstemsyncgenelements.h"
-#include "plugins/gstemsyncmidigen.h"
+#include "plugins/gen/gstemsyncbin.h"
+#include "plugins/gen/elements.h"
+#include "plugins/gen/gstemsyncmidigen.h"
 
 #ifdef __GLIBC__
 #include <malloc.h>

@@ -1,4 +1,4 @@
-/* emsync — element registration declarations (registered in plugin.cpp, emsyncsynth in plugin_fluid.cpp). */
+/* emsync — registration declarations of the elements of the plugin "emsync" (core/plugin.cpp). */
 #pragma once
 
 #include <gst/gst.h>
@@ -6,7 +6,6 @@
 G_BEGIN_DECLS
 
 GST_ELEMENT_REGISTER_DECLARE (emsyncscenecut);
-GST_ELEMENT_REGISTER_DECLARE (emsyncsynth);
 GST_ELEMENT_REGISTER_DECLARE (emsyncmidienc);
 
 G_END_DECLS

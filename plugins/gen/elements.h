@@ -1,4 +1,4 @@
-/* emsync — registration declarations of the generator elements (plugin "emsyncgen"). */
+/* emsync — registration declarations of the generator elements (plugin "emsyncgen", gen/plugin.cpp). */
 #pragma once
 
 #include <gst/gst.h>

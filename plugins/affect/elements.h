@@ -1,4 +1,4 @@
-/* emsync — registration declaration of the element of the plugin "emsyncaffect" (plugin_affect.cpp). */
+/* emsync — registration declaration of the element of the plugin "emsyncaffect" (affect/plugin.cpp). */
 #pragma once
 
 #include <gst/gst.h>

@@ -6,7 +6,7 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncaffectelements.h"
+#include "plugins/affect/elements.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)

@@ -51,12 +51,12 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncscenecut.h"
+#include "plugins/core/gstemsyncscenecut.h"
 
 #include "gst/emsyncevents.h"
 #include "gst/emsyncmeta.h"
 #include "lib/scene/detector.h"
-#include "plugins/gstemsyncelements.h"
+#include "plugins/core/elements.h"
 
 #include <atomic>
 #include <deque>

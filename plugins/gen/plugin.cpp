@@ -4,7 +4,7 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncgenelements.h"
+#include "plugins/gen/elements.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)

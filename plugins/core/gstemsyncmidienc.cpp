@@ -38,11 +38,11 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncmidienc.h"
+#include "plugins/core/gstemsyncmidienc.h"
 
 #include "gst/emsynccaps.h"
 #include "lib/midi/smf.h"
-#include "plugins/gstemsyncelements.h"
+#include "plugins/core/elements.h"
 
 #include <algorithm>
 #include <array>

@@ -44,11 +44,11 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncsynth.h"
+#include "plugins/fluid/gstemsyncsynth.h"
 
 #include "gst/emsynccaps.h"
 #include "lib/synth/synth.h"
-#include "plugins/gstemsyncelements.h"
+#include "plugins/fluid/elements.h"
 
 #include <gst/audio/audio.h>
 

@@ -5,7 +5,7 @@
 #include "config.h"
 #endif
 
-#include "plugins/gstemsyncelements.h"
+#include "plugins/fluid/elements.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
