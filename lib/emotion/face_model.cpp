@@ -7,6 +7,7 @@
 // the weights packed at load time as [Cout/16][kh][kw][Cin][16]. AVX2/FMA when the CPU has it, else the same loops
 // in plain C++. About 64 M multiply-adds per face.
 #include "lib/emotion/face_model.h"
+#include "lib/common/cpu_features.h"
 
 #include <immintrin.h>
 #include <sys/stat.h>
@@ -195,7 +196,7 @@ __attribute__((target("avx2,fma"))) void conv_block_avx2(const float* const* src
   }
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !std::getenv("EMSYNC_NO_AVX2");
+const bool kHaveAvx2 = emsync::cpu_has_avx2_kernels();
 
 template <int P>
 void conv_block(const float* const* src, int in_row, int cin, const PackedConv& pc, int block, float* const* dst,

@@ -1,7 +1,7 @@
 #include "lib/music/native_decoder.h"
+#include "lib/common/cpu_features.h"
 
 #include <cblas.h>
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -241,14 +241,8 @@ __attribute__((target("avx2,fma"))) void softmax_avx2(float* s, int n, float sca
   for (j = 0; j < n; ++j) s[j] *= inv;
 }
 
-// The AVX2 kernels are compiled with F16C too (for the half-precision weights and cache), so they need all
-// three; the half-precision step exists only where this holds.
-// (F16C is read from CPUID: clang's __builtin_cpu_supports does not know "f16c".)
-bool cpu_has_f16c() {
-  unsigned eax, ebx, ecx, edx;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
-}
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
+// The half-precision step exists only where the AVX2 kernels run.
+const bool kHaveAvx2 = emsync::cpu_has_avx2_kernels();
 
 inline void matvec(const float* W, const float* x, const float* bias, float* y, int rows, int cols) {
   if (kHaveAvx2)

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <cpuid.h>
+#include "lib/common/cpu_features.h"
 #include <glib/gstdio.h>
 
 #include "lib/midi/tokenizer.h"
@@ -331,14 +331,9 @@ GST_END_TEST;
 
 // The half-precision step (the default where the CPU has F16C) stays close to the float step, and really
 // reads other weights: its logits differ a little, not at all would mean it fell back to float.
-// F16C from CPUID: clang's __builtin_cpu_supports does not know "f16c".
-static bool cpu_has_f16c() {
-  unsigned eax, ebx, ecx, edx;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
-}
 
 GST_START_TEST(test_half_step_close_to_torchscript_step) {
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !cpu_has_f16c()) {
+  if (!emsync::cpu_has_avx2_kernels()) {
     GeneratorSession session(GeneratorModel::load(data_path("tiny_generator.pt")));
     fail_unless(session.step_backend() == StepBackend::Native, "without F16C the default must be the float step");
     return;
