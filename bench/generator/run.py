@@ -26,8 +26,9 @@ GUIDANCE = 1.5  # emotion guidance strength evaluated beside the reference sampl
 DENSITY = 5.0   # density-control strength (emsyncmidigen's default) evaluated beside the model alone
 MODE = 1.5      # mode-control strength (emsyncmidigen's default)
 CONTROLS = ["--density-control", str(DENSITY), "--mode-control", str(MODE)]
+MODEL_ALONE = ["--density-control", "0", "--mode-control", "0"]  # gen-eval starts from the shipped options
 EMOTION_VARIANTS = [  # (run key, extra emsync-gen-eval arguments, what)
-    ("emotion", [], "<MORE_INSTRUMENTS>, model alone"),
+    ("emotion", MODEL_ALONE, "<MORE_INSTRUMENTS>, model alone"),
     ("emotion_controls", CONTROLS, "<MORE_INSTRUMENTS>, density control %g + mode control %g (emsyncmidigen's "
      "defaults)" % (DENSITY, MODE)),
     ("emotion_less_controls", ["--instruments", "less"] + CONTROLS,
@@ -124,7 +125,7 @@ def main():
                          ([] if q or th != 1 else ["--kv-profile", "64,256,512,768,1024,99999"])))
     runs.append(("sync", "Scene-cut sync: %s" % a.model,
                  ["sync", "--model", a.model, "--pieces", "2" if q else "12", "--seconds", "20" if q else "60",
-                  "--seed", "7"]))
+                  "--seed", "7"] + MODEL_ALONE))
     # Emotion response with each instrument-count control token, and with emotion guidance
     # (ComposerOptions::emotion_guidance; 0 is the reference sampler).
     emotion_args = ["--seconds", "15" if q else "20", "--seeds", "1" if q else "4", "--seed", "11"] + \
@@ -136,7 +137,7 @@ def main():
                      ["emotion", "--model", a.model] + emotion_args + extra))
     runs.append(("stats_model", "Musicality of generated pieces: %s" % a.model,
                  ["stats", "--model", a.model, "--pieces", "2" if q else "8", "--seconds", "20" if q else "60",
-                  "--sync", "hard", "--seed", "5"]))
+                  "--sync", "hard", "--seed", "5"] + MODEL_ALONE))
     corpora = [os.path.join(a.shared_data, "midi", c) for c in CORPORA
                if os.path.isdir(os.path.join(a.shared_data, "midi", c))]
     if corpora:

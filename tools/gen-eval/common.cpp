@@ -228,8 +228,9 @@ double current_rss_mib() {
       "common: --json OUT.json writes every figure (and per-piece data) as JSON\n"
       "        --instruments less|more selects the instrument-count control token (default more)\n"
       "        --temperature T sampling temperature (default 1.35, EMSYNC's demo)\n"
-      "        --density-control K steers note density towards the requested arousal (0 = off)\n"
-      "        --mode-control K steers towards major (valence > 0) or minor (valence < 0) keys (0 = off)\n"
+      "        --density-control K steers note density towards the requested arousal (default 5, emsync's;\n"
+      "          0 = off: --density-control 0 --mode-control 0 is the model alone)\n"
+      "        --mode-control K steers towards major (valence > 0) or minor (valence < 0) keys (default 1.5; 0 = off)\n"
       "        --guidance G composes with emotion guidance G (0 = none, as the reference)\n"
       "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent keys\n");
   std::exit(rc);

@@ -116,12 +116,13 @@ struct Args {
   int max_files = 40;
   double max_midi_seconds = 0;  // 0 = whole file
   double jitter_ms = 0;         // stats --midi: move each corpus note by a random N(0, jitter) (calibration)
-  bool note_grammar = true;     // --no-note-grammar: let the model emit invalid note events (comparison)
-  double guidance = 0.0;        // --guidance G: emotion guidance strength (ComposerOptions::emotion_guidance)
+  // The generator's options start from emsync's shipped values (ComposerOptions); the flags change them.
+  bool note_grammar = mu::ComposerOptions{}.note_grammar;  // --no-note-grammar: invalid note events allowed
+  double guidance = mu::ComposerOptions{}.emotion_guidance;  // --guidance G (ComposerOptions::emotion_guidance)
   bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token
   double temperature = mu::SamplerOptions{}.temperature_otherwise;  // --temperature T (the reference demo's 1.35)
-  double density_control = 0.0;    // --density-control K (ComposerOptions::density_control)
-  double mode_control = 0.0;       // --mode-control K (ComposerOptions::mode_control)
+  double density_control = mu::ComposerOptions{}.density_control;  // --density-control K (0 = the model alone)
+  double mode_control = mu::ComposerOptions{}.mode_control;        // --mode-control K (0 = the model alone)
 };
 
 [[noreturn]] void usage(int rc);
@@ -166,7 +167,7 @@ struct GenRequest {
 };
 
 // A request for `seconds` of music with the command line's composer options (every option the command line has is
-// set from it: density and mode control are 0, the model alone, unless asked for; the rest are the shipped values).
+// set from it; every other option keeps its shipped value).
 GenRequest request_from_args(const Args& a, mu::SyncMode sync, uint64_t seed, double seconds);
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req);
