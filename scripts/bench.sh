@@ -88,7 +88,8 @@ page=BENCHMARKS.md
   echo "assembly: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB;"
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d). These machines are shared and noisy: every table"
   echo "gives medians and ratios measured side by side in one run, and says how it was measured."
-  for name in scenecut generator emotion synth pipeline live soak; do
+  # fuzz: written by hand from a `make fuzz` run (bench/fuzz/results.md says how); kept when the page is rebuilt.
+  for name in scenecut generator emotion synth pipeline live soak fuzz; do
     if [ -f "$(record "$name")" ]; then
       echo
       # Records start at heading level 1 or 2; nest them under this page's title.
