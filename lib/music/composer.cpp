@@ -35,6 +35,12 @@ ComposerOptions ComposerOptions::reference() {
   o.note_grammar = false;
   o.max_note_seconds = 0.0;
   o.max_tokens_without_time = 0;
+  o.restrike_gap_seconds = 0.0;
+  o.min_note_seconds = 0.0;
+  o.release_push = 0.0;
+  o.density_on_note_ons_only = false;
+  o.mode_profile = ModeProfile::KrumhanslKessler;
+  o.sampler.time_shift_top_p = 0.0;
   return o;
 }
 
@@ -46,7 +52,8 @@ Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOp
       schedule_(options.boundaries, model_->config().max_boundary_seconds),
       current_valence_(std::numeric_limits<float>::quiet_NaN()),
       current_arousal_(std::numeric_limits<float>::quiet_NaN()),
-      note_started_(vocab::kNumInstruments * vocab::kNumPitches, -1) {
+      note_started_(vocab::kNumInstruments * vocab::kNumPitches, -1),
+      note_released_(vocab::kNumInstruments * vocab::kNumPitches, -1) {
   session_.set_threads(options_.threads);
   if (options_.emotion_guidance > 0.0) {
     unconditioned_ = std::make_unique<GeneratorSession>(model_);
@@ -68,9 +75,9 @@ const float* Composer::next_logits() {
 void Composer::track_note(int token) {
   if (!vocab::is_note_token(token)) return;
   const auto parts = vocab::decode_note_token(token);
-  int64_t& start = note_started_[vocab::instrument_index(parts.instrument) * vocab::kNumPitches +
-                                 (parts.pitch - vocab::kMinPitch)];
-  start = parts.on ? cursor_ticks_ : -1;
+  const int index = vocab::instrument_index(parts.instrument) * vocab::kNumPitches + (parts.pitch - vocab::kMinPitch);
+  note_started_[index] = parts.on ? cursor_ticks_ : -1;
+  if (!parts.on) note_released_[index] = cursor_ticks_;
 }
 
 int Composer::oldest_sounding_note() const {
@@ -165,10 +172,15 @@ bool Composer::build_constraints() {
       for (int pitch = vocab::kMinPitch; pitch <= vocab::kMaxPitch; ++pitch)
         bias_[vocab::note_token(instrument, pitch, /*on=*/true)] += mode[pitch % 12];
     }
-  // On all note events, offs included: favouring only note-ons piles up sounding notes (measured: polyphony
-  // 44 instead of 11 on a 60 s clip); favouring notes over time shifts packs more of them into each second.
+  // EMSYNC-era form (density_on_note_ons_only false): on all note events, offs included, since favouring only
+  // note-ons piled up sounding notes (polyphony 44 instead of 11 on a 60 s clip) before the release push.
+  // Favouring notes over time shifts packs more of them into each second.
   if (density != 0.0f)
-    for (int t = vocab::kFirstNoteToken; t <= vocab::kLastNoteToken; ++t) bias_[t] += density;  // -inf stays -inf
+    for (int t = vocab::kFirstNoteToken; t <= vocab::kLastNoteToken; ++t)
+      if (!options_.density_on_note_ons_only || vocab::note_is_on(t)) bias_[t] += density;  // -inf stays -inf
+  // Too sparse, ons only: long shifts are penalised instead of offs favoured (see density_on_note_ons_only).
+  if (density > 0.0f && options_.density_on_note_ons_only)
+    for (int n = 2; n <= vocab::kMaxShiftTicks; ++n) bias_[vocab::time_shift_token(n)] -= density * kLogShift[n];
   // Too dense: also favour long time shifts. With the note events held back alone, the next likeliest tokens
   // are the shortest shifts, and the model walks through the gap one 8 ms tick at a time (chains of 1-tick
   // shifts, up to 125 tokens per second of music that carry nothing). Scaled by ln(ticks) so a 1-tick shift
@@ -176,7 +188,16 @@ bool Composer::build_constraints() {
   if (density < 0.0f)
     for (int n = 2; n <= vocab::kMaxShiftTicks; ++n)
       bias_[vocab::time_shift_token(n)] += -density * kLogShift[n];
-  if (options_.note_grammar) mask_invalid_notes();
+  if (options_.release_push > 0.0) {
+    if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
+    constrained = true;
+    push_releases();
+  }
+  if (options_.note_grammar || options_.restrike_gap_seconds > 0.0 || options_.min_note_seconds > 0.0) {
+    if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
+    constrained = true;
+    mask_invalid_notes();
+  }
   return constrained;
 }
 
@@ -218,7 +239,9 @@ bool Composer::mode_bias(std::array<float, 12>& out) const {
   if (key.tonic < 0) return false;
   const bool want_major = v > 0;
   if (key.major != want_major) key = relative_key(key);
-  const std::array<double, 12> profile = standardised_key_profile(key.tonic, key.major);
+  const std::array<double, 12> profile = options_.mode_profile == ModeProfile::TonicTriad
+                                             ? tonic_triad_profile(key.tonic, key.major)
+                                             : standardised_key_profile(key.tonic, key.major);
   const double scale = static_cast<float>(options_.mode_control) * std::min(std::fabs(v), 1.0f);
   // Shifted by log(mean(exp(bias))) so that the bias moves probability between pitch classes without
   // changing the total weight of note-ons (which would fight the density controller).
@@ -253,13 +276,39 @@ float Composer::density_bias() {
 }
 
 void Composer::mask_invalid_notes() {
+  const int64_t gap = std::llround(options_.restrike_gap_seconds / vocab::kTickSeconds);
+  const int64_t shortest = std::llround(options_.min_note_seconds / vocab::kTickSeconds);
   for (int i = 0; i < vocab::kNumInstruments; ++i) {
     const auto instrument = static_cast<vocab::Instrument>(i);
+    const bool pitched = instrument != vocab::Instrument::Drums;
     for (int k = 0; k < vocab::kNumPitches; ++k) {
-      const bool sounding = note_started_[i * vocab::kNumPitches + k] >= 0;
-      bias_[vocab::note_token(instrument, k + vocab::kMinPitch, /*on=*/sounding)] = kForbidden;
+      const int index = i * vocab::kNumPitches + k;
+      const int64_t started = note_started_[index], released = note_released_[index];
+      const bool sounding = started >= 0;
+      if (options_.note_grammar)
+        bias_[vocab::note_token(instrument, k + vocab::kMinPitch, /*on=*/sounding)] = kForbidden;
+      if (!pitched) continue;
+      // The re-strike guard (ComposerOptions::restrike_gap_seconds, min_note_seconds).
+      if (sounding && cursor_ticks_ - started < shortest)
+        bias_[vocab::note_token(instrument, k + vocab::kMinPitch, /*on=*/false)] = kForbidden;
+      if (!sounding && released >= 0 && cursor_ticks_ - released < gap)
+        bias_[vocab::note_token(instrument, k + vocab::kMinPitch, /*on=*/true)] = kForbidden;
     }
   }
+}
+
+void Composer::push_releases() {
+  // Corpus 95th-percentile note length per instrument (Bass, Drums, Guitar, Piano, Strings), seconds.
+  static constexpr double kLongNoteSeconds[vocab::kNumInstruments] = {0.47, 0.24, 0.96, 1.33, 2.22};
+  for (int i = 0; i < vocab::kNumInstruments; ++i)
+    for (int k = 0; k < vocab::kNumPitches; ++k) {
+      const int64_t started = note_started_[i * vocab::kNumPitches + k];
+      if (started < 0) continue;
+      const double age = (cursor_ticks_ - started) * vocab::kTickSeconds;
+      if (age <= kLongNoteSeconds[i]) continue;
+      float& b = bias_[vocab::note_token(static_cast<vocab::Instrument>(i), k + vocab::kMinPitch, /*on=*/false)];
+      b += static_cast<float>(options_.release_push * std::log(age / kLongNoteSeconds[i]));  // -inf stays -inf
+    }
 }
 
 bool Composer::build_timing_constraints() {

@@ -29,6 +29,8 @@ namespace emsync::music {
 
 enum class SyncMode { Hard, Soft, None };
 enum class InstrumentCount { More, Less };
+// What mode control favours: EMSYNC-era Krumhansl-Kessler key profile, or the flatter tonic-triad prior.
+enum class ModeProfile { KrumhanslKessler, TonicTriad };
 
 // Every parameter of the generator, with the values emsync ships (the defaults of emsyncmidigen's properties, of
 // emsyncbin and of the emsync tool come from here). reference() is EMSYNC's own procedure.
@@ -54,9 +56,24 @@ struct ComposerOptions {
   // of its non-drum notes last 4 s or more and almost none 8 s, while with an 8 s limit ~5 % of the generated
   // notes hung until it, as drones that held most of the sounding time and of the synthesiser's voices.
   double max_note_seconds = 4.0;
+  // Release push: a sounding note older than its instrument's corpus 95th-percentile length (bass 0.47 s, drums
+  // 0.24, guitar 0.96, piano 1.33, strings 2.22; debian_free/POP909/EMOPIA, 80 files) gets
+  //   release_push * ln(age / p95)
+  // on its note-off, so the model closes what it forgot to long before max_note_seconds. Measured (3x3 emotion
+  // grid, 2 seeds, 30 s): with the typed nucleus 18 % of pitched notes reached the 4 s release; push 3 left
+  // 8.9 %, push 8 1.1 % (corpus 0.2 % of notes last 4 s). 0 = off (the reference).
+  double release_push = 8.0;
   // Note grammar: a note-on of a key that is already sounding and a note-off of a silent key are masked,
   // so the token stream itself is valid (the reference relies on its decoder to drop such events).
   bool note_grammar = true;
+  // Re-strike guard (pitched notes; not drums): a key may not be struck again within restrike_gap_seconds of
+  // its note-off, and a note may not end before it has lasted min_note_seconds. The training data's
+  // re-articulation idiom (OFF_K, 1-tick shift, ON_K: 2.4 % of corpus note-ons) became a self-sustaining loop
+  // under top-p 0.6: a key re-struck every 8-24 ms (with the shipped options 26 % of pitched notes re-struck
+  // within 50 ms, 11 % lasted <= 10 ms; corpus after the tokenizer 0.1 % and 0.1 %). 48 ms (6 ticks) took both
+  // to 0 and repeated pitches from 42 % to 11 %. 0 = off (the reference).
+  double restrike_gap_seconds = 0.048;
+  double min_note_seconds = 0.048;
   // Emotion guidance (classifier-free guidance): next-token logits are
   //   conditioned + g * (conditioned - unconditioned),
   // where "unconditioned" is a second session of the same model with the learned null valence/arousal
@@ -72,6 +89,11 @@ struct ComposerOptions {
   // 0 = off (the reference); no effect for models that do not declare their density scale or when the
   // arousal is unknown. On by default: the shipped models' own arousal response is weak (models/MODEL_CARD.md).
   double density_control = 5.0;
+  // Density bias on note-ons only: when too sparse, long time shifts are penalised (-bias * ln(n)/ln(125))
+  // instead of note-offs being favoured. Favouring offs with the ons made the just-released key the likeliest
+  // next note-on (repeated pitches 21 -> 49 % with density control 5) and suppressed offs when too dense (5.7 %
+  // of notes held to 4 s). The release push keeps the sounding notes in check instead. false = on and off events.
+  bool density_on_note_ons_only = true;
   double density_window_seconds = 4.0;
   // Mode control, the valence counterpart: the valence labels (EMOPIA/VGMIDI) mostly separate major from
   // minor, which a small model follows only weakly. The key of the last mode_window_seconds of non-drum
@@ -82,6 +104,13 @@ struct ComposerOptions {
   // shifted so that the total weight of note-ons stays what it was.
   // 0 = off (the reference); no effect while the valence is unknown or before mode_min_notes pitched notes.
   double mode_control = 1.5;
+  // TonicTriad: +0.5 on the target key's tonic triad, 0 on its other scale tones (minor: natural minor plus the
+  // raised 7th), -1 elsewhere (times mode_control * |valence|, then normalised as above). The standardised KK
+  // weights made the tonic 6.3x the mean pitch class at |valence| 0.8 and, re-estimated from their own output,
+  // collapsed the music onto two pitch classes (entropy 0.9 bits; corpus 2.7). With the triad prior the entropy
+  // stays >= 2.6 at every valence (3x3 grid, all note-level fixes) and the major share still rises with valence
+  // (1/6, 4/6, 6/6 pieces at valence -0.8 / 0 / +0.8); a scale-membership prior alone lost that (5/6, 5/6, 4/6).
+  ModeProfile mode_profile = ModeProfile::TonicTriad;
   double mode_window_seconds = 8.0;
   int mode_min_notes = 8;
 
@@ -137,6 +166,8 @@ class Composer {
   // The mode controller's bias per pitch class (all 0 when it does not apply); returns false then.
   bool mode_bias(std::array<float, 12>& out) const;
   void track_pitches(int token);
+  // Adds the release push (ComposerOptions::release_push) to the note-offs of notes held past their length.
+  void push_releases();
   // Index into note_started_ of the longest-held sounding note, else -1.
   int oldest_sounding_note() const;
   void track_note(int token);
@@ -168,6 +199,8 @@ class Composer {
   int tokens_without_time_ = 0;
   // Start tick of every sounding (instrument, pitch), -1 when silent.
   std::vector<int64_t> note_started_;
+  // Tick of every (instrument, pitch)'s last note-off, -1 before the first (the re-strike guard).
+  std::vector<int64_t> note_released_;
   std::vector<float> bias_;
   struct Onset {
     int64_t tick;

@@ -57,6 +57,22 @@ std::array<double, 12> standardised_key_profile(int tonic, bool major) {
   return p;
 }
 
+std::array<double, 12> tonic_triad_profile(int tonic, bool major) {
+  // Scale degrees (semitones above the tonic): in the scale, and in the triad (1, 3, 5).
+  static const bool kMajorScale[12] = {1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1};
+  static const bool kMinorScale[12] = {1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1};
+  const int third = major ? 4 : 3;
+  std::array<double, 12> p{};
+  for (int pc = 0; pc < 12; ++pc) {
+    const int degree = ((pc - tonic) % 12 + 12) % 12;
+    if (degree == 0 || degree == third || degree == 7)
+      p[pc] = 0.5;
+    else
+      p[pc] = (major ? kMajorScale : kMinorScale)[degree] ? 0.0 : -1.0;
+  }
+  return p;
+}
+
 Key relative_key(const Key& key) {
   if (key.tonic < 0) return key;
   Key r = key;

@@ -22,6 +22,10 @@ Key find_key(const std::array<double, 12>& pitch_class_weights);
 // classes: tonic ≈ +1.9, the non-scale tones below 0. The Composer's mode control biases note-ons with it.
 std::array<double, 12> standardised_key_profile(int tonic, bool major);
 
+// A flat key prior for mode control (ModeProfile::TonicTriad): +0.5 on the tonic triad's pitch classes, 0 on
+// the key's other scale tones (minor: natural minor plus the raised 7th), -1 on the rest.
+std::array<double, 12> tonic_triad_profile(int tonic, bool major);
+
 // The key with the same scale and the other mode: C major <-> A minor.
 Key relative_key(const Key& key);
 

@@ -88,19 +88,49 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
     scratch_[i] = static_cast<float>(p);
     total += p;
   }
+  if (options_.time_shift_top_p <= 0.0) {
+    const int token = draw_nucleus(scratch_.data(), vocab_size, total, top_p, &last_nucleus_size_);
+    have_previous_nucleus_ = true;
+    return token;
+  }
+  // Typed nucleus: the time-shift class is one candidate (see SamplerOptions::time_shift_top_p).
+  classes_.clear();
+  class_token_.clear();
+  double shift_mass = 0.0;
+  for (int i = 0; i < vocab_size; ++i) {
+    if (vocab::is_time_shift(i)) {
+      shift_mass += scratch_[i];
+    } else {
+      classes_.push_back(scratch_[i]);
+      class_token_.push_back(i);
+    }
+  }
+  classes_.push_back(static_cast<float>(shift_mass));
+  class_token_.push_back(-1);
+  const int pick = draw_nucleus(classes_.data(), static_cast<int>(classes_.size()), total, top_p, &last_nucleus_size_);
+  have_previous_nucleus_ = true;
+  if (class_token_[pick] >= 0) return class_token_[pick];
+  const int first = vocab::kFirstTimeShiftToken;
+  const int shifts = std::min(vocab_size, vocab::kLastTimeShiftToken + 1) - first;
+  int shift_nucleus = 0;
+  return first + draw_nucleus(scratch_.data() + first, shifts, shift_mass,
+                              static_cast<float>(options_.time_shift_top_p), &shift_nucleus);
+}
+
+int Sampler::draw_nucleus(const float* weights, int n, double total, double top_p, int* nucleus_size) {
   // Only the tokens up to the one that crosses top_p need ranking. Tokens at or above a cutoff come before all
   // others in the full order, so when their mass already exceeds top_p (with a margin for rounding) the
   // crossing token is among them and ranking just them gives the same nucleus as ranking the vocabulary.
   // The top token's weight is exp(0) = 1; most steps need a few dozen candidates instead of ~1000.
-  auto by_probability = [&](int a, int b) { return scratch_[a] != scratch_[b] ? scratch_[a] > scratch_[b] : a < b; };
+  auto by_probability = [&](int a, int b) { return weights[a] != weights[b] ? weights[a] > weights[b] : a < b; };
   bool ranked = false;
   for (float cutoff : {1.0f / 64.0f, 1.0f / 4096.0f}) {
     order_.clear();
     double mass = 0.0;
-    for (int i = 0; i < vocab_size; ++i)
-      if (scratch_[i] >= cutoff) {
+    for (int i = 0; i < n; ++i)
+      if (weights[i] >= cutoff) {
         order_.push_back(i);
-        mass += scratch_[i];
+        mass += weights[i];
       }
     if (mass > (top_p + 1e-6) * total) {
       std::sort(order_.begin(), order_.end(), by_probability);
@@ -109,7 +139,7 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
     }
   }
   if (!ranked) {
-    order_.resize(vocab_size);
+    order_.resize(n);
     std::iota(order_.begin(), order_.end(), 0);
     std::sort(order_.begin(), order_.end(), by_probability);
   }
@@ -117,22 +147,21 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
 
   // Keep tokens while the cumulative probability (including the token) stays <= top_p; always keep top-1.
   int nucleus = 1;
-  double cumulative = scratch_[order_[0]] / total;
-  double kept_mass = scratch_[order_[0]];
+  double cumulative = weights[order_[0]] / total;
+  double kept_mass = weights[order_[0]];
   for (int r = 1; r < candidates; ++r) {
-    double p = scratch_[order_[r]];
+    double p = weights[order_[r]];
     if (p <= 0.0) break;
     cumulative += p / total;
     if (cumulative > top_p) break;
     kept_mass += p;
     ++nucleus;
   }
-  last_nucleus_size_ = nucleus;
-  have_previous_nucleus_ = true;
+  *nucleus_size = nucleus;
 
   double u = uniform01() * kept_mass;
   for (int r = 0; r < nucleus; ++r) {
-    u -= scratch_[order_[r]];
+    u -= weights[order_[r]];
     if (u < 0.0) return order_[r];
   }
   return order_[nucleus - 1];
