@@ -35,6 +35,7 @@ ComposerOptions ComposerOptions::reference() {
   o.note_grammar = false;
   o.max_note_seconds = 0.0;
   o.max_tokens_without_time = 0;
+  o.timing = Timing::Free;
   o.restrike_gap_seconds = 0.0;
   o.min_note_seconds = 0.0;
   o.release_push = 0.0;
@@ -55,6 +56,7 @@ Composer::Composer(std::shared_ptr<const GeneratorModel> model, const ComposerOp
       note_started_(vocab::kNumInstruments * vocab::kNumPitches, -1),
       note_released_(vocab::kNumInstruments * vocab::kNumPitches, -1) {
   session_.set_threads(options_.threads);
+  planner_ = TempoPlanner(options_.tempo);
   if (options_.emotion_guidance > 0.0) {
     unconditioned_ = std::make_unique<GeneratorSession>(model_);
     unconditioned_->set_threads(options_.threads);
@@ -88,7 +90,17 @@ int Composer::oldest_sounding_note() const {
 }
 bool Composer::add_cut(double time_seconds) {
   if (time_seconds < cursor_seconds()) return false;
-  return schedule_.offer(time_seconds);
+  const bool kept = schedule_.offer(time_seconds);
+  if (kept && started_ && options_.timing == Timing::Grid) plan_grid();
+  return kept;
+}
+
+void Composer::plan_grid() {
+  std::vector<double> pending;
+  for (const BoundarySchedule::Cut& c : schedule_.cuts())
+    if (!c.served && c.time > cursor_seconds()) pending.push_back(c.time);
+  planned_arousal_ = std::isnan(current_arousal_) ? 0.0f : current_arousal_;
+  planner_.plan(cursor_seconds(), pending, options_.tempo.preferred_beat_seconds(planned_arousal_));
 }
 
 void Composer::set_emotion(double time_seconds, float valence, float arousal) {
@@ -154,6 +166,11 @@ void Composer::begin() {
   }
   previous_token_ = vocab::kBarToken;
   started_ = true;
+  bar_emitted_tick_ = 0;  // the primer's <BAR> opens bar 0
+  if (options_.timing == Timing::Grid) {
+    planner_.reset(options_.tempo.preferred_beat_seconds(std::isnan(current_arousal_) ? 0.0 : current_arousal_));
+    plan_grid();
+  }
 }
 
 bool Composer::build_constraints() {
@@ -340,6 +357,16 @@ bool Composer::build_timing_constraints() {
     }
   }
 
+  // A planned bar line: <BAR> first (the training order at a cut: <BAR>, <CHORD>, note-ons).
+  const bool grid = options_.timing == Timing::Grid;
+  if (grid && chord_notes_needed_ == 0 && bar_emitted_tick_ != cursor_ticks_ &&
+      planner_.map().is_bar_tick(cursor_ticks_)) {
+    ensure();
+    for (int t = 0; t < n; ++t) bias_[t] = kForbidden;
+    bias_[vocab::kBarToken] = 0.0f;
+    return true;
+  }
+
   if (options_.sync == SyncMode::Hard) {
     if (chord_notes_needed_ > 0) {
       // Inside a forced chord: no time may pass until enough non-drum notes have started.
@@ -357,8 +384,9 @@ bool Composer::build_timing_constraints() {
     // that far back, or such a cut would slip behind the cursor unmarked.
     auto next = schedule_.next_pending(cursor_seconds(), kCutSlackSeconds);
     if (next) {
-      const int64_t ticks_to_cut =
-          static_cast<int64_t>(std::floor((*next - cursor_seconds()) / vocab::kTickSeconds + 0.5));
+      // The cut's own nearest tick (not rounded relative to the cursor: at a half tick that could differ by one
+      // from the tick of the bar line planned on the cut).
+      const int64_t ticks_to_cut = std::llround(*next / vocab::kTickSeconds) - cursor_ticks_;
       ensure();
       if (ticks_to_cut <= 0) {
         for (int t = 0; t < n; ++t) bias_[t] = kForbidden;
@@ -378,6 +406,11 @@ bool Composer::build_timing_constraints() {
       bias_[vocab::time_shift_token(static_cast<int>(k))] = kForbidden;
   }
 
+  if (grid) {
+    ensure();
+    apply_grid_constraints();
+  }
+
   if (options_.max_tokens_without_time > 0 && tokens_without_time_ >= options_.max_tokens_without_time) {
     ensure();
     // The shift limits set above (no overshooting a cut or a release deadline) stay in bias_.
@@ -385,6 +418,55 @@ bool Composer::build_timing_constraints() {
       if (!vocab::is_time_shift(t)) bias_[t] = kForbidden;
   }
   return constrained;
+}
+
+namespace {
+// Prior of a time shift by the grid level it lands on (GridLevel order: downbeat, beat, 8th, 16th, 8th triplet,
+// the tick before a grid point), so strong positions are a little likelier, as in metrical music.
+constexpr std::array<float, 6> kGridLevelPrior{0.4f, 0.2f, 0.0f, -0.3f, -0.5f, -1.0f};
+}  // namespace
+
+void Composer::apply_grid_constraints() {
+  const TempoMap& map = planner_.map();
+  bias_[vocab::kBarToken] = kForbidden;  // only at bar lines, forced above
+  const GridLevel here = map.level(cursor_ticks_);
+  const bool onsets = here != GridLevel::Off && here != GridLevel::PreGrid;
+  for (int i = 0; i < vocab::kNumInstruments; ++i) {
+    const auto instrument = static_cast<vocab::Instrument>(i);
+    const int cap =
+        instrument == vocab::Instrument::Drums ? options_.max_step_drum_ons : options_.max_step_note_ons;
+    if (onsets && (cap <= 0 || step_note_ons_[i] < cap)) continue;
+    for (int pitch = vocab::kMinPitch; pitch <= vocab::kMaxPitch; ++pitch)
+      bias_[vocab::note_token(instrument, pitch, /*on=*/true)] = kForbidden;
+  }
+  if (!onsets) bias_[vocab::kChordToken] = kForbidden;
+
+  // A cut the plan could not put on a bar line is still reached exactly (sync=hard places its chord there).
+  int64_t cut_tick = -1;
+  if (options_.sync == SyncMode::Hard)
+    if (auto next = schedule_.next_pending(cursor_seconds(), kCutSlackSeconds))
+      cut_tick = static_cast<int64_t>(std::llround(*next / vocab::kTickSeconds));
+  const int64_t bar = map.next_bar_tick(cursor_ticks_);
+  bool any = false;
+  int64_t first_point = -1;  // the nearest grid or pre-grid tick ahead
+  for (int k = 1; k <= vocab::kMaxShiftTicks; ++k) {
+    const int64_t t = cursor_ticks_ + k;
+    const GridLevel l = map.level(t);
+    if (first_point < 0 && (l != GridLevel::Off || t == cut_tick)) first_point = t;
+    float& b = bias_[vocab::time_shift_token(k)];
+    if (b == kForbidden) continue;
+    if ((bar >= 0 && t > bar) || (l == GridLevel::Off && t != cut_tick)) {
+      b = kForbidden;
+      continue;
+    }
+    if (l != GridLevel::Off) b += kGridLevelPrior[static_cast<int>(l)];
+    any = true;
+  }
+  // Nothing left (a release deadline or a rest longer than 1 s): step to the nearest point of the grid.
+  if (!any) {
+    const int64_t k = first_point > 0 ? first_point - cursor_ticks_ : vocab::kMaxShiftTicks;
+    bias_[vocab::time_shift_token(static_cast<int>(std::min<int64_t>(k, vocab::kMaxShiftTicks)))] = 0.0f;
+  }
 }
 
 void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out,
@@ -395,6 +477,12 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
   while (cursor_seconds() < until_seconds) {
     if (cancel && cancel->load(std::memory_order_relaxed)) return;
     apply_emotion_at_cursor();
+    if (options_.timing == Timing::Grid) {
+      const float a = std::isnan(current_arousal_) ? 0.0f : current_arousal_;
+      if (planner_.map().end_seconds() < cursor_seconds() + options_.tempo.horizon_seconds / 2 ||
+          std::fabs(a - planned_arousal_) > 0.05f)
+        plan_grid();
+    }
     const bool constrained = build_constraints();
     const int token =
         sampler_.sample(next_logits(), n, constrained ? bias_ : kNoBias, previous_token_);
@@ -402,6 +490,7 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
     if (vocab::is_time_shift(token)) {
       cursor_ticks_ += vocab::time_shift_ticks(token);
       tokens_without_time_ = 0;
+      step_note_ons_.fill(0);
     } else {
       ++tokens_without_time_;
     }
@@ -420,6 +509,9 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
         --chord_notes_needed_;
     }
 
+    if (token == vocab::kBarToken) bar_emitted_tick_ = cursor_ticks_;
+    if (vocab::is_note_token(token) && vocab::note_is_on(token))
+      ++step_note_ons_[vocab::instrument_index(vocab::note_instrument(token))];
     track_note(token);
     track_density(token);
     track_pitches(token);
