@@ -64,8 +64,9 @@ struct ComposerOptions {
   //   release_push * ln(age / p95)
   // on its note-off, so the model closes what it forgot to long before max_note_seconds. Measured (3x3 emotion
   // grid, 2 seeds, 30 s): with the typed nucleus 18 % of pitched notes reached the 4 s release; push 3 left
-  // 8.9 %, push 8 1.1 % (corpus 0.2 % of notes last 4 s). 0 = off (the reference).
-  double release_push = 8.0;
+  // 8.9 %, push 8 1.1 % (corpus 0.2 % of notes last 4 s). With all the note-level changes (emsync-gen-eval stats,
+  // 5x5 grid, 30 s): push 8 2.8 %, push 16 0.0 % (notes < 100 ms 14.9 -> 13.7 %). 0 = off (the reference).
+  double release_push = 16.0;
   // Note grammar: a note-on of a key that is already sounding and a note-off of a silent key are masked,
   // so the token stream itself is valid (the reference relies on its decoder to drop such events).
   bool note_grammar = true;
