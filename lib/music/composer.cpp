@@ -423,7 +423,7 @@ bool Composer::build_timing_constraints() {
 namespace {
 // Prior of a time shift by the grid level it lands on (GridLevel order: downbeat, beat, 8th, 16th, 8th triplet,
 // the tick before a grid point), so strong positions are a little likelier, as in metrical music.
-constexpr std::array<float, 6> kGridLevelPrior{0.4f, 0.2f, 0.0f, -0.3f, -0.5f, -1.0f};
+constexpr std::array<float, 6> kGridLevelPrior{1.0f, 0.6f, 0.2f, -2.0f, -3.0f, -1.0f};
 }  // namespace
 
 void Composer::apply_grid_constraints() {

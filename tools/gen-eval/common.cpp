@@ -441,6 +441,8 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   stream.finish(req.seconds, p.midi);
   const mu::Composer& composer = stream.composer();
   p.stats = composer.stats();
+  for (const mu::Bar& b : composer.tempo_map().bars())
+    if (b.start < req.seconds) p.bar_times.push_back(b.start), p.bar_beats.push_back(b.beats);
   for (const auto& c : composer.schedule().cuts()) p.cuts_served += c.served;
   p.raw.reserve(p.tokens.size());
   for (const auto& t : p.tokens) p.raw.push_back(t.token);

@@ -142,6 +142,8 @@ struct Piece {
   std::vector<int> raw;  // tokens only
   std::vector<md::MidiEvent> midi;  // what emsyncmidigen delivers (lib/music's MidiStream, finished at `seconds`)
   std::vector<double> kept_cuts;
+  std::vector<double> bar_times;  // the composer's planned bar lines (empty with free timing)
+  std::vector<int> bar_beats;     // and their beats
   long cuts_served = 0;  // kept cuts the schedule marked served (a <CHORD> within 1 s)
   double seconds = 0;
   double gen_seconds = 0;

@@ -317,7 +317,10 @@ MusicStatistics compute_music_statistics(const std::vector<md::Note>& notes, con
   {
     std::vector<double> d;
     if (o.bar_times.size() >= 3) {
-      for (size_t i = 1; i < o.bar_times.size(); ++i) d.push_back(o.bar_times[i] - o.bar_times[i - 1]);
+      // Per beat where the bars' beats are known (a short bar is no change of tempo).
+      for (size_t i = 1; i < o.bar_times.size(); ++i)
+        d.push_back((o.bar_times[i] - o.bar_times[i - 1]) /
+                    (o.bar_beats.size() == o.bar_times.size() ? std::max(1, o.bar_beats[i - 1]) : 1));
     } else {
       for (const auto& f : fits) d.push_back(4 * f.spacing);
     }

@@ -271,6 +271,8 @@ int cmd_stats(const Args& a) {
           }
           Piece p = compose(info.model, req);
           options.cuts = p.kept_cuts;
+          options.bar_times = p.bar_times;  // the planned grid, where the composer had one
+          options.bar_beats = p.bar_beats;
           MusicStats st = music_stats(piece_notes(p, false), 0.0, seconds, options);
           TokenChecks ck = check_tokens(p.raw);
           const MidiChecks mc = check_midi(p.midi);
