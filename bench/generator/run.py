@@ -39,7 +39,7 @@ CORPORA = ["pop909", "debian_free", "nottingham"]
 MUSIC_CORPORA = ["debian_free", "pop909", "emopia", "groove", "string_quartets", "nottingham"]
 MUSIC_JITTER_CORPORA = ["debian_free", "pop909", "emopia"]  # the pulse's calibration: the same with 60 ms jitter
 MUSIC_GRID = "-0.8,-0.4,0,0.4,0.8"
-MUSIC_KEYS = ("music_generated", "music_corpus", "music_jitter")
+MUSIC_KEYS = ("music_generated", "music_reference", "music_corpus", "music_jitter")
 MUSIC_BEGIN, MUSIC_END = "<!-- music statistics: begin -->", "<!-- music statistics: end -->"
 
 
@@ -151,6 +151,10 @@ def main():
                  "random cuts, density control %g + mode control %g (emsyncmidigen's defaults)" % (a.model, DENSITY, MODE),
                  ["stats", "--model", a.model, "--grid", "-0.8,0.8" if q else MUSIC_GRID, "--pieces", "1",
                   "--seconds", "10" if q else "30", "--sync", "hard", "--seed", "5"] + CONTROLS))
+    runs.append(("music_reference", "Musical statistics: %s over the same grid with the reference preset "
+                 "(EMSYNC's procedure: soft sync, the model alone, free timing)" % a.model,
+                 ["stats", "--model", a.model, "--grid", "-0.8,0.8" if q else MUSIC_GRID, "--pieces", "1",
+                  "--seconds", "10" if q else "30", "--preset", "reference", "--seed", "5"]))
     if music_corpora:
         rel = [os.path.relpath(c, ROOT) for c in music_corpora]
         runs.append(("music_corpus", "Musical statistics: corpus samples",
@@ -280,6 +284,9 @@ def music_section(a, results, cmds):
         cols.append(("ours, all", g["generated"]))
         for r in g.get("generated_by_valence", []):
             cols.append(("ours, v " + r["label"].split("valence ")[1].split(",")[0], r))
+    r = results.get("music_reference")
+    if r:
+        cols.append(("reference preset, all", r["generated"]))
     L = [MUSIC_BEGIN, "## Musical statistics: generated music beside the corpora (issue 14)\n"]
     L.append("Measured %s UTC, tree at commit %s. The same statistics (tools/gen-eval/music_stats.h, defined in "
              "bench/generator/README.md) for each corpus sample and for the generated pieces; means over pieces. "

@@ -268,6 +268,7 @@ Args parse_args(int argc, char** argv) {
       usage(2);
     }
     in_midi = false;
+    a.given.insert(k);
     if (k == "--model") a.model = val();
     else if (k == "--midi") { a.midi.push_back(val()); in_midi = true; }
     else if (k == "--json") a.json = val();
@@ -292,6 +293,11 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--grid") { a.grid = parse_list(val()); a.grid_given = true; }
     else if (k == "--kv-profile") a.kv_profile = parse_list(val());
     else if (k == "--sync") a.sync = val();
+    else if (k == "--preset") {
+      const std::string v = val();
+      if (v != "shipped" && v != "reference") usage(2);
+      a.reference = v == "reference";
+    }
     else if (k == "--max-files") a.max_files = std::stoi(val());
     else if (k == "--max-midi-seconds") a.max_midi_seconds = std::stod(val());
     else if (k == "--jitter-ms") a.jitter_ms = std::stod(val());
@@ -328,6 +334,7 @@ Json header_json(const Args& a, const std::string& command) {
   j["command"] = command;
   j["threads"] = a.threads;
   j["seed"] = static_cast<double>(a.seed);
+  j["preset"] = a.reference ? "reference" : "shipped";
   j["guidance"] = a.guidance;
   j["note_grammar"] = a.note_grammar;
   j["instruments"] = a.fewer_instruments ? "less" : "more";
@@ -399,16 +406,22 @@ ModelInfo open_model(const Args& a, Json& out) {
 GenRequest request_from_args(const Args& a, mu::SyncMode sync, uint64_t seed, double seconds) {
   GenRequest req;
   mu::ComposerOptions& o = req.options;
-  o.sync = sync;
+  if (a.reference) o = mu::ComposerOptions::reference();
+  // With the reference preset only the flags given change its options; the shipped ones take every flag's value.
+  auto take = [&a](const char* flag) { return !a.reference || a.given.count(flag) > 0; };
+  if (take("--sync")) o.sync = sync;
   o.seed = seed;
   o.threads = a.threads;
-  o.note_grammar = a.note_grammar;
-  o.emotion_guidance = a.guidance;
-  o.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
-  o.sampler.temperature_after_time_shift = a.temperature;
-  o.sampler.temperature_otherwise = a.temperature;
-  o.density_control = a.density_control;
-  o.mode_control = a.mode_control;
+  if (take("--no-note-grammar")) o.note_grammar = a.note_grammar;
+  if (take("--guidance")) o.emotion_guidance = a.guidance;
+  if (take("--instruments"))
+    o.instruments = a.fewer_instruments ? mu::InstrumentCount::Less : mu::InstrumentCount::More;
+  if (take("--temperature")) {
+    o.sampler.temperature_after_time_shift = a.temperature;
+    o.sampler.temperature_otherwise = a.temperature;
+  }
+  if (take("--density-control")) o.density_control = a.density_control;
+  if (take("--mode-control")) o.mode_control = a.mode_control;
   req.seconds = seconds;
   return req;
 }

@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -123,6 +124,10 @@ struct Args {
   double temperature = mu::SamplerOptions{}.temperature_otherwise;  // --temperature T (the reference demo's 1.35)
   double density_control = mu::ComposerOptions{}.density_control;  // --density-control K (0 = the model alone)
   double mode_control = mu::ComposerOptions{}.mode_control;        // --mode-control K (0 = the model alone)
+  // --preset reference: the options start from ComposerOptions::reference() (EMSYNC's procedure, soft sync) and
+  // only the generator flags given on the command line change them (as emsyncmidigen's preset property).
+  bool reference = false;
+  std::set<std::string> given;  // the options on the command line
 };
 
 [[noreturn]] void usage(int rc);
