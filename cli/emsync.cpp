@@ -999,6 +999,17 @@ main (int argc, char **argv)
     {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &positional, NULL, "INPUT"},
     {NULL},
   };
+  /* g_option_context_parse hands us the option strings: freed on every return, for every entry. */
+  struct OptionStrings {
+    const GOptionEntry *entries;
+    ~OptionStrings () {
+      for (const GOptionEntry *e = entries; e->long_name; e++)
+        if (e->arg == G_OPTION_ARG_STRING || e->arg == G_OPTION_ARG_FILENAME)
+          g_free (*(gchar **) e->arg_data);
+        else if (e->arg == G_OPTION_ARG_STRING_ARRAY || e->arg == G_OPTION_ARG_FILENAME_ARRAY)
+          g_strfreev (*(gchar ***) e->arg_data);
+    }
+  } option_strings {entries};
   GOptionContext *ctx = g_option_context_new ("INPUT - compose a soundtrack for a video");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
@@ -1007,6 +1018,8 @@ main (int argc, char **argv)
   GError *err = nullptr;
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
     g_printerr ("emsync: error: %s (see emsync --help)\n", err->message);
+    g_error_free (err);
+    g_option_context_free (ctx);
     return 2;
   }
   g_option_context_free (ctx);
@@ -1019,7 +1032,6 @@ main (int argc, char **argv)
     return 2;
   }
   app.input = positional[0];
-  g_strfreev (positional);
   if (access (app.input.c_str (), R_OK) != 0 || !g_file_test (app.input.c_str (), G_FILE_TEST_IS_REGULAR)) {
     g_printerr ("emsync: error: cannot read input '%s': %s\n", app.input.c_str (),
         g_file_test (app.input.c_str (), G_FILE_TEST_EXISTS) ? "not a readable file" : "no such file");
@@ -1075,6 +1087,8 @@ main (int argc, char **argv)
   g_source_remove (sigterm);
   if (app.pipeline)
     gst_object_unref (app.pipeline);
+  g_main_loop_unref (app.loop);
+  app.loop = nullptr;
   if (!built)
     return 1;
 
