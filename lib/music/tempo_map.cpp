@@ -212,6 +212,9 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
   std::vector<std::vector<State>> states(m + 1);
   states[0].push_back({0.0, entry_beat, -1, -1, 0});
   constexpr double kSkipCost = 10.0;
+  // A tempo change between gaps costs more than distance from the preferred tempo: a steady pulse over several
+  // cuts (the preferred tempo is reached by the drift after the last known cut).
+  constexpr double kSteadyCost = 4.0;
   constexpr double kInf = std::numeric_limits<double>::infinity();
   for (int b = 1; b <= m; ++b) {
     for (int a = 0; a < b; ++a) {
@@ -225,7 +228,9 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
         int best_state = -1;
         for (size_t s = 0; s < states[a].size(); ++s) {
           if (!within(p, states[a][s].beat)) continue;
-          if (states[a][s].cost < best) best = states[a][s].cost, best_state = static_cast<int>(s);
+          const double q = states[a][s].beat;
+          const double c = states[a][s].cost + (q > 0.0 ? kSteadyCost * std::fabs(std::log(p / q)) : 0.0);
+          if (c < best) best = c, best_state = static_cast<int>(s);
         }
         if (best_state < 0) continue;
         const double cost = best + std::fabs(std::log(p / preferred)) + kSkipCost * (b - a - 1);
