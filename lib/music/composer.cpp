@@ -42,6 +42,8 @@ ComposerOptions ComposerOptions::reference() {
   o.density_on_note_ons_only = false;
   o.mode_profile = ModeProfile::KrumhanslKessler;
   o.sampler.time_shift_top_p = 0.0;
+  o.velocity = VelocityOptions::reference();
+  o.ending = EndingOptions::reference();
   return o;
 }
 

@@ -24,6 +24,7 @@
 #include "lib/music/boundary_schedule.h"
 #include "lib/music/generator_model.h"
 #include "lib/music/sampler.h"
+#include "lib/music/performer.h"
 #include "lib/music/tempo_map.h"
 
 namespace emsync::music {
@@ -128,6 +129,9 @@ struct ComposerOptions {
   ModeProfile mode_profile = ModeProfile::TonicTriad;
   double mode_window_seconds = 8.0;
   int mode_min_notes = 8;
+  // Dynamics and the file-mode ending, applied where the tokens become MIDI (MidiStream; lib/music/performer.h).
+  VelocityOptions velocity;
+  EndingOptions ending;
 
   // EMSYNC's procedure (emsync-reference.md §2d-2e): soft sync, the model alone (no density or mode control, no
   // guidance), no note grammar, no forced release of held notes, no limit on tokens without time.
