@@ -202,3 +202,28 @@ emsync_emotion_message_parse (GstMessage * message, EmsyncEmotionReport * report
   }
   return TRUE;
 }
+
+#define MUSIC_END_NAME "emsync-music-end"
+
+GstEvent *
+emsync_music_end_event_new (GstClockTime end_time)
+{
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+      gst_structure_new (MUSIC_END_NAME, "end-time", G_TYPE_UINT64, (guint64) end_time, NULL));
+}
+
+gboolean
+emsync_music_end_event_parse (GstEvent * event, GstClockTime * end_time)
+{
+  g_return_val_if_fail (event != NULL, FALSE);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM)
+    return FALSE;
+  const GstStructure *s = gst_event_get_structure (event);
+  guint64 t = 0;
+  if (!s || !gst_structure_has_name (s, MUSIC_END_NAME) || !gst_structure_get_uint64 (s, "end-time", &t)
+      || !GST_CLOCK_TIME_IS_VALID (t))
+    return FALSE;
+  if (end_time)
+    *end_time = t;
+  return TRUE;
+}

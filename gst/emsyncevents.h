@@ -78,4 +78,12 @@ typedef struct {
 GstMessage *emsync_emotion_message_new (GstObject * src, const EmsyncEmotionReport * report);
 gboolean emsync_emotion_message_parse (GstMessage * message, EmsyncEmotionReport * report);
 
+/**
+ * The end of the music (a serialized downstream event "emsync-music-end" with "end-time", a PTS of the stream
+ * it travels in), sent by emsyncmidigen before its last notes. emsyncsynth fades its output out over the
+ * second before that time and stops there instead of rendering a release tail after EOS.
+ */
+GstEvent *emsync_music_end_event_new (GstClockTime end_time);
+gboolean emsync_music_end_event_parse (GstEvent * event, GstClockTime * end_time);
+
 G_END_DECLS

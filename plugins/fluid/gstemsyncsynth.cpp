@@ -19,7 +19,8 @@
  *
  * GAP events render (silence or ringing voices) up to the end of the gap. On EOS the element renders the
  * release and reverb tail until no voice is active and the output is below -80 dBFS, at most `tail-duration`,
- * then forwards EOS. A flushing seek resets the synthesizer (all sound stops) and the next buffer is DISCONT.
+ * then forwards EOS; when the music's end is known (emsyncmidigen's emsync-music-end event), the output fades
+ * out over the second before it and stops there instead. A flushing seek resets the synthesizer (all sound stops) and the next buffer is DISCONT.
  * Events without a timestamp are applied at once.
  *
  * When `soundfont` is not set, the first readable file of this list is used: `$EMSYNC_SOUNDFONT`,
@@ -47,6 +48,7 @@
 #include "plugins/fluid/gstemsyncsynth.h"
 
 #include "gst/emsynccaps.h"
+#include "gst/emsyncevents.h"
 #include "lib/synth/synth.h"
 #include "plugins/fluid/elements.h"
 
@@ -122,7 +124,14 @@ struct State {
   GstBuffer *pending = nullptr;  /* the block being filled */
   guint pending_frames = 0;
   bool discont = true;
+  /* The music's end (emsync-music-end): the output fades out from fade_start and stops at fade_end. */
+  GstClockTime fade_start = GST_CLOCK_TIME_NONE;
+  GstClockTime fade_end = GST_CLOCK_TIME_NONE;
 };
+
+/* The fade-out before a known end of the music, and the shortest one (when the end is announced late). */
+#define END_FADE_SECONDS 1.0
+#define MIN_END_FADE_SECONDS 0.5
 
 struct _GstEmsyncSynth {
   GstElement parent;
@@ -172,6 +181,8 @@ reset_timeline (State &st)
   st.origin = 0;
   st.samples = 0;
   st.discont = true;
+  st.fade_start = GST_CLOCK_TIME_NONE;
+  st.fade_end = GST_CLOCK_TIME_NONE;
 }
 
 static void
@@ -254,6 +265,25 @@ render_into_block (GstEmsyncSynth *self, guint64 frames, guint *rendered, float 
       for (guint i = 0; i < n * 2; i++)
         max_abs = std::max (max_abs, std::fabs (out[i]));
   }
+  if (GST_CLOCK_TIME_IS_VALID (st.fade_end)) {
+    /* raised-cosine fade from fade_start to silence at fade_end */
+    const double rate = GST_AUDIO_INFO_RATE (&st.info);
+    const double t0 = (double) st.fade_start / GST_SECOND, t1 = (double) st.fade_end / GST_SECOND;
+    const double first = (double) sample_time (st, st.samples) / GST_SECOND;
+    for (guint i = 0; i < n; i++) {
+      const double t = first + i / rate;
+      if (t < t0)
+        continue;
+      const float g = t >= t1 ? 0.0f : (float) (0.5 * (1.0 + std::cos (M_PI * (t - t0) / (t1 - t0))));
+      for (int c = 0; c < 2; c++) {
+        const gsize k = ((gsize) st.pending_frames + i) * 2 + c;
+        if (GST_AUDIO_INFO_FORMAT (&st.info) == GST_AUDIO_FORMAT_S16LE)
+          reinterpret_cast<gint16 *> (map.data)[k] = (gint16) std::lround (reinterpret_cast<gint16 *> (map.data)[k] * g);
+        else
+          reinterpret_cast<float *> (map.data)[k] *= g;
+      }
+    }
+  }
   gst_buffer_unmap (st.pending, &map);
   st.pending_frames += n;
   st.samples += n;
@@ -270,6 +300,8 @@ static GstFlowReturn
 render_until (GstEmsyncSynth *self, GstClockTime time)
 {
   State &st = *self->state;
+  if (GST_CLOCK_TIME_IS_VALID (st.fade_end) && GST_CLOCK_TIME_IS_VALID (time))
+    time = std::min (time, st.fade_end);  /* nothing after the music's end */
   if (!GST_CLOCK_TIME_IS_VALID (time) || time <= st.origin)
     return GST_FLOW_OK;
   const guint64 target = gst_util_uint64_scale_int (time - st.origin, GST_AUDIO_INFO_RATE (&st.info), GST_SECOND);
@@ -287,6 +319,14 @@ static GstFlowReturn
 render_tail (GstEmsyncSynth *self)
 {
   State &st = *self->state;
+  if (GST_CLOCK_TIME_IS_VALID (st.fade_end)) {
+    /* a known end: the audio ends there, faded out */
+    GstFlowReturn ret = render_until (self, st.fade_end);
+    if (ret != GST_FLOW_OK)
+      return ret;
+    GST_DEBUG_OBJECT (self, "music ends at %" GST_TIME_FORMAT, GST_TIME_ARGS (sample_time (st, st.samples)));
+    return push_pending (self);
+  }
   GST_OBJECT_LOCK (self);
   const GstClockTime tail = self->settings->tail_duration;
   GST_OBJECT_UNLOCK (self);
@@ -538,6 +578,25 @@ gst_emsync_synth_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
             GST_DEBUG_OBJECT (self, "tail push returned %s", gst_flow_get_name (ret));
         }
         return gst_pad_event_default (pad, parent, event);
+      case GST_EVENT_CUSTOM_DOWNSTREAM: {
+        GstClockTime end;
+        if (!emsync_music_end_event_parse (event, &end))
+          return gst_pad_event_default (pad, parent, event);
+        gst_event_unref (event);
+        /* fade over the last second before the end; announced later than that (little lookahead), a short
+         * fade from what is rendered now */
+        const GstClockTime now = st.negotiated ? sample_time (st, st.samples) : 0;
+        GstClockTime start = end > (GstClockTime) (END_FADE_SECONDS * GST_SECOND)
+            ? end - (GstClockTime) (END_FADE_SECONDS * GST_SECOND) : 0;
+        start = std::max (start, now);
+        if (end < start + (GstClockTime) (MIN_END_FADE_SECONDS * GST_SECOND))
+          end = start + (GstClockTime) (MIN_END_FADE_SECONDS * GST_SECOND);
+        st.fade_start = start;
+        st.fade_end = end;
+        GST_DEBUG_OBJECT (self, "music ends at %" GST_TIME_FORMAT ", fading from %" GST_TIME_FORMAT,
+            GST_TIME_ARGS (end), GST_TIME_ARGS (start));
+        return TRUE;
+      }
       case GST_EVENT_FLUSH_STOP:
         if (st.synth)
           st.synth->reset ();

@@ -73,7 +73,12 @@ enum {
   PROP_VALENCE,
   PROP_AROUSAL,
   PROP_TOKENS_GENERATED,
+  PROP_PRESET,
 };
+
+/* Which ComposerOptions the generator properties start from: emsync's (ComposerOptions{}) or EMSYNC's own
+ * procedure (ComposerOptions::reference()). */
+enum class Preset { Shipped = 0, Reference = 1 };
 
 /* The shipped generators (models/MODEL_CARD.md): emsync-small writes the better music, emsync-tiny costs about a
  * third as much per token. */
@@ -82,7 +87,7 @@ enum class ShippedModel { Small = 0, Tiny = 1 };
 /* The generator's parameters and their shipped values are lib/music's ComposerOptions. */
 static constexpr ComposerOptions kShipped {};
 #define DEFAULT_MODEL ShippedModel::Small
-#define DEFAULT_LOOKAHEAD (8 * GST_SECOND)
+#define DEFAULT_LOOKAHEAD (9 * GST_SECOND)
 #define DEFAULT_MIN_BOUNDARY_GAP seconds_to_clock_time (kShipped.boundaries.min_gap_seconds)
 #define DEFAULT_TEMPERATURE (kShipped.sampler.temperature_otherwise)
 #define DEFAULT_TOP_P (kShipped.sampler.top_p)
@@ -117,6 +122,9 @@ struct Settings {
   ComposerOptions composer;       /* every generator parameter, with its shipped default */
   double valence = DEFAULT_VALENCE;
   double arousal = DEFAULT_AROUSAL;
+  Preset preset = Preset::Shipped;
+  /* The properties set by the application (bit = property id): they override the preset whenever it is set. */
+  guint64 explicit_props = 0;
 };
 
 /* What the sink side hands to the generation task, in stream order. */
@@ -231,6 +239,23 @@ static const char *
 shipped_model_file_name (ShippedModel model)
 {
   return model == ShippedModel::Tiny ? "emsync-tiny.pt" : "emsync-small.pt";
+}
+
+GType
+gst_emsync_preset_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {(gint) Preset::Shipped, "emsync's defaults: hard sync, beat grid, note-level steering", "shipped"},
+    {(gint) Preset::Reference, "EMSYNC's exact procedure (ComposerOptions::reference(), models/FORMAT.md)",
+        "reference"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstEmsyncPreset", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
 }
 
 GType
@@ -371,6 +396,16 @@ finish_music (GstEmsyncMidigen * self, double end)
   TaskState & ts = self->task;
   if (!ts.stream && end <= 0.0)
     return GST_FLOW_OK;
+  /* Tells the synthesiser where the music ends, before the music still to come, so that its audio fades out
+   * and stops there, with the video. */
+  {
+    ensure_stream (self).plan_ending (end);
+    ensure_stream_headers (self);
+    const GstClockTime rt = (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0) + seconds_to_clock_time (end);
+    guint64 pts = 0;
+    if (gst_segment_position_from_running_time_full (&ts.segment, GST_FORMAT_TIME, rt, &pts) == 1)
+      gst_pad_push_event (self->srcpad, emsync_music_end_event_new (pts));
+  }
   GstFlowReturn ret = generate_to (self, end);
   if (ret != GST_FLOW_OK)
     return ret;
@@ -840,12 +875,47 @@ gst_emsync_midigen_change_state (GstElement * element, GstStateChange transition
 /* ---------------------------------------------------------------------------------------------- */
 /* properties                                                                                       */
 
+/* The preset replaces the generator options; the properties the application set (before or after) are
+ * applied again on top, so `preset=reference sync=hard` is the reference with hard sync in either order. */
+static void
+apply_preset (GstEmsyncMidigen * self, Preset preset)
+{
+  GST_OBJECT_LOCK (self);
+  const guint64 mask = self->settings.explicit_props;
+  GST_OBJECT_UNLOCK (self);
+  guint n = 0;
+  GParamSpec **pspecs = g_object_class_list_properties (G_OBJECT_GET_CLASS (self), &n);
+  std::vector < std::pair < GParamSpec *, GValue >> kept;
+  for (guint i = 0; i < n; ++i) {
+    if (pspecs[i]->owner_type != GST_TYPE_EMSYNC_MIDIGEN || pspecs[i]->param_id >= 64
+        || !(mask & (G_GUINT64_CONSTANT (1) << pspecs[i]->param_id)))
+      continue;
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, pspecs[i]->value_type);
+    g_object_get_property (G_OBJECT (self), pspecs[i]->name, &v);
+    kept.emplace_back (pspecs[i], v);
+  }
+  GST_OBJECT_LOCK (self);
+  self->settings.preset = preset;
+  self->settings.composer = preset == Preset::Reference ? ComposerOptions::reference () : ComposerOptions ();
+  GST_OBJECT_UNLOCK (self);
+  for (auto &k:kept) {
+    g_object_set_property (G_OBJECT (self), k.first->name, &k.second);
+    g_value_unset (&k.second);
+  }
+  g_free (pspecs);
+}
+
 static void
 gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue * value,
     GParamSpec * pspec)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (object);
   bool latency_changed = false;
+  if (prop_id == PROP_PRESET) {
+    apply_preset (self, (Preset) g_value_get_enum (value));
+    return;
+  }
   GST_OBJECT_LOCK (self);
   Settings & s = self->settings;
   switch (prop_id) {
@@ -902,6 +972,7 @@ gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue *
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
+  s.explicit_props |= G_GUINT64_CONSTANT (1) << prop_id;
   GST_OBJECT_UNLOCK (self);
   if (latency_changed)
     gst_element_post_message (GST_ELEMENT (self),
@@ -963,6 +1034,9 @@ gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value
       break;
     case PROP_TOKENS_GENERATED:
       g_value_set_uint64 (value, (guint64) self->tokens_generated.load ());
+      break;
+    case PROP_PRESET:
+      g_value_set_enum (value, (gint) s.preset);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1050,6 +1124,12 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
       g_param_spec_enum ("instruments", "Instruments",
           "Instrument-count control token given to the model", GST_TYPE_EMSYNC_INSTRUMENTS,
           (gint) DEFAULT_INSTRUMENTS, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_PRESET,
+      g_param_spec_enum ("preset", "Preset",
+          "The generator options to start from: emsync's (shipped) or EMSYNC's exact procedure (reference: soft "
+          "sync, the model alone, free timing, no note grammar, no forced release, fixed velocity; "
+          "models/FORMAT.md lists every difference). Generator properties set explicitly, before or after, "
+          "override it", GST_TYPE_EMSYNC_PRESET, (gint) Preset::Shipped, rw_ready));
   g_object_class_install_property (gobject_class, PROP_SYNC,
       g_param_spec_enum ("sync", "Sync mode",
           "How the music follows scene cuts", GST_TYPE_EMSYNC_SYNC_MODE, (gint) DEFAULT_SYNC,
