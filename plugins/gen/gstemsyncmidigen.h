@@ -12,6 +12,8 @@ G_DECLARE_FINAL_TYPE (GstEmsyncMidigen, gst_emsync_midigen, GST, EMSYNC_MIDIGEN,
 GType gst_emsync_sync_mode_get_type (void);
 #define GST_TYPE_EMSYNC_MODEL (gst_emsync_model_get_type ())
 GType gst_emsync_model_get_type (void);
+#define GST_TYPE_EMSYNC_PRESET (gst_emsync_preset_get_type ())
+GType gst_emsync_preset_get_type (void);
 #define GST_TYPE_EMSYNC_INSTRUMENTS (gst_emsync_instruments_get_type ())
 GType gst_emsync_instruments_get_type (void);
 
