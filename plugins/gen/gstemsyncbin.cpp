@@ -47,7 +47,7 @@ enum {
  * defaults come from emsyncmidigen, whose generator defaults are lib/music's ComposerOptions). */
 static const gchar *const generator_properties[] = {
   "model", "model-file", "lookahead", "min-boundary-gap", "sync", "seed", "instruments", "valence", "arousal",
-  "density-control", "mode-control", "emotion-guidance",
+  "density-control", "mode-control", "emotion-guidance", "preset",
 };
 
 #define DEFAULT_USE_EMOTION TRUE

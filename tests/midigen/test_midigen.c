@@ -239,6 +239,81 @@ GST_START_TEST (test_emotion_guidance_property)
 }
 GST_END_TEST;
 
+/* 100 frames through an element whose properties are set in the order given ("name=value" strings). */
+static GArray *
+run_with_args (const gchar * const *args)
+{
+  gchar *model = tiny_model ();
+  GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
+  g_object_set (e, "model-file", model, "seed", (guint64) 7, "lookahead", (guint64) 2 * GST_SECOND, NULL);
+  for (; *args; args++) {
+    gchar **kv = g_strsplit (*args, "=", 2);
+    gst_util_set_object_arg (G_OBJECT (e), kv[0], kv[1]);
+    g_strfreev (kv);
+  }
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
+  const guint cuts[] = { 40 };
+  push_frames (h, 0, 100, cuts, 1);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  GArray *msgs = pull_all (h);
+  gst_harness_teardown (h);
+  g_free (model);
+  return msgs;
+}
+
+static gint
+enum_prop (GstElement * e, const gchar * name)
+{
+  gint v = -1;
+  g_object_get (e, name, &v, NULL);
+  return v;
+}
+
+/* preset=reference loads EMSYNC's options (soft sync, no density or mode control); properties set explicitly
+ * override it whether they were set before or after it; preset=shipped restores the shipped values. */
+GST_START_TEST (test_preset_property)
+{
+  GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "preset", "reference");
+  gdouble density = -1, mode = -1;
+  g_object_get (e, "density-control", &density, "mode-control", &mode, NULL);
+  fail_unless (enum_prop (e, "sync") == 1 && density == 0.0 && mode == 0.0,
+      "reference: sync %d, density %g, mode %g", enum_prop (e, "sync"), density, mode);
+  gst_util_set_object_arg (G_OBJECT (e), "preset", "shipped");
+  g_object_get (e, "density-control", &density, NULL);
+  fail_unless (enum_prop (e, "sync") == 0 && density > 0.0);
+  gst_object_unref (e);
+
+  e = gst_element_factory_make ("emsyncmidigen", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "sync", "hard");
+  gst_util_set_object_arg (G_OBJECT (e), "preset", "reference");
+  g_object_get (e, "density-control", &density, NULL);
+  fail_unless (enum_prop (e, "sync") == 0 && density == 0.0, "sync set before the preset must stay hard");
+  gst_object_unref (e);
+
+  /* The music: the preset with its own values given again, in either order, is the preset; it is not the shipped
+   * music, and an explicit override changes it. */
+  const gchar *ref[] = { "preset=reference", NULL };
+  const gchar *before[] = { "sync=soft", "density-control=0", "mode-control=0", "preset=reference", NULL };
+  const gchar *after[] = { "preset=reference", "sync=soft", "density-control=0", "mode-control=0", NULL };
+  const gchar *shipped[] = { "sync=soft", "density-control=0", "mode-control=0", NULL };
+  const gchar *hard[] = { "preset=reference", "sync=hard", NULL };
+  GArray *r = run_with_args (ref), *b = run_with_args (before), *a = run_with_args (after);
+  GArray *sh = run_with_args (shipped), *hd = run_with_args (hard);
+  fail_unless (r->len > 0);
+  fail_unless (same_messages (r, b) && same_messages (r, a), "the preset's own values changed its music");
+  fail_if (same_messages (r, sh), "preset=reference composed the shipped procedure");
+  fail_if (same_messages (r, hd), "sync=hard did not override the preset");
+  g_array_unref (r);
+  g_array_unref (b);
+  g_array_unref (a);
+  g_array_unref (sh);
+  g_array_unref (hd);
+}
+GST_END_TEST;
+
 /* emsyncbin's generator properties are emsyncmidigen's: equal pspecs (type, nick, blurb, range, default,
  * flags), and a value set on the bin is the child's. */
 static void
@@ -269,7 +344,7 @@ GST_START_TEST (test_bin_forwards_generator_properties)
   GstElement *gen = gst_bin_get_by_name (GST_BIN (bin), "midigen");
   fail_unless (gen != NULL);
   const gchar *forwarded[] = { "model", "model-file", "lookahead", "min-boundary-gap", "sync", "seed",
-    "instruments", "valence", "arousal", "density-control", "mode-control", "emotion-guidance"
+    "instruments", "valence", "arousal", "density-control", "mode-control", "emotion-guidance", "preset"
   };
   for (guint i = 0; i < G_N_ELEMENTS (forwarded); i++) {
     GParamSpec *inner = g_object_class_find_property (G_OBJECT_GET_CLASS (gen), forwarded[i]);
@@ -290,6 +365,9 @@ GST_START_TEST (test_bin_forwards_generator_properties)
   gint in_child = -1;
   g_object_get (gen, "model", &in_child, NULL);
   fail_unless (in_child == g_enum_get_value_by_nick (model->enum_class, "tiny")->value);
+  gst_util_set_object_arg (G_OBJECT (bin), "preset", "reference");
+  fail_unless (enum_prop (gen, "preset") == 1 && enum_prop (gen, "sync") == 1, "the bin's preset reaches the child");
+  gst_util_set_object_arg (G_OBJECT (bin), "preset", "shipped");
   g_object_set (bin, "lookahead", (guint64) 3 * GST_SECOND, NULL);
   guint64 lookahead = 0;
   g_object_get (gen, "lookahead", &lookahead, NULL);
@@ -330,6 +408,36 @@ GST_START_TEST (test_latency_is_lookahead)
   fail_unless_equals_uint64 (latency, 2 * GST_SECOND + 250 * GST_MSECOND + 40 * GST_MSECOND);
   gst_harness_teardown (h);
   g_free (model);
+}
+GST_END_TEST;
+
+/* The default lookahead is at least 9 s (a slice may run 1 s past it, and the model reads cuts up to 8 s ahead):
+ * the latency answer and emsyncbin's queues follow it. */
+GST_START_TEST (test_default_lookahead)
+{
+  gchar *model = tiny_model ();
+  GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
+  g_object_set (e, "model-file", model, NULL);
+  guint64 lookahead = 0;
+  g_object_get (e, "lookahead", &lookahead, NULL);
+  fail_unless (lookahead >= 9 * GST_SECOND, "default lookahead %" G_GUINT64_FORMAT, lookahead);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
+  gst_harness_set_upstream_latency (h, 40 * GST_MSECOND);
+  fail_unless_equals_uint64 (gst_harness_query_latency (h), lookahead + 250 * GST_MSECOND + 40 * GST_MSECOND);
+  gst_harness_teardown (h);
+  g_free (model);
+
+  GstElement *bin = gst_element_factory_make ("emsyncbin", NULL);
+  GstElement *queue = gst_bin_get_by_name (GST_BIN (bin), "video_queue");
+  fail_unless (queue != NULL);
+  guint64 max_time = 0;
+  g_object_get (queue, "max-size-time", &max_time, NULL);
+  fail_unless (max_time > lookahead, "video queue %" G_GUINT64_FORMAT " ns for a %" G_GUINT64_FORMAT
+      " ns lookahead", max_time, lookahead);
+  gst_object_unref (queue);
+  gst_object_unref (bin);
 }
 GST_END_TEST;
 
@@ -600,11 +708,13 @@ midigen_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_hard_sync_chords_on_cuts_and_drain);
   tcase_add_test (tc, test_seed_reproducible);
+  tcase_add_test (tc, test_preset_property);
   tcase_add_test (tc, test_emotion_guidance_property);
   tcase_add_test (tc, test_bin_forwards_generator_properties);
   tcase_add_test (tc, test_shipped_defaults);
   tcase_add_test (tc, test_model_choice);
   tcase_add_test (tc, test_latency_is_lookahead);
+  tcase_add_test (tc, test_default_lookahead);
   tcase_add_test (tc, test_flush_restarts_cleanly);
   tcase_add_test (tc, test_output_segment_follows_seek);
   tcase_add_test (tc, test_output_segment_change_waits_for_the_music);
