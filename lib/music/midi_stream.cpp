@@ -164,11 +164,11 @@ void MidiStream::plan_ending(double end_seconds) {
   const EndingOptions& ending = composer_.options().ending;
   const double final_time = end_seconds - ending.hold_seconds;
   // The final chord: a kept cut (with sync=hard its <CHORD> and notes are forced there), when the music has not
-  // reached it yet; if the schedule does not keep it (a cut closer than min_gap before it), the notes sounding at
-  // its time are what ends the piece.
+  // reached it yet.
   if (!ending.enabled || !std::isnan(final_seconds_) || final_time <= composer_.cursor_seconds() + midi::kTickSeconds)
     return;
-  add_cut(final_time);
+  // Not kept (a kept cut less than min_gap before it): no final chord, the music plays on to the end.
+  if (!add_cut(final_time)) return;
   final_seconds_ = final_time;
   final_tick_seconds_ = midi::seconds_to_ticks(final_time) * midi::kTickSeconds;
 }

@@ -41,7 +41,8 @@ struct VelocityOptions {
 
 // File mode's ending (MidiStream::set_end): when the music's end is known, a kept cut is planned hold_seconds
 // before it (with sync=hard its chord is forced there: the final chord), no note starts after that chord, the
-// sounding notes are held and all released at the end.
+// sounding notes are held and all released at the end. When the schedule does not keep that cut (a kept cut
+// less than min_gap before it), the music plays on to the end.
 struct EndingOptions {
   bool enabled = true;  // false: EMSYNC's: the music just stops at the end
   double hold_seconds = 1.0;
