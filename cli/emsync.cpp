@@ -1,7 +1,7 @@
 /* emsync — one command from a video to a scored video.
  *
  *   emsync INPUT -o OUTPUT [--midi out.mid] [--wav out.wav] [--timeline out.png] [--valence V --arousal A]
- *          [--seed N] [--emotion-guidance G] [--density-control K] [--mode-control K] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less]
+ *          [--seed N] [--emotion-guidance G] [--density-control K] [--mode-control K] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less] [--preset shipped|reference]
  *          [--keep-audio LEVEL] [--model small|tiny|FILE]
  *
  * The pipeline: decodebin -> emsyncbin (scene cuts, emotion, generation, synthesis) -> encoder -> muxer. The
@@ -57,6 +57,7 @@ struct Options {
   gchar *soundfont = nullptr;
   gchar *sync = nullptr;
   gchar *instruments = nullptr;
+  gchar *preset = nullptr;
   gchar *keep_audio = nullptr;
   gchar *model = nullptr;
   gboolean quiet = FALSE;
@@ -677,6 +678,7 @@ configure_score (const Options & o, GstElement * score)
     {"emotion-guidance", o.guidance, "emotion-guidance"}, {"density-control", o.density_control, "density-control"},
     {"mode-control", o.mode_control, "mode-control"}, {"threads", o.threads, "midigen::threads"},
     {"soundfont", o.soundfont, "soundfont"}, {"sync", o.sync, "sync"}, {"instruments", o.instruments, "instruments"},
+    {"preset", o.preset, "preset"},
   };
   for (const auto & g:generator_options)
     if (g.text && !set_from_option (score, g.option, g.property, g.text))
@@ -992,6 +994,9 @@ main (int argc, char **argv)
     {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for synthesis (default: a GM one installed)", "SF2"},
     {"sync", 0, 0, G_OPTION_ARG_STRING, &o.sync, "Scene-cut sync: hard, soft (EMSYNC), none", "MODE"},
     {"instruments", 0, 0, G_OPTION_ARG_STRING, &o.instruments, "more (>= 3 instruments) or less", "COUNT"},
+    {"preset", 0, 0, G_OPTION_ARG_STRING, &o.preset,
+        "shipped (default) or reference: EMSYNC's exact procedure (models/FORMAT.md); the options given override it",
+        "NAME"},
     {"keep-audio", 0, 0, G_OPTION_ARG_STRING, &o.keep_audio,
         "Keep the original audio, mixed under the music at this level (0..1)", "LEVEL"},
     {"model", 0, 0, G_OPTION_ARG_FILENAME, &o.model, "Generator: small, tiny (a third of the cost per token, plainer music), or a model file", "MODEL"},

@@ -195,6 +195,7 @@ case "$case_name" in
 --keep-audio -0.1
 --density-control nan
 --emotion-guidance 99
+--preset emsync
 LIST
     ;;
   webm_output)
