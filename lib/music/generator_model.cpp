@@ -331,7 +331,10 @@ size_t GeneratorSession::slide_keep() const {
 void GeneratorSession::keep_newest(size_t keep) {
   if (window_tokens_.size() <= keep + 1) return;
   std::vector<int> tokens{window_tokens_.front()};
-  std::vector<float> bounds{window_boundaries_.front()};
+  // The instrument token (and the two condition positions, which copy it) reads the boundary offset of the
+  // first kept token, as in EMSYNC's loop (emsync-reference.md §2d-2e: the prefix copies the window's first
+  // time_to_chord), not the one it had at time 0.
+  std::vector<float> bounds{*(window_boundaries_.end() - keep)};
   tokens.insert(tokens.end(), window_tokens_.end() - keep, window_tokens_.end());
   bounds.insert(bounds.end(), window_boundaries_.end() - keep, window_boundaries_.end());
   window_tokens_ = std::move(tokens);

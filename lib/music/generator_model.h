@@ -92,7 +92,7 @@ class GeneratorSession {
              float arousal);
   // Appends one token with its seconds-to-boundary value and computes the next logits. When the window
   // is full, the oldest tokens are dropped in one chunk (the first prefix token, the instrument control,
-  // is kept) and the window is re-prefilled.
+  // is kept, with the boundary value of the first token kept after it) and the window is re-prefilled.
   void push(int token, float boundary);
   // Threads of this session: its native step uses 1 or 2 (only for models of `parallel_min_parameters` weights or
   // more), and the BLAS thread pool (the process's, like libtorch's intra-op pool with the TorchScript support) is
@@ -109,6 +109,8 @@ class GeneratorSession {
   const std::vector<float>& logits() const { return logits_; }
   const GeneratorConfig& config() const { return model_->config(); }
   int window_length() const { return static_cast<int>(window_tokens_.size()); }
+  // The boundary values of the window's tokens (the instrument control token's first).
+  const std::vector<float>& window_boundaries() const { return window_boundaries_; }
   long prefill_count() const { return prefill_count_; }
   long step_count() const { return step_count_; }
 

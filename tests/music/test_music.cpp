@@ -252,6 +252,42 @@ GST_START_TEST(test_session_step_matches_prefill) {
 }
 GST_END_TEST;
 
+// After a window slide the instrument control token reads the boundary offset of the first token kept after it
+// (EMSYNC's loop: the prefix copies the window's first time_to_chord), not its own from time 0: the slid window's
+// logits are those of a fresh window of the kept tokens whose instrument token carries that value.
+GST_START_TEST(test_session_slide_boundary_offset) {
+  auto model = GeneratorModel::load(data_path("tiny_generator.pt"));
+  const int capacity = model->config().context - model->config().n_condition_positions;
+  GeneratorSession slid(model), fresh(model);
+  slid.set_step_backend(StepBackend::Native);
+  slid.start({vocab::kMoreInstrumentsToken, vocab::kBarToken}, {8.0f, 8.0f}, 0.2f, 0.1f);
+  std::vector<int> tokens{vocab::kMoreInstrumentsToken, vocab::kBarToken};
+  std::vector<float> bounds{8.0f, 8.0f};
+  const long prefills = slid.prefill_count();
+  for (int i = 0; slid.prefill_count() == prefills; ++i) {
+    const int tok = i % 2 ? vocab::time_shift_token(5) : vocab::note_token(vocab::Instrument::Piano, 60 + i % 7, true);
+    const float b = 8.0f - 0.05f * static_cast<float>(i % 150);  // a cut approaching, then the next one
+    slid.push(tok, b);
+    tokens.push_back(tok);
+    bounds.push_back(b);
+    fail_unless(i <= capacity, "the window never slid");
+  }
+  const std::vector<float>& wb = slid.window_boundaries();
+  const size_t kept = wb.size() - 1;
+  fail_unless(wb.front() == wb[1], "instrument token's offset %g, first kept token's %g", wb.front(), wb[1]);
+  fail_unless(wb.front() != 8.0f, "the test needs a first kept token whose offset differs from time 0's");
+  std::vector<int> ft{tokens.front()};
+  std::vector<float> fb{bounds[bounds.size() - kept]};
+  ft.insert(ft.end(), tokens.end() - kept, tokens.end());
+  fb.insert(fb.end(), bounds.end() - kept, bounds.end());
+  fresh.start(ft, fb, 0.2f, 0.1f);
+  double max_err = 0.0;
+  for (size_t i = 0; i < slid.logits().size(); ++i)
+    max_err = std::max(max_err, (double)std::fabs(slid.logits()[i] - fresh.logits()[i]));
+  fail_unless(max_err < 1e-4, "slid window vs fresh window differ by %g", max_err);
+}
+GST_END_TEST;
+
 // The native prefill (BLAS matrix products, lib/music/native_decoder.h) gives the exported TorchScript prefill's
 // logits, and a cache the next step agrees with, for windows from one token to a full context, with values and
 // NaN (null-vector) conditions.
@@ -784,6 +820,7 @@ static Suite* music_suite(void) {
   tcase_add_test(tc, test_model_errors_name_the_file);
   tcase_add_test(tc, test_model_shared_by_path);
   tcase_add_test(tc, test_session_step_matches_prefill);
+  tcase_add_test(tc, test_session_slide_boundary_offset);
   tcase_add_test(tc, test_native_prefill_matches_torchscript);
   tcase_add_loop_test(tc, test_native_step_matches_torchscript_step, 0, 2);
   tcase_add_loop_test(tc, test_half_step_close_to_torchscript_step, 0, 2);
