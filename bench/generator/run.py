@@ -290,8 +290,8 @@ def music_section(a, results, cmds):
     L = [MUSIC_BEGIN, "## Musical statistics: generated music beside the corpora (issue 14)\n"]
     L.append("Measured %s UTC, tree at commit %s. The same statistics (tools/gen-eval/music_stats.h, defined in "
              "bench/generator/README.md) for each corpus sample and for the generated pieces; means over pieces. "
-             "Corpus bars are the files' tempo maps (4 quarters a bar); the generated music (free timing) and the "
-             "jittered corpus use the fitted grid (every 4th step a bar line).\n"
+             "Corpus bars are the files' tempo maps (4 quarters a bar); the shipped options' music is judged on its planned bar lines, the reference preset's (free timing) and the "
+             "jittered corpus on the fitted grid (every 4th step a bar line).\n"
              % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), tree_commit()))
     L.append("| statistic | " + " | ".join(c[0] for c in cols) + " |")
     L.append("|---|" + "---|" * len(cols))
