@@ -45,4 +45,4 @@ export PYTHONMALLOC=malloc
 tests=$(meson test -C "$build" --list 2>/dev/null | grep -vxE 'emotion-fusion-training|official-parity|install-tree|lifecycle')
 # The runtime is preloaded through meson's test wrapper, so that meson itself (Python) runs without it.
 # shellcheck disable=SC2086
-./scripts/run-tests.sh "$build" --timeout-multiplier 4 --logbase testlog --wrapper "env LD_PRELOAD=$runtime" $tests
+EMSYNC_TESTLOG=testlog-env ./scripts/run-tests.sh "$build" --timeout-multiplier 4 --logbase testlog --wrapper "env LD_PRELOAD=$runtime" $tests

@@ -5,7 +5,8 @@ set -u
 build=${1:-build}
 meson test -C "$build" --print-errorlogs --num-processes 2 "${@:2}"
 rc=$?
-/usr/bin/python3 - "$build/meson-logs/testlog.json" <<'PY'
+# meson names the log testlog-<wrapper>.json when run with --wrapper (scripts/check-sanitize.sh sets EMSYNC_TESTLOG).
+/usr/bin/python3 - "$build/meson-logs/${EMSYNC_TESTLOG:-testlog}.json" <<'PY'
 import json, re, sys
 passed = failed = 0
 check_line = re.compile(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)")
