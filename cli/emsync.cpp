@@ -72,18 +72,23 @@ struct Container {
 };
 
 const Container kContainers[] = {
-  {".mp4", "mp4mux", "x264enc", "avenc_aac"},
-  {".m4v", "mp4mux", "x264enc", "avenc_aac"},
-  {".mov", "qtmux", "x264enc", "avenc_aac"},
-  {".mkv", "matroskamux", "x264enc", "opusenc"},
-  {".webm", "webmmux", "vp8enc", "opusenc"},
+  { ".mp4", "mp4mux", "x264enc", "avenc_aac" },
+  { ".m4v", "mp4mux", "x264enc", "avenc_aac" },
+  { ".mov", "qtmux", "x264enc", "avenc_aac" },
+  { ".mkv", "matroskamux", "x264enc", "opusenc" },
+  { ".webm", "webmmux", "vp8enc", "opusenc" },
 };
 const char *const kContainerList = ".mp4, .m4v, .mov, .mkv or .webm";
 
 /* Input containers whose demuxer gives every video frame a presentation time, which a muxer needs to take
  * the stream as it is (AVI, for one, gives decoding times only: mp4mux fails with "Buffer has no PTS"). */
 const char *const kTimedContainers[] = {
-  "video/quicktime", "video/x-matroska", "video/webm", "video/mpegts", "video/x-flv", "application/ogg",
+  "video/quicktime",
+  "video/x-matroska",
+  "video/webm",
+  "video/mpegts",
+  "video/x-flv",
+  "application/ogg",
 };
 
 /* The file a symbolic link names (it need not exist yet), or NULL for a path that is no link. */
@@ -118,13 +123,16 @@ struct OutputFile {
 struct Outputs {
   std::vector<OutputFile> files;
 
-  ~Outputs () {
+  ~Outputs ()
+  {
     discard ();
   }
 
   /* Creates the temporary file beside `path` (beside the file a symbolic link names, so the link stays);
    * false (errno set) when the folder cannot be written. */
-  bool add (const char *asked, std::string & temp) {
+  bool
+  add (const char *asked, std::string &temp)
+  {
     gchar *resolved = resolve_link (asked);
     const char *path = resolved ? resolved : asked;
     gchar *dir = g_path_get_dirname (path), *base = g_path_get_basename (path);
@@ -134,7 +142,7 @@ struct Outputs {
     bool ok = fd >= 0;
     if (ok) {
       close (fd);
-      files.push_back ({path, tmpl});
+      files.push_back ({ path, tmpl });
       temp = tmpl;
     }
     int saved = errno;
@@ -148,9 +156,11 @@ struct Outputs {
   }
 
   /* Renames every file to its name; on the first failure removes what is left and says why. */
-  bool commit (std::string & why) {
+  bool
+  commit (std::string &why)
+  {
     bool ok = true;
-    for (auto & f:files) {
+    for (auto &f : files) {
       if (ok && rename (f.temp.c_str (), f.path.c_str ()) != 0) {
         why = "cannot write '" + f.path + "': " + g_strerror (errno);
         ok = false;
@@ -163,8 +173,10 @@ struct Outputs {
   }
 
   /* Removes what this run created; files that were there before are untouched. */
-  void discard () {
-    for (auto & f:files)
+  void
+  discard ()
+  {
+    for (auto &f : files)
       unlink (f.temp.c_str ());
     files.clear ();
   }
@@ -176,25 +188,25 @@ struct App {
   const Container *container = nullptr;
   GMainLoop *loop = nullptr;
   GstElement *pipeline = nullptr;
-  GstElement *analysis_head = nullptr;   /* queue in front of emsyncbin */
+  GstElement *analysis_head = nullptr; /* queue in front of emsyncbin */
   GstElement *mux = nullptr;
   GstElement *original_audio_head = nullptr;
   bool have_video = false;
   bool linked_copy = false;
   bool failed = false;
   std::string error;
-  int interrupted = 0;           /* the signal that stopped the run */
+  int interrupted = 0; /* the signal that stopped the run */
   bool progress = false;
   gint64 started_us = 0;
   GstClockTime duration = GST_CLOCK_TIME_NONE;
-  GstClockTime wait_time = 0;    /* the generator's lookahead plus a margin */
-  std::atomic<gint64> analysed_ns {0};
+  GstClockTime wait_time = 0; /* the generator's lookahead plus a margin */
+  std::atomic<gint64> analysed_ns{ 0 };
   GstSegment midi_segment;
   emsync::cli::TimelineData timeline;
 };
 
 void
-fail (App & app, const std::string & message)
+fail (App &app, const std::string &message)
 {
   if (!app.failed) {
     app.failed = true;
@@ -215,16 +227,16 @@ make (const char *factory, const char *name = nullptr)
 }
 
 bool
-has_suffix (const std::string & s, const char *suffix)
+has_suffix (const std::string &s, const char *suffix)
 {
   std::string lower = s;
-  for (auto & c:lower)
+  for (auto &c : lower)
     c = g_ascii_tolower (c);
   return g_str_has_suffix (lower.c_str (), suffix);
 }
 
 void
-limit_by_time (GstElement * queue, GstClockTime max_time)
+limit_by_time (GstElement *queue, GstClockTime max_time)
 {
   g_object_set (queue, "max-size-time", (guint64) max_time, "max-size-buffers", 0, "max-size-bytes", 0, NULL);
 }
@@ -234,15 +246,15 @@ limit_by_time (GstElement * queue, GstClockTime max_time)
 /* Parses `text` as a value of `pspec` and checks it against the spec's range or values; false with a
  * one-line reason otherwise. */
 bool
-value_from_text (GParamSpec * pspec, const char *text, GValue * value, std::string & why)
+value_from_text (GParamSpec *pspec, const char *text, GValue *value, std::string &why)
 {
   g_value_init (value, pspec->value_type);
   bool ok = true;
   /* Integers of either sign, parsed whole (no wrapping of "-1" into an unsigned range). */
-  auto integer = [&](auto min, auto max) -> decltype (min) {
+  auto integer = [&] (auto min, auto max) -> decltype (min) {
     bool parsed;
     decltype (min) n = 0;
-    if constexpr (std::is_signed < decltype (min) >::value) {
+    if constexpr (std::is_signed<decltype (min)>::value) {
       gint64 v = 0;
       parsed = g_ascii_string_to_signed (text, 10, min, max, &v, nullptr);
       n = v;
@@ -262,16 +274,18 @@ value_from_text (GParamSpec * pspec, const char *text, GValue * value, std::stri
       g_value_set_int (value, integer (G_PARAM_SPEC_INT (pspec)->minimum, G_PARAM_SPEC_INT (pspec)->maximum));
       break;
     case G_TYPE_INT64:
-      g_value_set_int64 (value, integer (G_PARAM_SPEC_INT64 (pspec)->minimum, G_PARAM_SPEC_INT64 (pspec)->maximum));
+      g_value_set_int64 (
+          value, integer (G_PARAM_SPEC_INT64 (pspec)->minimum, G_PARAM_SPEC_INT64 (pspec)->maximum));
       break;
     case G_TYPE_UINT:
-      g_value_set_uint (value, integer (G_PARAM_SPEC_UINT (pspec)->minimum, G_PARAM_SPEC_UINT (pspec)->maximum));
+      g_value_set_uint (
+          value, integer (G_PARAM_SPEC_UINT (pspec)->minimum, G_PARAM_SPEC_UINT (pspec)->maximum));
       break;
     case G_TYPE_UINT64:
-      g_value_set_uint64 (value, integer (G_PARAM_SPEC_UINT64 (pspec)->minimum,
-              G_PARAM_SPEC_UINT64 (pspec)->maximum));
+      g_value_set_uint64 (
+          value, integer (G_PARAM_SPEC_UINT64 (pspec)->minimum, G_PARAM_SPEC_UINT64 (pspec)->maximum));
       break;
-    case G_TYPE_DOUBLE:{
+    case G_TYPE_DOUBLE: {
       GParamSpecDouble *d = G_PARAM_SPEC_DOUBLE (pspec);
       gchar *end = nullptr;
       double x = g_ascii_strtod (text, &end);
@@ -284,7 +298,7 @@ value_from_text (GParamSpec * pspec, const char *text, GValue * value, std::stri
       g_value_set_double (value, x);
       break;
     }
-    case G_TYPE_ENUM:{
+    case G_TYPE_ENUM: {
       GEnumClass *klass = G_ENUM_CLASS (g_type_class_ref (pspec->value_type));
       GEnumValue *v = g_enum_get_value_by_nick (klass, text);
       if (v) {
@@ -310,13 +324,13 @@ value_from_text (GParamSpec * pspec, const char *text, GValue * value, std::stri
 
 /* Sets `property` of emsyncbin (or "child::property" of one of its children) from an option's text. */
 bool
-set_from_option (GstElement * bin, const char *option, const char *property, const char *text)
+set_from_option (GstElement *bin, const char *option, const char *property, const char *text)
 {
   GObject *target = nullptr;
   GParamSpec *pspec = nullptr;
   if (!gst_child_proxy_lookup (GST_CHILD_PROXY (bin), property, &target, &pspec)) {
-    g_printerr ("emsync: error: --%s: this emsyncbin has no property '%s' (mismatched plugins?)\n", option,
-        property);
+    g_printerr (
+        "emsync: error: --%s: this emsyncbin has no property '%s' (mismatched plugins?)\n", option, property);
     return false;
   }
   GValue value = G_VALUE_INIT;
@@ -355,19 +369,19 @@ same_file (const struct stat &a, const char *path)
 
 struct InputInfo {
   bool has_audio = false;
-  bool copy_video = false;       /* the container takes the compressed video as it is */
+  bool copy_video = false; /* the container takes the compressed video as it is */
   GstClockTime duration = GST_CLOCK_TIME_NONE;
 };
 
 /* Whether `muxer` has a video sink pad that takes `caps`. */
 bool
-muxer_takes (const char *muxer, GstCaps * caps)
+muxer_takes (const char *muxer, GstCaps *caps)
 {
   GstElementFactory *factory = gst_element_factory_find (muxer);
   if (!factory)
     return false;
   bool takes = false;
-  for (const GList * l = gst_element_factory_get_static_pad_templates (factory); l && !takes; l = l->next) {
+  for (const GList *l = gst_element_factory_get_static_pad_templates (factory); l && !takes; l = l->next) {
     GstStaticPadTemplate *t = (GstStaticPadTemplate *) l->data;
     if (t->direction != GST_PAD_SINK || !g_str_has_prefix (t->name_template, "video"))
       continue;
@@ -382,7 +396,7 @@ muxer_takes (const char *muxer, GstCaps * caps)
 /* Reads the input's streams (GstDiscoverer) so that a file that is not a video is refused with its name
  * before anything is written, and the run knows whether there is audio to keep and video to copy. */
 bool
-inspect_input (const App & app, InputInfo & out)
+inspect_input (const App &app, InputInfo &out)
 {
   const char *path = app.input.c_str ();
   GError *err = nullptr;
@@ -403,7 +417,8 @@ inspect_input (const App & app, InputInfo & out)
     std::string why = err ? err->message : "unreadable";
     if (!why.empty () && why.back () == '.')
       why.pop_back ();
-    g_printerr ("emsync: error: input '%s' is not a video file GStreamer can read (%s)\n", path, why.c_str ());
+    g_printerr (
+        "emsync: error: input '%s' is not a video file GStreamer can read (%s)\n", path, why.c_str ());
   } else {
     GList *videos = gst_discoverer_info_get_video_streams (info);
     GList *audios = gst_discoverer_info_get_audio_streams (info);
@@ -419,7 +434,7 @@ inspect_input (const App & app, InputInfo & out)
       GstCaps *top_caps = top ? gst_discoverer_stream_info_get_caps (top) : nullptr;
       bool timed = false;
       if (top_caps && GST_IS_DISCOVERER_CONTAINER_INFO (top))
-        for (const char *name:kTimedContainers)
+        for (const char *name : kTimedContainers)
           timed = timed || gst_structure_has_name (gst_caps_get_structure (top_caps, 0), name);
       GstCaps *caps = gst_discoverer_stream_info_get_caps (GST_DISCOVERER_STREAM_INFO (videos->data));
       out.copy_video = timed && caps && muxer_takes (app.container->muxer, caps);
@@ -446,7 +461,7 @@ inspect_input (const App & app, InputInfo & out)
 
 /* decodebin: the first video stream feeds the analysis chain; audio optionally goes under the music. */
 void
-on_decoded_pad (GstElement *, GstPad * pad, App * app)
+on_decoded_pad (GstElement *, GstPad *pad, App *app)
 {
   GstCaps *caps = gst_pad_get_current_caps (pad);
   if (!caps)
@@ -470,7 +485,7 @@ on_decoded_pad (GstElement *, GstPad * pad, App * app)
 }
 
 void
-on_decoded_no_more_pads (GstElement *, App * app)
+on_decoded_no_more_pads (GstElement *, App *app)
 {
   if (!app->have_video)
     fail (*app, app->input + " has no video stream");
@@ -481,7 +496,7 @@ on_decoded_no_more_pads (GstElement *, App * app)
 
 /* parsebin: the compressed video goes straight into the muxer (the input was checked to allow it). */
 void
-on_parsed_pad (GstElement *, GstPad * pad, App * app)
+on_parsed_pad (GstElement *, GstPad *pad, App *app)
 {
   GstCaps *caps = gst_pad_get_current_caps (pad);
   if (!caps)
@@ -489,7 +504,7 @@ on_parsed_pad (GstElement *, GstPad * pad, App * app)
   bool is_video = g_str_has_prefix (gst_structure_get_name (gst_caps_get_structure (caps, 0)), "video/");
   if (!is_video || app->linked_copy) {
     gst_caps_unref (caps);
-    return;                     /* unlinked pads of a parsebin are fine: their data is dropped */
+    return; /* unlinked pads of a parsebin are fine: their data is dropped */
   }
   app->linked_copy = true;
   GstPad *mux_pad = gst_element_get_compatible_pad (app->mux, pad, caps);
@@ -512,7 +527,7 @@ on_parsed_pad (GstElement *, GstPad * pad, App * app)
 
 /* The analysed position, for the progress bar. */
 GstPadProbeReturn
-on_analysed_buffer (GstPad *, GstPadProbeInfo * info, App * app)
+on_analysed_buffer (GstPad *, GstPadProbeInfo *info, App *app)
 {
   GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
   if (GST_CLOCK_TIME_IS_VALID (pts))
@@ -523,7 +538,7 @@ on_analysed_buffer (GstPad *, GstPadProbeInfo * info, App * app)
 /* Keeps the channel messages of the generated stream for the timeline (one message per buffer from the
  * generator; 0xF9 ticks and other system bytes are skipped). */
 void
-collect_midi (App * app, GstBuffer * buf)
+collect_midi (App *app, GstBuffer *buf)
 {
   GstClockTime t = gst_segment_to_stream_time (&app->midi_segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
   if (!GST_CLOCK_TIME_IS_VALID (t))
@@ -539,7 +554,7 @@ collect_midi (App * app, GstBuffer * buf)
       continue;
     }
     if (pos + count >= map.size)
-      break;                    /* truncated */
+      break; /* truncated */
     emsync::midi::MidiEvent e;
     e.time_seconds = (double) t / GST_SECOND;
     e.status = status;
@@ -552,7 +567,7 @@ collect_midi (App * app, GstBuffer * buf)
 }
 
 GstPadProbeReturn
-on_midi (GstPad *, GstPadProbeInfo * info, App * app)
+on_midi (GstPad *, GstPadProbeInfo *info, App *app)
 {
   if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
@@ -572,10 +587,10 @@ on_midi (GstPad *, GstPadProbeInfo * info, App * app)
 }
 
 gboolean
-on_bus (GstBus *, GstMessage * msg, App * app)
+on_bus (GstBus *, GstMessage *msg, App *app)
 {
   switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ERROR:{
+    case GST_MESSAGE_ERROR: {
       GError *err = nullptr;
       gchar *dbg = nullptr;
       gst_message_parse_error (msg, &err, &dbg);
@@ -590,17 +605,17 @@ on_bus (GstBus *, GstMessage * msg, App * app)
     case GST_MESSAGE_EOS:
       g_main_loop_quit (app->loop);
       break;
-    case GST_MESSAGE_ELEMENT:{
+    case GST_MESSAGE_ELEMENT: {
       EmsyncSceneCut cut;
       EmsyncEmotionReport report;
       if (emsync_scene_cut_message_parse (msg, &cut)) {
-        app->timeline.cuts.push_back ({(double) cut.stream_time / GST_SECOND,
-                emsync_cut_kind_to_string (cut.kind)});
+        app->timeline.cuts.push_back (
+            { (double) cut.stream_time / GST_SECOND, emsync_cut_kind_to_string (cut.kind) });
       } else if (emsync_emotion_message_parse (msg, &report)) {
-        GstClockTime t = GST_CLOCK_TIME_IS_VALID (report.stream_time) ? report.stream_time
-            : report.emotion.timestamp;
-        app->timeline.emotion.push_back ({(double) t / GST_SECOND, report.emotion.valence,
-                report.emotion.arousal});
+        GstClockTime t =
+            GST_CLOCK_TIME_IS_VALID (report.stream_time) ? report.stream_time : report.emotion.timestamp;
+        app->timeline.emotion.push_back (
+            { (double) t / GST_SECOND, report.emotion.valence, report.emotion.arousal });
       }
       break;
     }
@@ -611,7 +626,7 @@ on_bus (GstBus *, GstMessage * msg, App * app)
 }
 
 gboolean
-on_progress (App * app)
+on_progress (App *app)
 {
   if (!GST_CLOCK_TIME_IS_VALID (app->duration) || app->duration == 0)
     return G_SOURCE_CONTINUE;
@@ -627,16 +642,16 @@ on_progress (App * app)
 }
 
 gboolean
-on_interrupt_timeout (App * app)
+on_interrupt_timeout (App *app)
 {
-  fail (*app, "the files did not finish within " + std::to_string (kInterruptGraceSeconds)
-      + " s of the interrupt");
+  fail (*app,
+      "the files did not finish within " + std::to_string (kInterruptGraceSeconds) + " s of the interrupt");
   return G_SOURCE_REMOVE;
 }
 
 /* SIGINT/SIGTERM: end the stream so the files are finished (bounded); a second signal stops at once. */
 gboolean
-on_signal (App * app, int signum)
+on_signal (App *app, int signum)
 {
   if (app->interrupted) {
     fail (*app, "stopped");
@@ -652,13 +667,13 @@ on_signal (App * app, int signum)
 }
 
 gboolean
-on_sigint (App * app)
+on_sigint (App *app)
 {
   return on_signal (app, SIGINT);
 }
 
 gboolean
-on_sigterm (App * app)
+on_sigterm (App *app)
 {
   return on_signal (app, SIGTERM);
 }
@@ -667,20 +682,26 @@ on_sigterm (App * app)
 
 /* Sets the generator options on emsyncbin; false (message printed) for a bad value. */
 bool
-configure_score (const Options & o, GstElement * score)
+configure_score (const Options &o, GstElement *score)
 {
   struct {
     const char *option;
     const gchar *text;
     const char *property;
   } generator_options[] = {
-    {"valence", o.valence, "valence"}, {"arousal", o.arousal, "arousal"}, {"seed", o.seed, "seed"},
-    {"emotion-guidance", o.guidance, "emotion-guidance"}, {"density-control", o.density_control, "density-control"},
-    {"mode-control", o.mode_control, "mode-control"}, {"threads", o.threads, "midigen::threads"},
-    {"soundfont", o.soundfont, "soundfont"}, {"sync", o.sync, "sync"}, {"instruments", o.instruments, "instruments"},
-    {"preset", o.preset, "preset"},
+    { "valence", o.valence, "valence" },
+    { "arousal", o.arousal, "arousal" },
+    { "seed", o.seed, "seed" },
+    { "emotion-guidance", o.guidance, "emotion-guidance" },
+    { "density-control", o.density_control, "density-control" },
+    { "mode-control", o.mode_control, "mode-control" },
+    { "threads", o.threads, "midigen::threads" },
+    { "soundfont", o.soundfont, "soundfont" },
+    { "sync", o.sync, "sync" },
+    { "instruments", o.instruments, "instruments" },
+    { "preset", o.preset, "preset" },
   };
-  for (const auto & g:generator_options)
+  for (const auto &g : generator_options)
     if (g.text && !set_from_option (score, g.option, g.property, g.text))
       return false;
   if (o.valence)
@@ -701,9 +722,9 @@ configure_score (const Options & o, GstElement * score)
 
 /* No output may be the input or another output (a muxer would truncate the file being read). */
 bool
-check_outputs (const App & app)
+check_outputs (const App &app)
 {
-  const Options & o = app.opt;
+  const Options &o = app.opt;
   struct stat input_stat;
   if (stat (app.input.c_str (), &input_stat) != 0)
     return false;
@@ -715,12 +736,14 @@ check_outputs (const App & app)
     bool exists = stat (outputs[i], &out_stat) == 0;
     /* Replacing a device or a pipe by renaming a file over it would be worse than failing. */
     const char *problem = same_file (input_stat, outputs[i]) ? "is the input file"
-        : exists && S_ISDIR (out_stat.st_mode) ? "is a folder"
-        : exists && !S_ISREG (out_stat.st_mode) ? "is not a regular file" : nullptr;
+        : exists && S_ISDIR (out_stat.st_mode)               ? "is a folder"
+        : exists && !S_ISREG (out_stat.st_mode)              ? "is not a regular file"
+                                                             : nullptr;
     for (size_t j = 0; j < i && !problem; j++) {
       struct stat s;
-      if (outputs[j] && (g_str_equal (outputs[i], outputs[j]) || (stat (outputs[j], &s) == 0
-                  && same_file (s, outputs[i]))))
+      if (outputs[j]
+          && (g_str_equal (outputs[i], outputs[j])
+              || (stat (outputs[j], &s) == 0 && same_file (s, outputs[i]))))
         problem = "is given twice";
     }
     if (problem) {
@@ -737,17 +760,19 @@ struct Targets {
 };
 
 bool
-create_outputs (const Options & o, Outputs & files, Targets & t)
+create_outputs (const Options &o, Outputs &files, Targets &t)
 {
   struct {
     const char *path;
     std::string *temp;
     const char *what;
   } wanted[] = {
-    {o.output, &t.video, "output"}, {o.midi, &t.midi, "MIDI file"}, {o.wav, &t.wav, "WAV file"},
-    {o.timeline, &t.timeline, "timeline"},
+    { o.output, &t.video, "output" },
+    { o.midi, &t.midi, "MIDI file" },
+    { o.wav, &t.wav, "WAV file" },
+    { o.timeline, &t.timeline, "timeline" },
   };
-  for (const auto & w:wanted)
+  for (const auto &w : wanted)
     if (w.path && !files.add (w.path, *w.temp)) {
       g_printerr ("emsync: error: cannot write %s '%s': %s\n", w.what, w.path, g_strerror (errno));
       return false;
@@ -757,10 +782,10 @@ create_outputs (const Options & o, Outputs & files, Targets & t)
 
 /* The video for the muxer: copied from a second, compressed read of the file, or emsyncbin's encoded. */
 bool
-link_video (App & app, GstElement * score, bool copy)
+link_video (App &app, GstElement *score, bool copy)
 {
   GstBin *bin = GST_BIN (app.pipeline);
-  const Container & c = *app.container;
+  const Container &c = *app.container;
   if (copy) {
     GstElement *vsrc = make ("filesrc"), *parse = make ("parsebin");
     if (!vsrc || !parse)
@@ -773,7 +798,7 @@ link_video (App & app, GstElement * score, bool copy)
   /* The container does not take this codec, or the input has no presentation times: encode emsyncbin's
    * video (it is the decoded input, passed through). The queue holds the lookahead of encoded video. */
   GstElement *conv = make ("videoconvert"), *capsf = make ("capsfilter"), *venc = make (c.video_encoder),
-      *vq = make ("queue");
+             *vq = make ("queue");
   if (!conv || !capsf || !venc || !vq)
     return false;
   GstCaps *i420 = gst_caps_from_string ("video/x-raw,format=I420");
@@ -788,14 +813,14 @@ link_video (App & app, GstElement * score, bool copy)
   gst_bin_add_many (bin, conv, capsf, venc, vq, NULL);
   if (!app.opt.quiet)
     g_print ("re-encoding the video with %s for %s\n", c.video_encoder, app.opt.output);
-  return gst_element_link_pads (score, "video", conv, "sink") && gst_element_link_many (conv, capsf, venc, vq,
-      app.mux, NULL);
+  return gst_element_link_pads (score, "video", conv, "sink")
+      && gst_element_link_many (conv, capsf, venc, vq, app.mux, NULL);
 }
 
 /* emsyncbin's audio, with the original audio under it at `level` when `keep`; returns the element to
  * take the mixed audio from (NULL on failure) and its pad name. */
 GstElement *
-mix_audio (App & app, GstElement * score, bool keep, double level, const char **pad)
+mix_audio (App &app, GstElement *score, bool keep, double level, const char **pad)
 {
   *pad = "audio";
   if (!keep)
@@ -803,13 +828,14 @@ mix_audio (App & app, GstElement * score, bool keep, double level, const char **
   /* The mixer works in one format, F32 stereo at 48 kHz (what both AAC and Opus take), which the synth
    * renders directly; only the original audio is converted. */
   GstElement *mixer = make ("audiomixer"), *oq = make ("queue"), *oconv = make ("audioconvert"),
-      *ores = make ("audioresample"), *vol = make ("volume"), *ocaps = make ("capsfilter"),
-      *mcaps = make ("capsfilter");
-  for (GstElement * e:{mixer, oq, oconv, ores, vol, ocaps, mcaps})
+             *ores = make ("audioresample"), *vol = make ("volume"), *ocaps = make ("capsfilter"),
+             *mcaps = make ("capsfilter");
+  for (GstElement *e : { mixer, oq, oconv, ores, vol, ocaps, mcaps })
     if (!e)
       return nullptr;
   gst_bin_add_many (GST_BIN (app.pipeline), mixer, oq, oconv, ores, vol, ocaps, mcaps, NULL);
-  GstCaps *mix_caps = gst_caps_from_string ("audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved");
+  GstCaps *mix_caps =
+      gst_caps_from_string ("audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved");
   g_object_set (ocaps, "caps", mix_caps, NULL);
   g_object_set (mcaps, "caps", mix_caps, NULL);
   gst_caps_unref (mix_caps);
@@ -825,9 +851,9 @@ mix_audio (App & app, GstElement * score, bool keep, double level, const char **
 
 /* The MIDI stream: to the .mid, and (through a probe) to the timeline. */
 bool
-link_midi (App & app, GstElement * score, const Targets & t)
+link_midi (App &app, GstElement *score, const Targets &t)
 {
-  const Options & o = app.opt;
+  const Options &o = app.opt;
   GstBin *bin = GST_BIN (app.pipeline);
   bool ok = true;
   if (o.midi) {
@@ -848,8 +874,10 @@ link_midi (App & app, GstElement * score, const Targets & t)
   if (o.timeline) {
     gst_segment_init (&app.midi_segment, GST_FORMAT_TIME);
     GstPad *midi = gst_element_get_static_pad (score, "midi");
-    gst_pad_add_probe (midi, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST
-            | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM), (GstPadProbeCallback) on_midi, &app, NULL);
+    gst_pad_add_probe (midi,
+        (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST
+            | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        (GstPadProbeCallback) on_midi, &app, NULL);
     gst_object_unref (midi);
   }
   return ok;
@@ -857,19 +885,20 @@ link_midi (App & app, GstElement * score, const Targets & t)
 
 /* filesrc ! decodebin ! queue ! emsyncbin, then its audio (encoded, and as WAV), video and MIDI to the files. */
 bool
-build_pipeline (App & app, GstElement * score, const InputInfo & input, bool keep, double level,
-    const Targets & t)
+build_pipeline (
+    App &app, GstElement *score, const InputInfo &input, bool keep, double level, const Targets &t)
 {
-  const Options & o = app.opt;
-  const Container & c = *app.container;
+  const Options &o = app.opt;
+  const Container &c = *app.container;
   app.pipeline = gst_pipeline_new ("emsync");
   GstBin *bin = GST_BIN (app.pipeline);
   GstElement *asrc = make ("filesrc"), *dec = make ("decodebin"), *q1 = make ("queue");
-  GstElement *at = make ("tee"), *q3 = make ("queue"), *aconv = make ("audioconvert"), *ares = make ("audioresample");
+  GstElement *at = make ("tee"), *q3 = make ("queue"), *aconv = make ("audioconvert"),
+             *ares = make ("audioresample");
   GstElement *enc = make (c.audio_encoder), *q4 = make ("queue");
   app.mux = make (c.muxer);
   GstElement *sink = make ("filesink");
-  for (GstElement * e:{asrc, dec, q1, at, q3, aconv, ares, enc, q4, app.mux, sink})
+  for (GstElement *e : { asrc, dec, q1, at, q3, aconv, ares, enc, q4, app.mux, sink })
     if (!e)
       return false;
   gst_bin_add_many (bin, asrc, dec, q1, score, at, q3, aconv, ares, enc, q4, app.mux, sink, NULL);
@@ -888,13 +917,14 @@ build_pipeline (App & app, GstElement * score, const InputInfo & input, bool kee
   guint64 lookahead = 0;
   g_object_get (score, "lookahead", &lookahead, NULL);
   app.wait_time = lookahead + kQueueMargin;
-  for (GstElement * q:{q3, q4})
+  for (GstElement *q : { q3, q4 })
     limit_by_time (q, app.wait_time);
 
   app.analysis_head = q1;
   bool ok = gst_element_link (asrc, dec) && gst_element_link (q1, score);
   GstPad *score_sink = gst_element_get_static_pad (score, "sink");
-  gst_pad_add_probe (score_sink, GST_PAD_PROBE_TYPE_BUFFER, (GstPadProbeCallback) on_analysed_buffer, &app, NULL);
+  gst_pad_add_probe (
+      score_sink, GST_PAD_PROBE_TYPE_BUFFER, (GstPadProbeCallback) on_analysed_buffer, &app, NULL);
   gst_object_unref (score_sink);
   ok = ok && link_video (app, score, input.copy_video);
 
@@ -918,7 +948,7 @@ build_pipeline (App & app, GstElement * score, const InputInfo & input, bool kee
       && gst_element_link_many (enc_in, enc, q4, app.mux, NULL) && gst_element_link (app.mux, sink);
   if (o.wav) {
     GstElement *wq = make ("queue"), *wconv = make ("audioconvert"), *wenc = make ("wavenc"),
-        *wfile = make ("filesink");
+               *wfile = make ("filesink");
     if (!wq || !wconv || !wenc || !wfile)
       return false;
     gst_bin_add_many (bin, wq, wconv, wenc, wfile, NULL);
@@ -935,7 +965,7 @@ build_pipeline (App & app, GstElement * score, const InputInfo & input, bool kee
 
 /* Plays the pipeline to its end (or its error, or an interrupt). */
 void
-run (App & app)
+run (App &app)
 {
   GstBus *bus = gst_element_get_bus (app.pipeline);
   gst_bus_add_watch (bus, (GstBusFunc) on_bus, &app);
@@ -945,7 +975,7 @@ run (App & app)
   app.started_us = g_get_monotonic_time ();
   if (gst_element_set_state (app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* An element that refused to start (e.g. a model file that cannot be read) says why on the bus. */
-    if (GstMessage * m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) {
+    if (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) {
       on_bus (bus, m, &app);
       gst_message_unref (m);
     }
@@ -954,7 +984,7 @@ run (App & app)
   if (!app.failed)
     g_main_loop_run (app.loop);
   /* The error message of a failed start is on the bus. */
-  while (GstMessage * m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) {
+  while (GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) {
     on_bus (bus, m, &app);
     gst_message_unref (m);
   }
@@ -965,60 +995,69 @@ run (App & app)
   gst_object_unref (bus);
 }
 
-}  // namespace
+} // namespace
 
 int
 main (int argc, char **argv)
 {
   App app;
-  Options & o = app.opt;
+  Options &o = app.opt;
   gchar **positional = nullptr;
   GOptionEntry entries[] = {
-    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output, "Scored video to write (.mp4, .m4v, .mov, .mkv, .webm)",
-        "FILE"},
-    {"midi", 0, 0, G_OPTION_ARG_FILENAME, &o.midi, "Also write the music as a Standard MIDI File", "FILE"},
-    {"wav", 0, 0, G_OPTION_ARG_FILENAME, &o.wav, "Also write the soundtrack as WAV", "FILE"},
-    {"timeline", 0, 0, G_OPTION_ARG_FILENAME, &o.timeline,
-        "Draw the emotion curve, scene cuts and chord onsets on one time axis (PNG)", "FILE"},
-    {"valence", 0, 0, G_OPTION_ARG_STRING, &o.valence, "Fixed valence in [-1, 1] (default: from the video)", "V"},
-    {"arousal", 0, 0, G_OPTION_ARG_STRING, &o.arousal, "Fixed arousal in [-1, 1] (default: from the video)", "A"},
-    {"seed", 0, 0, G_OPTION_ARG_STRING, &o.seed, "Random seed (same seed, same music)", "N"},
-    {"threads", 0, 0, G_OPTION_ARG_STRING, &o.threads,
-     "Generation threads (1 or 2; 2 suits the official-size model)", "N"},
-    {"density-control", 0, 0, G_OPTION_ARG_STRING, &o.density_control,
-     "How firmly the note density follows the arousal (0 = the model alone)", "K"},
-    {"mode-control", 0, 0, G_OPTION_ARG_STRING, &o.mode_control,
-     "How firmly major/minor follows the valence (0 = the model alone)", "K"},
-    {"emotion-guidance", 0, 0, G_OPTION_ARG_STRING, &o.guidance,
-     "Strengthen the music's response to the video's emotion (0 = EMSYNC's sampling; e.g. 1.5; costs 2x generation)", "G"},
-    {"soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont, "SoundFont for synthesis (default: a GM one installed)", "SF2"},
-    {"sync", 0, 0, G_OPTION_ARG_STRING, &o.sync, "Scene-cut sync: hard, soft (EMSYNC), none", "MODE"},
-    {"instruments", 0, 0, G_OPTION_ARG_STRING, &o.instruments, "more (>= 3 instruments) or less", "COUNT"},
-    {"preset", 0, 0, G_OPTION_ARG_STRING, &o.preset,
-        "shipped (default) or reference: EMSYNC's exact procedure (models/FORMAT.md); the options given override it",
-        "NAME"},
-    {"keep-audio", 0, 0, G_OPTION_ARG_STRING, &o.keep_audio,
-        "Keep the original audio, mixed under the music at this level (0..1)", "LEVEL"},
-    {"model", 0, 0, G_OPTION_ARG_FILENAME, &o.model, "Generator: small, tiny (a third of the cost per token, plainer music), or a model file", "MODEL"},
-    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No progress bar", NULL},
-    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &positional, NULL, "INPUT"},
-    {NULL},
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output,
+        "Scored video to write (.mp4, .m4v, .mov, .mkv, .webm)", "FILE" },
+    { "midi", 0, 0, G_OPTION_ARG_FILENAME, &o.midi, "Also write the music as a Standard MIDI File", "FILE" },
+    { "wav", 0, 0, G_OPTION_ARG_FILENAME, &o.wav, "Also write the soundtrack as WAV", "FILE" },
+    { "timeline", 0, 0, G_OPTION_ARG_FILENAME, &o.timeline,
+        "Draw the emotion curve, scene cuts and chord onsets on one time axis (PNG)", "FILE" },
+    { "valence", 0, 0, G_OPTION_ARG_STRING, &o.valence, "Fixed valence in [-1, 1] (default: from the video)",
+        "V" },
+    { "arousal", 0, 0, G_OPTION_ARG_STRING, &o.arousal, "Fixed arousal in [-1, 1] (default: from the video)",
+        "A" },
+    { "seed", 0, 0, G_OPTION_ARG_STRING, &o.seed, "Random seed (same seed, same music)", "N" },
+    { "threads", 0, 0, G_OPTION_ARG_STRING, &o.threads,
+        "Generation threads (1 or 2; 2 suits the official-size model)", "N" },
+    { "density-control", 0, 0, G_OPTION_ARG_STRING, &o.density_control,
+        "How firmly the note density follows the arousal (0 = the model alone)", "K" },
+    { "mode-control", 0, 0, G_OPTION_ARG_STRING, &o.mode_control,
+        "How firmly major/minor follows the valence (0 = the model alone)", "K" },
+    { "emotion-guidance", 0, 0, G_OPTION_ARG_STRING, &o.guidance,
+        "Strengthen the music's response to the video's emotion (0 = EMSYNC's sampling; e.g. 1.5; costs 2x "
+        "generation)",
+        "G" },
+    { "soundfont", 0, 0, G_OPTION_ARG_FILENAME, &o.soundfont,
+        "SoundFont for synthesis (default: a GM one installed)", "SF2" },
+    { "sync", 0, 0, G_OPTION_ARG_STRING, &o.sync, "Scene-cut sync: hard, soft (EMSYNC), none", "MODE" },
+    { "instruments", 0, 0, G_OPTION_ARG_STRING, &o.instruments, "more (>= 3 instruments) or less", "COUNT" },
+    { "preset", 0, 0, G_OPTION_ARG_STRING, &o.preset,
+        "shipped (default) or reference: EMSYNC's exact procedure (models/FORMAT.md); the options given "
+        "override it",
+        "NAME" },
+    { "keep-audio", 0, 0, G_OPTION_ARG_STRING, &o.keep_audio,
+        "Keep the original audio, mixed under the music at this level (0..1)", "LEVEL" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &o.model,
+        "Generator: small, tiny (a third of the cost per token, plainer music), or a model file", "MODEL" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No progress bar", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &positional, NULL, "INPUT" },
+    { NULL },
   };
   /* g_option_context_parse hands us the option strings: freed on every return, for every entry. */
   struct OptionStrings {
     const GOptionEntry *entries;
-    ~OptionStrings () {
+    ~OptionStrings ()
+    {
       for (const GOptionEntry *e = entries; e->long_name; e++)
         if (e->arg == G_OPTION_ARG_STRING || e->arg == G_OPTION_ARG_FILENAME)
           g_free (*(gchar **) e->arg_data);
         else if (e->arg == G_OPTION_ARG_STRING_ARRAY || e->arg == G_OPTION_ARG_FILENAME_ARRAY)
           g_strfreev (*(gchar ***) e->arg_data);
     }
-  } option_strings {entries};
+  } option_strings{ entries };
   GOptionContext *ctx = g_option_context_new ("INPUT - compose a soundtrack for a video");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
-  g_option_context_set_description (ctx, "Options not given keep the defaults of the emsyncbin element "
+  g_option_context_set_description (ctx,
+      "Options not given keep the defaults of the emsyncbin element "
       "(gst-inspect-1.0 emsyncbin).\n");
   GError *err = nullptr;
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
@@ -1046,7 +1085,7 @@ main (int argc, char **argv)
     g_printerr ("emsync: error: give --valence and --arousal together\n");
     return 2;
   }
-  for (const Container & c:kContainers)
+  for (const Container &c : kContainers)
     if (has_suffix (o.output, c.extension))
       app.container = &c;
   if (!app.container) {
@@ -1082,10 +1121,10 @@ main (int argc, char **argv)
   app.loop = g_main_loop_new (NULL, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, (GSourceFunc) on_sigint, &app);
   guint sigterm = g_unix_signal_add (SIGTERM, (GSourceFunc) on_sigterm, &app);
-  Outputs files;                /* removes what it created unless committed */
+  Outputs files; /* removes what it created unless committed */
   Targets targets;
   bool built = create_outputs (o, files, targets) && build_pipeline (app, score, input, keep, level, targets);
-  gst_object_unref (score);     /* the pipeline holds it */
+  gst_object_unref (score); /* the pipeline holds it */
   if (built)
     run (app);
   g_source_remove (sigint);
@@ -1104,7 +1143,7 @@ main (int argc, char **argv)
   }
   if (o.timeline) {
     if (o.valence)
-      app.timeline.emotion = {{0.0, g_ascii_strtod (o.valence, NULL), g_ascii_strtod (o.arousal, NULL)}};
+      app.timeline.emotion = { { 0.0, g_ascii_strtod (o.valence, NULL), g_ascii_strtod (o.arousal, NULL) } };
     std::string why;
     if (!emsync::cli::draw_timeline (app.timeline, targets.timeline, why)) {
       g_printerr ("emsync: error: timeline: %s\n", why.c_str ());
@@ -1117,14 +1156,14 @@ main (int argc, char **argv)
     return 1;
   }
   if (app.interrupted)
-    g_printerr ("emsync: interrupted: wrote the music so far (%zu scene cuts) to %s\n", app.timeline.cuts.size (),
-        o.output);
+    g_printerr ("emsync: interrupted: wrote the music so far (%zu scene cuts) to %s\n",
+        app.timeline.cuts.size (), o.output);
   else if (!o.quiet) {
     double secs = (g_get_monotonic_time () - app.started_us) / 1e6;
     g_print ("wrote %s (%zu scene cuts, %.1f s)\n", o.output, app.timeline.cuts.size (), secs);
   }
   if (!o.quiet)
-    for (const char *extra:{o.midi, o.wav, o.timeline})
+    for (const char *extra : { o.midi, o.wav, o.timeline })
       if (extra)
         g_print ("wrote %s\n", extra);
   return rc;

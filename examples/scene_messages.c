@@ -8,7 +8,7 @@
 #include <gst/emsync.h>
 
 static gboolean
-on_message (GstBus * bus, GstMessage * msg, gpointer user_data)
+on_message (GstBus *bus, GstMessage *msg, gpointer user_data)
 {
   GMainLoop *loop = user_data;
   EmsyncSceneCut cut;
@@ -27,7 +27,7 @@ on_message (GstBus * bus, GstMessage * msg, gpointer user_data)
         g_print ("emotion at %" GST_TIME_FORMAT ": valence %+.2f arousal %+.2f\n", GST_TIME_ARGS (ts), v, a);
       }
       break;
-    case GST_MESSAGE_ERROR:{
+    case GST_MESSAGE_ERROR: {
       GError *err = NULL;
       gst_message_parse_error (msg, &err, NULL);
       g_printerr ("error: %s\n", err->message);
@@ -53,7 +53,7 @@ main (int argc, char **argv)
     return 2;
   }
   gchar *desc = g_strdup_printf ("filesrc name=src ! decodebin ! video/x-raw ! emsyncbin name=s "
-      "s.midi ! queue ! emsyncmidienc ! filesink name=out");
+                                 "s.midi ! queue ! emsyncmidienc ! filesink name=out");
   GError *err = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &err);
   g_free (desc);

@@ -3,7 +3,7 @@
 #include <string.h>
 
 static EmsyncCutKind
-cut_kind_from_string (const gchar * s)
+cut_kind_from_string (const gchar *s)
 {
   if (s && strcmp (s, "dissolve") == 0)
     return EMSYNC_CUT_KIND_DISSOLVE;
@@ -13,24 +13,21 @@ cut_kind_from_string (const gchar * s)
 }
 
 static GstStructure *
-scene_cut_structure_new (const EmsyncSceneCut * cut)
+scene_cut_structure_new (const EmsyncSceneCut *cut)
 {
-  return gst_structure_new (EMSYNC_SCENE_CUT_EVENT_NAME,
-      "timestamp", G_TYPE_UINT64, (guint64) cut->timestamp,
-      "stream-time", G_TYPE_UINT64, (guint64) cut->stream_time,
-      "running-time", G_TYPE_UINT64, (guint64) cut->running_time,
-      "score", G_TYPE_DOUBLE, cut->score,
-      "kind", G_TYPE_STRING, emsync_cut_kind_to_string (cut->kind),
-      "index", G_TYPE_UINT, cut->index, NULL);
+  return gst_structure_new (EMSYNC_SCENE_CUT_EVENT_NAME, "timestamp", G_TYPE_UINT64, (guint64) cut->timestamp,
+      "stream-time", G_TYPE_UINT64, (guint64) cut->stream_time, "running-time", G_TYPE_UINT64,
+      (guint64) cut->running_time, "score", G_TYPE_DOUBLE, cut->score, "kind", G_TYPE_STRING,
+      emsync_cut_kind_to_string (cut->kind), "index", G_TYPE_UINT, cut->index, NULL);
 }
 
 static gboolean
-scene_cut_structure_parse (const GstStructure * s, EmsyncSceneCut * cut)
+scene_cut_structure_parse (const GstStructure *s, EmsyncSceneCut *cut)
 {
   if (!s || !gst_structure_has_name (s, EMSYNC_SCENE_CUT_EVENT_NAME))
     return FALSE;
   guint64 timestamp = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE,
-      running_time = GST_CLOCK_TIME_NONE;
+          running_time = GST_CLOCK_TIME_NONE;
   gdouble score = 0.0;
   guint index = 0;
   if (!gst_structure_get_uint64 (s, "timestamp", &timestamp))
@@ -51,14 +48,14 @@ scene_cut_structure_parse (const GstStructure * s, EmsyncSceneCut * cut)
 }
 
 GstEvent *
-emsync_scene_cut_event_new (const EmsyncSceneCut * cut)
+emsync_scene_cut_event_new (const EmsyncSceneCut *cut)
 {
   g_return_val_if_fail (cut != NULL, NULL);
   return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, scene_cut_structure_new (cut));
 }
 
 gboolean
-emsync_scene_cut_event_is (GstEvent * event)
+emsync_scene_cut_event_is (GstEvent *event)
 {
   g_return_val_if_fail (event != NULL, FALSE);
   if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM)
@@ -68,7 +65,7 @@ emsync_scene_cut_event_is (GstEvent * event)
 }
 
 gboolean
-emsync_scene_cut_event_parse (GstEvent * event, EmsyncSceneCut * cut)
+emsync_scene_cut_event_parse (GstEvent *event, EmsyncSceneCut *cut)
 {
   g_return_val_if_fail (event != NULL, FALSE);
   if (!emsync_scene_cut_event_is (event))
@@ -77,7 +74,7 @@ emsync_scene_cut_event_parse (GstEvent * event, EmsyncSceneCut * cut)
 }
 
 GstMessage *
-emsync_scene_cut_message_new (GstObject * src, const EmsyncSceneCut * cut)
+emsync_scene_cut_message_new (GstObject *src, const EmsyncSceneCut *cut)
 {
   g_return_val_if_fail (cut != NULL, NULL);
   /* For applications and gst-launch -m, "timestamp" is the stream time of the boundary. */
@@ -89,7 +86,7 @@ emsync_scene_cut_message_new (GstObject * src, const EmsyncSceneCut * cut)
 }
 
 gboolean
-emsync_scene_cut_message_parse (GstMessage * message, EmsyncSceneCut * cut)
+emsync_scene_cut_message_parse (GstMessage *message, EmsyncSceneCut *cut)
 {
   g_return_val_if_fail (message != NULL, FALSE);
   if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT)
@@ -104,17 +101,15 @@ emsync_scene_cut_message_parse (GstMessage * message, EmsyncSceneCut * cut)
 }
 
 static GstStructure *
-emotion_structure_new (const EmsyncEmotion * emotion)
+emotion_structure_new (const EmsyncEmotion *emotion)
 {
-  return gst_structure_new (EMSYNC_EMOTION_EVENT_NAME,
-      "timestamp", G_TYPE_UINT64, (guint64) emotion->timestamp,
-      "valence", G_TYPE_DOUBLE, emotion->valence,
-      "arousal", G_TYPE_DOUBLE, emotion->arousal,
-      "confidence", G_TYPE_DOUBLE, emotion->confidence, NULL);
+  return gst_structure_new (EMSYNC_EMOTION_EVENT_NAME, "timestamp", G_TYPE_UINT64,
+      (guint64) emotion->timestamp, "valence", G_TYPE_DOUBLE, emotion->valence, "arousal", G_TYPE_DOUBLE,
+      emotion->arousal, "confidence", G_TYPE_DOUBLE, emotion->confidence, NULL);
 }
 
 static gboolean
-emotion_structure_parse (const GstStructure * s, EmsyncEmotion * emotion)
+emotion_structure_parse (const GstStructure *s, EmsyncEmotion *emotion)
 {
   if (!s || !gst_structure_has_name (s, EMSYNC_EMOTION_EVENT_NAME))
     return FALSE;
@@ -135,14 +130,14 @@ emotion_structure_parse (const GstStructure * s, EmsyncEmotion * emotion)
 }
 
 GstEvent *
-emsync_emotion_event_new (const EmsyncEmotion * emotion)
+emsync_emotion_event_new (const EmsyncEmotion *emotion)
 {
   g_return_val_if_fail (emotion != NULL, NULL);
   return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY, emotion_structure_new (emotion));
 }
 
 gboolean
-emsync_emotion_event_is (GstEvent * event)
+emsync_emotion_event_is (GstEvent *event)
 {
   g_return_val_if_fail (event != NULL, FALSE);
   if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM_STICKY)
@@ -152,7 +147,7 @@ emsync_emotion_event_is (GstEvent * event)
 }
 
 gboolean
-emsync_emotion_event_parse (GstEvent * event, EmsyncEmotion * emotion)
+emsync_emotion_event_parse (GstEvent *event, EmsyncEmotion *emotion)
 {
   g_return_val_if_fail (event != NULL, FALSE);
   if (!emsync_emotion_event_is (event))
@@ -161,7 +156,7 @@ emsync_emotion_event_parse (GstEvent * event, EmsyncEmotion * emotion)
 }
 
 GstMessage *
-emsync_emotion_message_new (GstObject * src, const EmsyncEmotionReport * report)
+emsync_emotion_message_new (GstObject *src, const EmsyncEmotionReport *report)
 {
   g_return_val_if_fail (report != NULL, NULL);
   /* As for scene cuts, "timestamp" is stream time (the PTS where there is none) and "pts" the frame's PTS. */
@@ -169,15 +164,14 @@ emsync_emotion_message_new (GstObject * src, const EmsyncEmotionReport * report)
   if (GST_CLOCK_TIME_IS_VALID (report->stream_time))
     shown.timestamp = report->stream_time;
   GstStructure *s = emotion_structure_new (&shown);
-  gst_structure_set (s, "pts", G_TYPE_UINT64, (guint64) report->emotion.timestamp,
-      "running-time", G_TYPE_UINT64, (guint64) report->running_time,
-      "faces", G_TYPE_UINT, report->faces,
-      "expression", G_TYPE_STRING, report->expression ? report->expression : "none", NULL);
+  gst_structure_set (s, "pts", G_TYPE_UINT64, (guint64) report->emotion.timestamp, "running-time",
+      G_TYPE_UINT64, (guint64) report->running_time, "faces", G_TYPE_UINT, report->faces, "expression",
+      G_TYPE_STRING, report->expression ? report->expression : "none", NULL);
   return gst_message_new_element (src, s);
 }
 
 gboolean
-emsync_emotion_message_parse (GstMessage * message, EmsyncEmotionReport * report)
+emsync_emotion_message_parse (GstMessage *message, EmsyncEmotionReport *report)
 {
   g_return_val_if_fail (message != NULL, FALSE);
   if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT)
@@ -213,7 +207,7 @@ emsync_music_end_event_new (GstClockTime end_time)
 }
 
 gboolean
-emsync_music_end_event_parse (GstEvent * event, GstClockTime * end_time)
+emsync_music_end_event_parse (GstEvent *event, GstClockTime *end_time)
 {
   g_return_val_if_fail (event != NULL, FALSE);
   if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM)

@@ -34,12 +34,12 @@ typedef struct {
   guint index;
 } EmsyncSceneCut;
 
-GstEvent *emsync_scene_cut_event_new (const EmsyncSceneCut * cut);
-gboolean emsync_scene_cut_event_is (GstEvent * event);
-gboolean emsync_scene_cut_event_parse (GstEvent * event, EmsyncSceneCut * cut);
+GstEvent *emsync_scene_cut_event_new (const EmsyncSceneCut *cut);
+gboolean emsync_scene_cut_event_is (GstEvent *event);
+gboolean emsync_scene_cut_event_parse (GstEvent *event, EmsyncSceneCut *cut);
 /* The bus message emsyncscenecut posts (same fields; "timestamp" is stream time, as gst-launch users read it). */
-GstMessage *emsync_scene_cut_message_new (GstObject * src, const EmsyncSceneCut * cut);
-gboolean emsync_scene_cut_message_parse (GstMessage * message, EmsyncSceneCut * cut);
+GstMessage *emsync_scene_cut_message_new (GstObject *src, const EmsyncSceneCut *cut);
+gboolean emsync_scene_cut_message_parse (GstMessage *message, EmsyncSceneCut *cut);
 
 /**
  * EmsyncEmotion:
@@ -54,9 +54,9 @@ typedef struct {
   gdouble confidence;
 } EmsyncEmotion;
 
-GstEvent *emsync_emotion_event_new (const EmsyncEmotion * emotion);
-gboolean emsync_emotion_event_is (GstEvent * event);
-gboolean emsync_emotion_event_parse (GstEvent * event, EmsyncEmotion * emotion);
+GstEvent *emsync_emotion_event_new (const EmsyncEmotion *emotion);
+gboolean emsync_emotion_event_is (GstEvent *event);
+gboolean emsync_emotion_event_parse (GstEvent *event, EmsyncEmotion *emotion);
 
 /**
  * EmsyncEmotionReport:
@@ -75,8 +75,8 @@ typedef struct {
   const gchar *expression;
 } EmsyncEmotionReport;
 
-GstMessage *emsync_emotion_message_new (GstObject * src, const EmsyncEmotionReport * report);
-gboolean emsync_emotion_message_parse (GstMessage * message, EmsyncEmotionReport * report);
+GstMessage *emsync_emotion_message_new (GstObject *src, const EmsyncEmotionReport *report);
+gboolean emsync_emotion_message_parse (GstMessage *message, EmsyncEmotionReport *report);
 
 /**
  * The end of the music (a serialized downstream event "emsync-music-end" with "end-time", a PTS of the stream
@@ -84,6 +84,6 @@ gboolean emsync_emotion_message_parse (GstMessage * message, EmsyncEmotionReport
  * second before that time and stops there instead of rendering a release tail after EOS.
  */
 GstEvent *emsync_music_end_event_new (GstClockTime end_time);
-gboolean emsync_music_end_event_parse (GstEvent * event, GstClockTime * end_time);
+gboolean emsync_music_end_event_parse (GstEvent *event, GstClockTime *end_time);
 
 G_END_DECLS

@@ -5,10 +5,10 @@ emsync_cut_kind_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {EMSYNC_CUT_KIND_CUT, "Abrupt change of shot", "cut"},
-    {EMSYNC_CUT_KIND_DISSOLVE, "Gradual cross-dissolve", "dissolve"},
-    {EMSYNC_CUT_KIND_FADE, "Fade through black", "fade"},
-    {0, NULL, NULL},
+    { EMSYNC_CUT_KIND_CUT, "Abrupt change of shot", "cut" },
+    { EMSYNC_CUT_KIND_DISSOLVE, "Gradual cross-dissolve", "dissolve" },
+    { EMSYNC_CUT_KIND_FADE, "Fade through black", "fade" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("EmsyncCutKind", values);
@@ -48,7 +48,7 @@ emsync_scene_cut_meta_api_get_type (void)
 }
 
 static gboolean
-scene_cut_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+scene_cut_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
   EmsyncSceneCutMeta *m = (EmsyncSceneCutMeta *) meta;
   m->score = 0.0;
@@ -60,30 +60,29 @@ scene_cut_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
 }
 
 static gboolean
-scene_cut_meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer, GQuark type,
-    gpointer data)
+scene_cut_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, gpointer data)
 {
   EmsyncSceneCutMeta *m = (EmsyncSceneCutMeta *) meta;
-  return emsync_buffer_add_scene_cut_meta (dest, m->score, m->kind, m->index,
-      m->transition_start, m->transition_end) != NULL;
+  return emsync_buffer_add_scene_cut_meta (
+             dest, m->score, m->kind, m->index, m->transition_start, m->transition_end)
+      != NULL;
 }
 
 const GstMetaInfo *
 emsync_scene_cut_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
-  if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (EMSYNC_SCENE_CUT_META_API_TYPE,
-        "EmsyncSceneCutMeta", sizeof (EmsyncSceneCutMeta), scene_cut_meta_init, NULL,
-        scene_cut_meta_transform);
-    g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
+  if (g_once_init_enter ((GstMetaInfo **) &info)) {
+    const GstMetaInfo *mi = gst_meta_register (EMSYNC_SCENE_CUT_META_API_TYPE, "EmsyncSceneCutMeta",
+        sizeof (EmsyncSceneCutMeta), scene_cut_meta_init, NULL, scene_cut_meta_transform);
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) mi);
   }
   return info;
 }
 
 EmsyncSceneCutMeta *
-emsync_buffer_add_scene_cut_meta (GstBuffer * buffer, gdouble score, EmsyncCutKind kind,
-    guint index, GstClockTime transition_start, GstClockTime transition_end)
+emsync_buffer_add_scene_cut_meta (GstBuffer *buffer, gdouble score, EmsyncCutKind kind, guint index,
+    GstClockTime transition_start, GstClockTime transition_end)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
   EmsyncSceneCutMeta *m =
@@ -112,7 +111,7 @@ emsync_emotion_meta_api_get_type (void)
 }
 
 static gboolean
-emotion_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+emotion_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
   EmsyncEmotionMeta *m = (EmsyncEmotionMeta *) meta;
   m->valence = 0.0f;
@@ -125,34 +124,32 @@ emotion_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
 }
 
 static gboolean
-emotion_meta_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * buffer, GQuark type,
-    gpointer data)
+emotion_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, gpointer data)
 {
   EmsyncEmotionMeta *m = (EmsyncEmotionMeta *) meta;
-  return emsync_buffer_add_emotion_meta (dest, m->valence, m->arousal, m->confidence,
-      m->window_start, m->window_end, m->analysed) != NULL;
+  return emsync_buffer_add_emotion_meta (
+             dest, m->valence, m->arousal, m->confidence, m->window_start, m->window_end, m->analysed)
+      != NULL;
 }
 
 const GstMetaInfo *
 emsync_emotion_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
-  if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (EMSYNC_EMOTION_META_API_TYPE,
-        "EmsyncEmotionMeta", sizeof (EmsyncEmotionMeta), emotion_meta_init, NULL,
-        emotion_meta_transform);
-    g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
+  if (g_once_init_enter ((GstMetaInfo **) &info)) {
+    const GstMetaInfo *mi = gst_meta_register (EMSYNC_EMOTION_META_API_TYPE, "EmsyncEmotionMeta",
+        sizeof (EmsyncEmotionMeta), emotion_meta_init, NULL, emotion_meta_transform);
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) mi);
   }
   return info;
 }
 
 EmsyncEmotionMeta *
-emsync_buffer_add_emotion_meta (GstBuffer * buffer, gfloat valence, gfloat arousal,
-    gfloat confidence, GstClockTime window_start, GstClockTime window_end, gboolean analysed)
+emsync_buffer_add_emotion_meta (GstBuffer *buffer, gfloat valence, gfloat arousal, gfloat confidence,
+    GstClockTime window_start, GstClockTime window_end, gboolean analysed)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
-  EmsyncEmotionMeta *m =
-      (EmsyncEmotionMeta *) gst_buffer_add_meta (buffer, EMSYNC_EMOTION_META_INFO, NULL);
+  EmsyncEmotionMeta *m = (EmsyncEmotionMeta *) gst_buffer_add_meta (buffer, EMSYNC_EMOTION_META_INFO, NULL);
   if (!m)
     return NULL;
   m->valence = valence;

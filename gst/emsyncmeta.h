@@ -50,9 +50,9 @@ const GstMetaInfo *emsync_scene_cut_meta_get_info (void);
 #define EMSYNC_SCENE_CUT_META_API_TYPE (emsync_scene_cut_meta_api_get_type ())
 #define EMSYNC_SCENE_CUT_META_INFO (emsync_scene_cut_meta_get_info ())
 
-EmsyncSceneCutMeta *emsync_buffer_add_scene_cut_meta (GstBuffer * buffer, gdouble score,
-    EmsyncCutKind kind, guint index, GstClockTime transition_start, GstClockTime transition_end);
-#define emsync_buffer_get_scene_cut_meta(b) \
+EmsyncSceneCutMeta *emsync_buffer_add_scene_cut_meta (GstBuffer *buffer, gdouble score, EmsyncCutKind kind,
+    guint index, GstClockTime transition_start, GstClockTime transition_end);
+#define emsync_buffer_get_scene_cut_meta(b)                                                                  \
   ((EmsyncSceneCutMeta *) gst_buffer_get_meta ((b), EMSYNC_SCENE_CUT_META_API_TYPE))
 
 /**
@@ -79,10 +79,9 @@ const GstMetaInfo *emsync_emotion_meta_get_info (void);
 #define EMSYNC_EMOTION_META_API_TYPE (emsync_emotion_meta_api_get_type ())
 #define EMSYNC_EMOTION_META_INFO (emsync_emotion_meta_get_info ())
 
-EmsyncEmotionMeta *emsync_buffer_add_emotion_meta (GstBuffer * buffer, gfloat valence,
-    gfloat arousal, gfloat confidence, GstClockTime window_start, GstClockTime window_end,
-    gboolean analysed);
-#define emsync_buffer_get_emotion_meta(b) \
+EmsyncEmotionMeta *emsync_buffer_add_emotion_meta (GstBuffer *buffer, gfloat valence, gfloat arousal,
+    gfloat confidence, GstClockTime window_start, GstClockTime window_end, gboolean analysed);
+#define emsync_buffer_get_emotion_meta(b)                                                                    \
   ((EmsyncEmotionMeta *) gst_buffer_get_meta ((b), EMSYNC_EMOTION_META_API_TYPE))
 
 G_END_DECLS

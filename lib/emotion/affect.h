@@ -61,8 +61,8 @@ struct SceneAffectInputs {
 };
 
 struct SceneAffect {
-  ValenceArousal colour;   // Valdez & Mehrabian (pleasure, arousal), squashed to [-1, 1]
-  double dominance = 0.0;  // Valdez & Mehrabian dominance (reported, not used for music)
+  ValenceArousal colour;          // Valdez & Mehrabian (pleasure, arousal), squashed to [-1, 1]
+  double dominance = 0.0;         // Valdez & Mehrabian dominance (reported, not used for music)
   double motion_component = 0.0;  // Hanjalic & Xu m, [0, 1]
   double rhythm_component = 0.0;  // Hanjalic & Xu r, [0, 1]
   double dynamic_arousal = 0.0;   // (m + r) / 2 mapped to [-1, 1]
@@ -76,8 +76,8 @@ SceneAffect scene_affect(const SceneAffectInputs& inputs);
 struct SceneAffectConstants {
   static constexpr double kBrightnessMean = 0.45, kBrightnessSpread = 0.20;
   static constexpr double kSaturationMean = 0.20, kSaturationSpread = 0.15;
-  static constexpr double kMotionFull = 0.12;    // mean |delta luma| treated as 100 % motion activity
-  static constexpr double kRhythmDelta = 4.0;    // seconds (delta of r(k))
+  static constexpr double kMotionFull = 0.12;  // mean |delta luma| treated as 100 % motion activity
+  static constexpr double kRhythmDelta = 4.0;  // seconds (delta of r(k))
 };
 
 }  // namespace emsync::emotion

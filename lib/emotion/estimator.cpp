@@ -17,7 +17,8 @@ EmotionEstimator::EmotionEstimator(std::shared_ptr<const FaceExpressionModel> fa
                                    std::shared_ptr<const FusionModel> fusion, EstimatorConfig config)
     : fusion_(std::move(fusion)), config_(config) {
   if (face_model && detector)
-    faces_ = std::make_unique<FaceAnalyzer>(std::move(face_model), std::move(detector), config.detection_width);
+    faces_ =
+        std::make_unique<FaceAnalyzer>(std::move(face_model), std::move(detector), config.detection_width);
 }
 
 void EmotionEstimator::reset() {

@@ -13,14 +13,14 @@
 namespace emsync::emotion {
 
 struct EstimatorConfig {
-  double smoothing_s = 2.0;     // time constant of the exponential smoothing (0: none)
+  double smoothing_s = 2.0;  // time constant of the exponential smoothing (0: none)
   // Faces: with faces in view, their expressions are classified again every face_interval_s at the same places
   // and the faces looked for anew every 3 face intervals; with none, looked for every 2 face intervals; after
   // a cut, looked for at the first analysis at least half a face interval after the previous look. Analyses in
   // between reuse the last faces.
   double face_interval_s = 2.0;
-  int detection_width = 192;    // width of the grey copy the face detector runs on (faces >= 1/8 of it)
-  int colour_grid_width = 48;   // samples per row for colour statistics
+  int detection_width = 192;      // width of the grey copy the face detector runs on (faces >= 1/8 of it)
+  int colour_grid_width = 48;     // samples per row for colour statistics
   double rhythm_window_s = 10.0;  // shot lengths are averaged over this much recent video
 };
 
@@ -58,7 +58,9 @@ class EmotionEstimator {
 
   void set_smoothing(double seconds) { config_.smoothing_s = seconds; }
   void set_face_interval(double seconds) { config_.face_interval_s = seconds; }
-  std::size_t face_analyses() const { return face_analyses_; }   // looks at faces (detections + reclassifications)
+  std::size_t face_analyses() const {
+    return face_analyses_;
+  }  // looks at faces (detections + reclassifications)
   std::size_t face_detections() const { return face_detections_; }
   void reset();
 

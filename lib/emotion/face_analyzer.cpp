@@ -12,7 +12,8 @@
 namespace emsync::emotion {
 
 std::size_t FaceResult::top_expression() const {
-  return static_cast<std::size_t>(std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
+  return static_cast<std::size_t>(std::max_element(probabilities.begin(), probabilities.end()) -
+                                  probabilities.begin());
 }
 
 struct FaceDetector::Impl {
@@ -37,10 +38,11 @@ FaceDetector::FaceDetector(const std::string& cascade_path) : impl_(std::make_un
 FaceDetector::~FaceDetector() = default;
 
 std::string FaceDetector::default_cascade() {
-  static const char* candidates[] = {std::getenv("EMSYNC_FACE_CASCADE") ? std::getenv("EMSYNC_FACE_CASCADE") : "",
-                                     "/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml",
-                                     "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
-                                     "/usr/share/opencv/haarcascades/haarcascade_frontalface_default.xml"};
+  static const char* candidates[] = {
+      std::getenv("EMSYNC_FACE_CASCADE") ? std::getenv("EMSYNC_FACE_CASCADE") : "",
+      "/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml",
+      "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
+      "/usr/share/opencv/haarcascades/haarcascade_frontalface_default.xml"};
   struct stat st;
   for (const char* c : candidates)
     if (stat(c, &st) == 0) return c;
@@ -62,7 +64,8 @@ std::vector<FaceDetector::Box> FaceDetector::detect(const FrameView& frame, int 
     for (int i = 0; i < dw; ++i) {
       int x0 = std::min(frame.width - 1, static_cast<int>((i + 0.25) * sx));
       int x1 = std::min(frame.width - 1, static_cast<int>((i + 0.75) * sx));
-      double g = grey_at(frame, x0, y0) + grey_at(frame, x1, y0) + grey_at(frame, x0, y1) + grey_at(frame, x1, y1);
+      double g =
+          grey_at(frame, x0, y0) + grey_at(frame, x1, y0) + grey_at(frame, x0, y1) + grey_at(frame, x1, y1);
       row[i] = static_cast<std::uint8_t>(std::clamp(g * 0.25 + 0.5, 0.0, 255.0));
     }
   }
@@ -106,8 +109,11 @@ void face_crop(const FrameView& frame, const FaceDetector::Box& box, double marg
 }
 
 FaceAnalyzer::FaceAnalyzer(std::shared_ptr<const FaceExpressionModel> model,
-                           std::shared_ptr<const FaceDetector> detector, int detection_width, std::size_t max_faces)
-    : model_(std::move(model)), detector_(std::move(detector)), detection_width_(detection_width),
+                           std::shared_ptr<const FaceDetector> detector, int detection_width,
+                           std::size_t max_faces)
+    : model_(std::move(model)),
+      detector_(std::move(detector)),
+      detection_width_(detection_width),
       max_faces_(max_faces) {}
 
 std::vector<FaceResult> FaceAnalyzer::analyse(const FrameView& frame) const {
@@ -119,7 +125,8 @@ std::vector<FaceResult> FaceAnalyzer::analyse(const FrameView& frame) const {
   return classify(frame, boxes);
 }
 
-std::vector<FaceResult> FaceAnalyzer::reclassify(const FrameView& frame, const std::vector<FaceResult>& earlier) const {
+std::vector<FaceResult> FaceAnalyzer::reclassify(const FrameView& frame,
+                                                 const std::vector<FaceResult>& earlier) const {
   std::vector<FaceDetector::Box> boxes;
   for (const auto& r : earlier)
     boxes.push_back({std::min(r.box_x, frame.width - 1), std::min(r.box_y, frame.height - 1),
@@ -127,7 +134,8 @@ std::vector<FaceResult> FaceAnalyzer::reclassify(const FrameView& frame, const s
   return classify(frame, boxes);
 }
 
-std::vector<FaceResult> FaceAnalyzer::classify(const FrameView& frame, const std::vector<FaceDetector::Box>& boxes) const {
+std::vector<FaceResult> FaceAnalyzer::classify(const FrameView& frame,
+                                               const std::vector<FaceDetector::Box>& boxes) const {
   std::vector<FaceResult> results;
   if (!model_ || frame.width <= 0 || frame.height <= 0) return results;
   std::vector<float> crop(FaceExpressionModel::kInputSize * FaceExpressionModel::kInputSize);

@@ -88,8 +88,7 @@ struct Tensor {
 void zero_pad(const Tensor& x, int top, int bottom, int left, int right, Tensor& out) {
   out.reshape(x.h + top + bottom, x.w + left + right, x.c);
   std::fill(out.v.begin(), out.v.end(), 0.0f);
-  for (int y = 0; y < x.h; ++y)
-    std::memcpy(out.at(y + top, left), x.at(y, 0), sizeof(float) * x.w * x.c);
+  for (int y = 0; y < x.h; ++y) std::memcpy(out.at(y + top, left), x.at(y, 0), sizeof(float) * x.w * x.c);
 }
 
 constexpr int kBlockC = 16;  // output channels per register block
@@ -151,8 +150,8 @@ void conv_block_generic(const float* const* src, int in_row, int cin, const Pack
 
 template <int P>
 __attribute__((target("avx2,fma"))) void conv_block_avx2(const float* const* src, int in_row, int cin,
-                                                          const PackedConv& pc, int block, float* const* dst,
-                                                          int count, bool relu) {
+                                                         const PackedConv& pc, int block, float* const* dst,
+                                                         int count, bool relu) {
   __m256 acc0[P], acc1[P];
   const float* bias = pc.bias.data() + block * kBlockC;
 #pragma GCC unroll 6
@@ -199,8 +198,8 @@ __attribute__((target("avx2,fma"))) void conv_block_avx2(const float* const* src
 const bool kHaveAvx2 = emsync::cpu_has_avx2_kernels();
 
 template <int P>
-void conv_block(const float* const* src, int in_row, int cin, const PackedConv& pc, int block, float* const* dst,
-                int count, bool relu) {
+void conv_block(const float* const* src, int in_row, int cin, const PackedConv& pc, int block,
+                float* const* dst, int count, bool relu) {
   if (kHaveAvx2)
     conv_block_avx2<P>(src, in_row, cin, pc, block, dst, count, relu);
   else
@@ -208,7 +207,7 @@ void conv_block(const float* const* src, int in_row, int cin, const PackedConv& 
 }
 
 using BlockFn = void (*)(const float* const*, int, int, const PackedConv&, int, float* const*, int, bool);
-constexpr BlockFn kBlockFns[kBlockP + 1] = {nullptr,        conv_block<1>, conv_block<2>, conv_block<3>,
+constexpr BlockFn kBlockFns[kBlockP + 1] = {nullptr,       conv_block<1>, conv_block<2>, conv_block<3>,
                                             conv_block<4>, conv_block<5>, conv_block<6>};
 
 // VALID convolution of an (already padded) input with stride (sh, sw).
@@ -265,7 +264,8 @@ __attribute__((target("avx2,fma"))) void depthwise_row_avx2(const float* const* 
       float acc = 0.0f;
       for (int ky = 0; ky < kh; ++ky)
         for (int kx = 0; kx < kw; ++kx)
-          acc += rows[ky][static_cast<std::size_t>(x * sw + kx) * c + ch] * w[(static_cast<std::size_t>(ky) * kw + kx) * c + ch];
+          acc += rows[ky][static_cast<std::size_t>(x * sw + kx) * c + ch] *
+                 w[(static_cast<std::size_t>(ky) * kw + kx) * c + ch];
       out[ch] = acc;
     }
   }
@@ -300,8 +300,8 @@ struct FaceExpressionModel::Graph {
     // Filled when the plan is built.
     std::vector<int> in_slots;
     int slot = -1;
-    PackedConv conv;                // kConv
-    std::vector<float> depthwise;   // kDepthwise: [kh][kw][C]
+    PackedConv conv;               // kConv
+    std::vector<float> depthwise;  // kDepthwise: [kh][kw][C]
   };
   struct Raw {
     std::vector<float> f;
@@ -349,7 +349,8 @@ void FaceExpressionModel::Graph::max_pool(const Tensor& x, const Node& n, Tensor
   for (int i = 0; i < oh; ++i) {
     const int y0 = std::max(0, i * n.stride_h - top), y1 = std::min(x.h, i * n.stride_h - top + n.kernel_h);
     for (int j = 0; j < ow; ++j) {
-      const int x0 = std::max(0, j * n.stride_w - left), x1 = std::min(x.w, j * n.stride_w - left + n.kernel_w);
+      const int x0 = std::max(0, j * n.stride_w - left),
+                x1 = std::min(x.w, j * n.stride_w - left + n.kernel_w);
       float* d = out.at(i, j);
       std::fill(d, d + x.c, -std::numeric_limits<float>::infinity());
       for (int y = y0; y < y1; ++y)
@@ -403,7 +404,8 @@ void FaceExpressionModel::Graph::step(const Node& n, Workspace& ws, Tensor& out)
     case Op::kConv:
     case Op::kDepthwise: {
       const Tensor& x = in(0);
-      const int kh = n.op == Op::kConv ? n.conv.kh : n.kernel_h, kw = n.op == Op::kConv ? n.conv.kw : n.kernel_w;
+      const int kh = n.op == Op::kConv ? n.conv.kh : n.kernel_h,
+                kw = n.op == Op::kConv ? n.conv.kw : n.kernel_w;
       const int cin = n.op == Op::kConv ? n.conv.cin : static_cast<int>(n.depthwise.size() / (kh * kw));
       if (x.c != cin)
         throw ModelError("node '" + n.name + "' expects " + std::to_string(cin) + " channels, gets " +
@@ -427,7 +429,8 @@ void FaceExpressionModel::Graph::step(const Node& n, Workspace& ws, Tensor& out)
       return;
     case Op::kAdd: {
       const Tensor &a = in(0), &b = in(1);
-      if (a.h != b.h || a.w != b.w || a.c != b.c) throw ModelError("add '" + n.name + "' of different shapes");
+      if (a.h != b.h || a.w != b.w || a.c != b.c)
+        throw ModelError("add '" + n.name + "' of different shapes");
       out.reshape(a.h, a.w, a.c);
       for (std::size_t i = 0; i < out.v.size(); ++i) out.v[i] = a.v[i] + b.v[i];
       return;
@@ -447,7 +450,8 @@ void FaceExpressionModel::Graph::step(const Node& n, Workspace& ws, Tensor& out)
           for (int ch = 0; ch < x.c; ++ch) sum[ch] += s[ch];
         }
       out.reshape(1, 1, x.c);
-      for (int ch = 0; ch < x.c; ++ch) out.v[ch] = static_cast<float>(sum[ch] / (static_cast<double>(x.h) * x.w));
+      for (int ch = 0; ch < x.c; ++ch)
+        out.v[ch] = static_cast<float>(sum[ch] / (static_cast<double>(x.h) * x.w));
       return;
     }
     case Op::kSoftmax: {
@@ -499,7 +503,8 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
   };
   if (!doc.is_object() || doc.value("format", "") != "graph-model" || !doc.contains("modelTopology") ||
       !doc.contains("weightsManifest"))
-    throw fail("not a TensorFlow.js graph model (format \"graph-model\" with modelTopology and weightsManifest)");
+    throw fail(
+        "not a TensorFlow.js graph model (format \"graph-model\" with modelTopology and weightsManifest)");
 
   std::shared_ptr<FaceExpressionModel> model(new FaceExpressionModel());
   model->path_ = json_path;
@@ -514,7 +519,8 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
       for (const auto& p : group.at("paths")) {
         std::string wpath = dir + "/" + p.get<std::string>();
         std::ifstream wf(wpath, std::ios::binary);
-        if (!wf) throw ModelError("weights file '" + wpath + "' (named by '" + json_path + "') does not exist");
+        if (!wf)
+          throw ModelError("weights file '" + wpath + "' (named by '" + json_path + "') does not exist");
         std::stringstream ss;
         ss << wf.rdbuf();
         bytes += ss.str();
@@ -609,9 +615,12 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
           if (attr.contains("fused_ops") && attr["fused_ops"].contains("list"))
             for (const auto& f : attr["fused_ops"]["list"].value("s", json::array())) {
               std::string fo = base64_decode(f.get<std::string>());
-              if (fo == "BiasAdd") n.bias = true;
-              else if (fo == "Relu") n.relu = true;
-              else throw fail("node '" + n.name + "' fuses " + fo + " (unsupported)");
+              if (fo == "BiasAdd")
+                n.bias = true;
+              else if (fo == "Relu")
+                n.relu = true;
+              else
+                throw fail("node '" + n.name + "' fuses " + fo + " (unsupported)");
             }
         }
       } else if (op == "DepthwiseConv2dNative") {
@@ -644,7 +653,8 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
       if (n.op == Graph::Op::kConv || n.op == Graph::Op::kDepthwise) {
         if (n.inputs.size() < (n.bias ? 3u : 2u)) throw fail("convolution '" + name + "' lacks inputs");
         const auto& wname = n.inputs[1];
-        if (!g.raw.count(wname) || g.raw.at(wname).f.empty()) throw fail("convolution '" + name + "' has no weights");
+        if (!g.raw.count(wname) || g.raw.at(wname).f.empty())
+          throw fail("convolution '" + name + "' has no weights");
         const Graph::Raw& w = g.raw.at(wname);
         if (w.shape.size() != 4) throw fail("weights of '" + name + "' are not 4-D");
         const int kh = static_cast<int>(w.shape[0]), kw = static_cast<int>(w.shape[1]);
@@ -659,7 +669,8 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
           }
           n.conv = pack_conv(w.f, kh, kw, cin, cout, bias);
         } else {
-          if (cout != 1) throw fail("depthwise convolution '" + name + "' has a channel multiplier (unsupported)");
+          if (cout != 1)
+            throw fail("depthwise convolution '" + name + "' has a channel multiplier (unsupported)");
           if (n.inputs.size() > 2) throw fail("depthwise convolution '" + name + "' has extra inputs");
           n.kernel_h = kh;
           n.kernel_w = kw;

@@ -36,7 +36,8 @@ class FaceExpressionModel {
   static constexpr int kInputSize = 64;
   // input: kInputSize*kInputSize floats, row-major, in [-1, 1]; logits_out (optional): the 7 pre-softmax
   // values (the spatially averaged last convolution).
-  ExpressionProbabilities predict(const float* input, std::array<double, kExpressionCount>* logits_out = nullptr) const;
+  ExpressionProbabilities predict(const float* input,
+                                  std::array<double, kExpressionCount>* logits_out = nullptr) const;
 
   const std::string& path() const { return path_; }
 

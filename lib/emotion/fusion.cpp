@@ -15,7 +15,8 @@
 
 namespace emsync::emotion {
 
-Features make_features(const std::vector<FaceResult>& faces, const SceneAffectInputs& in, const SceneAffect& scene) {
+Features make_features(const std::vector<FaceResult>& faces, const SceneAffectInputs& in,
+                       const SceneAffect& scene) {
   Features f{};
   double presence = 0.0, weight_sum = 0.0;
   std::array<double, kExpressionCount> probs{};
@@ -113,8 +114,9 @@ const EmsyncFusionModuleApi* open_module(std::string* where, std::string* error)
         break;
       }
       if (api->abi != EMSYNC_FUSION_MODULE_ABI) {
-        m.error = c + " is emsync's TorchScript module of another version (interface " + std::to_string(api->abi) +
-                  ", expected " + std::to_string(EMSYNC_FUSION_MODULE_ABI) + "): reinstall emsync";
+        m.error = c + " is emsync's TorchScript module of another version (interface " +
+                  std::to_string(api->abi) + ", expected " + std::to_string(EMSYNC_FUSION_MODULE_ABI) +
+                  "): reinstall emsync";
         break;
       }
       m.api = api;
@@ -173,7 +175,8 @@ bool FusionModel::forward(const Features& f, std::vector<float>& out, std::vecto
   int64_t dims[8];
   int ndim = 0;
   char* e = nullptr;
-  if (impl_->api->run(impl_->handle, f.data(), static_cast<int>(kFeatureCount), buf, 64, dims, &ndim, &e) != 0) {
+  if (impl_->api->run(impl_->handle, f.data(), static_cast<int>(kFeatureCount), buf, 64, dims, &ndim, &e) !=
+      0) {
     if (error) *error = take_error(impl_->api, e);
     return false;
   }
@@ -186,11 +189,11 @@ bool FusionModel::forward(const Features& f, std::vector<float>& out, std::vecto
 
 std::shared_ptr<const FusionModel> FusionModel::load(const std::string& path) {
   struct stat st;
-  if (path.empty() || stat(path.c_str(), &st) != 0) throw ModelError("fusion model '" + path + "' does not exist");
+  if (path.empty() || stat(path.c_str(), &st) != 0)
+    throw ModelError("fusion model '" + path + "' does not exist");
   std::string module_path, module_error;
   const EmsyncFusionModuleApi* api = open_module(&module_path, &module_error);
-  if (!api)
-    throw ModelError("fusion model '" + path + "' cannot be run: " + module_error);
+  if (!api) throw ModelError("fusion model '" + path + "' cannot be run: " + module_error);
   std::shared_ptr<FusionModel> model(new FusionModel());
   model->impl_ = std::make_unique<Impl>();
   model->impl_->api = api;
@@ -219,9 +222,11 @@ Fused FusionModel::run(const Features& f) const {
   std::vector<float> out;
   std::vector<int64_t> shape;
   std::string error;
-  if (!forward(f, out, shape, &error)) throw std::runtime_error("fusion model '" + path_ + "' failed: " + error);
+  if (!forward(f, out, shape, &error))
+    throw std::runtime_error("fusion model '" + path_ + "' failed: " + error);
   if (out.size() < static_cast<std::size_t>(outputs_))
-    throw std::runtime_error("fusion model '" + path_ + "' returned " + std::to_string(out.size()) + " values");
+    throw std::runtime_error("fusion model '" + path_ + "' returned " + std::to_string(out.size()) +
+                             " values");
   Fused r;
   if (outputs_ == 6) {
     // softmax

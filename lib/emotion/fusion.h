@@ -60,7 +60,8 @@ class FusionModel {
 
  private:
   FusionModel() = default;
-  bool forward(const Features& f, std::vector<float>& out, std::vector<int64_t>& shape, std::string* error) const;
+  bool forward(const Features& f, std::vector<float>& out, std::vector<int64_t>& shape,
+               std::string* error) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;

@@ -38,7 +38,8 @@ void* load(const char* path, char** error) {
   return nullptr;
 }
 
-int run(void* handle, const float* in, int n, float* out, int max_out, int64_t* shape, int* ndim, char** error) {
+int run(void* handle, const float* in, int n, float* out, int max_out, int64_t* shape, int* ndim,
+        char** error) {
   try {
     auto* h = static_cast<Handle*>(handle);
     torch::NoGradGuard no_grad;
@@ -62,13 +63,18 @@ int run(void* handle, const float* in, int n, float* out, int max_out, int64_t* 
   return -1;
 }
 
-void free_handle(void* handle) { delete static_cast<Handle*>(handle); }
-void free_error(char* error) { std::free(error); }
+void free_handle(void* handle) {
+  delete static_cast<Handle*>(handle);
+}
+void free_error(char* error) {
+  std::free(error);
+}
 
 const EmsyncFusionModuleApi kApi = {EMSYNC_FUSION_MODULE_ABI, load, run, free_handle, free_error};
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const EmsyncFusionModuleApi* emsync_fusion_module_api(void) {
+extern "C" __attribute__((visibility("default"))) const EmsyncFusionModuleApi* emsync_fusion_module_api(
+    void) {
   return &kApi;
 }

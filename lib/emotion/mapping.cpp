@@ -15,8 +15,8 @@ struct RawEntry {
   double valence, arousal, valence_std, arousal_std;
 };
 constexpr RawEntry kRaw[kEkmanCount] = {
-    {"anger", -0.51, 0.59, 0.229, 0.494},   {"disgust", -0.60, 0.35, 0.229, 0.698},
-    {"fear", -0.64, 0.60, 0.229, 0.545},    {"joy", 0.76, 0.48, 0.251, 0.443},
+    {"anger", -0.51, 0.59, 0.229, 0.494},    {"disgust", -0.60, 0.35, 0.229, 0.698},
+    {"fear", -0.64, 0.60, 0.229, 0.545},     {"joy", 0.76, 0.48, 0.251, 0.443},
     {"sadness", -0.63, -0.27, 0.263, 0.579}, {"surprise", 0.40, 0.67, 0.343, 0.460},
 };
 
@@ -36,18 +36,22 @@ std::array<EmotionGaussian, kEkmanCount> build_table() {
   std::array<EmotionGaussian, kEkmanCount> table{};
   for (std::size_t i = 0; i < kEkmanCount; ++i) {
     const auto& r = kRaw[i];
-    table[i] = {r.name, r.valence, r.arousal, rescale(r.valence, vlo, vhi), r.valence_std,
-                rescale(r.arousal, alo, ahi), r.arousal_std};
+    table[i] = {r.name,        r.valence,
+                r.arousal,     rescale(r.valence, vlo, vhi),
+                r.valence_std, rescale(r.arousal, alo, ahi),
+                r.arousal_std};
   }
   return table;
 }
 
 // Expression index -> Ekman index (-1 for neutral).
 constexpr int kExpressionToEkman[kExpressionCount] = {0, 1, 2, 3, 4, 5, -1};
-constexpr const char* kExpressionNames[kExpressionCount] = {"angry", "disgust", "fear", "happy",
-                                                            "sad", "surprise", "neutral"};
+constexpr const char* kExpressionNames[kExpressionCount] = {"angry", "disgust",  "fear",   "happy",
+                                                            "sad",   "surprise", "neutral"};
 
-double clip_unit(double x) { return std::clamp(x, -1.0, 1.0); }
+double clip_unit(double x) {
+  return std::clamp(x, -1.0, 1.0);
+}
 
 }  // namespace
 

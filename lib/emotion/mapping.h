@@ -26,8 +26,8 @@ struct EmotionGaussian {
   const char* name;
   double valence_mean_raw;  // Russell & Mehrabian (1977), as in EMSYNC's emotion_to_va.csv
   double arousal_mean_raw;
-  double valence_mean;      // rescaled so the means span [-0.8, 0.8]
-  double valence_std;       // the rescaled standard deviations (reference table; not used by the mean)
+  double valence_mean;  // rescaled so the means span [-0.8, 0.8]
+  double valence_std;   // the rescaled standard deviations (reference table; not used by the mean)
   double arousal_mean;
   double arousal_std;
 };

@@ -10,10 +10,12 @@ enum class Instrument : uint8_t { Bass = 0, Drums = 1, Guitar = 2, Piano = 3, St
 
 constexpr int kNumInstruments = 5;
 
-constexpr int instrument_index (Instrument instrument) { return static_cast<int> (instrument); }
+constexpr int instrument_index(Instrument instrument) {
+  return static_cast<int>(instrument);
+}
 
 /* Upper-case name as used in token names ("BASS", "DRUMS", ...). */
-const char *instrument_name (Instrument instrument);
+const char* instrument_name(Instrument instrument);
 
 /* A note in seconds. Pitch is the MIDI key (for drums, the GM drum key); velocity 1..127. */
 struct Note {

@@ -32,25 +32,28 @@ namespace emsync::midi {
 constexpr uint8_t kDrumChannel = 9;  // zero-based; "channel 10"
 
 /* Group of a GM program (0..127) on a channel; std::nullopt for sound effects (dropped) or an invalid program. */
-std::optional<Instrument> instrument_for_program (int program, bool drum_channel);
+std::optional<Instrument> instrument_for_program(int program, bool drum_channel);
 
 /* GM program written for a group (drums: 0, the standard kit on channel 10). */
-constexpr uint8_t output_program (Instrument instrument)
-{
+constexpr uint8_t output_program(Instrument instrument) {
   switch (instrument) {
-    case Instrument::Bass: return 32;
-    case Instrument::Drums: return 0;
-    case Instrument::Guitar: return 25;
-    case Instrument::Piano: return 0;
-    case Instrument::Strings: return 48;
+    case Instrument::Bass:
+      return 32;
+    case Instrument::Drums:
+      return 0;
+    case Instrument::Guitar:
+      return 25;
+    case Instrument::Piano:
+      return 0;
+    case Instrument::Strings:
+      return 48;
   }
   return 0;
 }
 
 /* Zero-based MIDI channel written for a group. */
-constexpr uint8_t output_channel (Instrument instrument)
-{
-  return instrument == Instrument::Drums ? kDrumChannel : static_cast<uint8_t> (instrument);
+constexpr uint8_t output_channel(Instrument instrument) {
+  return instrument == Instrument::Drums ? kDrumChannel : static_cast<uint8_t>(instrument);
 }
 
 }  // namespace emsync::midi

@@ -35,7 +35,7 @@ namespace emsync::midi {
 /* Every SMF read/write failure. what() names the file, the byte offset and what was expected. */
 class MidiError : public std::runtime_error {
  public:
-  explicit MidiError (const std::string &message) : std::runtime_error (message) {}
+  explicit MidiError(const std::string& message) : std::runtime_error(message) {}
 };
 
 struct TempoChange {
@@ -47,14 +47,14 @@ struct TempoChange {
  * SMPTE division (fixed ticks per second). */
 class TempoMap {
  public:
-  TempoMap () = default;
+  TempoMap() = default;
   /* Metrical: changes in any order; at equal ticks the last one given wins. */
-  TempoMap (int ticks_per_quarter, std::vector<TempoChange> changes);
+  TempoMap(int ticks_per_quarter, std::vector<TempoChange> changes);
   /* SMPTE: frames per second 24, 25, 29 (= 29.97 drop frame) or 30; ticks per frame. */
-  static TempoMap smpte (int frames_per_second, int ticks_per_frame);
+  static TempoMap smpte(int frames_per_second, int ticks_per_frame);
 
-  double seconds (uint64_t tick) const;
-  const std::vector<TempoChange> &changes () const { return changes_; }
+  double seconds(uint64_t tick) const;
+  const std::vector<TempoChange>& changes() const { return changes_; }
 
  private:
   int ticks_per_quarter_ = 480;
@@ -70,7 +70,7 @@ struct SmfChannelEvent {
   uint16_t track = 0;
   uint8_t status = 0;  // 0x80..0xEF, channel included
   uint8_t data1 = 0;
-  uint8_t data2 = 0;   // 0 for one-data-byte messages
+  uint8_t data2 = 0;  // 0 for one-data-byte messages
 };
 
 struct SmfFile {
@@ -88,15 +88,15 @@ struct SmfFile {
 };
 
 /* Parse SMF bytes; source_name appears in error messages. */
-SmfFile parse_smf (const uint8_t *data, size_t size, const std::string &source_name = "<memory>");
-SmfFile parse_smf (const std::vector<uint8_t> &bytes, const std::string &source_name = "<memory>");
+SmfFile parse_smf(const uint8_t* data, size_t size, const std::string& source_name = "<memory>");
+SmfFile parse_smf(const std::vector<uint8_t>& bytes, const std::string& source_name = "<memory>");
 /* Read and parse a file (files over 64 MiB are refused). */
-SmfFile read_smf_file (const std::string &path);
+SmfFile read_smf_file(const std::string& path);
 
 /* Notes of a parsed file, mapped to the five groups, sorted by (start, instrument, pitch). */
-std::vector<Note> notes_from_smf (const SmfFile &file);
+std::vector<Note> notes_from_smf(const SmfFile& file);
 /* read_smf_file() + notes_from_smf(). */
-std::vector<Note> read_notes (const std::string &path);
+std::vector<Note> read_notes(const std::string& path);
 
 /* ---- writing ---- */
 
@@ -112,25 +112,26 @@ struct SmfTrackData {
 };
 
 constexpr int kDefaultTicksPerQuarter = 480;
-constexpr uint32_t kDefaultMicrosecondsPerQuarter = 480000;  // 125 bpm: 1 tick = 1 ms at 480 ticks per quarter
+constexpr uint32_t kDefaultMicrosecondsPerQuarter =
+    480000;  // 125 bpm: 1 tick = 1 ms at 480 ticks per quarter
 
 struct WriteOptions {
-  int format = 1;  // 0 or 1
+  int format = 1;                                                      // 0 or 1
   int ticks_per_quarter = kDefaultTicksPerQuarter;                     // 1..32767
   uint32_t microseconds_per_quarter = kDefaultMicrosecondsPerQuarter;  // 1..16777215
 };
 
 /* SMF bytes. Throws MidiError for an invalid message or option. */
-std::vector<uint8_t> write_smf (const std::vector<SmfTrackData> &tracks, const WriteOptions &options = {});
+std::vector<uint8_t> write_smf(const std::vector<SmfTrackData>& tracks, const WriteOptions& options = {});
 
 /* One track per used group ("PIANO", ...), each starting with its program change (program_map.h output
  * programs/channels), note-offs before note-ons at equal times; velocities taken from the notes (clamped 1..127). */
-std::vector<SmfTrackData> tracks_from_notes (const std::vector<Note> &notes);
-std::vector<uint8_t> write_notes_smf (const std::vector<Note> &notes, const WriteOptions &options = {});
+std::vector<SmfTrackData> tracks_from_notes(const std::vector<Note>& notes);
+std::vector<uint8_t> write_notes_smf(const std::vector<Note>& notes, const WriteOptions& options = {});
 
-TimedMessage to_timed_message (const MidiEvent &event);
+TimedMessage to_timed_message(const MidiEvent& event);
 
 /* Write bytes to a file; MidiError on failure. */
-void write_file (const std::string &path, const std::vector<uint8_t> &bytes);
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 
 }  // namespace emsync::midi

@@ -38,7 +38,7 @@ constexpr double kMaxEncodeSeconds = 86400.0;
 
 /* Nearest 8 ms tick of a time in seconds (negative and NaN times give tick 0; times beyond kMaxEncodeSeconds
  * are clamped there). */
-int64_t seconds_to_ticks (double seconds);
+int64_t seconds_to_ticks(double seconds);
 
 struct EncodeOptions {
   /* Times (seconds) where a <CHORD> / <BAR> token is placed at the start of the time step. */
@@ -48,10 +48,10 @@ struct EncodeOptions {
 
 /* Notes -> tokens (no <START>/instrument prefix; time starts at 0 s). Throws std::out_of_range for a note or
  * marker later than kMaxEncodeSeconds. */
-std::vector<int> encode (const std::vector<Note> &notes, const EncodeOptions &options = {});
+std::vector<int> encode(const std::vector<Note>& notes, const EncodeOptions& options = {});
 
 /* TIMESHIFT tokens for a positive number of ticks (125-tick tokens then the remainder). */
-void append_time_shift (std::vector<int> &tokens, int64_t ticks);
+void append_time_shift(std::vector<int>& tokens, int64_t ticks);
 
 struct DecodeOptions {
   /* Streaming use: close notes still open at the end instead of dropping them (reference: dropped). */
@@ -61,13 +61,13 @@ struct DecodeOptions {
 };
 
 /* Tokens -> notes sorted by (start, instrument, pitch). Throws std::out_of_range for a token outside 0..1010. */
-std::vector<Note> decode (const std::vector<int> &tokens, const DecodeOptions &options = {});
+std::vector<Note> decode(const std::vector<int>& tokens, const DecodeOptions& options = {});
 
 /* Times (seconds) of the <CHORD> tokens in a token stream. */
-std::vector<double> chord_times (const std::vector<int> &tokens);
+std::vector<double> chord_times(const std::vector<int>& tokens);
 
 /* Total time (seconds) covered by a token stream's TIMESHIFTs. */
-double tokens_duration (const std::vector<int> &tokens);
+double tokens_duration(const std::vector<int>& tokens);
 
 /* One MIDI channel message with its time. status includes the channel (0x90 | channel, ...);
  * data2 is 0 for two-byte messages (program change). */
@@ -79,7 +79,7 @@ struct MidiEvent {
 };
 
 /* Number of data bytes of a channel message status (0x80..0xEF): 1 or 2; 0 for anything else. */
-int channel_message_data_bytes (uint8_t status);
+int channel_message_data_bytes(uint8_t status);
 
 /* Turns a live token stream into MIDI messages, one token at a time (for the generator element).
  * Channels/programs: program_map.h (DRUMS channel 9). A duplicate ON of a sounding key sends a note-off then the
@@ -89,34 +89,34 @@ int channel_message_data_bytes (uint8_t status);
  * for convenience. */
 class TokenStreamDecoder {
  public:
-  explicit TokenStreamDecoder (double start_seconds = 0.0);
+  explicit TokenStreamDecoder(double start_seconds = 0.0);
 
   /* Forget everything; time restarts at start_seconds. */
-  void reset (double start_seconds = 0.0);
+  void reset(double start_seconds = 0.0);
 
   /* Program changes for the four melodic groups, at the current time. */
-  std::vector<MidiEvent> start () const;
-  void start (std::vector<MidiEvent> &out) const;
+  std::vector<MidiEvent> start() const;
+  void start(std::vector<MidiEvent>& out) const;
 
   /* Feed one token; returns the MIDI messages it causes (possibly none). Throws std::out_of_range for an invalid id. */
-  std::vector<MidiEvent> push (int token);
-  void push (int token, std::vector<MidiEvent> &out);
+  std::vector<MidiEvent> push(int token);
+  void push(int token, std::vector<MidiEvent>& out);
 
   /* Note-offs for every sounding note, at max(end_seconds, time_seconds()) so times never go backwards. */
-  std::vector<MidiEvent> flush (double end_seconds);
-  void flush (double end_seconds, std::vector<MidiEvent> &out);
+  std::vector<MidiEvent> flush(double end_seconds);
+  void flush(double end_seconds, std::vector<MidiEvent>& out);
 
   /* Current time cursor: start + elapsed TIMESHIFTs. */
-  double time_seconds () const;
-  int64_t ticks () const { return ticks_; }
+  double time_seconds() const;
+  int64_t ticks() const { return ticks_; }
   /* Number of notes sounding now. */
-  int sounding_notes () const;
+  int sounding_notes() const;
 
  private:
   double start_seconds_ = 0.0;
   int64_t ticks_ = 0;
   bool after_chord_ = false;
-  std::array<std::array<bool, kNumPitches>, kNumInstruments> sounding_ {};
+  std::array<std::array<bool, kNumPitches>, kNumInstruments> sounding_{};
 };
 
 }  // namespace emsync::midi

@@ -17,7 +17,8 @@ namespace {
 const std::array<float, vocab::kMaxShiftTicks + 1> kLogShift = [] {
   std::array<float, vocab::kMaxShiftTicks + 1> t{};
   for (int n = 1; n <= vocab::kMaxShiftTicks; ++n)
-    t[n] = static_cast<float>(std::log(static_cast<double>(n)) / std::log(static_cast<double>(vocab::kMaxShiftTicks)));
+    t[n] = static_cast<float>(std::log(static_cast<double>(n)) /
+                              std::log(static_cast<double>(vocab::kMaxShiftTicks)));
   return t;
 }();
 
@@ -79,7 +80,8 @@ const float* Composer::next_logits() {
 void Composer::track_note(int token) {
   if (!vocab::is_note_token(token)) return;
   const auto parts = vocab::decode_note_token(token);
-  const int index = vocab::instrument_index(parts.instrument) * vocab::kNumPitches + (parts.pitch - vocab::kMinPitch);
+  const int index =
+      vocab::instrument_index(parts.instrument) * vocab::kNumPitches + (parts.pitch - vocab::kMinPitch);
   note_started_[index] = parts.on ? cursor_ticks_ : -1;
   if (!parts.on) note_released_[index] = cursor_ticks_;
 }
@@ -87,7 +89,8 @@ void Composer::track_note(int token) {
 int Composer::oldest_sounding_note() const {
   int index = -1;
   for (size_t i = 0; i < note_started_.size(); ++i)
-    if (note_started_[i] >= 0 && (index < 0 || note_started_[i] <= note_started_[index])) index = static_cast<int>(i);
+    if (note_started_[i] >= 0 && (index < 0 || note_started_[i] <= note_started_[index]))
+      index = static_cast<int>(i);
   return index;
 }
 bool Composer::add_cut(double time_seconds) {
@@ -170,7 +173,8 @@ void Composer::begin() {
   started_ = true;
   bar_emitted_tick_ = 0;  // the primer's <BAR> opens bar 0
   if (options_.timing == Timing::Grid) {
-    planner_.reset(options_.tempo.preferred_beat_seconds(std::isnan(current_arousal_) ? 0.0 : current_arousal_));
+    planner_.reset(
+        options_.tempo.preferred_beat_seconds(std::isnan(current_arousal_) ? 0.0 : current_arousal_));
     plan_grid();
   }
 }
@@ -199,7 +203,8 @@ bool Composer::build_constraints() {
       if (!options_.density_on_note_ons_only || vocab::note_is_on(t)) bias_[t] += density;  // -inf stays -inf
   // Too sparse, ons only: long shifts are penalised instead of offs favoured (see density_on_note_ons_only).
   if (density > 0.0f && options_.density_on_note_ons_only)
-    for (int n = 2; n <= vocab::kMaxShiftTicks; ++n) bias_[vocab::time_shift_token(n)] -= density * kLogShift[n];
+    for (int n = 2; n <= vocab::kMaxShiftTicks; ++n)
+      bias_[vocab::time_shift_token(n)] -= density * kLogShift[n];
   // Too dense: also favour long time shifts. With the note events held back alone, the next likeliest tokens
   // are the shortest shifts, and the model walks through the gap one 8 ms tick at a time (chains of 1-tick
   // shifts, up to 125 tokens per second of music that carry nothing). Scaled by ln(ticks) so a 1-tick shift
@@ -288,9 +293,11 @@ float Composer::density_bias() {
     }
   const double density = recent_onsets_.size() / span / std::max(instruments, 1);
   const double a = std::clamp(static_cast<double>(current_arousal_), -1.0, 1.0);
-  const double target = c.arousal_density_min + (a + 1.0) / 2.0 * (c.arousal_density_max - c.arousal_density_min);
+  const double target =
+      c.arousal_density_min + (a + 1.0) / 2.0 * (c.arousal_density_max - c.arousal_density_min);
   // +0.5 notes/s keeps the ratio finite for silence.
-  const double bias = static_cast<float>(options_.density_control) * std::log((target + 0.5) / (density + 0.5));
+  const double bias =
+      static_cast<float>(options_.density_control) * std::log((target + 0.5) / (density + 0.5));
   return static_cast<float>(std::clamp(bias, -4.0, 4.0));
 }
 
@@ -325,8 +332,10 @@ void Composer::push_releases() {
       if (started < 0) continue;
       const double age = (cursor_ticks_ - started) * vocab::kTickSeconds;
       if (age <= kLongNoteSeconds[i]) continue;
-      float& b = bias_[vocab::note_token(static_cast<vocab::Instrument>(i), k + vocab::kMinPitch, /*on=*/false)];
-      b += static_cast<float>(options_.release_push * std::log(age / kLongNoteSeconds[i]));  // -inf stays -inf
+      float& b =
+          bias_[vocab::note_token(static_cast<vocab::Instrument>(i), k + vocab::kMinPitch, /*on=*/false)];
+      b +=
+          static_cast<float>(options_.release_push * std::log(age / kLongNoteSeconds[i]));  // -inf stays -inf
     }
 }
 
@@ -486,8 +495,7 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
         plan_grid();
     }
     const bool constrained = build_constraints();
-    const int token =
-        sampler_.sample(next_logits(), n, constrained ? bias_ : kNoBias, previous_token_);
+    const int token = sampler_.sample(next_logits(), n, constrained ? bias_ : kNoBias, previous_token_);
 
     if (vocab::is_time_shift(token)) {
       cursor_ticks_ += vocab::time_shift_ticks(token);

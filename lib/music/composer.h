@@ -240,7 +240,7 @@ class Composer {
   ComposerStats stats_;
   TempoPlanner planner_;
   double planned_arousal_ = 0.0;
-  int64_t bar_emitted_tick_ = -1;  // tick of the last <BAR>
+  int64_t bar_emitted_tick_ = -1;                           // tick of the last <BAR>
   std::array<int, midi::kNumInstruments> step_note_ons_{};  // note-ons since time last moved, per instrument
 };
 

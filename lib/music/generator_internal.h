@@ -20,13 +20,15 @@ class TorchScriptModel {
   };
   virtual std::unique_ptr<Cache> prefill(const std::vector<int>& tokens, const std::vector<float>& boundaries,
                                          float valence, float arousal, std::vector<float>& logits) const = 0;
-  virtual void step(int token, float boundary, std::unique_ptr<Cache>& cache, std::vector<float>& logits) const = 0;
+  virtual void step(int token, float boundary, std::unique_ptr<Cache>& cache,
+                    std::vector<float>& logits) const = 0;
 };
 
 struct TorchScriptSupport {
   // Loads the file's TorchScript module (throws ModelError when it cannot). When `weights` is empty (a file
   // without the weight index), fills it from the module's parameters where they follow model.py's names.
-  std::shared_ptr<const TorchScriptModel> (*load)(const std::string& path, std::unique_ptr<DecoderWeights>& weights,
+  std::shared_ptr<const TorchScriptModel> (*load)(const std::string& path,
+                                                  std::unique_ptr<DecoderWeights>& weights,
                                                   const GeneratorConfig& config);
   void (*set_threads)(int threads);
 };

@@ -62,7 +62,8 @@ class ConfigReader {
     const nlohmann::json* value = find(key, required);
     if (!value) return fallback;
     const double v = value->is_number() ? value->get<double>() : std::nan("");
-    if (!(v >= min && v <= max)) throw out_of_range(key, *value, "a number from " + shown(min) + " to " + shown(max));
+    if (!(v >= min && v <= max))
+      throw out_of_range(key, *value, "a number from " + shown(min) + " to " + shown(max));
     return v;
   }
 
@@ -72,7 +73,8 @@ class ConfigReader {
     if (!value) return fallback;
     const double v = value->is_number() ? value->get<double>() : std::nan("");
     if (!(v >= min && v <= max) || v != std::floor(v))
-      throw out_of_range(key, *value, "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+      throw out_of_range(key, *value,
+                         "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
     return static_cast<int>(v);
   }
 
@@ -112,7 +114,8 @@ GeneratorConfig parse_config(const std::string& path, const std::string& json) {
   GeneratorConfig c;
   c.format = r.string("format");
   if (c.format != "emsync-generator")
-    throw ModelError("'" + path + "' is not an emsync generator model: expected format \"emsync-generator\" in " +
+    throw ModelError("'" + path +
+                     "' is not an emsync generator model: expected format \"emsync-generator\" in " +
                      kConfigName + ", found \"" + c.format + "\"");
   c.format_version = r.integer("format_version", true, 0, -kAnyInt, kAnyInt);
   if (c.format_version != 1)
@@ -139,7 +142,8 @@ GeneratorConfig parse_config(const std::string& path, const std::string& json) {
     throw ModelError("generator model '" + path + "' declares " + std::to_string(c.n_condition_positions) +
                      " condition positions; the EMSYNC architecture has 2 (valence, arousal)");
   if (c.context < c.n_condition_positions + 8)
-    throw ModelError("generator model '" + path + "' has an unusable context of " + std::to_string(c.context));
+    throw ModelError("generator model '" + path + "' has an unusable context of " +
+                     std::to_string(c.context));
   if (c.tick_ms != midi::kTickMs)
     throw ModelError("generator model '" + path + "' uses " + std::to_string(c.tick_ms) +
                      " ms time shifts; the EMSYNC vocabulary uses " + std::to_string(midi::kTickMs) + " ms");
@@ -176,15 +180,16 @@ void set_openblas_threads(int threads) {
 
 }  // namespace
 
-void install_torchscript_support(const TorchScriptSupport* support) { torchscript_support.store(support); }
+void install_torchscript_support(const TorchScriptSupport* support) {
+  torchscript_support.store(support);
+}
 
 GeneratorModel::~GeneratorModel() = default;
 
 std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& path) {
   struct stat st;
   if (path.empty()) throw ModelError("no generator model file given");
-  if (stat(path.c_str(), &st) != 0)
-    throw ModelError("generator model file '" + path + "' not found");
+  if (stat(path.c_str(), &st) != 0) throw ModelError("generator model file '" + path + "' not found");
   if (!S_ISREG(st.st_mode)) throw ModelError("generator model '" + path + "' is not a regular file");
 
   const std::string key = canonical_path(path);
@@ -193,16 +198,17 @@ std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& pa
 
   ModelArchive archive(path);
   if (!archive.has(ModelArchive::kConfigRecord))
-    throw ModelError("'" + path + "' is a TorchScript file without " + kConfigName +
-                     ": expected an emsync generator exported by models/training/export.py (models/FORMAT.md)");
+    throw ModelError(
+        "'" + path + "' is a TorchScript file without " + kConfigName +
+        ": expected an emsync generator exported by models/training/export.py (models/FORMAT.md)");
   GeneratorConfig config = parse_config(path, archive.read(ModelArchive::kConfigRecord));
 
   auto impl = std::make_unique<Impl>();
   if (archive.has(ModelArchive::kWeightsRecord)) {
     auto tensors = archive.read_weights();
     try {
-      impl->native = std::make_unique<DecoderWeights>(DecoderWeights::from_parameters(
-          config, [&](const std::string& name, std::vector<float>& out) {
+      impl->native = std::make_unique<DecoderWeights>(
+          DecoderWeights::from_parameters(config, [&](const std::string& name, std::vector<float>& out) {
             auto it = tensors.find(name);
             if (it == tensors.end()) throw std::invalid_argument("no parameter " + name);
             out = std::move(it->second.values);
@@ -229,7 +235,9 @@ std::shared_ptr<const GeneratorModel> GeneratorModel::load(const std::string& pa
   return model;
 }
 
-bool GeneratorModel::has_native_step() const { return impl_->native != nullptr; }
+bool GeneratorModel::has_native_step() const {
+  return impl_->native != nullptr;
+}
 
 GeneratorSession::GeneratorSession(std::shared_ptr<const GeneratorModel> model)
     : model_(std::move(model)), state_(std::make_unique<State>()) {
@@ -250,15 +258,18 @@ void GeneratorSession::set_threads(int threads, size_t parallel_min_parameters) 
 }
 
 namespace {
-bool is_native(StepBackend b) { return b == StepBackend::Native || b == StepBackend::NativeHalf; }
+bool is_native(StepBackend b) {
+  return b == StepBackend::Native || b == StepBackend::NativeHalf;
+}
 }  // namespace
 
 void GeneratorSession::set_step_backend(StepBackend backend) {
   const DecoderWeights& weights = *model_->impl().native;
   if (backend == StepBackend::NativeHalf && !weights.has_half()) backend = StepBackend::Native;
   if (backend == StepBackend::TorchScript && !model_->impl().torch)
-    throw ModelError("the TorchScript step needs the TorchScript support: call enable_torchscript() before loading "
-                     "the model (lib/music/torchscript_support.h)");
+    throw ModelError(
+        "the TorchScript step needs the TorchScript support: call enable_torchscript() before loading "
+        "the model (lib/music/torchscript_support.h)");
   if (backend == state_->backend) return;
   state_->backend = backend;
   if (is_native(backend)) {
@@ -273,7 +284,9 @@ void GeneratorSession::set_step_backend(StepBackend backend) {
   if (!window_tokens_.empty()) prefill();  // rebuild the current window's cache for the new backend
 }
 
-StepBackend GeneratorSession::step_backend() const { return state_->backend; }
+StepBackend GeneratorSession::step_backend() const {
+  return state_->backend;
+}
 
 GeneratorSession::~GeneratorSession() = default;
 

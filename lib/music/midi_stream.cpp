@@ -53,7 +53,9 @@ double MidiStream::last_bar_before(double seconds) const {
   return last;
 }
 
-static bool is_note_on(const midi::MidiEvent& e) { return (e.status & 0xF0) == 0x90 && e.data2 > 0; }
+static bool is_note_on(const midi::MidiEvent& e) {
+  return (e.status & 0xF0) == 0x90 && e.data2 > 0;
+}
 static bool is_note_off(const midi::MidiEvent& e) {
   return (e.status & 0xF0) == 0x80 || ((e.status & 0xF0) == 0x90 && e.data2 == 0);
 }
@@ -151,7 +153,8 @@ bool MidiStream::generate_slice(double until_seconds, std::vector<midi::MidiEven
   const double slice_end = std::min(until_seconds, generated_until_ + options_.slice_seconds);
   tokens_.clear();
   // After the final chord nothing more is played: no need to compose.
-  if (composer_.cursor_seconds() <= final_tick_seconds_ + 1e-6) composer_.generate_until(slice_end, tokens_, cancel);
+  if (composer_.cursor_seconds() <= final_tick_seconds_ + 1e-6)
+    composer_.generate_until(slice_end, tokens_, cancel);
   perform(events_.size());
   if (tokens) tokens->insert(tokens->end(), tokens_.begin(), tokens_.end());
   append_with_ticks(out);
@@ -165,7 +168,8 @@ void MidiStream::plan_ending(double end_seconds) {
   const double final_time = end_seconds - ending.hold_seconds;
   // The final chord: a kept cut (with sync=hard its <CHORD> and notes are forced there), when the music has not
   // reached it yet.
-  if (!ending.enabled || !std::isnan(final_seconds_) || final_time <= composer_.cursor_seconds() + midi::kTickSeconds)
+  if (!ending.enabled || !std::isnan(final_seconds_) ||
+      final_time <= composer_.cursor_seconds() + midi::kTickSeconds)
     return;
   // Not kept (a kept cut less than min_gap before it): no final chord, the music plays on to the end.
   if (!add_cut(final_time)) return;

@@ -53,7 +53,8 @@ ModelArchive::ModelArchive(const std::string& path) : path_(path) {
     const uint64_t z64 = le(t + eocd - 20 + 8, 8);
     unsigned char rec[56];
     f.seekg(static_cast<std::streamoff>(z64));
-    if (!f.read(reinterpret_cast<char*>(rec), sizeof rec) || le(rec, 4) != kZip64End) throw bad("broken zip64 directory");
+    if (!f.read(reinterpret_cast<char*>(rec), sizeof rec) || le(rec, 4) != kZip64End)
+      throw bad("broken zip64 directory");
     entries = le(rec + 32, 8);
     dir_size = le(rec + 40, 8);
     dir_offset = le(rec + 48, 8);
@@ -70,7 +71,8 @@ ModelArchive::ModelArchive(const std::string& path) : path_(path) {
     r.method = static_cast<uint16_t>(le(d + at + 10, 2));
     r.size = le(d + at + 20, 4);
     uint64_t uncompressed = le(d + at + 24, 4);
-    const size_t name_len = le(d + at + 28, 2), extra_len = le(d + at + 30, 2), comment_len = le(d + at + 32, 2);
+    const size_t name_len = le(d + at + 28, 2), extra_len = le(d + at + 30, 2),
+                 comment_len = le(d + at + 32, 2);
     r.local_header = le(d + at + 42, 4);
     if (at + 46 + name_len + extra_len > dir.size()) throw bad("broken zip directory");
     std::string name(dir.data() + at + 46, name_len);
@@ -92,7 +94,8 @@ ModelArchive::ModelArchive(const std::string& path) : path_(path) {
       }
       x += 4 + len;
     }
-    if (r.local_header > file_size || file_size - r.local_header < 30 || r.size > file_size - r.local_header - 30)
+    if (r.local_header > file_size || file_size - r.local_header < 30 ||
+        r.size > file_size - r.local_header - 30)
       throw bad("a record runs past the end of the file");
     // TorchScript archives keep every record under one top folder named after the file.
     const auto slash = name.find('/');
@@ -107,7 +110,8 @@ std::string ModelArchive::read(const std::string& record) const {
     throw ModelError("generator model '" + path_ + "' has no record " + record + " (models/FORMAT.md)");
   const Record& r = it->second;
   if (r.method != 0)
-    throw ModelError("generator model '" + path_ + "': record " + record + " is compressed (PyTorch stores them "
+    throw ModelError("generator model '" + path_ + "': record " + record +
+                     " is compressed (PyTorch stores them "
                      "uncompressed; was the file re-zipped?)");
   std::ifstream f(path_, std::ios::binary);
   unsigned char header[30];
@@ -127,7 +131,8 @@ std::map<std::string, ModelArchive::Tensor> ModelArchive::read_weights() const {
     return ModelError("generator model '" + path_ + "': " + kWeightsRecord + " " + why);
   };
   std::string line;
-  if (!std::getline(lines, line) || line != "emsync-weights 1") throw bad("does not start with 'emsync-weights 1'");
+  if (!std::getline(lines, line) || line != "emsync-weights 1")
+    throw bad("does not start with 'emsync-weights 1'");
   std::map<std::string, std::string> records;  // read once each
   std::map<std::string, Tensor> out;
   while (std::getline(lines, line)) {
@@ -152,7 +157,8 @@ std::map<std::string, ModelArchive::Tensor> ModelArchive::read_weights() const {
       count *= static_cast<uint64_t>(n);
       if (count > available) throw bad("points past the end of " + record + ": " + line);
     }
-    if (offset > available || count > available - offset) throw bad("points past the end of " + record + ": " + line);
+    if (offset > available || count > available - offset)
+      throw bad("points past the end of " + record + ": " + line);
     t.values.resize(count);
     // float32 little-endian, as this (x86-64 / little-endian) runtime stores floats
     std::memcpy(t.values.data(), bytes.data() + offset * sizeof(float), count * sizeof(float));

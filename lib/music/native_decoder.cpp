@@ -38,17 +38,24 @@ __attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) {
 
 // Eight weights as floats, and one weight as a float, for float weights and for half-precision weights
 // (converted in registers by F16C). All AVX2 CPUs have F16C; the dispatch still checks for it.
-__attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const float* p) {
+  return _mm256_loadu_ps(p);
+}
 __attribute__((target("avx2,fma,f16c"))) inline __m256 load8(const std::uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
-__attribute__((target("avx2,fma,f16c"))) inline float load1(const float* p) { return *p; }
-__attribute__((target("avx2,fma,f16c"))) inline float load1(const std::uint16_t* p) { return _cvtsh_ss(*p); }
+__attribute__((target("avx2,fma,f16c"))) inline float load1(const float* p) {
+  return *p;
+}
+__attribute__((target("avx2,fma,f16c"))) inline float load1(const std::uint16_t* p) {
+  return _cvtsh_ss(*p);
+}
 
 // One output of a row: the vector accumulator's sum, the columns after the last full vector, the bias.
 template <class Weight>
 __attribute__((target("avx2,fma,f16c"))) inline float finish_row(__m256 acc, const Weight* w, const float* x,
-                                                                 int vec_cols, int cols, const float* bias, int r) {
+                                                                 int vec_cols, int cols, const float* bias,
+                                                                 int r) {
   float s = hsum256(acc);
   for (int c = vec_cols; c < cols; ++c) s += load1(w + c) * x[c];
   return s + (bias ? bias[r] : 0.0f);
@@ -108,8 +115,8 @@ void weighted_rows_generic(const float* X, const float* a, float* y, int rows, i
 
 // Keeps a block of up to 64 output columns in eight registers while walking all rows. Value: float or half.
 template <class Value>
-__attribute__((target("avx2,fma,f16c"))) void weighted_rows_avx2(const Value* X, const float* a, float* y, int rows,
-                                                                 int cols) {
+__attribute__((target("avx2,fma,f16c"))) void weighted_rows_avx2(const Value* X, const float* a, float* y,
+                                                                 int rows, int cols) {
   int c0 = 0;
   for (; c0 + 64 <= cols; c0 += 64) {
     __m256 acc[8];
@@ -137,8 +144,8 @@ __attribute__((target("avx2,fma,f16c"))) void weighted_rows_avx2(const Value* X,
 // For each head h of `heads`: scores[h][j] = sum_d q[h][d] * (KT[h][d][j] + ET[d][j]) for j < n. KT[h] (a
 // head's keys) and ET (the layer's relative table, shared by its heads) are stored transposed, [dh][stride],
 // so the loop runs along positions in vector lanes; scores rows are `stride` apart.
-void attention_scores_generic(float* const* KT, const float* ET, size_t stride, const float* q, int heads, int dh,
-                              int n, float* scores) {
+void attention_scores_generic(float* const* KT, const float* ET, size_t stride, const float* q, int heads,
+                              int dh, int n, float* scores) {
   for (int h = 0; h < heads; ++h) {
     float* out = scores + h * stride;
     std::fill(out, out + n, 0.0f);
@@ -154,9 +161,9 @@ void attention_scores_generic(float* const* KT, const float* ET, size_t stride, 
 // Blocks of 32 positions, all heads per block: the relative table's block is read from memory once per
 // layer instead of once per head. Key: float or half.
 template <class Key>
-__attribute__((target("avx2,fma,f16c"))) void attention_scores_avx2(Key* const* KT, const float* ET, size_t stride,
-                                                                    const float* q, int heads, int dh, int n,
-                                                                    float* scores) {
+__attribute__((target("avx2,fma,f16c"))) void attention_scores_avx2(Key* const* KT, const float* ET,
+                                                                    size_t stride, const float* q, int heads,
+                                                                    int dh, int n, float* scores) {
   int j = 0;
   for (; j + 32 <= n; j += 32) {
     for (int h = 0; h < heads; ++h) {
@@ -251,8 +258,8 @@ inline void matvec(const float* W, const float* x, const float* bias, float* y, 
     matvec_generic(W, x, bias, y, rows, cols);
 }
 
-inline void attention_scores(float* const* KT, const float* ET, size_t stride, const float* q, int heads, int dh,
-                             int n, float* scores) {
+inline void attention_scores(float* const* KT, const float* ET, size_t stride, const float* q, int heads,
+                             int dh, int n, float* scores) {
   if (kHaveAvx2)
     attention_scores_avx2(KT, ET, stride, q, heads, dh, n, scores);
   else
@@ -260,8 +267,8 @@ inline void attention_scores(float* const* KT, const float* ET, size_t stride, c
 }
 
 // Half-precision keys only exist where the CPU has F16C (and so AVX2).
-inline void attention_scores(std::uint16_t* const* KT, const float* ET, size_t stride, const float* q, int heads,
-                             int dh, int n, float* scores) {
+inline void attention_scores(std::uint16_t* const* KT, const float* ET, size_t stride, const float* q,
+                             int heads, int dh, int n, float* scores) {
   attention_scores_avx2(KT, ET, stride, q, heads, dh, n, scores);
 }
 
@@ -356,8 +363,8 @@ DecoderWeights DecoderWeights::from_parameters(const GeneratorConfig& shape, con
 
 void DecoderWeights::check() const {
   const auto& s = shape;
-  if (s.d_model <= 0 || s.n_heads <= 0 || s.d_model % s.n_heads != 0 || s.d_model % 4 != 0 || s.context <= 0 ||
-      s.vocab_size <= 0 || s.d_ff <= 0 || s.n_layers <= 0)
+  if (s.d_model <= 0 || s.n_heads <= 0 || s.d_model % s.n_heads != 0 || s.d_model % 4 != 0 ||
+      s.context <= 0 || s.vocab_size <= 0 || s.d_ff <= 0 || s.n_layers <= 0)
     throw std::invalid_argument("generator weights: unusable shape");
   const size_t d = s.d_model, dh = d / s.n_heads, ff = s.d_ff;
   for (int c = 0; c < 2; ++c) {
@@ -382,12 +389,19 @@ void DecoderWeights::check() const {
   for (size_t i = 0; i < layers.size(); ++i) {
     const Layer& l = layers[i];
     const std::string p = "enc_layers." + std::to_string(i) + ".";
-    for (auto [v, name] : {std::pair{&l.wq, "rga.Wq.weight"}, {&l.wk, "rga.Wk.weight"}, {&l.wv, "rga.Wv.weight"},
+    for (auto [v, name] : {std::pair{&l.wq, "rga.Wq.weight"},
+                           {&l.wk, "rga.Wk.weight"},
+                           {&l.wv, "rga.Wv.weight"},
                            {&l.wo, "rga.fc.weight"}})
       expect_size(*v, d * d, p + name);
-    for (auto [v, name] : {std::pair{&l.bq, "rga.Wq.bias"}, {&l.bk, "rga.Wk.bias"}, {&l.bv, "rga.Wv.bias"},
-                           {&l.bo, "rga.fc.bias"}, {&l.ff2_b, "FFN_suf.bias"}, {&l.ln1_g, "layernorm1.weight"},
-                           {&l.ln1_b, "layernorm1.bias"}, {&l.ln2_g, "layernorm2.weight"},
+    for (auto [v, name] : {std::pair{&l.bq, "rga.Wq.bias"},
+                           {&l.bk, "rga.Wk.bias"},
+                           {&l.bv, "rga.Wv.bias"},
+                           {&l.bo, "rga.fc.bias"},
+                           {&l.ff2_b, "FFN_suf.bias"},
+                           {&l.ln1_g, "layernorm1.weight"},
+                           {&l.ln1_b, "layernorm1.bias"},
+                           {&l.ln2_g, "layernorm2.weight"},
                            {&l.ln2_b, "layernorm2.bias"}})
       expect_size(*v, d, p + name);
     expect_size(l.rel, s.context * dh, p + "rga.E");
@@ -398,12 +412,13 @@ void DecoderWeights::check() const {
 }
 
 size_t DecoderWeights::parameter_count() const {
-  size_t n = embedding.size() + position.size() + bnd_w1.size() + bnd_b1.size() + bnd_w2.size() + bnd_b2.size() +
-             out_w.size() + out_b.size();
-  for (const Condition& c : conditions) n += c.w1.size() + c.b1.size() + c.w2.size() + c.b2.size() + c.null.size();
+  size_t n = embedding.size() + position.size() + bnd_w1.size() + bnd_b1.size() + bnd_w2.size() +
+             bnd_b2.size() + out_w.size() + out_b.size();
+  for (const Condition& c : conditions)
+    n += c.w1.size() + c.b1.size() + c.w2.size() + c.b2.size() + c.null.size();
   for (const Layer& l : layers)
-    for (const auto* v : {&l.wq, &l.bq, &l.wk, &l.bk, &l.wv, &l.bv, &l.wo, &l.bo, &l.rel, &l.ff1_w, &l.ff1_b, &l.ff2_w,
-                          &l.ff2_b, &l.ln1_g, &l.ln1_b, &l.ln2_g, &l.ln2_b})
+    for (const auto* v : {&l.wq, &l.bq, &l.wk, &l.bk, &l.wv, &l.bv, &l.wo, &l.bo, &l.rel, &l.ff1_w, &l.ff1_b,
+                          &l.ff2_w, &l.ff2_b, &l.ln1_g, &l.ln1_b, &l.ln2_g, &l.ln2_b})
       n += v->size();
   return n;
 }
@@ -588,19 +603,29 @@ void NativeDecoder::attend_heads(int l, int p, int head_begin, int head_end, flo
 }
 
 template <class Stored>
-void NativeDecoder::attend_heads_stored(int l, int p, int head_begin, int head_end, float* scores, KvCache& cache) {
+void NativeDecoder::attend_heads_stored(int l, int p, int head_begin, int head_end, float* scores,
+                                        KvCache& cache) {
   const GeneratorConfig& s = w_.shape;
   const int dh = s.d_model / s.n_heads;
   const float inv_sqrt_dh = 1.0f / std::sqrt(static_cast<float>(dh));
   constexpr bool half = std::is_same_v<Stored, std::uint16_t>;
   auto keys_of = [&](int h) {
-    if constexpr (half) return cache.keys_transposed_half(l, h); else return cache.keys_transposed(l, h);
+    if constexpr (half)
+      return cache.keys_transposed_half(l, h);
+    else
+      return cache.keys_transposed(l, h);
   };
   auto values_of = [&](int h) {
-    if constexpr (half) return cache.values_half(l, h); else return cache.values(l, h);
+    if constexpr (half)
+      return cache.values_half(l, h);
+    else
+      return cache.values(l, h);
   };
   auto store = [](float x) {
-    if constexpr (half) return half_of(x); else return x;
+    if constexpr (half)
+      return half_of(x);
+    else
+      return x;
   };
   Stored* keys[kMaxHeads];
   for (int h = head_begin; h < head_end; ++h) {
@@ -624,7 +649,8 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
   const int d = s.d_model, H = s.n_heads, half = d / 2;
   const int p = cache.length();
   if (p >= s.context) throw std::out_of_range("emsync: context exceeded; re-prefill a shorter window");
-  if (cache.half() != half_) throw std::invalid_argument("emsync: KV cache precision differs from the step's");
+  if (cache.half() != half_)
+    throw std::invalid_argument("emsync: KV cache precision differs from the step's");
   if (token < 0 || token >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
   const int parts = parameter_count_ >= parallel_min_parameters_ ? threads_ : 1;
   if (parts > 1 && !fork_join_) fork_join_ = std::make_unique<ForkJoin>();
@@ -676,7 +702,9 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
       const int h0 = nparts == 1 ? 0 : part * (H / 2), h1 = nparts == 1 ? H : (part == 0 ? H / 2 : H);
       attend_heads(l, p, h0, h1, part == 0 ? scores_.data() : scores2_.data(), cache);
     });
-    parallel([&](int part, int nparts) { rows(L.wo, LH.wo, L.bo, att_.data(), proj_.data(), d, d, part, nparts); });
+    parallel([&](int part, int nparts) {
+      rows(L.wo, LH.wo, L.bo, att_.data(), proj_.data(), d, d, part, nparts);
+    });
     for (int i = 0; i < d; ++i) proj_[i] += x_[i];
     layer_norm(proj_.data(), L.ln1_g.data(), L.ln1_b.data(), d);  // out1
     parallel([&](int part, int nparts) {
@@ -699,9 +727,10 @@ void NativeDecoder::step(int token, float boundary_seconds, KvCache& cache, floa
 namespace {
 
 // Y[rows][out] = X[rows][in] . W^T + b, with W in nn.Linear's [out][in] layout.
-void linear_rows(const float* X, int rows, int in, const std::vector<float>& W, const std::vector<float>& b, int out,
-                 float* Y) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, X, in, W.data(), in, 0.0f, Y, out);
+void linear_rows(const float* X, int rows, int in, const std::vector<float>& W, const std::vector<float>& b,
+                 int out, float* Y) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, X, in, W.data(), in, 0.0f, Y,
+              out);
   for (int r = 0; r < rows; ++r) {
     float* y = Y + static_cast<size_t>(r) * out;
     for (int i = 0; i < out; ++i) y[i] += b[i];
@@ -740,7 +769,8 @@ void NativePrefill::run(const std::vector<int>& tokens, const std::vector<float>
   }
   const float scale = std::sqrt(static_cast<float>(d));
   for (size_t t = 0; t < tokens.size(); ++t) {
-    if (tokens[t] < 0 || tokens[t] >= s.vocab_size) throw std::out_of_range("emsync: token out of the vocabulary");
+    if (tokens[t] < 0 || tokens[t] >= s.vocab_size)
+      throw std::out_of_range("emsync: token out of the vocabulary");
     const float* e = w_.embedding.data() + static_cast<size_t>(tokens[t]) * d;
     float* x = x_.data() + (t + 2) * d;
     for (int i = 0; i < d; ++i) x[i] = e[i] * scale;
@@ -772,34 +802,38 @@ void NativePrefill::run(const std::vector<int>& tokens, const std::vector<float>
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, 1.0f, q, d, E, dh, 0.0f, rel_.data(), L);
       for (int i = 0; i < L; ++i) {
         float* row = scores_.data() + static_cast<size_t>(i) * L;
-        const float* rel = rel_.data() + static_cast<size_t>(i) * L + (L - 1 - i);  // Srel[i][j] = rel[i][L-1-i+j]
+        const float* rel =
+            rel_.data() + static_cast<size_t>(i) * L + (L - 1 - i);  // Srel[i][j] = rel[i][L-1-i+j]
         for (int j = 0; j <= i; ++j) row[j] += rel[j];
         softmax(row, i + 1, inv_sqrt_dh);       // the step's softmax over keys 0..i
         std::fill(row + i + 1, row + L, 0.0f);  // causal mask
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, scores_.data(), L, v_.data() + h * dh,
-                  d, 0.0f, att_.data() + h * dh, d);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, scores_.data(), L,
+                  v_.data() + h * dh, d, 0.0f, att_.data() + h * dh, d);
     }
     // The cache takes each head's keys and values as [head][position][d_head].
     for (int kv = 0; kv < 2; ++kv) {
       const float* src = kv == 0 ? k_.data() : v_.data();
       for (int h = 0; h < H; ++h)
         for (int p = 0; p < L; ++p)
-          std::memcpy(heads_.data() + (static_cast<size_t>(h) * L + p) * dh, src + static_cast<size_t>(p) * d + h * dh,
-                      sizeof(float) * dh);
+          std::memcpy(heads_.data() + (static_cast<size_t>(h) * L + p) * dh,
+                      src + static_cast<size_t>(p) * d + h * dh, sizeof(float) * dh);
       cache.assign(l, kv == 1, heads_.data(), L);
     }
     linear_rows(att_.data(), L, d, W.wo, W.bo, d, proj_.data());
     for (size_t i = 0; i < Ld; ++i) proj_[i] += x_[i];
-    for (int p = 0; p < L; ++p) layer_norm(proj_.data() + static_cast<size_t>(p) * d, W.ln1_g.data(), W.ln1_b.data(), d);
+    for (int p = 0; p < L; ++p)
+      layer_norm(proj_.data() + static_cast<size_t>(p) * d, W.ln1_g.data(), W.ln1_b.data(), d);
     linear_rows(proj_.data(), L, d, W.ff1_w, W.ff1_b, s.d_ff, ff_.data());
     for (float& f : ff_) f = std::max(0.0f, f);
     linear_rows(ff_.data(), L, s.d_ff, W.ff2_w, W.ff2_b, d, x_.data());
     for (size_t i = 0; i < Ld; ++i) x_[i] += proj_[i];
-    for (int p = 0; p < L; ++p) layer_norm(x_.data() + static_cast<size_t>(p) * d, W.ln2_g.data(), W.ln2_b.data(), d);
+    for (int p = 0; p < L; ++p)
+      layer_norm(x_.data() + static_cast<size_t>(p) * d, W.ln2_g.data(), W.ln2_b.data(), d);
   }
   cache.set_length(L);
-  matvec(w_.out_w.data(), x_.data() + static_cast<size_t>(L - 1) * d, w_.out_b.data(), logits, s.vocab_size, d);
+  matvec(w_.out_w.data(), x_.data() + static_cast<size_t>(L - 1) * d, w_.out_b.data(), logits, s.vocab_size,
+         d);
 }
 
 }  // namespace emsync::music

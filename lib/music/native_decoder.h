@@ -44,13 +44,13 @@ struct DecoderWeights {
     std::vector<float> null;    // [1][d]
   };
   GeneratorConfig shape;  // context counts the condition positions (= the relative table's size)
-  std::array<Condition, 2> conditions;     // valence, arousal
-  std::vector<float> embedding;            // [vocab][d]
-  std::vector<float> position;             // [context][d/2]
-  std::vector<float> bnd_w1, bnd_b1;       // boundary MLP: [d/4][1], [d/4]
-  std::vector<float> bnd_w2, bnd_b2;       // [d/2][d/4], [d/2]
+  std::array<Condition, 2> conditions;  // valence, arousal
+  std::vector<float> embedding;         // [vocab][d]
+  std::vector<float> position;          // [context][d/2]
+  std::vector<float> bnd_w1, bnd_b1;    // boundary MLP: [d/4][1], [d/4]
+  std::vector<float> bnd_w2, bnd_b2;    // [d/2][d/4], [d/2]
   std::vector<Layer> layers;
-  std::vector<float> out_w, out_b;         // [vocab][d], [vocab]
+  std::vector<float> out_w, out_b;  // [vocab][d], [vocab]
 
   // The step's big matrices again in IEEE half precision (binary16), made by prepare_half(). The step reads
   // every weight once per token and is bound by that memory traffic, so reading half the bytes takes about

@@ -74,17 +74,25 @@ int Performer::velocity(const NoteContext& n, const TempoMap& map, double last_b
   }
   if (n.channel == midi::kDrumChannel) {
     const int k = n.pitch;
-    if (k == 35 || k == 36 || k == 38 || k == 40) v += o.kick_snare;
-    else if (k == 49 || k == 52 || k == 55 || k == 57) v += o.crash;
-    else if (k == 42 || k == 44 || k == 46 || k == 51 || k == 53 || k == 59) v += o.cymbal;
-    else v += o.drums;
+    if (k == 35 || k == 36 || k == 38 || k == 40)
+      v += o.kick_snare;
+    else if (k == 49 || k == 52 || k == 55 || k == 57)
+      v += o.crash;
+    else if (k == 42 || k == 44 || k == 46 || k == 51 || k == 53 || k == 59)
+      v += o.cymbal;
+    else
+      v += o.drums;
   } else {
     using midi::Instrument;
     using midi::output_channel;
-    if (n.channel == output_channel(Instrument::Bass)) v += o.bass;
-    else if (n.channel == output_channel(Instrument::Guitar)) v += o.guitar;
-    else if (n.channel == output_channel(Instrument::Piano)) v += o.piano;
-    else if (n.channel == output_channel(Instrument::Strings)) v += o.strings;
+    if (n.channel == output_channel(Instrument::Bass))
+      v += o.bass;
+    else if (n.channel == output_channel(Instrument::Guitar))
+      v += o.guitar;
+    else if (n.channel == output_channel(Instrument::Piano))
+      v += o.piano;
+    else if (n.channel == output_channel(Instrument::Strings))
+      v += o.strings;
     if (n.top_voice) v += o.top_voice;
   }
   if (o.humanise > 0.0) v += o.humanise * gaussian();

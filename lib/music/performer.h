@@ -55,9 +55,9 @@ struct NoteContext {
   double time = 0.0;
   int channel = 0;  // the decoder's channels: BASS 0, GUITAR 2, PIANO 3, STRINGS 4, DRUMS 9
   int pitch = 60;
-  float arousal = 0.0f;             // NaN = unknown (0)
-  double seconds_to_cut = 1e9;      // to the next kept cut at or after the note
-  bool cut_chord = false;           // a note of the forced chord at a kept cut
+  float arousal = 0.0f;         // NaN = unknown (0)
+  double seconds_to_cut = 1e9;  // to the next kept cut at or after the note
+  bool cut_chord = false;       // a note of the forced chord at a kept cut
   bool top_voice = false;
 };
 

@@ -11,7 +11,9 @@ namespace emsync::music {
 
 namespace vocab = emsync::midi;
 
-Sampler::Sampler(const SamplerOptions& options, uint64_t seed) : options_(options) { reset(seed); }
+Sampler::Sampler(const SamplerOptions& options, uint64_t seed) : options_(options) {
+  reset(seed);
+}
 
 void Sampler::reset(uint64_t seed) {
   rng_.seed(seed);
@@ -25,8 +27,7 @@ double Sampler::uniform01() {
   return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0);
 }
 
-int Sampler::sample(const float* logits, int vocab_size, const std::vector<float>& bias,
-                    int previous_token) {
+int Sampler::sample(const float* logits, int vocab_size, const std::vector<float>& bias, int previous_token) {
   const float neg_inf = -std::numeric_limits<float>::infinity();
   scratch_.resize(vocab_size);
   for (int i = 0; i < vocab_size; ++i) {
@@ -35,7 +36,8 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
     if (!bias.empty()) x += bias[i];
     scratch_[i] = x;
   }
-  for (int special : {vocab::kPadToken, vocab::kStartToken, vocab::kLessInstrumentsToken, vocab::kMoreInstrumentsToken}) {
+  for (int special :
+       {vocab::kPadToken, vocab::kStartToken, vocab::kLessInstrumentsToken, vocab::kMoreInstrumentsToken}) {
     if (special < vocab_size) scratch_[special] = neg_inf;
   }
 
@@ -47,11 +49,12 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
     else
       repeat_count_ /= 2;
   }
-  float temperature = static_cast<float>(vocab::is_time_shift(previous_token) ? options_.temperature_after_time_shift
-                                                                              : options_.temperature_otherwise);
+  float temperature =
+      static_cast<float>(vocab::is_time_shift(previous_token) ? options_.temperature_after_time_shift
+                                                              : options_.temperature_otherwise);
   const double top_p = static_cast<float>(options_.top_p);
-  float penalty = options_.repetition_coefficient *
-                  std::log((static_cast<float>(repeat_count_) + 1.0f) / 4.0f);
+  float penalty =
+      options_.repetition_coefficient * std::log((static_cast<float>(repeat_count_) + 1.0f) / 4.0f);
   temperature *= 1.0f + std::max(0.0f, penalty);
   if (temperature <= 0.0f) temperature = 1e-6f;
 
@@ -107,7 +110,8 @@ int Sampler::sample(const float* logits, int vocab_size, const std::vector<float
   }
   classes_.push_back(static_cast<float>(shift_mass));
   class_token_.push_back(-1);
-  const int pick = draw_nucleus(classes_.data(), static_cast<int>(classes_.size()), total, top_p, &last_nucleus_size_);
+  const int pick =
+      draw_nucleus(classes_.data(), static_cast<int>(classes_.size()), total, top_p, &last_nucleus_size_);
   have_previous_nucleus_ = true;
   if (class_token_[pick] >= 0) return class_token_[pick];
   const int first = vocab::kFirstTimeShiftToken;
@@ -122,7 +126,9 @@ int Sampler::draw_nucleus(const float* weights, int n, double total, double top_
   // others in the full order, so when their mass already exceeds top_p (with a margin for rounding) the
   // crossing token is among them and ranking just them gives the same nucleus as ranking the vocabulary.
   // The top token's weight is exp(0) = 1; most steps need a few dozen candidates instead of ~1000.
-  auto by_probability = [&](int a, int b) { return weights[a] != weights[b] ? weights[a] > weights[b] : a < b; };
+  auto by_probability = [&](int a, int b) {
+    return weights[a] != weights[b] ? weights[a] > weights[b] : a < b;
+  };
   bool ranked = false;
   for (float cutoff : {1.0f / 64.0f, 1.0f / 4096.0f}) {
     order_.clear();

@@ -15,7 +15,9 @@ constexpr double kEps = 1e-6;
 // Sub-units of a beat that hold both 16ths (every 3) and 8th triplets (every 4).
 constexpr int kUnits = 12;
 
-int64_t tick_of(double seconds) { return static_cast<int64_t>(std::llround(seconds / kTick)); }
+int64_t tick_of(double seconds) {
+  return static_cast<int64_t>(std::llround(seconds / kTick));
+}
 
 GridLevel unit_level(int unit, bool bar_start) {
   if (unit % kUnits == 0) return bar_start ? GridLevel::Downbeat : GridLevel::Beat;
@@ -146,7 +148,9 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
   const TempoOptions& o = options_;
   double lo = std::max(preferred / o.band, 60.0 / o.max_bpm);
   double hi = std::min(preferred * o.band, 60.0 / o.min_bpm);
-  auto within = [&](double p, double q) { return q <= 0.0 || std::fabs(p / q - 1.0) <= o.max_bar_change + 1e-9; };
+  auto within = [&](double p, double q) {
+    return q <= 0.0 || std::fabs(p / q - 1.0) <= o.max_bar_change + 1e-9;
+  };
 
   // The bar under the cursor is being played: keep it (and all before), re-plan the rest.
   map_.truncate_after(cursor);

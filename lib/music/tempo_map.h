@@ -19,7 +19,15 @@ namespace emsync::music {
 
 // Grid levels of a tick, strongest first. PreGrid: the tick just before a grid point (a release before a
 // re-attack); Off: none of these.
-enum class GridLevel { Downbeat = 0, Beat = 1, Eighth = 2, Sixteenth = 3, Triplet = 4, PreGrid = 5, Off = -1 };
+enum class GridLevel {
+  Downbeat = 0,
+  Beat = 1,
+  Eighth = 2,
+  Sixteenth = 3,
+  Triplet = 4,
+  PreGrid = 5,
+  Off = -1
+};
 
 struct TempoOptions {
   int beats_per_bar = 4;
@@ -41,18 +49,18 @@ struct TempoOptions {
 };
 
 struct Bar {
-  double start = 0.0;   // seconds
-  double beat = 0.5;    // beat period, seconds
-  int beats = 4;        // beats_per_bar, or fewer before a cut
-  bool cut = false;     // a kept cut lands on this bar line
+  double start = 0.0;  // seconds
+  double beat = 0.5;   // beat period, seconds
+  int beats = 4;       // beats_per_bar, or fewer before a cut
+  bool cut = false;    // a kept cut lands on this bar line
   double end() const { return start + beat * beats; }
 };
 
 // Where a time falls on the grid.
 struct GridPosition {
-  long bar = -1;          // index into bars(); -1 before the map / past its end
-  int beat = 0;           // beat within the bar, 0 = downbeat
-  double phase = 0.0;     // position inside the beat, [0, 1)
+  long bar = -1;       // index into bars(); -1 before the map / past its end
+  int beat = 0;        // beat within the bar, 0 = downbeat
+  double phase = 0.0;  // position inside the beat, [0, 1)
   double beat_seconds = 0.0;
 };
 

@@ -34,8 +34,8 @@ class Model final : public TorchScriptModel {
     c10::IValue value;
   };
 
-  std::unique_ptr<Cache> prefill(const std::vector<int>& tokens, const std::vector<float>& boundaries, float valence,
-                                 float arousal, std::vector<float>& logits) const override {
+  std::unique_ptr<Cache> prefill(const std::vector<int>& tokens, const std::vector<float>& boundaries,
+                                 float valence, float arousal, std::vector<float>& logits) const override {
     c10::InferenceMode guard;
     const int64_t n = static_cast<int64_t>(tokens.size());
     at::Tensor t = torch::empty({1, n}, torch::kLong);
@@ -53,7 +53,8 @@ class Model final : public TorchScriptModel {
     return cache;
   }
 
-  void step(int token, float boundary, std::unique_ptr<Cache>& cache, std::vector<float>& logits) const override {
+  void step(int token, float boundary, std::unique_ptr<Cache>& cache,
+            std::vector<float>& logits) const override {
     c10::InferenceMode guard;
     auto& c = static_cast<TorchCache&>(*cache);
     at::Tensor t = torch::full({1, 1}, static_cast<int64_t>(token), torch::kLong);
@@ -68,7 +69,8 @@ class Model final : public TorchScriptModel {
   mutable torch::jit::Module module_;
 };
 
-std::shared_ptr<const TorchScriptModel> load(const std::string& path, std::unique_ptr<DecoderWeights>& weights,
+std::shared_ptr<const TorchScriptModel> load(const std::string& path,
+                                             std::unique_ptr<DecoderWeights>& weights,
                                              const GeneratorConfig& config) {
   torch::jit::Module module;
   try {
@@ -89,8 +91,8 @@ std::shared_ptr<const TorchScriptModel> load(const std::string& path, std::uniqu
     std::map<std::string, at::Tensor> params;
     for (const auto& p : module.named_parameters(/*recurse=*/true)) params[p.name] = p.value;
     try {
-      weights = std::make_unique<DecoderWeights>(DecoderWeights::from_parameters(
-          config, [&](const std::string& name, std::vector<float>& out) {
+      weights = std::make_unique<DecoderWeights>(
+          DecoderWeights::from_parameters(config, [&](const std::string& name, std::vector<float>& out) {
             auto it = params.find(name);
             if (it == params.end()) throw std::invalid_argument("generator weights: no parameter " + name);
             at::Tensor t = it->second.detach().to(at::kFloat).contiguous();
@@ -103,12 +105,16 @@ std::shared_ptr<const TorchScriptModel> load(const std::string& path, std::uniqu
   return std::make_shared<Model>(std::move(module));
 }
 
-void set_threads(int threads) { at::set_num_threads(threads); }
+void set_threads(int threads) {
+  at::set_num_threads(threads);
+}
 
 const TorchScriptSupport kSupport{load, set_threads};
 
 }  // namespace
 
-void enable_torchscript() { install_torchscript_support(&kSupport); }
+void enable_torchscript() {
+  install_torchscript_support(&kSupport);
+}
 
 }  // namespace emsync::music

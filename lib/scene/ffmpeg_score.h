@@ -22,13 +22,13 @@ class FfmpegSceneScore {
  public:
   // Score of @frame against the previous frame given to this object (0 for the first one, or after a
   // change of size or layout, as FFmpeg does).
-  double next (const FrameView &frame);
-  void reset ();
+  double next(const FrameView& frame);
+  void reset();
 
  private:
   std::vector<std::uint8_t> previous_[3];
-  int previous_row_bytes_[3] = { 0, 0, 0 };
-  int previous_rows_[3] = { 0, 0, 0 };
+  int previous_row_bytes_[3] = {0, 0, 0};
+  int previous_rows_[3] = {0, 0, 0};
   int previous_planes_ = 0;
   bool have_previous_ = false;
   double previous_mafd_ = 0.0;

@@ -10,22 +10,22 @@ namespace emsync {
 namespace scene {
 
 enum class PixelLayout {
-  kGray,            // one 8-bit plane (GRAY8)
-  kYuvPlanar,       // Y, U, V planes (I420, YV12, Y42B, Y444, ...); chroma subsampled by the shifts
-  kYuvSemiPlanar,   // Y plane + one interleaved UV (or VU) plane (NV12, NV21, NV16, NV24)
-  kPackedRgb,       // one plane of 3 or 4 bytes per pixel (RGB, BGR, RGBx, xRGB, RGBA, ...)
+  kGray,           // one 8-bit plane (GRAY8)
+  kYuvPlanar,      // Y, U, V planes (I420, YV12, Y42B, Y444, ...); chroma subsampled by the shifts
+  kYuvSemiPlanar,  // Y plane + one interleaved UV (or VU) plane (NV12, NV21, NV16, NV24)
+  kPackedRgb,      // one plane of 3 or 4 bytes per pixel (RGB, BGR, RGBx, xRGB, RGBA, ...)
 };
 
 struct PlaneView {
-  const std::uint8_t *data = nullptr;
-  int stride = 0;         // bytes from one row to the next (may exceed the row's payload)
-  int width = 0;          // pixels in one row of this plane
-  int height = 0;         // rows
+  const std::uint8_t* data = nullptr;
+  int stride = 0;  // bytes from one row to the next (may exceed the row's payload)
+  int width = 0;   // pixels in one row of this plane
+  int height = 0;  // rows
 };
 
 struct FrameView {
   PixelLayout layout = PixelLayout::kGray;
-  int width = 0;          // luma (picture) size in pixels
+  int width = 0;  // luma (picture) size in pixels
   int height = 0;
   int n_planes = 0;
   PlaneView planes[3];
@@ -41,8 +41,7 @@ struct FrameView {
   int b_offset = 2;
 
   // Number of payload bytes in one row of plane @p (what FFmpeg calls the plane's line size).
-  int row_bytes (int p) const
-  {
+  int row_bytes(int p) const {
     switch (layout) {
       case PixelLayout::kPackedRgb:
         return planes[p].width * bytes_per_pixel;

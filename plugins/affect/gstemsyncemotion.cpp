@@ -101,7 +101,8 @@ enum {
 /* Messages are spaced by at least this much stream time, whatever the interval. */
 #define MIN_MESSAGE_SPACING (250 * GST_MSECOND)
 
-#define VIDEO_FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, Y41B, YUY2, UYVY, YVYU, AYUV, GRAY8, " \
+#define VIDEO_FORMATS                                                                                        \
+  "{ I420, YV12, NV12, NV21, Y42B, Y444, Y41B, YUY2, UYVY, YVYU, AYUV, GRAY8, "                              \
   "RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR }"
 
 /* What the properties set (read under the object lock). */
@@ -139,7 +140,9 @@ struct State {
   double announced_valence = 0, announced_arousal = 0;
   std::vector<HeldFrame> held;
 
-  void reset_stream () {
+  void
+  reset_stream ()
+  {
     if (estimator)
       estimator->reset ();
     frames = 0;
@@ -149,7 +152,10 @@ struct State {
       gst_buffer_unref (h.buffer);
     held.clear ();
   }
-  ~State () { reset_stream (); }
+  ~State ()
+  {
+    reset_stream ();
+  }
 };
 
 struct _GstEmsyncEmotion {
@@ -167,9 +173,10 @@ gst_emsync_emotion_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_EMSYNC_EMOTION_MODE_FOLLOW, "Follow the video over time (smoothed)", "follow"},
-    {GST_EMSYNC_EMOTION_MODE_GLOBAL, "One value for the whole stream (buffers the stream until EOS)", "global"},
-    {0, NULL, NULL},
+    { GST_EMSYNC_EMOTION_MODE_FOLLOW, "Follow the video over time (smoothed)", "follow" },
+    { GST_EMSYNC_EMOTION_MODE_GLOBAL, "One value for the whole stream (buffers the stream until EOS)",
+        "global" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstEmsyncEmotionMode", values);
@@ -178,14 +185,14 @@ gst_emsync_emotion_mode_get_type (void)
   return type;
 }
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
 
 /* Describes a mapped frame to the engine by component: no copy. */
 static gboolean
-frame_view_from_video_frame (const GstVideoFrame * frame, eemo::FrameView & view)
+frame_view_from_video_frame (const GstVideoFrame *frame, eemo::FrameView &view)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   view = eemo::FrameView ();
@@ -220,7 +227,7 @@ frame_view_from_video_frame (const GstVideoFrame * frame, eemo::FrameView & view
 }
 
 static Settings
-read_settings (GstEmsyncEmotion * self)
+read_settings (GstEmsyncEmotion *self)
 {
   GST_OBJECT_LOCK (self);
   Settings s = self->settings;
@@ -229,13 +236,13 @@ read_settings (GstEmsyncEmotion * self)
 }
 
 static GstClockTime
-stream_time_of (GstEmsyncEmotion * self, GstClockTime pts)
+stream_time_of (GstEmsyncEmotion *self, GstClockTime pts)
 {
   return gst_segment_to_stream_time (&GST_BASE_TRANSFORM (self)->segment, GST_FORMAT_TIME, pts);
 }
 
 static void
-post_emotion_message (GstEmsyncEmotion * self, GstClockTime pts, double valence, double arousal,
+post_emotion_message (GstEmsyncEmotion *self, GstClockTime pts, double valence, double arousal,
     double confidence, guint faces, const char *expression)
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
@@ -252,22 +259,23 @@ post_emotion_message (GstEmsyncEmotion * self, GstClockTime pts, double valence,
 }
 
 static void
-push_emotion_event (GstEmsyncEmotion * self, GstClockTime pts, double valence, double arousal,
-    double confidence)
+push_emotion_event (
+    GstEmsyncEmotion *self, GstClockTime pts, double valence, double arousal, double confidence)
 {
   EmsyncEmotion e;
   e.timestamp = pts;
   e.valence = valence;
   e.arousal = arousal;
   e.confidence = confidence;
-  GST_DEBUG_OBJECT (self, "emotion event at %" GST_TIME_FORMAT ": valence %.3f arousal %.3f (confidence %.2f)",
+  GST_DEBUG_OBJECT (self,
+      "emotion event at %" GST_TIME_FORMAT ": valence %.3f arousal %.3f (confidence %.2f)",
       GST_TIME_ARGS (pts), valence, arousal, confidence);
   gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), emsync_emotion_event_new (&e));
 }
 
 /* Global mode: the whole-stream value goes out first (event, message), then every held frame with it. */
 static GstFlowReturn
-drain_global (GstEmsyncEmotion * self)
+drain_global (GstEmsyncEmotion *self)
 {
   State *st = self->state;
   if (st->held.empty ())
@@ -276,8 +284,10 @@ drain_global (GstEmsyncEmotion * self)
   eemo::Estimate whole = st->estimator->whole_stream ();
   GstClockTime first = st->first_pts, last = st->last_pts;
   GST_INFO_OBJECT (self, "whole stream (%zu analyses): valence %.3f arousal %.3f confidence %.2f",
-      st->estimator->analyses (), whole.valence_arousal.valence, whole.valence_arousal.arousal, whole.confidence);
-  push_emotion_event (self, first, whole.valence_arousal.valence, whole.valence_arousal.arousal, whole.confidence);
+      st->estimator->analyses (), whole.valence_arousal.valence, whole.valence_arousal.arousal,
+      whole.confidence);
+  push_emotion_event (
+      self, first, whole.valence_arousal.valence, whole.valence_arousal.arousal, whole.confidence);
   if (s.post_messages)
     post_emotion_message (self, first, whole.valence_arousal.valence, whole.valence_arousal.arousal,
         whole.confidence, 0, "none");
@@ -299,7 +309,7 @@ drain_global (GstEmsyncEmotion * self)
 
 /* Analysis of one mapped frame; @buf is the (metadata-)writable buffer the meta goes on. */
 static GstFlowReturn
-process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
+process_frame (GstEmsyncEmotion *self, GstBuffer *buf, GstVideoFrame *frame)
 {
   State *st = self->state;
   if (!st->estimator) {
@@ -309,15 +319,16 @@ process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
   Settings s = read_settings (self);
   eemo::FrameView view;
   if (!frame_view_from_video_frame (frame, view)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL), ("unsupported video format %s",
-            GST_VIDEO_INFO_NAME (&frame->info)));
+    GST_ELEMENT_ERROR (
+        self, STREAM, FORMAT, (NULL), ("unsupported video format %s", GST_VIDEO_INFO_NAME (&frame->info)));
     return GST_FLOW_NOT_NEGOTIATED;
   }
   GstClockTime pts = GST_BUFFER_PTS (buf);
   if (!GST_CLOCK_TIME_IS_VALID (pts)) {
     /* No timestamps: count frames at the negotiated rate (30 fps when unknown). */
     gint n = GST_VIDEO_INFO_FPS_N (&frame->info), d = GST_VIDEO_INFO_FPS_D (&frame->info);
-    pts = (n > 0 && d > 0) ? gst_util_uint64_scale (st->frames, d * GST_SECOND, n) : st->frames * GST_SECOND / 30;
+    pts = (n > 0 && d > 0) ? gst_util_uint64_scale (st->frames, d * GST_SECOND, n)
+                           : st->frames * GST_SECOND / 30;
   }
   st->frames++;
   if (!GST_CLOCK_TIME_IS_VALID (st->first_pts))
@@ -326,25 +337,27 @@ process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
   const double t = (double) pts / GST_SECOND;
 
   try {
-    if (EmsyncSceneCutMeta * cut = emsync_buffer_get_scene_cut_meta (buf)) {
+    if (EmsyncSceneCutMeta *cut = emsync_buffer_get_scene_cut_meta (buf)) {
       (void) cut;
       st->estimator->note_cut (t);
     }
     st->estimator->observe_frame (view, t);
 
-    gboolean analyse = !GST_CLOCK_TIME_IS_VALID (st->last_analysis_pts) || pts < st->last_analysis_pts ||
-        pts - st->last_analysis_pts >= s.interval;
+    gboolean analyse = !GST_CLOCK_TIME_IS_VALID (st->last_analysis_pts) || pts < st->last_analysis_pts
+        || pts - st->last_analysis_pts >= s.interval;
     eemo::Estimate est;
     if (analyse) {
       st->estimator->set_smoothing (s.smoothing);
       st->estimator->set_face_interval ((double) s.face_interval / GST_SECOND);
       est = st->estimator->analyse (view, t);
       st->last_analysis_pts = pts;
-      GST_LOG_OBJECT (self, "analysed %" GST_TIME_FORMAT ": %zu faces, brightness %.2f saturation %.2f "
-          "motion %.3f shot %.1fs -> valence %.3f arousal %.3f (confidence %.2f)", GST_TIME_ARGS (pts),
-          est.faces.size (), est.scene_inputs.colour.brightness, est.scene_inputs.colour.saturation,
-          est.scene_inputs.motion_activity, est.scene_inputs.mean_shot_length_s,
-          est.valence_arousal.valence, est.valence_arousal.arousal, est.confidence);
+      GST_LOG_OBJECT (self,
+          "analysed %" GST_TIME_FORMAT ": %zu faces, brightness %.2f saturation %.2f "
+          "motion %.3f shot %.1fs -> valence %.3f arousal %.3f (confidence %.2f)",
+          GST_TIME_ARGS (pts), est.faces.size (), est.scene_inputs.colour.brightness,
+          est.scene_inputs.colour.saturation, est.scene_inputs.motion_activity,
+          est.scene_inputs.mean_shot_length_s, est.valence_arousal.valence, est.valence_arousal.arousal,
+          est.confidence);
       if (gst_debug_category_get_threshold (GST_CAT_DEFAULT) >= GST_LEVEL_TRACE) {
         GString *f = g_string_new (NULL);
         for (float x : est.features)
@@ -357,7 +370,7 @@ process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
     if (st->mode == GST_EMSYNC_EMOTION_MODE_GLOBAL) {
       /* A deep copy: holding the decoder's own buffers until EOS would empty a bounded buffer pool and stall
        * the decoder. */
-      st->held.push_back ({gst_buffer_copy_deep (buf), analyse});
+      st->held.push_back ({ gst_buffer_copy_deep (buf), analyse });
       return GST_BASE_TRANSFORM_FLOW_DROPPED;
     }
 
@@ -369,17 +382,20 @@ process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
     emsync_buffer_add_emotion_meta (buf, (gfloat) va.valence, (gfloat) va.arousal, (gfloat) confidence,
         window_start, window_end, analyse);
 
-    if (!st->announced || std::fabs (va.valence - st->announced_valence) > s.step ||
-        std::fabs (va.arousal - st->announced_arousal) > s.step) {
+    if (!st->announced || std::fabs (va.valence - st->announced_valence) > s.step
+        || std::fabs (va.arousal - st->announced_arousal) > s.step) {
       push_emotion_event (self, pts, va.valence, va.arousal, confidence);
       st->announced = TRUE;
       st->announced_valence = va.valence;
       st->announced_arousal = va.arousal;
     }
-    if (analyse && s.post_messages && (!GST_CLOCK_TIME_IS_VALID (st->last_message_time) ||
-            pts < st->last_message_time || pts - st->last_message_time >= MIN_MESSAGE_SPACING)) {
-      const char *expression = est.faces.empty () ? "none" : eemo::expression_name (est.faces[0].top_expression ());
-      post_emotion_message (self, pts, va.valence, va.arousal, confidence, (guint) est.faces.size (), expression);
+    if (analyse && s.post_messages
+        && (!GST_CLOCK_TIME_IS_VALID (st->last_message_time) || pts < st->last_message_time
+            || pts - st->last_message_time >= MIN_MESSAGE_SPACING)) {
+      const char *expression =
+          est.faces.empty () ? "none" : eemo::expression_name (est.faces[0].top_expression ());
+      post_emotion_message (
+          self, pts, va.valence, va.arousal, confidence, (guint) est.faces.size (), expression);
       st->last_message_time = pts;
     }
   } catch (const std::exception &e) {
@@ -398,7 +414,7 @@ process_frame (GstEmsyncEmotion * self, GstBuffer * buf, GstVideoFrame * frame)
  * writing, which copies every frame whose memory the decoder still shares (reference frames). The buffer
  * itself is already writable here (GstBaseTransform made its metadata writable), so the meta can go on. */
 static GstFlowReturn
-gst_emsync_emotion_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+gst_emsync_emotion_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (trans);
   GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
@@ -407,8 +423,8 @@ gst_emsync_emotion_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_NOT_NEGOTIATED;
   }
   GstVideoFrame frame;
-  if (!gst_video_frame_map (&frame, &filter->in_info, buf,
-          (GstMapFlags) (GST_MAP_READ | GST_VIDEO_FRAME_MAP_FLAG_NO_REF))) {
+  if (!gst_video_frame_map (
+          &frame, &filter->in_info, buf, (GstMapFlags) (GST_MAP_READ | GST_VIDEO_FRAME_MAP_FLAG_NO_REF))) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not read a video frame."),
         ("gst_video_frame_map failed (buffer smaller than the caps say?)"));
     return GST_FLOW_ERROR;
@@ -421,13 +437,13 @@ gst_emsync_emotion_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 /* Never called (transform_ip above replaces GstVideoFilter's); set so that GstVideoFilter configures the
  * element as a writable in-place filter. */
 static GstFlowReturn
-gst_emsync_emotion_transform_frame_ip (GstVideoFilter * filter, GstVideoFrame * frame)
+gst_emsync_emotion_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
 {
   return process_frame (GST_EMSYNC_EMOTION (filter), frame->buffer, frame);
 }
 
 static gboolean
-gst_emsync_emotion_sink_event (GstBaseTransform * trans, GstEvent * event)
+gst_emsync_emotion_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (trans);
   State *st = self->state;
@@ -463,7 +479,7 @@ gst_emsync_emotion_sink_event (GstBaseTransform * trans, GstEvent * event)
 }
 
 static gboolean
-gst_emsync_emotion_start (GstBaseTransform * trans)
+gst_emsync_emotion_start (GstBaseTransform *trans)
 {
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (trans);
   Settings s = read_settings (self);
@@ -475,7 +491,8 @@ gst_emsync_emotion_start (GstBaseTransform * trans)
       std::string source_root = models_dir.substr (0, models_dir.rfind ('/'));
       face_path = eemo::find_face_model (source_root, EMSYNC_MODEL_INSTALL_DIR);
       if (face_path.empty ())
-        GST_WARNING_OBJECT (self, "no face-expression model installed (run scripts/install-deps.sh): "
+        GST_WARNING_OBJECT (self,
+            "no face-expression model installed (run scripts/install-deps.sh): "
             "estimating from the scene only");
     } else if (s.face_model != "none" && !s.face_model.empty ()) {
       face_path = s.face_model;
@@ -483,12 +500,14 @@ gst_emsync_emotion_start (GstBaseTransform * trans)
     if (!face_path.empty ()) {
       std::string cascade = eemo::FaceDetector::default_cascade ();
       if (cascade.empty () && s.face_model == "auto") {
-        GST_WARNING_OBJECT (self, "no OpenCV face cascade (install opencv-data): estimating from the scene only");
+        GST_WARNING_OBJECT (
+            self, "no OpenCV face cascade (install opencv-data): estimating from the scene only");
         face_path.clear ();
       } else {
         st->detector = std::make_shared<eemo::FaceDetector> (cascade);
         st->face_model = eemo::FaceExpressionModel::load_shared (face_path);
-        GST_INFO_OBJECT (self, "face expressions from %s, faces from %s", face_path.c_str (), cascade.c_str ());
+        GST_INFO_OBJECT (
+            self, "face expressions from %s, faces from %s", face_path.c_str (), cascade.c_str ());
       }
     }
     if (!s.model_file.empty ()) {
@@ -497,7 +516,8 @@ gst_emsync_emotion_start (GstBaseTransform * trans)
     }
     eemo::EstimatorConfig config;
     config.smoothing_s = s.smoothing;
-    st->estimator = std::make_unique<eemo::EmotionEstimator> (st->face_model, st->detector, st->fusion, config);
+    st->estimator =
+        std::make_unique<eemo::EmotionEstimator> (st->face_model, st->detector, st->fusion, config);
   } catch (const eemo::ModelError &e) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Could not load an emotion model: %s", e.what ()),
         ("face-model=%s model-file=%s", s.face_model.c_str (), s.model_file.c_str ()));
@@ -515,13 +535,15 @@ gst_emsync_emotion_start (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_emsync_emotion_stop (GstBaseTransform * trans)
+gst_emsync_emotion_stop (GstBaseTransform *trans)
 {
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (trans);
   State *st = self->state;
   if (st->estimator)
-    GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %zu analyses, %zu looks at faces (%zu detections), "
-        "%zu cuts", st->frames, st->estimator->analyses (), st->estimator->face_analyses (),
+    GST_INFO_OBJECT (self,
+        "%" G_GUINT64_FORMAT " frames, %zu analyses, %zu looks at faces (%zu detections), "
+        "%zu cuts",
+        st->frames, st->estimator->analyses (), st->estimator->face_analyses (),
         st->estimator->face_detections (), st->estimator->cuts_seen ());
   st->reset_stream ();
   st->estimator.reset ();
@@ -532,7 +554,7 @@ gst_emsync_emotion_stop (GstBaseTransform * trans)
 }
 
 static void
-gst_emsync_emotion_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
+gst_emsync_emotion_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (object);
   GST_OBJECT_LOCK (self);
@@ -574,7 +596,7 @@ gst_emsync_emotion_set_property (GObject * object, guint prop_id, const GValue *
 }
 
 static void
-gst_emsync_emotion_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+gst_emsync_emotion_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (object);
   GST_OBJECT_LOCK (self);
@@ -612,7 +634,7 @@ gst_emsync_emotion_get_property (GObject * object, guint prop_id, GValue * value
 }
 
 static void
-gst_emsync_emotion_finalize (GObject * object)
+gst_emsync_emotion_finalize (GObject *object)
 {
   GstEmsyncEmotion *self = GST_EMSYNC_EMOTION (object);
   delete self->state;
@@ -621,7 +643,7 @@ gst_emsync_emotion_finalize (GObject * object)
 }
 
 static void
-gst_emsync_emotion_init (GstEmsyncEmotion * self)
+gst_emsync_emotion_init (GstEmsyncEmotion *self)
 {
   new (&self->settings) Settings ();
   self->state = new State ();
@@ -629,7 +651,7 @@ gst_emsync_emotion_init (GstEmsyncEmotion * self)
 }
 
 static void
-gst_emsync_emotion_class_init (GstEmsyncEmotionClass * klass)
+gst_emsync_emotion_class_init (GstEmsyncEmotionClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -642,12 +664,13 @@ gst_emsync_emotion_class_init (GstEmsyncEmotionClass * klass)
   g_object_class_install_property (gobject_class, PROP_INTERVAL,
       g_param_spec_uint64 ("interval", "Analysis interval",
           "Stream time between two analysed frames in nanoseconds (0: every frame); frames in between carry "
-          "the held value", 0, G_MAXUINT64, DEFAULT_INTERVAL,
+          "the held value",
+          0, G_MAXUINT64, DEFAULT_INTERVAL,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_SMOOTHING,
       g_param_spec_double ("smoothing", "Smoothing",
-          "Time constant in seconds of the exponential smoothing of valence and arousal (0: none)",
-          0.0, 3600.0, DEFAULT_SMOOTHING,
+          "Time constant in seconds of the exponential smoothing of valence and arousal (0: none)", 0.0,
+          3600.0, DEFAULT_SMOOTHING,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
@@ -663,25 +686,30 @@ gst_emsync_emotion_class_init (GstEmsyncEmotionClass * klass)
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post emsync-emotion element messages (timestamp in stream time, valence, arousal, confidence), "
-          "at most 4 per second", DEFAULT_POST_MESSAGES,
+          "at most 4 per second",
+          DEFAULT_POST_MESSAGES,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_MODEL_FILE,
       g_param_spec_string ("model-file", "Fusion model",
           "Optional TorchScript fusion model (16 features in, 6 Ekman scores or valence/arousal out; "
-          "see lib/emotion/fusion.h); unset: the built-in fusion", DEFAULT_MODEL_FILE,
+          "see lib/emotion/fusion.h); unset: the built-in fusion",
+          DEFAULT_MODEL_FILE,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_FACE_MODEL,
       g_param_spec_string ("face-model", "Face expression model",
           "Path of the TF.js expression model (emotion.json of @vladmandic/human), 'auto' to find the "
-          "installed one (scene only when none is installed) or 'none' to skip faces", DEFAULT_FACE_MODEL,
+          "installed one (scene only when none is installed) or 'none' to skip faces",
+          DEFAULT_FACE_MODEL,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   g_object_class_install_property (gobject_class, PROP_FACE_INTERVAL,
       g_param_spec_uint64 ("face-interval", "Face interval",
-          "Stream time in nanoseconds between two classifications of the faces in view (they are detected anew "
-          "every 3 intervals, every 2 when none is in view, and after a cut); the analyses in between reuse the "
-          "last faces. Faces cost most of the element's CPU time", 0, G_MAXUINT64,
-          DEFAULT_FACE_INTERVAL,
+          "Stream time in nanoseconds between two classifications of the faces in view (they are detected "
+          "anew "
+          "every 3 intervals, every 2 when none is in view, and after a cut); the analyses in between reuse "
+          "the "
+          "last faces. Faces cost most of the element's CPU time",
+          0, G_MAXUINT64, DEFAULT_FACE_INTERVAL,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -693,7 +721,8 @@ gst_emsync_emotion_class_init (GstEmsyncEmotionClass * klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_emsync_emotion_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_emsync_emotion_stop);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_emsync_emotion_sink_event);
-  GST_VIDEO_FILTER_CLASS (klass)->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_emsync_emotion_transform_frame_ip);
+  GST_VIDEO_FILTER_CLASS (klass)->transform_frame_ip =
+      GST_DEBUG_FUNCPTR (gst_emsync_emotion_transform_frame_ip);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_emsync_emotion_transform_ip);
 
   gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_EMOTION_MODE, (GstPluginAPIFlags) 0);

@@ -82,18 +82,18 @@ struct State {
   GstSegment segment;
   bool have_segment = false;
   bool have_origin = false;
-  GstClockTime origin = 0;  /* running time of the first segment's start: file time 0 */
-  double last_time = 0.0;   /* file time (s) of the previous message */
+  GstClockTime origin = 0; /* running time of the first segment's start: file time 0 */
+  double last_time = 0.0;  /* file time (s) of the previous message */
   std::array<std::vector<emidi::TimedMessage>, 16> channel_messages;
   std::vector<emidi::TimedMessage> system_messages; /* sysex */
   guint64 message_count = 0;
-  bool stream_started = false;  /* a stream-start went downstream (survives flushes, like the sticky event) */
+  bool stream_started = false; /* a stream-start went downstream (survives flushes, like the sticky event) */
   bool caps_sent = false;
-  bool prerolled = false;       /* a GAP went downstream so sinks preroll before the file exists */
-  bool finished = false;    /* EOS handled: the file was pushed */
+  bool prerolled = false; /* a GAP went downstream so sinks preroll before the file exists */
+  bool finished = false;  /* EOS handled: the file was pushed */
 };
 
-}  // namespace
+} // namespace
 
 struct _GstEmsyncMidiEnc {
   GstElement parent;
@@ -136,7 +136,8 @@ file_time (GstEmsyncMidiEnc *self, GstClockTime pts)
     return st.last_time;
   GstClockTime running = gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, pts);
   if (!GST_CLOCK_TIME_IS_VALID (running)) {
-    GST_LOG_OBJECT (self, "PTS %" GST_TIME_FORMAT " outside the segment: using the previous time", GST_TIME_ARGS (pts));
+    GST_LOG_OBJECT (
+        self, "PTS %" GST_TIME_FORMAT " outside the segment: using the previous time", GST_TIME_ARGS (pts));
     return st.last_time;
   }
   if (!st.have_origin) {
@@ -183,9 +184,10 @@ collect_messages (GstEmsyncMidiEnc *self, double time, const guint8 *data, gsize
       if (end < size && data[end] == 0xF7) {
         store_message (st, time, data + pos, end - pos + 1);
       } else {
-        GST_WARNING_OBJECT (self, "dropping an unterminated sysex message of %" G_GSIZE_FORMAT " bytes", end - pos);
+        GST_WARNING_OBJECT (
+            self, "dropping an unterminated sysex message of %" G_GSIZE_FORMAT " bytes", end - pos);
         if (end < size && data[end] != 0xF7)
-          end--;  /* resume at the status byte that interrupted it */
+          end--; /* resume at the status byte that interrupted it */
       }
       pos = end + 1;
       continue;
@@ -266,8 +268,8 @@ push_file (GstEmsyncMidiEnc *self)
   options.ticks_per_quarter = ppq;
   options.microseconds_per_quarter = emidi::kDefaultMicrosecondsPerQuarter;
   std::vector<uint8_t> bytes = emidi::write_smf (tracks, options);
-  GST_INFO_OBJECT (self, "writing %" G_GUINT64_FORMAT " messages on %zu tracks: %zu bytes, %.3f s", st.message_count,
-      tracks.size (), bytes.size (), st.last_time);
+  GST_INFO_OBJECT (self, "writing %" G_GUINT64_FORMAT " messages on %zu tracks: %zu bytes, %.3f s",
+      st.message_count, tracks.size (), bytes.size (), st.last_time);
 
   send_caps (self);
   GstSegment segment;
@@ -302,7 +304,7 @@ gst_emsync_midi_enc_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
       st.last_time = std::max (st.last_time, time);
       try {
         collect_messages (self, time, map.data, map.size);
-      } catch (const std::exception &e) {  /* std::bad_alloc on a runaway stream */
+      } catch (const std::exception &e) { /* std::bad_alloc on a runaway stream */
         gst_buffer_unmap (buffer, &map);
         gst_buffer_unref (buffer);
         GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not store the MIDI events"), ("%s", e.what ()));
@@ -337,7 +339,8 @@ gst_emsync_midi_enc_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_copy_segment (event, &segment);
       gst_event_unref (event);
       if (segment.format != GST_FORMAT_TIME) {
-        GST_WARNING_OBJECT (self, "%s segment: times come from buffer PTS only", gst_format_get_name (segment.format));
+        GST_WARNING_OBJECT (
+            self, "%s segment: times come from buffer PTS only", gst_format_get_name (segment.format));
         gst_segment_init (&segment, GST_FORMAT_TIME);
       }
       st.segment = segment;
@@ -416,8 +419,12 @@ gst_emsync_midi_enc_set_property (GObject *object, guint prop_id, const GValue *
   GstEmsyncMidiEnc *self = GST_EMSYNC_MIDI_ENC (object);
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_PPQ: self->settings->ppq = g_value_get_int (value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+    case PROP_PPQ:
+      self->settings->ppq = g_value_get_int (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -428,8 +435,12 @@ gst_emsync_midi_enc_get_property (GObject *object, guint prop_id, GValue *value,
   GstEmsyncMidiEnc *self = GST_EMSYNC_MIDI_ENC (object);
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_PPQ: g_value_set_int (value, self->settings->ppq); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+    case PROP_PPQ:
+      g_value_set_int (value, self->settings->ppq);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -457,7 +468,8 @@ gst_emsync_midi_enc_class_init (GstEmsyncMidiEncClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_PPQ,
       g_param_spec_int ("ppq", "Ticks per quarter note",
-          "Time resolution of the written file in ticks per quarter note; the tempo is fixed at 125 bpm, so the "
+          "Time resolution of the written file in ticks per quarter note; the tempo is fixed at 125 bpm, so "
+          "the "
           "default 480 gives 1 ms ticks (a larger value gives finer timing)",
           MIN_PPQ, MAX_PPQ, DEFAULT_PPQ,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));

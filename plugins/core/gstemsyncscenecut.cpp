@@ -88,7 +88,8 @@ enum {
 #define DEFAULT_POST_MESSAGES TRUE
 #define MAX_LOOKAHEAD_FRAMES 600
 
-#define VIDEO_FORMATS "{ I420, YV12, NV12, NV21, Y42B, Y444, GRAY8, RGB, BGR, RGBx, BGRx, xRGB, xBGR, " \
+#define VIDEO_FORMATS                                                                                        \
+  "{ I420, YV12, NV12, NV21, Y42B, Y444, GRAY8, RGB, BGR, RGBx, BGRx, xRGB, xBGR, "                          \
   "RGBA, BGRA, ARGB, ABGR }"
 
 /* Internal linkage: the elements of one plugin library each have a Settings and a State, and the linker would
@@ -122,10 +123,10 @@ struct State {
   gint64 next_frame = 0;
   guint boundary_index = 0;
   GstClockTime frame_duration = GST_CLOCK_TIME_NONE;
-  std::vector<escene::Boundary> orphans;   /* decided after their frame (and all later ones) left */
+  std::vector<escene::Boundary> orphans; /* decided after their frame (and all later ones) left */
 };
 
-}  // namespace
+} // namespace
 
 struct _GstEmsyncSceneCut {
   GstVideoFilter parent;
@@ -135,22 +136,20 @@ struct _GstEmsyncSceneCut {
 };
 
 G_DEFINE_TYPE_WITH_CODE (GstEmsyncSceneCut, gst_emsync_scenecut, GST_TYPE_VIDEO_FILTER,
-    GST_DEBUG_CATEGORY_INIT (gst_emsync_scenecut_debug, "emsyncscenecut", 0,
-        "emsync scene-cut detector"));
-GST_ELEMENT_REGISTER_DEFINE (emsyncscenecut, "emsyncscenecut", GST_RANK_NONE,
-    GST_TYPE_EMSYNC_SCENECUT);
+    GST_DEBUG_CATEGORY_INIT (gst_emsync_scenecut_debug, "emsyncscenecut", 0, "emsync scene-cut detector"));
+GST_ELEMENT_REGISTER_DEFINE (emsyncscenecut, "emsyncscenecut", GST_RANK_NONE, GST_TYPE_EMSYNC_SCENECUT);
 
 GType
 gst_emsync_scenecut_method_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_EMSYNC_SCENECUT_METHOD_ADAPTIVE,
-        "Adaptive content score with dissolve, fade and flash handling", "adaptive"},
-    {GST_EMSYNC_SCENECUT_METHOD_FFMPEG,
-        "FFmpeg select scene score (EMSYNC's detector), full resolution", "ffmpeg"},
-    {GST_EMSYNC_SCENECUT_METHOD_CONTENT, "Content score against a fixed threshold", "content"},
-    {0, NULL, NULL},
+    { GST_EMSYNC_SCENECUT_METHOD_ADAPTIVE, "Adaptive content score with dissolve, fade and flash handling",
+        "adaptive" },
+    { GST_EMSYNC_SCENECUT_METHOD_FFMPEG, "FFmpeg select scene score (EMSYNC's detector), full resolution",
+        "ffmpeg" },
+    { GST_EMSYNC_SCENECUT_METHOD_CONTENT, "Content score against a fixed threshold", "content" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstEmsyncSceneCutMethod", values);
@@ -159,10 +158,10 @@ gst_emsync_scenecut_method_get_type (void)
   return type;
 }
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
 
 static escene::Method
 to_engine_method (GstEmsyncSceneCutMethod m)
@@ -192,7 +191,7 @@ to_cut_kind (escene::TransitionKind k)
 
 /* Describes a mapped frame to the engine: plane pointers and strides, no copy. */
 static gboolean
-frame_view_from_video_frame (const GstVideoFrame * frame, escene::FrameView & view)
+frame_view_from_video_frame (const GstVideoFrame *frame, escene::FrameView &view)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   view = escene::FrameView ();
@@ -250,7 +249,7 @@ frame_view_from_video_frame (const GstVideoFrame * frame, escene::FrameView & vi
 
 /* Builds a fresh detector from the current settings (called with the stream's frame rate known). */
 static void
-create_detector (GstEmsyncSceneCut * self)
+create_detector (GstEmsyncSceneCut *self)
 {
   escene::DetectorConfig config;
   GST_OBJECT_LOCK (self);
@@ -269,7 +268,7 @@ create_detector (GstEmsyncSceneCut * self)
 }
 
 static gint
-lookahead_frames (GstEmsyncSceneCut * self)
+lookahead_frames (GstEmsyncSceneCut *self)
 {
   GST_OBJECT_LOCK (self);
   gint n = self->settings.lookahead_frames;
@@ -280,7 +279,7 @@ lookahead_frames (GstEmsyncSceneCut * self)
 /* Files each boundary with the held frame it names, or with the oldest held frame when its own frame has
  * already been pushed (too little lookahead). */
 static void
-place_boundaries (GstEmsyncSceneCut * self, const std::vector<escene::Boundary> &boundaries)
+place_boundaries (GstEmsyncSceneCut *self, const std::vector<escene::Boundary> &boundaries)
 {
   State *st = self->state;
   for (const escene::Boundary &b : boundaries) {
@@ -297,8 +296,10 @@ place_boundaries (GstEmsyncSceneCut * self, const std::vector<escene::Boundary> 
       }
     }
     if (!target && oldest && oldest->frame > b.frame) {
-      GST_DEBUG_OBJECT (self, "boundary at frame %" G_GINT64_FORMAT " decided late; it travels with "
-          "frame %" G_GINT64_FORMAT " (raise lookahead-frames to avoid this)", b.frame, oldest->frame);
+      GST_DEBUG_OBJECT (self,
+          "boundary at frame %" G_GINT64_FORMAT " decided late; it travels with "
+          "frame %" G_GINT64_FORMAT " (raise lookahead-frames to avoid this)",
+          b.frame, oldest->frame);
       target = oldest;
     }
     if (target)
@@ -310,7 +311,7 @@ place_boundaries (GstEmsyncSceneCut * self, const std::vector<escene::Boundary> 
 
 /* Meta, event and message for one boundary; @buffer is writable or NULL (frame already gone). */
 static void
-announce_boundary (GstEmsyncSceneCut * self, GstBuffer * buffer, const escene::Boundary & b)
+announce_boundary (GstEmsyncSceneCut *self, GstBuffer *buffer, const escene::Boundary &b)
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
   State *st = self->state;
@@ -327,23 +328,22 @@ announce_boundary (GstEmsyncSceneCut * self, GstBuffer * buffer, const escene::B
         b.first_pts >= 0 ? (GstClockTime) b.first_pts : cut.timestamp,
         b.last_pts >= 0 ? (GstClockTime) b.last_pts : cut.timestamp);
   }
-  GST_INFO_OBJECT (self, "boundary #%u (%s) at frame %" G_GINT64_FORMAT " pts %" GST_TIME_FORMAT
-      " score %.3f", cut.index, escene::kind_name (b.kind), b.frame, GST_TIME_ARGS (cut.timestamp),
-      b.score);
+  GST_INFO_OBJECT (self,
+      "boundary #%u (%s) at frame %" G_GINT64_FORMAT " pts %" GST_TIME_FORMAT " score %.3f", cut.index,
+      escene::kind_name (b.kind), b.frame, GST_TIME_ARGS (cut.timestamp), b.score);
   gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (trans), emsync_scene_cut_event_new (&cut));
 
   GST_OBJECT_LOCK (self);
   gboolean post = self->settings.post_messages;
   GST_OBJECT_UNLOCK (self);
   if (post)
-    gst_element_post_message (GST_ELEMENT (self),
-        emsync_scene_cut_message_new (GST_OBJECT (self), &cut));
+    gst_element_post_message (GST_ELEMENT (self), emsync_scene_cut_message_new (GST_OBJECT (self), &cut));
   self->cuts_detected++;
 }
 
 /* Takes the oldest held frame out (pushing the events queued before it) and decorates it. */
 static GstBuffer *
-release_oldest (GstEmsyncSceneCut * self)
+release_oldest (GstEmsyncSceneCut *self)
 {
   State *st = self->state;
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
@@ -357,7 +357,7 @@ release_oldest (GstEmsyncSceneCut * self)
     st->held_buffers--;
     GstBuffer *buffer = item.buffer;
     if (!item.boundaries.empty ()) {
-      buffer = gst_buffer_make_writable (buffer);   /* shares the memory: no pixel copy */
+      buffer = gst_buffer_make_writable (buffer); /* shares the memory: no pixel copy */
       for (const escene::Boundary &b : item.boundaries)
         announce_boundary (self, buffer, b);
     }
@@ -369,7 +369,7 @@ release_oldest (GstEmsyncSceneCut * self)
 /* Pushes whatever is pending downstream: the decisions still open at the end of the stream, the held
  * frames and the events between them (EOS, caps or segment change). */
 static void
-drain (GstEmsyncSceneCut * self, gboolean finish_stream)
+drain (GstEmsyncSceneCut *self, gboolean finish_stream)
 {
   State *st = self->state;
   if (finish_stream && st->detector) {
@@ -393,7 +393,7 @@ drain (GstEmsyncSceneCut * self, gboolean finish_stream)
 }
 
 static void
-drop_held (GstEmsyncSceneCut * self)
+drop_held (GstEmsyncSceneCut *self)
 {
   State *st = self->state;
   for (HeldItem &item : st->held) {
@@ -408,8 +408,7 @@ drop_held (GstEmsyncSceneCut * self)
 }
 
 static GstFlowReturn
-gst_emsync_scenecut_submit_input_buffer (GstBaseTransform * trans, gboolean is_discont,
-    GstBuffer * input)
+gst_emsync_scenecut_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont, GstBuffer *input)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (trans);
   GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
@@ -432,8 +431,8 @@ gst_emsync_scenecut_submit_input_buffer (GstBaseTransform * trans, gboolean is_d
   if (!frame_view_from_video_frame (&frame, view)) {
     gst_video_frame_unmap (&frame);
     gst_buffer_unref (input);
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL), ("unsupported video format %s",
-            GST_VIDEO_INFO_NAME (&filter->in_info)));
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
+        ("unsupported video format %s", GST_VIDEO_INFO_NAME (&filter->in_info)));
     return GST_FLOW_NOT_NEGOTIATED;
   }
 
@@ -461,16 +460,17 @@ gst_emsync_scenecut_submit_input_buffer (GstBaseTransform * trans, gboolean is_d
   gst_video_frame_unmap (&frame);
 
   const escene::FrameStats &stats = st->detector->last_stats ();
-  GST_LOG_OBJECT (self, "frame %" G_GINT64_FORMAT " pts %" GST_TIME_FORMAT " score %.4f luma %.1f "
+  GST_LOG_OBJECT (self,
+      "frame %" G_GINT64_FORMAT " pts %" GST_TIME_FORMAT " score %.4f luma %.1f "
       "(blend test of frame %" G_GINT64_FORMAT ": contrast %.2f residual %.3f coarse %.2f %.3f)",
-      stats.frame, GST_TIME_ARGS (pts), stats.score, stats.mean_luma, stats.blend_frame,
-      stats.blend_contrast, stats.blend_residual, stats.coarse_contrast, stats.coarse_residual);
+      stats.frame, GST_TIME_ARGS (pts), stats.score, stats.mean_luma, stats.blend_frame, stats.blend_contrast,
+      stats.blend_residual, stats.coarse_contrast, stats.coarse_residual);
   place_boundaries (self, found);
   return GST_FLOW_OK;
 }
 
 static GstFlowReturn
-gst_emsync_scenecut_generate_output (GstBaseTransform * trans, GstBuffer ** outbuf)
+gst_emsync_scenecut_generate_output (GstBaseTransform *trans, GstBuffer **outbuf)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (trans);
   State *st = self->state;
@@ -482,7 +482,7 @@ gst_emsync_scenecut_generate_output (GstBaseTransform * trans, GstBuffer ** outb
 }
 
 static gboolean
-gst_emsync_scenecut_sink_event (GstBaseTransform * trans, GstEvent * event)
+gst_emsync_scenecut_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (trans);
   State *st = self->state;
@@ -506,7 +506,7 @@ gst_emsync_scenecut_sink_event (GstBaseTransform * trans, GstEvent * event)
         st->detector->reset ();
       st->next_frame = 0;
       break;
-    case GST_EVENT_CAPS:{
+    case GST_EVENT_CAPS: {
       /* Held frames belong to the old caps: push them first (unless the caps did not change). */
       GstCaps *caps = NULL, *current = gst_pad_get_current_caps (GST_BASE_TRANSFORM_SINK_PAD (trans));
       gst_event_parse_caps (event, &caps);
@@ -535,7 +535,7 @@ gst_emsync_scenecut_sink_event (GstBaseTransform * trans, GstEvent * event)
 }
 
 static gboolean
-gst_emsync_scenecut_src_query (GstBaseTransform * trans, GstPadDirection direction, GstQuery * query)
+gst_emsync_scenecut_src_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (trans);
   if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
@@ -556,9 +556,9 @@ gst_emsync_scenecut_src_query (GstBaseTransform * trans, GstPadDirection directi
         GST_VIDEO_INFO_FPS_N (&filter->in_info));
   else if (n > 0)
     GST_WARNING_OBJECT (self, "unknown frame rate: cannot report the latency of %d held frames", n);
-  GST_DEBUG_OBJECT (self, "peer latency min %" GST_TIME_FORMAT " max %" GST_TIME_FORMAT
-      ", ours %" GST_TIME_FORMAT " (%d frames)", GST_TIME_ARGS (min), GST_TIME_ARGS (max),
-      GST_TIME_ARGS (ours), n);
+  GST_DEBUG_OBJECT (self,
+      "peer latency min %" GST_TIME_FORMAT " max %" GST_TIME_FORMAT ", ours %" GST_TIME_FORMAT " (%d frames)",
+      GST_TIME_ARGS (min), GST_TIME_ARGS (max), GST_TIME_ARGS (ours), n);
   min += ours;
   if (GST_CLOCK_TIME_IS_VALID (max))
     max += ours;
@@ -567,19 +567,18 @@ gst_emsync_scenecut_src_query (GstBaseTransform * trans, GstPadDirection directi
 }
 
 static gboolean
-gst_emsync_scenecut_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVideoInfo * in_info,
-    GstCaps * outcaps, GstVideoInfo * out_info)
+gst_emsync_scenecut_set_info (
+    GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in_info, GstCaps *outcaps, GstVideoInfo *out_info)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (filter);
   State *st = self->state;
   if (GST_VIDEO_INFO_FPS_N (in_info) > 0)
-    st->frame_duration = gst_util_uint64_scale_int (GST_SECOND, GST_VIDEO_INFO_FPS_D (in_info),
-        GST_VIDEO_INFO_FPS_N (in_info));
+    st->frame_duration = gst_util_uint64_scale_int (
+        GST_SECOND, GST_VIDEO_INFO_FPS_D (in_info), GST_VIDEO_INFO_FPS_N (in_info));
   else
     st->frame_duration = GST_CLOCK_TIME_NONE;
   /* The same format again (a renegotiation that changed nothing): keep the history. */
-  if (st->detector && filter->negotiated
-      && gst_video_info_is_equal (in_info, &filter->in_info))
+  if (st->detector && filter->negotiated && gst_video_info_is_equal (in_info, &filter->in_info))
     return TRUE;
   try {
     create_detector (self);
@@ -591,7 +590,7 @@ gst_emsync_scenecut_set_info (GstVideoFilter * filter, GstCaps * incaps, GstVide
 }
 
 static gboolean
-gst_emsync_scenecut_start (GstBaseTransform * trans)
+gst_emsync_scenecut_start (GstBaseTransform *trans)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (trans);
   delete self->state;
@@ -601,7 +600,7 @@ gst_emsync_scenecut_start (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_emsync_scenecut_stop (GstBaseTransform * trans)
+gst_emsync_scenecut_stop (GstBaseTransform *trans)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (trans);
   drop_held (self);
@@ -611,8 +610,7 @@ gst_emsync_scenecut_stop (GstBaseTransform * trans)
 }
 
 static void
-gst_emsync_scenecut_set_property (GObject * object, guint prop_id, const GValue * value,
-    GParamSpec * pspec)
+gst_emsync_scenecut_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (object);
   gboolean latency_changed = FALSE;
@@ -630,7 +628,7 @@ gst_emsync_scenecut_set_property (GObject * object, guint prop_id, const GValue 
     case PROP_ANALYSIS_WIDTH:
       self->settings.analysis_width = g_value_get_int (value);
       break;
-    case PROP_LOOKAHEAD_FRAMES:{
+    case PROP_LOOKAHEAD_FRAMES: {
       gint n = g_value_get_int (value);
       latency_changed = n != self->settings.lookahead_frames;
       self->settings.lookahead_frames = n;
@@ -649,7 +647,7 @@ gst_emsync_scenecut_set_property (GObject * object, guint prop_id, const GValue 
 }
 
 static void
-gst_emsync_scenecut_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+gst_emsync_scenecut_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (object);
   GST_OBJECT_LOCK (self);
@@ -683,7 +681,7 @@ gst_emsync_scenecut_get_property (GObject * object, guint prop_id, GValue * valu
 }
 
 static void
-gst_emsync_scenecut_finalize (GObject * object)
+gst_emsync_scenecut_finalize (GObject *object)
 {
   GstEmsyncSceneCut *self = GST_EMSYNC_SCENECUT (object);
   if (self->state) {
@@ -696,7 +694,7 @@ gst_emsync_scenecut_finalize (GObject * object)
 }
 
 static void
-gst_emsync_scenecut_class_init (GstEmsyncSceneCutClass * klass)
+gst_emsync_scenecut_class_init (GstEmsyncSceneCutClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -724,8 +722,8 @@ gst_emsync_scenecut_class_init (GstEmsyncSceneCutClass * klass)
           -1.0, G_MAXDOUBLE, DEFAULT_THRESHOLD, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MIN_SCENE_DURATION,
       g_param_spec_uint64 ("min-scene-duration", "Minimum scene duration",
-          "Drop a boundary closer than this to an earlier one (nanoseconds)",
-          0, G_MAXUINT64, DEFAULT_MIN_SCENE_DURATION, rw_ready));
+          "Drop a boundary closer than this to an earlier one (nanoseconds)", 0, G_MAXUINT64,
+          DEFAULT_MIN_SCENE_DURATION, rw_ready));
   g_object_class_install_property (gobject_class, PROP_ANALYSIS_WIDTH,
       g_param_spec_int ("analysis-width", "Analysis width",
           "Approximate width in pixels the adaptive and content methods analyse (frames are reduced by "
@@ -739,8 +737,8 @@ gst_emsync_scenecut_class_init (GstEmsyncSceneCutClass * klass)
           0, MAX_LOOKAHEAD_FRAMES, DEFAULT_LOOKAHEAD_FRAMES, rw_playing));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
-          "Post an emsync-scene-cut element message on the bus for every boundary",
-          DEFAULT_POST_MESSAGES, rw_playing));
+          "Post an emsync-scene-cut element message on the bus for every boundary", DEFAULT_POST_MESSAGES,
+          rw_playing));
   g_object_class_install_property (gobject_class, PROP_CUTS_DETECTED,
       g_param_spec_uint ("cuts-detected", "Boundaries detected",
           "Number of boundaries announced since the element started", 0, G_MAXUINT, 0,
@@ -766,7 +764,7 @@ gst_emsync_scenecut_class_init (GstEmsyncSceneCutClass * klass)
 }
 
 static void
-gst_emsync_scenecut_init (GstEmsyncSceneCut * self)
+gst_emsync_scenecut_init (GstEmsyncSceneCut *self)
 {
   new (&self->settings) Settings ();
   self->state = new State ();

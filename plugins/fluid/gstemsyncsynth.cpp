@@ -92,8 +92,8 @@ enum {
 /* The EOS tail ends once no voice is active and the last block peaks below this (-80 dBFS). */
 #define TAIL_SILENCE_PEAK 1e-4f
 
-#define SRC_CAPS                                                                                                 \
-  "audio/x-raw, format = (string) { F32LE, S16LE }, layout = (string) interleaved, channels = (int) 2, "         \
+#define SRC_CAPS                                                                                             \
+  "audio/x-raw, format = (string) { F32LE, S16LE }, layout = (string) interleaved, channels = (int) 2, "     \
   "rate = (int) [ 22050, 96000 ]"
 #define PREFERRED_CAPS "audio/x-raw, format = (string) F32LE, rate = (int) 44100"
 
@@ -118,10 +118,10 @@ struct State {
   GstAudioInfo info;
   guint block_frames = 0;
 
-  GstSegment segment;            /* input segment, TIME */
-  GstClockTime origin = 0;       /* time of output sample 0 */
-  guint64 samples = 0;           /* frames rendered since origin */
-  GstBuffer *pending = nullptr;  /* the block being filled */
+  GstSegment segment;           /* input segment, TIME */
+  GstClockTime origin = 0;      /* time of output sample 0 */
+  guint64 samples = 0;          /* frames rendered since origin */
+  GstBuffer *pending = nullptr; /* the block being filled */
   guint pending_frames = 0;
   bool discont = true;
   /* The music's end (emsync-music-end): the output fades out from fade_start and stops at fade_end. */
@@ -154,10 +154,18 @@ fluidsynth_log (esynth::LogLevel level, const char *message, void *)
   GstDebugLevel gst_level = GST_LEVEL_DEBUG;
   switch (level) {
     case esynth::LogLevel::Panic:
-    case esynth::LogLevel::Error: gst_level = GST_LEVEL_ERROR; break;
-    case esynth::LogLevel::Warning: gst_level = GST_LEVEL_WARNING; break;
-    case esynth::LogLevel::Info: gst_level = GST_LEVEL_INFO; break;
-    case esynth::LogLevel::Debug: gst_level = GST_LEVEL_DEBUG; break;
+    case esynth::LogLevel::Error:
+      gst_level = GST_LEVEL_ERROR;
+      break;
+    case esynth::LogLevel::Warning:
+      gst_level = GST_LEVEL_WARNING;
+      break;
+    case esynth::LogLevel::Info:
+      gst_level = GST_LEVEL_INFO;
+      break;
+    case esynth::LogLevel::Debug:
+      gst_level = GST_LEVEL_DEBUG;
+      break;
   }
   GST_CAT_LEVEL_LOG (emsync_fluidsynth_debug, gst_level, NULL, "%s", message);
 }
@@ -233,7 +241,8 @@ push_pending (GstEmsyncSynth *self)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_RESYNC);
     st.discont = false;
   }
-  GST_LOG_OBJECT (self, "pushing %u frames at %" GST_TIME_FORMAT, frames, GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+  GST_LOG_OBJECT (
+      self, "pushing %u frames at %" GST_TIME_FORMAT, frames, GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
   return gst_pad_push (self->srcpad, buf);
 }
 
@@ -244,7 +253,8 @@ render_into_block (GstEmsyncSynth *self, guint64 frames, guint *rendered, float 
 {
   State &st = *self->state;
   if (!st.pending) {
-    st.pending = gst_buffer_new_allocate (NULL, (gsize) st.block_frames * GST_AUDIO_INFO_BPF (&st.info), NULL);
+    st.pending =
+        gst_buffer_new_allocate (NULL, (gsize) st.block_frames * GST_AUDIO_INFO_BPF (&st.info), NULL);
     st.pending_frames = 0;
   }
   const guint n = (guint) std::min<guint64> (frames, st.block_frames - st.pending_frames);
@@ -278,7 +288,8 @@ render_into_block (GstEmsyncSynth *self, guint64 frames, guint *rendered, float 
       for (int c = 0; c < 2; c++) {
         const gsize k = ((gsize) st.pending_frames + i) * 2 + c;
         if (GST_AUDIO_INFO_FORMAT (&st.info) == GST_AUDIO_FORMAT_S16LE)
-          reinterpret_cast<gint16 *> (map.data)[k] = (gint16) std::lround (reinterpret_cast<gint16 *> (map.data)[k] * g);
+          reinterpret_cast<gint16 *> (map.data)[k] =
+              (gint16) std::lround (reinterpret_cast<gint16 *> (map.data)[k] * g);
         else
           reinterpret_cast<float *> (map.data)[k] *= g;
       }
@@ -301,10 +312,11 @@ render_until (GstEmsyncSynth *self, GstClockTime time)
 {
   State &st = *self->state;
   if (GST_CLOCK_TIME_IS_VALID (st.fade_end) && GST_CLOCK_TIME_IS_VALID (time))
-    time = std::min (time, st.fade_end);  /* nothing after the music's end */
+    time = std::min (time, st.fade_end); /* nothing after the music's end */
   if (!GST_CLOCK_TIME_IS_VALID (time) || time <= st.origin)
     return GST_FLOW_OK;
-  const guint64 target = gst_util_uint64_scale_int (time - st.origin, GST_AUDIO_INFO_RATE (&st.info), GST_SECOND);
+  const guint64 target =
+      gst_util_uint64_scale_int (time - st.origin, GST_AUDIO_INFO_RATE (&st.info), GST_SECOND);
   while (st.samples < target) {
     guint rendered = 0;
     GstFlowReturn ret = render_into_block (self, target - st.samples, &rendered, nullptr);
@@ -330,7 +342,8 @@ render_tail (GstEmsyncSynth *self)
   GST_OBJECT_LOCK (self);
   const GstClockTime tail = self->settings->tail_duration;
   GST_OBJECT_UNLOCK (self);
-  const guint64 limit = st.samples + gst_util_uint64_scale_int (tail, GST_AUDIO_INFO_RATE (&st.info), GST_SECOND);
+  const guint64 limit =
+      st.samples + gst_util_uint64_scale_int (tail, GST_AUDIO_INFO_RATE (&st.info), GST_SECOND);
   bool quiet = false;
   GstFlowReturn ret = GST_FLOW_OK;
   while (st.samples < limit && !(quiet && st.synth->active_voice_count () == 0)) {
@@ -373,8 +386,10 @@ ensure_synth (GstEmsyncSynth *self, int rate)
     for (const auto &candidate : esynth::default_soundfont_candidates ())
       searched += (searched.empty () ? "" : ", ") + candidate;
     throw esynth::SoundFontError (esynth::SoundFontError::Kind::NotFound, "",
-        "No SoundFont found: install timgm6mb-soundfont (or fluid-soundfont-gm) or set the 'soundfont' property "
-        "(searched " + searched + ")");
+        "No SoundFont found: install timgm6mb-soundfont (or fluid-soundfont-gm) or set the 'soundfont' "
+        "property "
+        "(searched "
+            + searched + ")");
   }
   GST_DEBUG_OBJECT (self, "creating synthesizer at %d Hz with SoundFont %s", rate, path.c_str ());
   auto synth = std::make_unique<esynth::Synth> (rate, settings.synth);
@@ -388,11 +403,13 @@ post_soundfont_error (GstEmsyncSynth *self, const esynth::SoundFontError &e)
 {
   if (e.kind () == esynth::SoundFontError::Kind::NotFound)
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", e.what ()),
-        ("SoundFont file: '%s'", e.path ().empty () ? "(none in the default locations)" : e.path ().c_str ()));
+        ("SoundFont file: '%s'",
+            e.path ().empty () ? "(none in the default locations)" : e.path ().c_str ()));
   else
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", e.what ()),
         ("SoundFont file: '%s'; use a .sf2/.sf3 General MIDI SoundFont such as "
-         "/usr/share/sounds/sf2/TimGM6mb.sf2", e.path ().c_str ()));
+         "/usr/share/sounds/sf2/TimGM6mb.sf2",
+            e.path ().c_str ()));
 }
 
 /* Picks output caps with downstream (44100 Hz F32LE when it accepts that) and readies the synthesizer. */
@@ -405,8 +422,7 @@ negotiate (GstEmsyncSynth *self)
   gst_caps_unref (templ);
   if (gst_caps_is_empty (peer)) {
     gst_caps_unref (peer);
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-        ("downstream accepts none of %s", SRC_CAPS));
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL), ("downstream accepts none of %s", SRC_CAPS));
     return FALSE;
   }
   GstCaps *preferred = gst_caps_from_string (PREFERRED_CAPS);
@@ -432,7 +448,8 @@ negotiate (GstEmsyncSynth *self)
   }
 
   const bool rate_changes = st.negotiated && GST_AUDIO_INFO_RATE (&info) != GST_AUDIO_INFO_RATE (&st.info);
-  const bool format_changes = st.negotiated && GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_INFO_FORMAT (&st.info);
+  const bool format_changes =
+      st.negotiated && GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_INFO_FORMAT (&st.info);
   if (rate_changes || format_changes) {
     /* finish the block in the old format, then continue the timeline at the same time with the new rate */
     push_pending (self);
@@ -455,8 +472,10 @@ negotiate (GstEmsyncSynth *self)
     return FALSE;
   st.info = info;
   st.negotiated = true;
-  st.block_frames = (guint) gst_util_uint64_scale_int_ceil (BLOCK_DURATION, GST_AUDIO_INFO_RATE (&info), GST_SECOND);
-  self->latency->store (gst_util_uint64_scale_int_ceil (st.block_frames, GST_SECOND, GST_AUDIO_INFO_RATE (&info)));
+  st.block_frames =
+      (guint) gst_util_uint64_scale_int_ceil (BLOCK_DURATION, GST_AUDIO_INFO_RATE (&info), GST_SECOND);
+  self->latency->store (
+      gst_util_uint64_scale_int_ceil (st.block_frames, GST_SECOND, GST_AUDIO_INFO_RATE (&info)));
   return TRUE;
 }
 
@@ -500,9 +519,11 @@ gst_emsync_synth_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
       if (map.size > 0 && map.data[0] == EMSYNC_MIDI_TICK)
         GST_TRACE_OBJECT (self, "tick at %" GST_TIME_FORMAT, GST_TIME_ARGS (pts));
       else if (!st.synth->apply_midi (map.data, map.size) && map.size > 0)
-        GST_LOG_OBJECT (self, "ignored MIDI message 0x%02x (%" G_GSIZE_FORMAT " bytes)", map.data[0], map.size);
+        GST_LOG_OBJECT (
+            self, "ignored MIDI message 0x%02x (%" G_GSIZE_FORMAT " bytes)", map.data[0], map.size);
       else
-        GST_LOG_OBJECT (self, "MIDI 0x%02x at %" GST_TIME_FORMAT, map.size ? map.data[0] : 0, GST_TIME_ARGS (pts));
+        GST_LOG_OBJECT (
+            self, "MIDI 0x%02x at %" GST_TIME_FORMAT, map.size ? map.data[0] : 0, GST_TIME_ARGS (pts));
       gst_buffer_unmap (buffer, &map);
     }
   } catch (const std::exception &e) {
@@ -587,7 +608,8 @@ gst_emsync_synth_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
          * fade from what is rendered now */
         const GstClockTime now = st.negotiated ? sample_time (st, st.samples) : 0;
         GstClockTime start = end > (GstClockTime) (END_FADE_SECONDS * GST_SECOND)
-            ? end - (GstClockTime) (END_FADE_SECONDS * GST_SECOND) : 0;
+            ? end - (GstClockTime) (END_FADE_SECONDS * GST_SECOND)
+            : 0;
         start = std::max (start, now);
         if (end < start + (GstClockTime) (MIN_END_FADE_SECONDS * GST_SECOND))
           end = start + (GstClockTime) (MIN_END_FADE_SECONDS * GST_SECOND);
@@ -627,8 +649,9 @@ gst_emsync_synth_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
   GstClockTime min, max;
   gst_query_parse_latency (query, &live, &min, &max);
   const GstClockTime own = self->latency->load ();
-  GST_DEBUG_OBJECT (self, "upstream latency min %" GST_TIME_FORMAT " max %" GST_TIME_FORMAT ", own %"
-      GST_TIME_FORMAT, GST_TIME_ARGS (min), GST_TIME_ARGS (max), GST_TIME_ARGS (own));
+  GST_DEBUG_OBJECT (self,
+      "upstream latency min %" GST_TIME_FORMAT " max %" GST_TIME_FORMAT ", own %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (min), GST_TIME_ARGS (max), GST_TIME_ARGS (own));
   min += own;
   if (GST_CLOCK_TIME_IS_VALID (max))
     max += own;
@@ -688,12 +711,24 @@ gst_emsync_synth_set_property (GObject *object, guint prop_id, const GValue *val
       s.soundfont = path ? path : "";
       break;
     }
-    case PROP_GAIN: s.synth.gain = g_value_get_double (value); break;
-    case PROP_POLYPHONY: s.synth.polyphony = g_value_get_int (value); break;
-    case PROP_REVERB: s.synth.reverb = g_value_get_boolean (value); break;
-    case PROP_CHORUS: s.synth.chorus = g_value_get_boolean (value); break;
-    case PROP_TAIL_DURATION: s.tail_duration = g_value_get_uint64 (value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+    case PROP_GAIN:
+      s.synth.gain = g_value_get_double (value);
+      break;
+    case PROP_POLYPHONY:
+      s.synth.polyphony = g_value_get_int (value);
+      break;
+    case PROP_REVERB:
+      s.synth.reverb = g_value_get_boolean (value);
+      break;
+    case PROP_CHORUS:
+      s.synth.chorus = g_value_get_boolean (value);
+      break;
+    case PROP_TAIL_DURATION:
+      s.tail_duration = g_value_get_uint64 (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK (self);
   self->settings_changed->store (true);
@@ -706,13 +741,27 @@ gst_emsync_synth_get_property (GObject *object, guint prop_id, GValue *value, GP
   GST_OBJECT_LOCK (self);
   const Settings &s = *self->settings;
   switch (prop_id) {
-    case PROP_SOUNDFONT: g_value_set_string (value, s.soundfont.empty () ? NULL : s.soundfont.c_str ()); break;
-    case PROP_GAIN: g_value_set_double (value, s.synth.gain); break;
-    case PROP_POLYPHONY: g_value_set_int (value, s.synth.polyphony); break;
-    case PROP_REVERB: g_value_set_boolean (value, s.synth.reverb); break;
-    case PROP_CHORUS: g_value_set_boolean (value, s.synth.chorus); break;
-    case PROP_TAIL_DURATION: g_value_set_uint64 (value, s.tail_duration); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+    case PROP_SOUNDFONT:
+      g_value_set_string (value, s.soundfont.empty () ? NULL : s.soundfont.c_str ());
+      break;
+    case PROP_GAIN:
+      g_value_set_double (value, s.synth.gain);
+      break;
+    case PROP_POLYPHONY:
+      g_value_set_int (value, s.synth.polyphony);
+      break;
+    case PROP_REVERB:
+      g_value_set_boolean (value, s.synth.reverb);
+      break;
+    case PROP_CHORUS:
+      g_value_set_boolean (value, s.synth.chorus);
+      break;
+    case PROP_TAIL_DURATION:
+      g_value_set_uint64 (value, s.tail_duration);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -748,13 +797,14 @@ gst_emsync_synth_class_init (GstEmsyncSynthClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_SOUNDFONT,
       g_param_spec_string ("soundfont", "SoundFont",
-          "Path of the .sf2/.sf3 SoundFont to play with; unset: the first General MIDI SoundFont found in the "
+          "Path of the .sf2/.sf3 SoundFont to play with; unset: the first General MIDI SoundFont found in "
+          "the "
           "standard locations ($EMSYNC_SOUNDFONT, /usr/share/sounds/sf2/TimGM6mb.sf2, FluidR3_GM.sf2, "
           "default-GM.sf2, /usr/share/sounds/sf3/default-GM.sf3, MuseScore_General.sf3, ...)",
           DEFAULT_SOUNDFONT, (GParamFlags) (flags | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_GAIN,
-      g_param_spec_double ("gain", "Gain", "Master gain of the synthesizer (FluidSynth's synth.gain)", 0.0, 10.0,
-          DEFAULT_GAIN, playing));
+      g_param_spec_double ("gain", "Gain", "Master gain of the synthesizer (FluidSynth's synth.gain)", 0.0,
+          10.0, DEFAULT_GAIN, playing));
   g_object_class_install_property (gobject_class, PROP_POLYPHONY,
       g_param_spec_int ("polyphony", "Polyphony", "Maximum number of voices sounding at once", 1, 65535,
           DEFAULT_POLYPHONY, playing));
@@ -764,7 +814,8 @@ gst_emsync_synth_class_init (GstEmsyncSynthClass *klass)
       g_param_spec_boolean ("chorus", "Chorus", "Apply the SoundFont's chorus", DEFAULT_CHORUS, playing));
   g_object_class_install_property (gobject_class, PROP_TAIL_DURATION,
       g_param_spec_uint64 ("tail-duration", "Tail duration",
-          "At end of stream, keep rendering released notes and reverb until silent, for at most this long (ns)",
+          "At end of stream, keep rendering released notes and reverb until silent, for at most this long "
+          "(ns)",
           0, MAX_TAIL_DURATION, DEFAULT_TAIL_DURATION, playing));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

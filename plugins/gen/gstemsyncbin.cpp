@@ -40,14 +40,25 @@ enum {
   PROP_0,
   PROP_SOUNDFONT,
   PROP_USE_EMOTION,
-  PROP_FIRST_GENERATOR,         /* then one per generator_properties[] entry */
+  PROP_FIRST_GENERATOR, /* then one per generator_properties[] entry */
 };
 
 /* emsyncmidigen's properties that the bin offers as its own, with the child's pspecs (names, texts, ranges and
  * defaults come from emsyncmidigen, whose generator defaults are lib/music's ComposerOptions). */
 static const gchar *const generator_properties[] = {
-  "model", "model-file", "lookahead", "min-boundary-gap", "sync", "seed", "instruments", "valence", "arousal",
-  "density-control", "mode-control", "emotion-guidance", "preset",
+  "model",
+  "model-file",
+  "lookahead",
+  "min-boundary-gap",
+  "sync",
+  "seed",
+  "instruments",
+  "valence",
+  "arousal",
+  "density-control",
+  "mode-control",
+  "emotion-guidance",
+  "preset",
 };
 
 #define DEFAULT_USE_EMOTION TRUE
@@ -64,24 +75,25 @@ struct _GstEmsyncBin {
 G_DEFINE_TYPE (GstEmsyncBin, gst_emsync_bin, GST_TYPE_BIN);
 GST_ELEMENT_REGISTER_DEFINE (emsyncbin, "emsyncbin", GST_RANK_NONE, GST_TYPE_EMSYNC_BIN);
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
-    GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
-static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE ("video", GST_PAD_SRC,
-    GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
-static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio", GST_PAD_SRC,
-    GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
-static GstStaticPadTemplate midi_template = GST_STATIC_PAD_TEMPLATE ("midi", GST_PAD_SRC,
-    GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-midi-event"));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
+static GstStaticPadTemplate video_template =
+    GST_STATIC_PAD_TEMPLATE ("video", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
+static GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE ("audio", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-raw"));
+static GstStaticPadTemplate midi_template =
+    GST_STATIC_PAD_TEMPLATE ("midi", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("audio/x-midi-event"));
 
 /* Which child each forwarded property belongs to, and its name there. */
 static GstElement *
-property_target (GstEmsyncBin * self, guint prop_id, const gchar ** name)
+property_target (GstEmsyncBin *self, guint prop_id, const gchar **name)
 {
   if (prop_id == PROP_SOUNDFONT) {
     *name = "soundfont";
     return self->synth;
   }
-  if (prop_id >= PROP_FIRST_GENERATOR && prop_id < PROP_FIRST_GENERATOR + G_N_ELEMENTS (generator_properties)) {
+  if (prop_id >= PROP_FIRST_GENERATOR
+      && prop_id < PROP_FIRST_GENERATOR + G_N_ELEMENTS (generator_properties)) {
     *name = generator_properties[prop_id - PROP_FIRST_GENERATOR];
     return self->midigen;
   }
@@ -90,7 +102,7 @@ property_target (GstEmsyncBin * self, guint prop_id, const gchar ** name)
 
 /* A pspec equal to `p` (type, name, nick, blurb, range, default, flags), for a property forwarded to a child. */
 static GParamSpec *
-copy_pspec (GParamSpec * p)
+copy_pspec (GParamSpec *p)
 {
   const gchar *name = g_param_spec_get_name (p), *nick = g_param_spec_get_nick (p);
   const gchar *blurb = g_param_spec_get_blurb (p);
@@ -107,7 +119,8 @@ copy_pspec (GParamSpec * p)
     return g_param_spec_int (name, nick, blurb, i->minimum, i->maximum, i->default_value, p->flags);
   }
   if (G_IS_PARAM_SPEC_ENUM (p))
-    return g_param_spec_enum (name, nick, blurb, p->value_type, G_PARAM_SPEC_ENUM (p)->default_value, p->flags);
+    return g_param_spec_enum (
+        name, nick, blurb, p->value_type, G_PARAM_SPEC_ENUM (p)->default_value, p->flags);
   if (G_IS_PARAM_SPEC_STRING (p))
     return g_param_spec_string (name, nick, blurb, G_PARAM_SPEC_STRING (p)->default_value, p->flags);
   if (G_IS_PARAM_SPEC_BOOLEAN (p))
@@ -116,18 +129,18 @@ copy_pspec (GParamSpec * p)
 }
 
 static void
-size_video_queue (GstEmsyncBin * self)
+size_video_queue (GstEmsyncBin *self)
 {
   guint64 lookahead = 0;
   g_object_get (self->midigen, "lookahead", &lookahead, NULL);
-  g_object_set (self->video_queue, "max-size-time", (guint64) (lookahead + QUEUE_MARGIN),
-      "max-size-buffers", 0, "max-size-bytes", 0, NULL);
-  g_object_set (self->music_queue, "max-size-time", (guint64) (lookahead + QUEUE_MARGIN),
-      "max-size-buffers", 0, "max-size-bytes", 0, NULL);
+  g_object_set (self->video_queue, "max-size-time", (guint64) (lookahead + QUEUE_MARGIN), "max-size-buffers",
+      0, "max-size-bytes", 0, NULL);
+  g_object_set (self->music_queue, "max-size-time", (guint64) (lookahead + QUEUE_MARGIN), "max-size-buffers",
+      0, "max-size-bytes", 0, NULL);
 }
 
 static void
-gst_emsync_bin_set_property (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec)
+gst_emsync_bin_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstEmsyncBin *self = GST_EMSYNC_BIN (object);
   if (prop_id == PROP_USE_EMOTION) {
@@ -149,7 +162,7 @@ gst_emsync_bin_set_property (GObject * object, guint prop_id, const GValue * val
 }
 
 static void
-gst_emsync_bin_get_property (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec)
+gst_emsync_bin_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   GstEmsyncBin *self = GST_EMSYNC_BIN (object);
   if (prop_id == PROP_USE_EMOTION) {
@@ -168,7 +181,7 @@ gst_emsync_bin_get_property (GObject * object, guint prop_id, GValue * value, GP
 
 /* The emotion element is optional: plug it in (or out) before the stream starts. */
 static gboolean
-link_analysis (GstEmsyncBin * self)
+link_analysis (GstEmsyncBin *self)
 {
   GST_OBJECT_LOCK (self);
   gboolean want = self->use_emotion;
@@ -195,14 +208,15 @@ link_analysis (GstEmsyncBin * self)
 }
 
 static GstStateChangeReturn
-gst_emsync_bin_change_state (GstElement * element, GstStateChange transition)
+gst_emsync_bin_change_state (GstElement *element, GstStateChange transition)
 {
   GstEmsyncBin *self = GST_EMSYNC_BIN (element);
   if (transition == GST_STATE_CHANGE_NULL_TO_READY && !link_analysis (self)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Could not link emsyncemotion into the chain."), (NULL));
     return GST_STATE_CHANGE_FAILURE;
   }
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS (gst_emsync_bin_parent_class)->change_state (element, transition);
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (gst_emsync_bin_parent_class)->change_state (element, transition);
 #ifdef __GLIBC__
   /* The children's streaming threads allocate from glibc's per-thread arenas (up to 8 per core), which keep
    * what the stream freed: without this, every NULL -> PLAYING -> NULL cycle left ~0.5 MB more resident until
@@ -214,7 +228,7 @@ gst_emsync_bin_change_state (GstElement * element, GstStateChange transition)
 }
 
 static void
-gst_emsync_bin_class_init (GstEmsyncBinClass * klass)
+gst_emsync_bin_class_init (GstEmsyncBinClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -233,8 +247,10 @@ gst_emsync_bin_class_init (GstEmsyncBinClass * klass)
       g_param_spec_string ("soundfont", "SoundFont", "SoundFont for synthesis (emsyncsynth soundfont)", NULL,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property (gobject_class, PROP_USE_EMOTION,
-      g_param_spec_boolean ("use-emotion", "Use emotion", "Analyse the video's emotion with emsyncemotion when "
-          "it is installed (read when the bin leaves NULL)", DEFAULT_USE_EMOTION,
+      g_param_spec_boolean ("use-emotion", "Use emotion",
+          "Analyse the video's emotion with emsyncemotion when "
+          "it is installed (read when the bin leaves NULL)",
+          DEFAULT_USE_EMOTION,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -242,15 +258,14 @@ gst_emsync_bin_class_init (GstEmsyncBinClass * klass)
   gst_element_class_add_static_pad_template (element_class, &audio_template);
   gst_element_class_add_static_pad_template (element_class, &midi_template);
   gst_element_class_set_static_metadata (element_class, "emsync soundtrack bin", "Filter/Video/Audio",
-      "Scene cuts, emotion, music generation and synthesis for a video, in one element",
-      "emsync developers");
+      "Scene cuts, emotion, music generation and synthesis for a video, in one element", "emsync developers");
   element_class->change_state = gst_emsync_bin_change_state;
 }
 
 /* Data for a source pad nobody linked is dropped here, so unused outputs do not stop the stream with
  * not-linked (a queue would otherwise post an error). */
 static GstPadProbeReturn
-drop_when_unlinked (GstPad * target, GstPadProbeInfo * info, gpointer ghost_pad)
+drop_when_unlinked (GstPad *target, GstPadProbeInfo *info, gpointer ghost_pad)
 {
   if (gst_pad_is_linked (GST_PAD (ghost_pad)))
     return GST_PAD_PROBE_OK;
@@ -264,22 +279,24 @@ drop_when_unlinked (GstPad * target, GstPadProbeInfo * info, gpointer ghost_pad)
 }
 
 static GstPad *
-ghost (GstEmsyncBin * self, GstElement * child, const gchar * child_pad, const gchar * name,
-    GstStaticPadTemplate * templ)
+ghost (GstEmsyncBin *self, GstElement *child, const gchar *child_pad, const gchar *name,
+    GstStaticPadTemplate *templ)
 {
   GstPad *target = gst_element_get_static_pad (child, child_pad);
   /* The class's template (gst_static_pad_template_get would make a floating one nobody sinks). */
-  GstPad *pad = gst_ghost_pad_new_from_template (name, target,
-      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), templ->name_template));
-  gst_pad_add_probe (target, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
-          GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM), drop_when_unlinked, pad, NULL);
+  GstPad *pad = gst_ghost_pad_new_from_template (
+      name, target, gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), templ->name_template));
+  gst_pad_add_probe (target,
+      (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST
+          | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      drop_when_unlinked, pad, NULL);
   gst_object_unref (target);
   gst_element_add_pad (GST_ELEMENT (self), pad);
   return pad;
 }
 
 static void
-gst_emsync_bin_init (GstEmsyncBin * self)
+gst_emsync_bin_init (GstEmsyncBin *self)
 {
   self->use_emotion = DEFAULT_USE_EMOTION;
   self->convert = gst_element_factory_make ("videoconvert", "convert");
@@ -293,13 +310,12 @@ gst_emsync_bin_init (GstEmsyncBin * self)
   self->synth = gst_element_factory_make ("emsyncsynth", "synth");
   self->midi_queue = gst_element_factory_make ("queue", "midi_queue");
   GstElement *all[] = { self->convert, self->scenecut, self->tee, self->video_queue, self->music_queue,
-    self->midigen, self->midi_tee, self->synth_queue, self->synth, self->midi_queue
-  };
-  for (GstElement * e:all) {
+    self->midigen, self->midi_tee, self->synth_queue, self->synth, self->midi_queue };
+  for (GstElement *e : all) {
     if (!e) {
       /* A missing plugin (e.g. emsyncgen not built): the bin stays empty and says why when started. */
       GST_ERROR_OBJECT (self, "an element of the chain is missing (is the emsyncgen plugin installed?)");
-      for (GstElement * x:all)
+      for (GstElement *x : all)
         if (x)
           gst_object_unref (x);
       self->midigen = self->synth = NULL;
@@ -307,7 +323,8 @@ gst_emsync_bin_init (GstEmsyncBin * self)
     }
   }
   gst_bin_add_many (GST_BIN (self), self->convert, self->scenecut, self->tee, self->video_queue,
-      self->music_queue, self->midigen, self->midi_tee, self->synth_queue, self->synth, self->midi_queue, NULL);
+      self->music_queue, self->midigen, self->midi_tee, self->synth_queue, self->synth, self->midi_queue,
+      NULL);
   g_object_set (self->tee, "allow-not-linked", TRUE, NULL);
   g_object_set (self->midi_tee, "allow-not-linked", TRUE, NULL);
   gst_element_link_many (self->convert, self->scenecut, self->tee, NULL);
@@ -318,8 +335,9 @@ gst_emsync_bin_init (GstEmsyncBin * self)
   size_video_queue (self);
 
   GstPad *target = gst_element_get_static_pad (self->convert, "sink");
-  gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new_from_template ("sink", target,
-          gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "sink")));
+  gst_element_add_pad (GST_ELEMENT (self),
+      gst_ghost_pad_new_from_template (
+          "sink", target, gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "sink")));
   gst_object_unref (target);
   ghost (self, self->video_queue, "src", "video", &video_template);
   ghost (self, self->synth, "src", "audio", &audio_template);

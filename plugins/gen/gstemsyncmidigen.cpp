@@ -85,7 +85,7 @@ enum class Preset { Shipped = 0, Reference = 1 };
 enum class ShippedModel { Small = 0, Tiny = 1 };
 
 /* The generator's parameters and their shipped values are lib/music's ComposerOptions. */
-static constexpr ComposerOptions kShipped {};
+static constexpr ComposerOptions kShipped{};
 #define DEFAULT_MODEL ShippedModel::Small
 #define DEFAULT_LOOKAHEAD (9 * GST_SECOND)
 #define DEFAULT_MIN_BOUNDARY_GAP seconds_to_clock_time (kShipped.boundaries.min_gap_seconds)
@@ -117,9 +117,9 @@ seconds_to_clock_time (double seconds)
 /* Properties. Read under the object lock; the streaming side takes a snapshot at stream start. */
 struct Settings {
   ShippedModel model = DEFAULT_MODEL;
-  std::string model_file;         /* overrides `model` when set */
+  std::string model_file; /* overrides `model` when set */
   GstClockTime lookahead = DEFAULT_LOOKAHEAD;
-  ComposerOptions composer;       /* every generator parameter, with its shipped default */
+  ComposerOptions composer; /* every generator parameter, with its shipped default */
   double valence = DEFAULT_VALENCE;
   double arousal = DEFAULT_AROUSAL;
   Preset preset = Preset::Shipped;
@@ -130,10 +130,10 @@ struct Settings {
 /* What the sink side hands to the generation task, in stream order. */
 struct WorkItem {
   enum Kind { POSITION, CUT, EMOTION, EVENT, END } kind;
-  double time = 0.0;            /* music-timeline seconds */
+  double time = 0.0; /* music-timeline seconds */
   float valence = 0.0f, arousal = 0.0f;
-  GstEvent *event = nullptr;    /* owned, for EVENT */
-  GstClockTime origin = GST_CLOCK_TIME_NONE;    /* running time of music time 0 when queued */
+  GstEvent *event = nullptr;                 /* owned, for EVENT */
+  GstClockTime origin = GST_CLOCK_TIME_NONE; /* running time of music time 0 when queued */
 };
 
 /* The sink pad's streaming thread: built from the input, reset as a whole on flush and stop. */
@@ -142,30 +142,32 @@ struct SinkState {
   bool have_segment = false;
   /* Running time that music time 0 maps to (the first frame's running time). */
   GstClockTime origin = GST_CLOCK_TIME_NONE;
-  double video_end = 0.0;       /* music-timeline end of the newest frame */
+  double video_end = 0.0; /* music-timeline end of the newest frame */
   double last_cut = -1.0;
   float last_valence = NAN, last_arousal = NAN;
 
-  SinkState () {
+  SinkState ()
+  {
     gst_segment_init (&segment, GST_FORMAT_TIME);
   }
 };
 
 /* The generation task (src pad task): reset as a whole on flush and stop, while the task is not running. */
 struct TaskState {
-  std::unique_ptr < MidiStream > stream;  /* built at the first work item */
-  std::vector < emsync::midi::MidiEvent > midi;
+  std::unique_ptr<MidiStream> stream; /* built at the first work item */
+  std::vector<emsync::midi::MidiEvent> midi;
   GstClockTime origin = GST_CLOCK_TIME_NONE;
   /* Output segment: the input's, so that stream time and muxers keep a seek; PTS = the position whose running
    * time is the music's. A later input segment takes over once the music reaches its start. */
   GstSegment segment;
   GstSegment next_segment;
   bool have_next_segment = false;
-  GstClockTime next_segment_start = 0;  /* running time */
+  GstClockTime next_segment_start = 0; /* running time */
   bool need_segment = true;
   bool need_discont = true;
 
-  TaskState () {
+  TaskState ()
+  {
     gst_segment_init (&segment, GST_FORMAT_TIME);
     gst_segment_init (&next_segment, GST_FORMAT_TIME);
   }
@@ -175,19 +177,19 @@ struct _GstEmsyncMidigen {
   GstElement parent;
   GstPad *sinkpad, *srcpad;
 
-  Settings settings;                               /* GST_OBJECT_LOCK */
-  std::shared_ptr<const GeneratorModel> model;     /* loaded READY->PAUSED */
-  Settings stream_settings;                        /* snapshot used by the running stream */
+  Settings settings;                           /* GST_OBJECT_LOCK */
+  std::shared_ptr<const GeneratorModel> model; /* loaded READY->PAUSED */
+  Settings stream_settings;                    /* snapshot used by the running stream */
 
-  std::mutex lock;                                 /* protects queue, flushing, flow, backlog */
+  std::mutex lock; /* protects queue, flushing, flow, backlog */
   std::condition_variable cond;
   std::deque<WorkItem> queue;
   bool flushing = false;
   GstFlowReturn flow = GST_FLOW_OK;
-  double queued_until = 0.0;                       /* newest POSITION queued */
-  double progress = 0.0;                           /* generated_until, as seen by the sink side */
-  std::atomic<bool> cancel{false};
-  std::atomic<long> tokens_generated{0};
+  double queued_until = 0.0; /* newest POSITION queued */
+  double progress = 0.0;     /* generated_until, as seen by the sink side */
+  std::atomic<bool> cancel{ false };
+  std::atomic<long> tokens_generated{ 0 };
 
   SinkState sink;
   TaskState task;
@@ -196,20 +198,20 @@ struct _GstEmsyncMidigen {
 G_DEFINE_TYPE (GstEmsyncMidigen, gst_emsync_midigen, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (emsyncmidigen, "emsyncmidigen", GST_RANK_NONE, GST_TYPE_EMSYNC_MIDIGEN);
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK,
-    GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw(ANY)"));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC,
-    GST_PAD_ALWAYS, GST_STATIC_CAPS (EMSYNC_MIDI_EVENT_CAPS));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw(ANY)"));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (EMSYNC_MIDI_EVENT_CAPS));
 
 GType
 gst_emsync_sync_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {(gint) SyncMode::Hard, "Constrained decoding: a chord onset lands on every kept cut", "hard"},
-    {(gint) SyncMode::Soft, "EMSYNC's behaviour: the model is told the time to the next cut", "soft"},
-    {(gint) SyncMode::None, "The model gets no boundary information", "none"},
-    {0, NULL, NULL},
+    { (gint) SyncMode::Hard, "Constrained decoding: a chord onset lands on every kept cut", "hard" },
+    { (gint) SyncMode::Soft, "EMSYNC's behaviour: the model is told the time to the next cut", "soft" },
+    { (gint) SyncMode::None, "The model gets no boundary information", "none" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstEmsyncSyncMode", values);
@@ -223,10 +225,10 @@ gst_emsync_model_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {(gint) ShippedModel::Small, "emsync-small.pt: 4 layers, d_model 256 (the better music)", "small"},
-    {(gint) ShippedModel::Tiny, "emsync-tiny.pt: 4 layers, d_model 128 (a third of the cost per token)",
-        "tiny"},
-    {0, NULL, NULL},
+    { (gint) ShippedModel::Small, "emsync-small.pt: 4 layers, d_model 256 (the better music)", "small" },
+    { (gint) ShippedModel::Tiny, "emsync-tiny.pt: 4 layers, d_model 128 (a third of the cost per token)",
+        "tiny" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstEmsyncModel", values);
@@ -246,10 +248,10 @@ gst_emsync_preset_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {(gint) Preset::Shipped, "emsync's defaults: hard sync, beat grid, note-level steering", "shipped"},
-    {(gint) Preset::Reference, "EMSYNC's exact procedure (ComposerOptions::reference(), models/FORMAT.md)",
-        "reference"},
-    {0, NULL, NULL},
+    { (gint) Preset::Shipped, "emsync's defaults: hard sync, beat grid, note-level steering", "shipped" },
+    { (gint) Preset::Reference, "EMSYNC's exact procedure (ComposerOptions::reference(), models/FORMAT.md)",
+        "reference" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstEmsyncPreset", values);
@@ -263,9 +265,9 @@ gst_emsync_instruments_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {(gint) InstrumentCount::More, "Three or more instruments (<MORE_INSTRUMENTS>)", "more"},
-    {(gint) InstrumentCount::Less, "One or two instruments (<LESS_INSTRUMENTS>)", "less"},
-    {0, NULL, NULL},
+    { (gint) InstrumentCount::More, "Three or more instruments (<MORE_INSTRUMENTS>)", "more" },
+    { (gint) InstrumentCount::Less, "One or two instruments (<LESS_INSTRUMENTS>)", "less" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstEmsyncInstruments", values);
@@ -279,9 +281,9 @@ gst_emsync_instruments_get_type (void)
 
 /* A later input segment takes over at the running time where it starts. */
 static void
-take_segment (GstEmsyncMidigen * self, const GstSegment * input)
+take_segment (GstEmsyncMidigen *self, const GstSegment *input)
 {
-  TaskState & ts = self->task;
+  TaskState &ts = self->task;
   GstSegment seg = *input;
   /* The music may sound a little past the video's end (its last notes are released there). */
   if (seg.rate > 0)
@@ -291,8 +293,8 @@ take_segment (GstEmsyncMidigen * self, const GstSegment * input)
     ts.have_next_segment = false;
     return;
   }
-  GstClockTime start = gst_segment_to_running_time (&seg, GST_FORMAT_TIME,
-      seg.rate > 0 ? seg.start : seg.stop);
+  GstClockTime start =
+      gst_segment_to_running_time (&seg, GST_FORMAT_TIME, seg.rate > 0 ? seg.start : seg.stop);
   ts.next_segment = seg;
   ts.next_segment_start = GST_CLOCK_TIME_IS_VALID (start) ? start : seg.base;
   ts.have_next_segment = true;
@@ -300,9 +302,9 @@ take_segment (GstEmsyncMidigen * self, const GstSegment * input)
 
 /* PTS of music time `seconds`: the output segment's position at the music's running time. */
 static GstClockTime
-music_to_pts (GstEmsyncMidigen * self, double seconds)
+music_to_pts (GstEmsyncMidigen *self, double seconds)
 {
-  TaskState & ts = self->task;
+  TaskState &ts = self->task;
   GstClockTime rt = (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0) + seconds_to_clock_time (seconds);
   if (ts.have_next_segment && rt >= ts.next_segment_start) {
     ts.segment = ts.next_segment;
@@ -311,15 +313,15 @@ music_to_pts (GstEmsyncMidigen * self, double seconds)
   }
   guint64 pts = 0;
   if (gst_segment_position_from_running_time_full (&ts.segment, GST_FORMAT_TIME, rt, &pts) != 1)
-    pts = ts.segment.start;     /* before the segment: at its start */
+    pts = ts.segment.start; /* before the segment: at its start */
   return pts;
 }
 
 static GstFlowReturn
-push_midi_events (GstEmsyncMidigen * self, const std::vector < emsync::midi::MidiEvent > &events)
+push_midi_events (GstEmsyncMidigen *self, const std::vector<emsync::midi::MidiEvent> &events)
 {
-  TaskState & ts = self->task;
-  for (const auto & e:events) {
+  TaskState &ts = self->task;
+  for (const auto &e : events) {
     const guint8 bytes[3] = { e.status, e.data1, e.data2 };
     GstBuffer *buf = gst_buffer_new_memdup (bytes, 1 + emsync::midi::channel_message_data_bytes (e.status));
     GST_BUFFER_PTS (buf) = music_to_pts (self, e.time_seconds);
@@ -336,9 +338,9 @@ push_midi_events (GstEmsyncMidigen * self, const std::vector < emsync::midi::Mid
 }
 
 static void
-ensure_stream_headers (GstEmsyncMidigen * self)
+ensure_stream_headers (GstEmsyncMidigen *self)
 {
-  TaskState & ts = self->task;
+  TaskState &ts = self->task;
   if (!gst_pad_has_current_caps (self->srcpad)) {
     GstCaps *caps = gst_caps_new_empty_simple (EMSYNC_MIDI_EVENT_CAPS);
     gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
@@ -351,14 +353,14 @@ ensure_stream_headers (GstEmsyncMidigen * self)
 }
 
 static MidiStream &
-ensure_stream (GstEmsyncMidigen * self)
+ensure_stream (GstEmsyncMidigen *self)
 {
-  TaskState & ts = self->task;
+  TaskState &ts = self->task;
   if (!ts.stream) {
-    const Settings & s = self->stream_settings;
+    const Settings &s = self->stream_settings;
     MidiStreamOptions options;
     options.tick_period_seconds = MIDI_TICK_PERIOD_SECONDS;
-    ts.stream = std::make_unique < MidiStream > (self->model, s.composer, options);
+    ts.stream = std::make_unique<MidiStream> (self->model, s.composer, options);
     ts.stream->set_emotion (0.0, (float) s.valence, (float) s.arousal);
   }
   return *ts.stream;
@@ -366,10 +368,10 @@ ensure_stream (GstEmsyncMidigen * self)
 
 /* Generates music up to `until` (music seconds) and pushes it, slice by slice. */
 static GstFlowReturn
-generate_to (GstEmsyncMidigen * self, double until)
+generate_to (GstEmsyncMidigen *self, double until)
 {
-  TaskState & ts = self->task;
-  MidiStream & stream = ensure_stream (self);
+  TaskState &ts = self->task;
+  MidiStream &stream = ensure_stream (self);
   ensure_stream_headers (self);
   for (;;) {
     if (self->cancel.load ())
@@ -382,7 +384,7 @@ generate_to (GstEmsyncMidigen * self, double until)
     if (ret != GST_FLOW_OK || !sliced)
       return ret;
     {
-      std::lock_guard < std::mutex > lk (self->lock);
+      std::lock_guard<std::mutex> lk (self->lock);
       self->progress = stream.generated_until ();
     }
     self->cond.notify_all ();
@@ -391,9 +393,9 @@ generate_to (GstEmsyncMidigen * self, double until)
 
 /* At the end of the video: finish the music at its end and release every note. */
 static GstFlowReturn
-finish_music (GstEmsyncMidigen * self, double end)
+finish_music (GstEmsyncMidigen *self, double end)
 {
-  TaskState & ts = self->task;
+  TaskState &ts = self->task;
   if (!ts.stream && end <= 0.0)
     return GST_FLOW_OK;
   /* Tells the synthesiser where the music ends, before the music still to come, so that its audio fades out
@@ -401,7 +403,8 @@ finish_music (GstEmsyncMidigen * self, double end)
   {
     ensure_stream (self).plan_ending (end);
     ensure_stream_headers (self);
-    const GstClockTime rt = (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0) + seconds_to_clock_time (end);
+    const GstClockTime rt =
+        (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0) + seconds_to_clock_time (end);
     guint64 pts = 0;
     if (gst_segment_position_from_running_time_full (&ts.segment, GST_FORMAT_TIME, rt, &pts) == 1)
       gst_pad_push_event (self->srcpad, emsync_music_end_event_new (pts));
@@ -415,14 +418,12 @@ finish_music (GstEmsyncMidigen * self, double end)
 }
 
 static void
-gst_emsync_midigen_loop (GstEmsyncMidigen * self)
+gst_emsync_midigen_loop (GstEmsyncMidigen *self)
 {
   WorkItem item;
   {
-    std::unique_lock < std::mutex > lk (self->lock);
-    self->cond.wait (lk,[&]{
-          return self->flushing || !self->queue.empty ();
-        });
+    std::unique_lock<std::mutex> lk (self->lock);
+    self->cond.wait (lk, [&] { return self->flushing || !self->queue.empty (); });
     if (self->flushing) {
       lk.unlock ();
       gst_pad_pause_task (self->srcpad);
@@ -432,7 +433,7 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
     self->queue.pop_front ();
   }
 
-  TaskState & ts = self->task;
+  TaskState &ts = self->task;
   ts.origin = item.origin;
   GstFlowReturn ret = GST_FLOW_OK;
   const double lookahead = (double) self->stream_settings.lookahead / GST_SECOND;
@@ -442,8 +443,8 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
         if (ensure_stream (self).add_cut (item.time))
           GST_DEBUG_OBJECT (self, "boundary kept at %.3f s", item.time);
         else
-          GST_DEBUG_OBJECT (self, "cut at %.3f s not kept (closer than min-boundary-gap or passed)",
-              item.time);
+          GST_DEBUG_OBJECT (
+              self, "cut at %.3f s not kept (closer than min-boundary-gap or passed)", item.time);
         break;
       case WorkItem::EMOTION:
         ensure_stream (self).set_emotion (item.time, item.valence, item.arousal);
@@ -452,7 +453,7 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
         if (item.time - lookahead > (ts.stream ? ts.stream->generated_until () : 0.0))
           ret = generate_to (self, item.time - lookahead);
         break;
-      case WorkItem::EVENT:{
+      case WorkItem::EVENT: {
         GstEvent *ev = item.event;
         item.event = nullptr;
         if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
@@ -468,14 +469,16 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
         }
         break;
       }
-      case WorkItem::END:{
+      case WorkItem::END: {
         ret = finish_music (self, item.time);
         if (ts.stream) {
-          const emsync::music::Composer & composer = ts.stream->composer ();
+          const emsync::music::Composer &composer = ts.stream->composer ();
           const auto stats = composer.stats ();
-          GST_INFO_OBJECT (self, "generated %.1f s of music: %ld tokens (%ld chords, %ld forced), %ld steps, "
-              "%ld prefills", composer.cursor_seconds (), stats.tokens, stats.chords,
-              stats.forced_chords, stats.steps, stats.prefills);
+          GST_INFO_OBJECT (self,
+              "generated %.1f s of music: %ld tokens (%ld chords, %ld forced), %ld steps, "
+              "%ld prefills",
+              composer.cursor_seconds (), stats.tokens, stats.chords, stats.forced_chords, stats.steps,
+              stats.prefills);
         }
         if (ret == GST_FLOW_OK) {
           ensure_stream_headers (self);
@@ -485,16 +488,15 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
         break;
       }
     }
-  } catch (const std::exception & e) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Music generation failed."),
-        ("%s", e.what ()));
+  } catch (const std::exception &e) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Music generation failed."), ("%s", e.what ()));
     ret = GST_FLOW_ERROR;
   }
   if (item.event)
     gst_event_unref (item.event);
 
   {
-    std::lock_guard < std::mutex > lk (self->lock);
+    std::lock_guard<std::mutex> lk (self->lock);
     if (ret != GST_FLOW_OK && self->flow == GST_FLOW_OK)
       self->flow = ret;
   }
@@ -511,11 +513,11 @@ gst_emsync_midigen_loop (GstEmsyncMidigen * self)
 /* sink side                                                                                        */
 
 static void
-enqueue (GstEmsyncMidigen * self, WorkItem && item)
+enqueue (GstEmsyncMidigen *self, WorkItem &&item)
 {
   item.origin = self->sink.origin;
   {
-    std::lock_guard < std::mutex > lk (self->lock);
+    std::lock_guard<std::mutex> lk (self->lock);
     if (item.kind == WorkItem::POSITION)
       self->queued_until = std::max (self->queued_until, item.time);
     self->queue.push_back (std::move (item));
@@ -526,9 +528,9 @@ enqueue (GstEmsyncMidigen * self, WorkItem && item)
 /* Drops the queued work. On a flush, sticky events the task had not forwarded yet (stream-start, tags; upstream
  * sends a new segment) stay on the src pad, to go out before the next data, as GstQueue does. */
 static void
-clear_queue_locked (GstEmsyncMidigen * self, bool keep_sticky)
+clear_queue_locked (GstEmsyncMidigen *self, bool keep_sticky)
 {
-  for (auto & it:self->queue) {
+  for (auto &it : self->queue) {
     if (!it.event)
       continue;
     if (keep_sticky && GST_EVENT_IS_STICKY (it.event) && GST_EVENT_TYPE (it.event) != GST_EVENT_SEGMENT
@@ -541,9 +543,9 @@ clear_queue_locked (GstEmsyncMidigen * self, bool keep_sticky)
 
 /* Music-timeline seconds of a running time; the first valid one becomes the origin. */
 static double
-running_time_to_music (GstEmsyncMidigen * self, GstClockTime rt)
+running_time_to_music (GstEmsyncMidigen *self, GstClockTime rt)
 {
-  SinkState & st = self->sink;
+  SinkState &st = self->sink;
   if (!GST_CLOCK_TIME_IS_VALID (st.origin))
     st.origin = rt;
   if (rt < st.origin)
@@ -552,31 +554,31 @@ running_time_to_music (GstEmsyncMidigen * self, GstClockTime rt)
 }
 
 static void
-offer_cut (GstEmsyncMidigen * self, GstClockTime running_time)
+offer_cut (GstEmsyncMidigen *self, GstClockTime running_time)
 {
-  SinkState & st = self->sink;
+  SinkState &st = self->sink;
   if (!GST_CLOCK_TIME_IS_VALID (running_time))
     return;
   double t = running_time_to_music (self, running_time);
   if (st.last_cut >= 0.0 && std::fabs (t - st.last_cut) < 0.001)
-    return;                     /* the same cut seen as event and as meta */
+    return; /* the same cut seen as event and as meta */
   st.last_cut = t;
-  WorkItem item{WorkItem::CUT};
+  WorkItem item{ WorkItem::CUT };
   item.time = t;
   enqueue (self, std::move (item));
 }
 
 static void
-offer_emotion (GstEmsyncMidigen * self, GstClockTime running_time, float valence, float arousal)
+offer_emotion (GstEmsyncMidigen *self, GstClockTime running_time, float valence, float arousal)
 {
-  SinkState & st = self->sink;
+  SinkState &st = self->sink;
   if (!GST_CLOCK_TIME_IS_VALID (running_time))
     return;
   if (std::fabs (valence - st.last_valence) < 0.01f && std::fabs (arousal - st.last_arousal) < 0.01f)
     return;
   st.last_valence = valence;
   st.last_arousal = arousal;
-  WorkItem item{WorkItem::EMOTION};
+  WorkItem item{ WorkItem::EMOTION };
   item.time = running_time_to_music (self, running_time);
   item.valence = valence;
   item.arousal = arousal;
@@ -585,20 +587,20 @@ offer_emotion (GstEmsyncMidigen * self, GstClockTime running_time, float valence
 
 /* The video reached music time `end`: generation may follow, lookahead behind. */
 static void
-advance_video (GstEmsyncMidigen * self, double end)
+advance_video (GstEmsyncMidigen *self, double end)
 {
-  SinkState & st = self->sink;
+  SinkState &st = self->sink;
   st.video_end = std::max (st.video_end, end);
-  WorkItem item{WorkItem::POSITION};
+  WorkItem item{ WorkItem::POSITION };
   item.time = st.video_end;
   enqueue (self, std::move (item));
 }
 
 static GstFlowReturn
-gst_emsync_midigen_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+gst_emsync_midigen_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
-  SinkState & st = self->sink;
+  SinkState &st = self->sink;
   GstClockTime pts = GST_BUFFER_PTS (buf);
   if (!GST_CLOCK_TIME_IS_VALID (pts) || !st.have_segment) {
     GST_WARNING_OBJECT (self, "dropping a frame without timestamp or segment");
@@ -607,7 +609,7 @@ gst_emsync_midigen_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   }
   GstClockTime rt = gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, pts);
   if (!GST_CLOCK_TIME_IS_VALID (rt)) {
-    gst_buffer_unref (buf);     /* outside the segment */
+    gst_buffer_unref (buf); /* outside the segment */
     return GST_FLOW_OK;
   }
   GstClockTime duration = GST_BUFFER_DURATION (buf);
@@ -616,7 +618,7 @@ gst_emsync_midigen_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 
   if (emsync_buffer_get_scene_cut_meta (buf))
     offer_cut (self, rt);
-  if (EmsyncEmotionMeta * em = emsync_buffer_get_emotion_meta (buf)) {
+  if (EmsyncEmotionMeta *em = emsync_buffer_get_emotion_meta (buf)) {
     if (em->confidence > 0.0f)
       offer_emotion (self, rt, em->valence, em->arousal);
   }
@@ -624,13 +626,12 @@ gst_emsync_midigen_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   advance_video (self, end);
 
   /* Backpressure: wait while generation lags more than MAX_BACKLOG behind its target. */
-  std::unique_lock < std::mutex > lk (self->lock);
+  std::unique_lock<std::mutex> lk (self->lock);
   const double lookahead = (double) self->stream_settings.lookahead / GST_SECOND;
-  self->cond.wait (lk,[&]{
-        return self->flushing || self->flow != GST_FLOW_OK
-            || self->queue.size () < 2
-            || self->queued_until - lookahead - self->progress < MAX_BACKLOG_SECONDS;
-      });
+  self->cond.wait (lk, [&] {
+    return self->flushing || self->flow != GST_FLOW_OK || self->queue.size () < 2
+        || self->queued_until - lookahead - self->progress < MAX_BACKLOG_SECONDS;
+  });
   if (self->flushing)
     return GST_FLOW_FLUSHING;
   GstFlowReturn flow = self->flow;
@@ -639,32 +640,32 @@ gst_emsync_midigen_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 }
 
 static gboolean
-start_task (GstEmsyncMidigen * self)
+start_task (GstEmsyncMidigen *self)
 {
   return gst_pad_start_task (self->srcpad, (GstTaskFunction) gst_emsync_midigen_loop, self, NULL);
 }
 
 /* Both threads' state back to "nothing seen"; only while the task is paused or stopped. */
 static void
-reset_stream_state (GstEmsyncMidigen * self)
+reset_stream_state (GstEmsyncMidigen *self)
 {
   self->sink = SinkState ();
   self->task = TaskState ();
-  std::lock_guard < std::mutex > lk (self->lock);
+  std::lock_guard<std::mutex> lk (self->lock);
   self->queued_until = 0.0;
   self->progress = 0.0;
 }
 
 static gboolean
-gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+gst_emsync_midigen_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
-  SinkState & st = self->sink;
+  SinkState &st = self->sink;
 
   switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_FLUSH_START:{
+    case GST_EVENT_FLUSH_START: {
       {
-        std::lock_guard < std::mutex > lk (self->lock);
+        std::lock_guard<std::mutex> lk (self->lock);
         self->flushing = true;
         self->cancel = true;
       }
@@ -673,11 +674,11 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       gst_pad_pause_task (self->srcpad);
       return res;
     }
-    case GST_EVENT_FLUSH_STOP:{
+    case GST_EVENT_FLUSH_STOP: {
       /* Forwarded first: the src pad takes the queued sticky events only once it no longer flushes. */
       gboolean res = gst_pad_push_event (self->srcpad, event);
       {
-        std::lock_guard < std::mutex > lk (self->lock);
+        std::lock_guard<std::mutex> lk (self->lock);
         clear_queue_locked (self, true);
         self->flushing = false;
         self->cancel = false;
@@ -691,7 +692,7 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       /* Our output caps are fixed; they are sent by the task before the first data. */
       gst_event_unref (event);
       return TRUE;
-    case GST_EVENT_SEGMENT:{
+    case GST_EVENT_SEGMENT: {
       /* The input segment maps frame times to running time here; the task gives the MIDI output the same
        * segment (in stream order), so output running time = the music's and stream time = the video's. */
       GstSegment seg;
@@ -704,12 +705,12 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       }
       st.segment = seg;
       st.have_segment = true;
-      WorkItem item{WorkItem::EVENT};
+      WorkItem item{ WorkItem::EVENT };
       item.event = event;
       enqueue (self, std::move (item));
       return TRUE;
     }
-    case GST_EVENT_CUSTOM_DOWNSTREAM:{
+    case GST_EVENT_CUSTOM_DOWNSTREAM: {
       EmsyncSceneCut cut;
       if (emsync_scene_cut_event_parse (event, &cut)) {
         GstClockTime rt = cut.running_time;
@@ -721,20 +722,20 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
       }
       break;
     }
-    case GST_EVENT_CUSTOM_DOWNSTREAM_STICKY:{
+    case GST_EVENT_CUSTOM_DOWNSTREAM_STICKY: {
       EmsyncEmotion emotion;
       if (emsync_emotion_event_parse (event, &emotion)) {
         if (st.have_segment && GST_CLOCK_TIME_IS_VALID (emotion.timestamp))
-          offer_emotion (self, gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME,
-                  emotion.timestamp), (float) emotion.valence, (float) emotion.arousal);
+          offer_emotion (self, gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, emotion.timestamp),
+              (float) emotion.valence, (float) emotion.arousal);
         gst_event_unref (event);
         return TRUE;
       }
       break;
     }
-    case GST_EVENT_EOS:{
+    case GST_EVENT_EOS: {
       gst_event_unref (event);
-      WorkItem item{WorkItem::END};
+      WorkItem item{ WorkItem::END };
       item.time = st.video_end;
       enqueue (self, std::move (item));
       return TRUE;
@@ -746,8 +747,9 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
         gst_event_parse_gap (event, &ts, &dur);
         GstClockTime rt = gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, ts);
         if (GST_CLOCK_TIME_IS_VALID (rt))
-          advance_video (self, running_time_to_music (self, rt) +
-              (GST_CLOCK_TIME_IS_VALID (dur) ? (double) dur / GST_SECOND : 0.0));
+          advance_video (self,
+              running_time_to_music (self, rt)
+                  + (GST_CLOCK_TIME_IS_VALID (dur) ? (double) dur / GST_SECOND : 0.0));
       }
       gst_event_unref (event);
       return TRUE;
@@ -756,7 +758,7 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
   }
 
   if (GST_EVENT_IS_SERIALIZED (event)) {
-    WorkItem item{WorkItem::EVENT};
+    WorkItem item{ WorkItem::EVENT };
     item.event = event;
     enqueue (self, std::move (item));
     return TRUE;
@@ -765,7 +767,7 @@ gst_emsync_midigen_sink_event (GstPad * pad, GstObject * parent, GstEvent * even
 }
 
 static gboolean
-gst_emsync_midigen_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+gst_emsync_midigen_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
   if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
@@ -780,9 +782,9 @@ gst_emsync_midigen_src_query (GstPad * pad, GstObject * parent, GstQuery * query
     min += lookahead + PROCESSING_LATENCY;
     if (GST_CLOCK_TIME_IS_VALID (max))
       max += lookahead + PROCESSING_LATENCY;
-    GST_DEBUG_OBJECT (self, "latency: live %d, min %" GST_TIME_FORMAT " (lookahead %"
-        GST_TIME_FORMAT "), max %" GST_TIME_FORMAT, live, GST_TIME_ARGS (min),
-        GST_TIME_ARGS (lookahead), GST_TIME_ARGS (max));
+    GST_DEBUG_OBJECT (self,
+        "latency: live %d, min %" GST_TIME_FORMAT " (lookahead %" GST_TIME_FORMAT "), max %" GST_TIME_FORMAT,
+        live, GST_TIME_ARGS (min), GST_TIME_ARGS (lookahead), GST_TIME_ARGS (max));
     gst_query_set_latency (query, live, min, max);
     return TRUE;
   }
@@ -790,15 +792,14 @@ gst_emsync_midigen_src_query (GstPad * pad, GstObject * parent, GstQuery * query
 }
 
 static gboolean
-gst_emsync_midigen_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMode mode,
-    gboolean active)
+gst_emsync_midigen_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (parent);
   if (mode != GST_PAD_MODE_PUSH)
     return FALSE;
   if (active) {
     {
-      std::lock_guard < std::mutex > lk (self->lock);
+      std::lock_guard<std::mutex> lk (self->lock);
       self->flushing = false;
       self->cancel = false;
       self->flow = GST_FLOW_OK;
@@ -806,7 +807,7 @@ gst_emsync_midigen_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMo
     return start_task (self);
   }
   {
-    std::lock_guard < std::mutex > lk (self->lock);
+    std::lock_guard<std::mutex> lk (self->lock);
     self->flushing = true;
     self->cancel = true;
   }
@@ -818,7 +819,7 @@ gst_emsync_midigen_src_activate_mode (GstPad * pad, GstObject * parent, GstPadMo
 /* state changes                                                                                    */
 
 static gboolean
-load_model (GstEmsyncMidigen * self)
+load_model (GstEmsyncMidigen *self)
 {
   GST_OBJECT_LOCK (self);
   Settings snapshot = self->settings;
@@ -838,9 +839,8 @@ load_model (GstEmsyncMidigen * self)
     self->model = GeneratorModel::load (path);
     GST_INFO_OBJECT (self, "generator model %s (%zu parameters) ready in %.1f ms", path.c_str (),
         self->model->parameter_count (), (g_get_monotonic_time () - t0) / 1000.0);
-  } catch (const std::exception & e) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", e.what ()),
-        ("model-file=%s", path.c_str ()));
+  } catch (const std::exception &e) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", e.what ()), ("model-file=%s", path.c_str ()));
     return FALSE;
   }
   snapshot.model_file = path;
@@ -849,7 +849,7 @@ load_model (GstEmsyncMidigen * self)
 }
 
 static GstStateChangeReturn
-gst_emsync_midigen_change_state (GstElement * element, GstStateChange transition)
+gst_emsync_midigen_change_state (GstElement *element, GstStateChange transition)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (element);
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
@@ -862,7 +862,7 @@ gst_emsync_midigen_change_state (GstElement * element, GstStateChange transition
       GST_ELEMENT_CLASS (gst_emsync_midigen_parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
     {
-      std::lock_guard < std::mutex > lk (self->lock);
+      std::lock_guard<std::mutex> lk (self->lock);
       clear_queue_locked (self, false);
     }
     reset_stream_state (self);
@@ -878,14 +878,14 @@ gst_emsync_midigen_change_state (GstElement * element, GstStateChange transition
 /* The preset replaces the generator options; the properties the application set (before or after) are
  * applied again on top, so `preset=reference sync=hard` is the reference with hard sync in either order. */
 static void
-apply_preset (GstEmsyncMidigen * self, Preset preset)
+apply_preset (GstEmsyncMidigen *self, Preset preset)
 {
   GST_OBJECT_LOCK (self);
   const guint64 mask = self->settings.explicit_props;
   GST_OBJECT_UNLOCK (self);
   guint n = 0;
   GParamSpec **pspecs = g_object_class_list_properties (G_OBJECT_GET_CLASS (self), &n);
-  std::vector < std::pair < GParamSpec *, GValue >> kept;
+  std::vector<std::pair<GParamSpec *, GValue>> kept;
   for (guint i = 0; i < n; ++i) {
     if (pspecs[i]->owner_type != GST_TYPE_EMSYNC_MIDIGEN || pspecs[i]->param_id >= 64
         || !(mask & (G_GUINT64_CONSTANT (1) << pspecs[i]->param_id)))
@@ -899,7 +899,7 @@ apply_preset (GstEmsyncMidigen * self, Preset preset)
   self->settings.preset = preset;
   self->settings.composer = preset == Preset::Reference ? ComposerOptions::reference () : ComposerOptions ();
   GST_OBJECT_UNLOCK (self);
-  for (auto &k:kept) {
+  for (auto &k : kept) {
     g_object_set_property (G_OBJECT (self), k.first->name, &k.second);
     g_value_unset (&k.second);
   }
@@ -907,8 +907,7 @@ apply_preset (GstEmsyncMidigen * self, Preset preset)
 }
 
 static void
-gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue * value,
-    GParamSpec * pspec)
+gst_emsync_midigen_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (object);
   bool latency_changed = false;
@@ -917,12 +916,12 @@ gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue *
     return;
   }
   GST_OBJECT_LOCK (self);
-  Settings & s = self->settings;
+  Settings &s = self->settings;
   switch (prop_id) {
     case PROP_MODEL:
       s.model = (ShippedModel) g_value_get_enum (value);
       break;
-    case PROP_MODEL_FILE:{
+    case PROP_MODEL_FILE: {
       const gchar *v = g_value_get_string (value);
       s.model_file = v ? v : "";
       break;
@@ -975,23 +974,21 @@ gst_emsync_midigen_set_property (GObject * object, guint prop_id, const GValue *
   s.explicit_props |= G_GUINT64_CONSTANT (1) << prop_id;
   GST_OBJECT_UNLOCK (self);
   if (latency_changed)
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_latency (GST_OBJECT (self)));
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
 }
 
 static void
-gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value,
-    GParamSpec * pspec)
+gst_emsync_midigen_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (object);
   GST_OBJECT_LOCK (self);
-  const Settings & s = self->settings;
+  const Settings &s = self->settings;
   switch (prop_id) {
     case PROP_MODEL:
       g_value_set_enum (value, (gint) s.model);
       break;
     case PROP_MODEL_FILE:
-      g_value_set_string (value, s.model_file.empty ()? NULL : s.model_file.c_str ());
+      g_value_set_string (value, s.model_file.empty () ? NULL : s.model_file.c_str ());
       break;
     case PROP_LOOKAHEAD:
       g_value_set_uint64 (value, s.lookahead);
@@ -1046,7 +1043,7 @@ gst_emsync_midigen_get_property (GObject * object, guint prop_id, GValue * value
 }
 
 static void
-gst_emsync_midigen_finalize (GObject * object)
+gst_emsync_midigen_finalize (GObject *object)
 {
   GstEmsyncMidigen *self = GST_EMSYNC_MIDIGEN (object);
   clear_queue_locked (self, false);
@@ -1062,13 +1059,12 @@ gst_emsync_midigen_finalize (GObject * object)
 }
 
 static void
-gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
+gst_emsync_midigen_class_init (GstEmsyncMidigenClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_emsync_midigen_debug, "emsyncmidigen", 0,
-      "emsync music generator");
+  GST_DEBUG_CATEGORY_INIT (gst_emsync_midigen_debug, "emsyncmidigen", 0, "emsync music generator");
 
   gobject_class->set_property = gst_emsync_midigen_set_property;
   gobject_class->get_property = gst_emsync_midigen_get_property;
@@ -1080,73 +1076,77 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_enum ("model", "Model",
           "Which shipped generator to use when model-file is unset, looked up in $EMSYNC_MODEL_DIR, the "
-          "installed data directory, then the source tree", GST_TYPE_EMSYNC_MODEL, (gint) DEFAULT_MODEL,
-          rw_ready));
+          "installed data directory, then the source tree",
+          GST_TYPE_EMSYNC_MODEL, (gint) DEFAULT_MODEL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MODEL_FILE,
       g_param_spec_string ("model-file", "Model file",
           "TorchScript generator model (models/FORMAT.md); overrides model", NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_LOOKAHEAD,
       g_param_spec_uint64 ("lookahead", "Lookahead",
           "How far (ns) music generation stays behind the incoming video, so cuts are known ahead "
-          "of the music. The reported latency is this plus 250 ms of processing headroom", 0, 60 * GST_SECOND, DEFAULT_LOOKAHEAD,
-          rw_ready));
+          "of the music. The reported latency is this plus 250 ms of processing headroom",
+          0, 60 * GST_SECOND, DEFAULT_LOOKAHEAD, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MIN_BOUNDARY_GAP,
       g_param_spec_uint64 ("min-boundary-gap", "Minimum boundary gap",
-          "Minimum time (ns) between two cuts the music marks (EMSYNC keeps cuts >= 4 s apart)",
-          0, 60 * GST_SECOND, DEFAULT_MIN_BOUNDARY_GAP, rw_ready));
+          "Minimum time (ns) between two cuts the music marks (EMSYNC keeps cuts >= 4 s apart)", 0,
+          60 * GST_SECOND, DEFAULT_MIN_BOUNDARY_GAP, rw_ready));
   g_object_class_install_property (gobject_class, PROP_TEMPERATURE,
-      g_param_spec_double ("temperature", "Temperature",
-          "Sampling temperature (EMSYNC's demo uses 1.35)", 0.05, 5.0, DEFAULT_TEMPERATURE, rw_ready));
+      g_param_spec_double ("temperature", "Temperature", "Sampling temperature (EMSYNC's demo uses 1.35)",
+          0.05, 5.0, DEFAULT_TEMPERATURE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_TOP_P,
       g_param_spec_double ("top-p", "Top-p",
           "Nucleus sampling threshold (EMSYNC variant: tokens past the threshold are dropped, the best "
-          "one always kept)", 0.0, 1.0, DEFAULT_TOP_P, rw_ready));
+          "one always kept)",
+          0.0, 1.0, DEFAULT_TOP_P, rw_ready));
   g_object_class_install_property (gobject_class, PROP_EMOTION_GUIDANCE,
       g_param_spec_double ("emotion-guidance", "Emotion guidance",
           "Strengthens the valence/arousal conditioning by classifier-free guidance against the model's "
-          "null emotion (logits c + g * (c - u)); costs a second decoding step per token. 0 = EMSYNC's sampling",
+          "null emotion (logits c + g * (c - u)); costs a second decoding step per token. 0 = EMSYNC's "
+          "sampling",
           0.0, 5.0, DEFAULT_EMOTION_GUIDANCE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_DENSITY_CONTROL,
       g_param_spec_double ("density-control", "Density control",
           "Steers the note density towards the one the model's training labels give the current arousal "
-          "(note-on logits + k * ln(target / recent density)); needs a model that declares its density scale. "
-          "0 = the model alone (EMSYNC)", 0.0, 10.0, DEFAULT_DENSITY_CONTROL, rw_ready));
+          "(note-on logits + k * ln(target / recent density)); needs a model that declares its density "
+          "scale. "
+          "0 = the model alone (EMSYNC)",
+          0.0, 10.0, DEFAULT_DENSITY_CONTROL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MODE_CONTROL,
       g_param_spec_double ("mode-control", "Mode control",
           "Steers towards a major key when the valence is positive and a minor key when it is negative: "
           "note-on logits + k * |valence| * the key profile of the current key or its relative "
-          "(Krumhansl-Kessler). 0 = the model alone (EMSYNC)", 0.0, 10.0, DEFAULT_MODE_CONTROL, rw_ready));
+          "(Krumhansl-Kessler). 0 = the model alone (EMSYNC)",
+          0.0, 10.0, DEFAULT_MODE_CONTROL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_SEED,
-      g_param_spec_uint64 ("seed", "Seed",
-          "Random seed; the same seed, model and input give the same music", 0, G_MAXUINT64,
-          DEFAULT_SEED, rw_ready));
+      g_param_spec_uint64 ("seed", "Seed", "Random seed; the same seed, model and input give the same music",
+          0, G_MAXUINT64, DEFAULT_SEED, rw_ready));
   g_object_class_install_property (gobject_class, PROP_INSTRUMENTS,
-      g_param_spec_enum ("instruments", "Instruments",
-          "Instrument-count control token given to the model", GST_TYPE_EMSYNC_INSTRUMENTS,
-          (gint) DEFAULT_INSTRUMENTS, rw_ready));
+      g_param_spec_enum ("instruments", "Instruments", "Instrument-count control token given to the model",
+          GST_TYPE_EMSYNC_INSTRUMENTS, (gint) DEFAULT_INSTRUMENTS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_PRESET,
       g_param_spec_enum ("preset", "Preset",
-          "The generator options to start from: emsync's (shipped) or EMSYNC's exact procedure (reference: soft "
+          "The generator options to start from: emsync's (shipped) or EMSYNC's exact procedure (reference: "
+          "soft "
           "sync, the model alone, free timing, no note grammar, no forced release, fixed velocity; "
           "models/FORMAT.md lists every difference). Generator properties set explicitly, before or after, "
-          "override it", GST_TYPE_EMSYNC_PRESET, (gint) Preset::Shipped, rw_ready));
+          "override it",
+          GST_TYPE_EMSYNC_PRESET, (gint) Preset::Shipped, rw_ready));
   g_object_class_install_property (gobject_class, PROP_SYNC,
-      g_param_spec_enum ("sync", "Sync mode",
-          "How the music follows scene cuts", GST_TYPE_EMSYNC_SYNC_MODE, (gint) DEFAULT_SYNC,
-          rw_ready));
+      g_param_spec_enum ("sync", "Sync mode", "How the music follows scene cuts", GST_TYPE_EMSYNC_SYNC_MODE,
+          (gint) DEFAULT_SYNC, rw_ready));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "Threads for generation: the decoding step uses 1 or 2 (models of 10M parameters or more), and "
-          "this stream's prefills size the BLAS's thread pool to it", 1, 64,
-          DEFAULT_THREADS, rw_ready));
+          "this stream's prefills size the BLAS's thread pool to it",
+          1, 64, DEFAULT_THREADS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_VALENCE,
       g_param_spec_double ("valence", "Valence",
-          "Valence in [-1, 1] used until the stream carries emotion (emsyncemotion metas/events)",
-          -1.0, 1.0, DEFAULT_VALENCE, rw_ready));
+          "Valence in [-1, 1] used until the stream carries emotion (emsyncemotion metas/events)", -1.0, 1.0,
+          DEFAULT_VALENCE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_AROUSAL,
       g_param_spec_double ("arousal", "Arousal",
-          "Arousal in [-1, 1] used until the stream carries emotion (emsyncemotion metas/events)",
-          -1.0, 1.0, DEFAULT_AROUSAL, rw_ready));
+          "Arousal in [-1, 1] used until the stream carries emotion (emsyncemotion metas/events)", -1.0, 1.0,
+          DEFAULT_AROUSAL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_TOKENS_GENERATED,
       g_param_spec_uint64 ("tokens-generated", "Tokens generated",
           "Number of tokens generated in this stream", 0, G_MAXUINT64, 0,
@@ -1154,8 +1154,7 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
-  gst_element_class_set_static_metadata (element_class, "emsync music generator",
-      "Converter/Video/Audio",
+  gst_element_class_set_static_metadata (element_class, "emsync music generator", "Converter/Video/Audio",
       "Composes MIDI for a video, following its emotion and landing chords on its scene cuts",
       "emsync developers");
   element_class->change_state = gst_emsync_midigen_change_state;
@@ -1166,17 +1165,17 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass * klass)
 }
 
 static void
-gst_emsync_midigen_init (GstEmsyncMidigen * self)
+gst_emsync_midigen_init (GstEmsyncMidigen *self)
 {
   /* GObject zero-fills instances; construct the C++ members in place. */
   new (&self->settings) Settings ();
-  new (&self->model) std::shared_ptr < const GeneratorModel > ();
+  new (&self->model) std::shared_ptr<const GeneratorModel> ();
   new (&self->stream_settings) Settings ();
   new (&self->lock) std::mutex ();
   new (&self->cond) std::condition_variable ();
-  new (&self->queue) std::deque < WorkItem > ();
-  new (&self->cancel) std::atomic < bool >(false);
-  new (&self->tokens_generated) std::atomic < long >(0);
+  new (&self->queue) std::deque<WorkItem> ();
+  new (&self->cancel) std::atomic<bool> (false);
+  new (&self->tokens_generated) std::atomic<long> (0);
   new (&self->sink) SinkState ();
   new (&self->task) TaskState ();
 
@@ -1188,8 +1187,7 @@ gst_emsync_midigen_init (GstEmsyncMidigen * self)
 
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_emsync_midigen_src_query));
-  gst_pad_set_activatemode_function (self->srcpad,
-      GST_DEBUG_FUNCPTR (gst_emsync_midigen_src_activate_mode));
+  gst_pad_set_activatemode_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_emsync_midigen_src_activate_mode));
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 }

@@ -5,9 +5,7 @@
 std::string
 emsync_default_model_path (const char *name)
 {
-  const char *dirs[] = { g_getenv ("EMSYNC_MODEL_DIR"), EMSYNC_MODEL_INSTALL_DIR,
-    EMSYNC_SOURCE_MODELS_DIR
-  };
+  const char *dirs[] = { g_getenv ("EMSYNC_MODEL_DIR"), EMSYNC_MODEL_INSTALL_DIR, EMSYNC_SOURCE_MODELS_DIR };
   for (const char *dir : dirs) {
     if (!dir || !*dir)
       continue;

@@ -57,7 +57,8 @@ read_file (const std::string &path)
 struct TestFrame {
   std::vector<std::uint8_t> data;
   em::FrameView view;
-  TestFrame (int w, int h, std::uint8_t r, std::uint8_t g, std::uint8_t b) : data ((size_t) w * h * 3) {
+  TestFrame (int w, int h, std::uint8_t r, std::uint8_t g, std::uint8_t b) : data ((size_t) w * h * 3)
+  {
     for (size_t i = 0; i < (size_t) w * h; i++) {
       data[3 * i] = r;
       data[3 * i + 1] = g;
@@ -78,28 +79,27 @@ struct TestFrame {
 GST_START_TEST (test_mapping_table)
 {
   /* §1c of the reference: rescaled means. */
-  const double expected[6][2] = { {-0.651, 0.664}, {-0.754, 0.255}, {-0.800, 0.681}, {0.800, 0.477},
-  {-0.789, -0.800}, {0.389, 0.800}
-  };
+  const double expected[6][2] = { { -0.651, 0.664 }, { -0.754, 0.255 }, { -0.800, 0.681 }, { 0.800, 0.477 },
+    { -0.789, -0.800 }, { 0.389, 0.800 } };
   const auto &table = em::ekman_gaussians ();
   for (int i = 0; i < 6; i++) {
     fail_unless (std::fabs (table[i].valence_mean - expected[i][0]) < 1.5e-3, "%s valence %f", table[i].name,
         table[i].valence_mean);
     fail_unless (std::fabs (table[i].arousal_mean - expected[i][1]) < 1.5e-3, "%s arousal %f", table[i].name,
         table[i].arousal_mean);
-    em::EkmanProbabilities onehot {};
+    em::EkmanProbabilities onehot{};
     onehot[i] = 1.0;
     em::ValenceArousal va = em::ekman_to_valence_arousal (onehot);
     fail_unless (std::fabs (va.valence - expected[i][0]) < 1.5e-3);
     fail_unless (std::fabs (va.arousal - expected[i][1]) < 1.5e-3);
   }
   /* Probability-weighted mean: half joy, half sadness. */
-  em::EkmanProbabilities p {0, 0, 0, 0.5, 0.5, 0};
+  em::EkmanProbabilities p{ 0, 0, 0, 0.5, 0.5, 0 };
   em::ValenceArousal va = em::ekman_to_valence_arousal (p);
   fail_unless (std::fabs (va.valence - 0.5 * (table[3].valence_mean + table[4].valence_mean)) < 1e-9);
   fail_unless (std::fabs (va.arousal - 0.5 * (table[3].arousal_mean + table[4].arousal_mean)) < 1e-9);
   /* Unnormalised input is normalised; all-zero gives the origin. */
-  em::EkmanProbabilities p2 {0, 0, 0, 2.0, 2.0, 0};
+  em::EkmanProbabilities p2{ 0, 0, 0, 2.0, 2.0, 0 };
   em::ValenceArousal va2 = em::ekman_to_valence_arousal (p2);
   fail_unless (std::fabs (va2.valence - va.valence) < 1e-12);
   em::ValenceArousal zero = em::ekman_to_valence_arousal ({});
@@ -111,16 +111,16 @@ GST_START_TEST (test_expression_mapping)
 {
   const auto &table = em::ekman_gaussians ();
   /* happy = joy, sad = sadness, angry = anger; neutral at the origin. */
-  em::ExpressionProbabilities happy {0, 0, 0, 1, 0, 0, 0};
+  em::ExpressionProbabilities happy{ 0, 0, 0, 1, 0, 0, 0 };
   em::ValenceArousal va = em::expression_to_valence_arousal (happy);
   fail_unless (std::fabs (va.valence - table[3].valence_mean) < 1e-12);
-  em::ExpressionProbabilities sad {0, 0, 0, 0, 1, 0, 0};
+  em::ExpressionProbabilities sad{ 0, 0, 0, 0, 1, 0, 0 };
   fail_unless (std::fabs (em::expression_to_valence_arousal (sad).arousal - table[4].arousal_mean) < 1e-12);
-  em::ExpressionProbabilities neutral {0, 0, 0, 0, 0, 0, 1};
+  em::ExpressionProbabilities neutral{ 0, 0, 0, 0, 0, 0, 1 };
   va = em::expression_to_valence_arousal (neutral);
   fail_unless (va.valence == 0.0 && va.arousal == 0.0);
   /* Half neutral halves the happy value. */
-  em::ExpressionProbabilities half {0, 0, 0, 0.5, 0, 0, 0.5};
+  em::ExpressionProbabilities half{ 0, 0, 0, 0.5, 0, 0, 0.5 };
   va = em::expression_to_valence_arousal (half);
   fail_unless (std::fabs (va.valence - 0.5 * table[3].valence_mean) < 1e-12);
   fail_unless (std::string (em::expression_name (0)) == "angry");
@@ -136,7 +136,7 @@ GST_START_TEST (test_colour_directions)
   double prev_v = -2, prev_a = 2;
   for (double b = 0.0; b <= 1.0001; b += 0.1) {
     em::SceneAffectInputs in;
-    in.colour = {b, 0.2};
+    in.colour = { b, 0.2 };
     em::SceneAffect s = em::scene_affect (in);
     fail_unless (s.colour.valence > prev_v, "valence must rise with brightness (b=%f)", b);
     fail_unless (s.colour.arousal < prev_a, "arousal must fall with brightness (b=%f)", b);
@@ -147,7 +147,7 @@ GST_START_TEST (test_colour_directions)
   double prev_a2 = -2;
   for (double sat = 0.0; sat <= 1.0001; sat += 0.1) {
     em::SceneAffectInputs in;
-    in.colour = {0.45, sat};
+    in.colour = { 0.45, sat };
     em::SceneAffect s = em::scene_affect (in);
     fail_unless (s.colour.valence > prev_v && s.colour.arousal > prev_a2, "saturation sweep (s=%f)", sat);
     prev_v = s.colour.valence;
@@ -156,7 +156,7 @@ GST_START_TEST (test_colour_directions)
   /* Measured from pixels: a brighter grey frame has a higher brightness; a red frame more saturation. */
   TestFrame dark (64, 48, 20, 20, 20), bright (64, 48, 230, 230, 230), red (64, 48, 220, 30, 30);
   em::ColourStats cd = em::colour_stats (dark.view, 32), cb = em::colour_stats (bright.view, 32),
-      cr = em::colour_stats (red.view, 32);
+                  cr = em::colour_stats (red.view, 32);
   fail_unless (cd.brightness < 0.1 && cb.brightness > 0.85);
   fail_unless (cd.saturation < 0.01 && cr.saturation > 0.7);
 }
@@ -193,7 +193,7 @@ GST_START_TEST (test_quadrants)
   for (int i = 0; i < 30 * 12; i++) {
     double t = i / 30.0;
     dark.observe_frame (black.view, t);
-    const TestFrame &c = colours[(i / 10) % colours.size ()];   /* a cut every 1/3 s */
+    const TestFrame &c = colours[(i / 10) % colours.size ()]; /* a cut every 1/3 s */
     bright.observe_frame (c.view, t);
     if (i % 8 == 0) {
       dark.analyse (black.view, t);
@@ -202,7 +202,8 @@ GST_START_TEST (test_quadrants)
   }
   em::ValenceArousal d = dark.smoothed (), b = bright.smoothed ();
   g_print ("dark static clip: valence %.3f arousal %.3f; bright fast-cut clip: valence %.3f arousal %.3f "
-      "(%zu cuts)\n", d.valence, d.arousal, b.valence, b.arousal, bright.cuts_seen ());
+           "(%zu cuts)\n",
+      d.valence, d.arousal, b.valence, b.arousal, bright.cuts_seen ());
   fail_unless (d.valence < 0 && d.arousal < 0, "dark clip not in the low-valence/low-arousal quadrant");
   fail_unless (b.valence > 0 && b.arousal > 0, "bright clip not in the high-valence/high-arousal quadrant");
   fail_unless (bright.cuts_seen () >= 20, "%zu of 35 cuts found", bright.cuts_seen ());
@@ -220,7 +221,7 @@ GST_START_TEST (test_smoothing)
   est.observe_frame (dark.view, 0.0);
   double v0 = est.analyse (dark.view, 0.0).valence_arousal.valence;
   double target = 0;
-  for (int i = 1; i <= 8; i++) {     /* 8 analyses, 0.25 s apart: 2 s */
+  for (int i = 1; i <= 8; i++) { /* 8 analyses, 0.25 s apart: 2 s */
     est.observe_frame (bright.view, i * 0.25);
     target = est.analyse (bright.view, i * 0.25).valence_arousal.valence;
   }
@@ -241,7 +242,7 @@ GST_END_TEST;
 GST_START_TEST (test_default_fusion)
 {
   em::SceneAffectInputs in;
-  in.colour = {0.3, 0.1};
+  in.colour = { 0.3, 0.1 };
   em::SceneAffect scene = em::scene_affect (in);
   /* No face: the scene alone. */
   em::Features f = em::make_features ({}, in, scene);
@@ -253,17 +254,17 @@ GST_START_TEST (test_default_fusion)
   em::FaceResult big, small;
   big.width = big.height = 0.5;
   small.width = small.height = 0.05;
-  big.probabilities = small.probabilities = {0, 0, 0, 0.9, 0, 0, 0.1};
+  big.probabilities = small.probabilities = { 0, 0, 0, 0.9, 0, 0, 0.1 };
   big.confidence = small.confidence = 0.9;
-  em::Fused with_big = em::default_fusion (em::make_features ({big}, in, scene));
-  em::Fused with_small = em::default_fusion (em::make_features ({small}, in, scene));
+  em::Fused with_big = em::default_fusion (em::make_features ({ big }, in, scene));
+  em::Fused with_small = em::default_fusion (em::make_features ({ small }, in, scene));
   fail_unless (with_big.valence_arousal.valence > with_small.valence_arousal.valence);
   fail_unless (with_small.valence_arousal.valence > scene.combined.valence);
   fail_unless (with_big.confidence > em::kSceneConfidence);
   /* Two faces: weighted by size and confidence (the big sad face dominates a small happy one). */
   em::FaceResult sad = big;
-  sad.probabilities = {0, 0, 0, 0, 0.9, 0, 0.1};
-  em::Features two = em::make_features ({sad, small}, in, scene);
+  sad.probabilities = { 0, 0, 0, 0, 0.9, 0, 0.1 };
+  em::Features two = em::make_features ({ sad, small }, in, scene);
   fail_unless (two[5] > two[4], "sad weight %f vs happy %f", two[5], two[4]);
   fail_unless (two[14] < 0);
 }
@@ -274,14 +275,15 @@ GST_START_TEST (test_fusion_model)
   std::string tiny = std::string (EMSYNC_TEST_DATA) + "/tiny_fusion.pt";
   auto model = em::FusionModel::load (tiny);
   em::SceneAffectInputs in;
-  in.colour = {0.8, 0.5};
+  in.colour = { 0.8, 0.5 };
   em::Features f = em::make_features ({}, in, em::scene_affect (in));
   em::Fused r = model->run (f);
   fail_unless (r.valence_arousal.valence >= -1 && r.valence_arousal.valence <= 1);
   fail_unless (r.confidence > 0 && r.confidence <= 1);
   /* Errors name the file. */
   std::string dir = temp_dir ();
-  for (const std::string &bad : {dir + "/missing.pt", std::string (EMSYNC_TEST_DATA) + "/corrupt_fusion.pt"}) {
+  for (const std::string &bad :
+      { dir + "/missing.pt", std::string (EMSYNC_TEST_DATA) + "/corrupt_fusion.pt" }) {
     bool thrown = false;
     try {
       em::FusionModel::load (bad);
@@ -322,7 +324,7 @@ GST_START_TEST (test_port_fidelity)
     std::vector<float> x (n);
     for (size_t i = 0; i < n; i++)
       x[i] = (float) ((std::uint8_t) inputs[index * n + i] / 127.5 - 1.0);
-    std::array<double, 7> logits {};
+    std::array<double, 7> logits{};
     em::ExpressionProbabilities p = model->predict (x.data (), &logits);
     for (int k = 0; k < 7; k++) {
       max_logit_err = std::max (max_logit_err, std::fabs (logits[k] - expected[k]));
@@ -349,8 +351,8 @@ expect_model_error (const std::string &path, const std::string &needle)
     what = e.what ();
     thrown = what.find (needle) != std::string::npos;
   }
-  fail_unless (thrown, "expected an error with '%s' for %s, got '%s'", needle.c_str (), path.c_str (),
-      what.c_str ());
+  fail_unless (
+      thrown, "expected an error with '%s' for %s, got '%s'", needle.c_str (), path.c_str (), what.c_str ());
 }
 
 GST_START_TEST (test_face_model_errors)
@@ -382,7 +384,7 @@ GST_START_TEST (test_face_model_errors)
     unsupported.replace (unsupported.find ("Softmax", pos), 7, "Sigmoid");
     write_file (dir + "/unsupported.json", unsupported);
     expect_model_error (dir + "/unsupported.json", "Sigmoid");
-    for (const char *f : {"noweights.json", "truncated.json", "unsupported.json", "emotion.bin"})
+    for (const char *f : { "noweights.json", "truncated.json", "unsupported.json", "emotion.bin" })
       g_unlink ((dir + "/" + f).c_str ());
   } else {
     g_print ("SKIP (partly): face-expression model not installed\n");
@@ -398,11 +400,11 @@ GST_START_TEST (test_face_crop)
   /* The crop maps grey [0, 255] to the model's [-1, 1] and stays inside the frame. */
   TestFrame white (200, 100, 255, 255, 255);
   std::vector<float> crop (64 * 64);
-  em::face_crop (white.view, {150, 50, 80, 80}, 0.1, crop.data ());
+  em::face_crop (white.view, { 150, 50, 80, 80 }, 0.1, crop.data ());
   for (float v : crop)
     fail_unless (std::fabs (v - 0.99998f) < 1e-3, "crop value %f", v);
   TestFrame black (200, 100, 0, 0, 0);
-  em::face_crop (black.view, {0, 0, 50, 50}, 0.1, crop.data ());
+  em::face_crop (black.view, { 0, 0, 50, 50 }, 0.1, crop.data ());
   for (float v : crop)
     fail_unless (std::fabs (v + 1.0f) < 1e-6);
 }
@@ -419,10 +421,10 @@ GST_START_TEST (test_face_interval)
   }
   em::EstimatorConfig cfg;
   cfg.face_interval_s = 1.0;
-  em::EmotionEstimator est (em::FaceExpressionModel::load_shared (path), std::make_shared<em::FaceDetector> (cascade),
-      nullptr, cfg);
+  em::EmotionEstimator est (em::FaceExpressionModel::load_shared (path),
+      std::make_shared<em::FaceDetector> (cascade), nullptr, cfg);
   TestFrame grey (320, 180, 128, 128, 128);
-  for (int i = 0; i < 16; i++) {       /* 4 s analysed at 4 Hz, no face in view: looks at 0 and 2 s */
+  for (int i = 0; i < 16; i++) { /* 4 s analysed at 4 Hz, no face in view: looks at 0 and 2 s */
     est.observe_frame (grey.view, i * 0.25);
     em::Estimate e = est.analyse (grey.view, i * 0.25);
     fail_unless (e.faces.empty ());
@@ -431,14 +433,14 @@ GST_START_TEST (test_face_interval)
   fail_unless_equals_int ((int) est.face_detections (), 2);
   est.note_cut (4.0);
   est.observe_frame (grey.view, 4.0);
-  est.analyse (grey.view, 4.0);        /* a cut, 2 s after the last look: look again */
+  est.analyse (grey.view, 4.0); /* a cut, 2 s after the last look: look again */
   fail_unless_equals_int ((int) est.face_detections (), 3);
   est.note_cut (4.2);
   est.observe_frame (grey.view, 4.25);
-  est.analyse (grey.view, 4.25);       /* another cut, but only 0.25 s after the last look */
+  est.analyse (grey.view, 4.25); /* another cut, but only 0.25 s after the last look */
   fail_unless_equals_int ((int) est.face_detections (), 3);
   est.observe_frame (grey.view, 4.5);
-  est.analyse (grey.view, 4.5);        /* half an interval after it: looked again because of the cut */
+  est.analyse (grey.view, 4.5); /* half an interval after it: looked again because of the cut */
   fail_unless_equals_int ((int) est.face_detections (), 4);
   fail_unless_equals_int ((int) est.face_analyses (), 4);
 }

@@ -18,7 +18,7 @@
 
 /* Paints a frame of any 8-bit format from an RGB colour, with an optional moving white bar. */
 static GstBuffer *
-make_frame (GstVideoInfo * info, guint8 r, guint8 g, guint8 b, gint bar_x, guint64 index)
+make_frame (GstVideoInfo *info, guint8 r, guint8 g, guint8 b, gint bar_x, guint64 index)
 {
   GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
   GstVideoFrame frame;
@@ -29,8 +29,7 @@ make_frame (GstVideoInfo * info, guint8 r, guint8 g, guint8 b, gint bar_x, guint
   double R = r / 255.0, G = g / 255.0, B = b / 255.0;
   guint8 yuv[3] = { (guint8) lround (16 + 65.481 * R + 128.553 * G + 24.966 * B),
     (guint8) lround (128 - 37.797 * R - 74.203 * G + 112.0 * B),
-    (guint8) lround (128 + 112.0 * R - 93.786 * G - 18.214 * B)
-  };
+    (guint8) lround (128 + 112.0 * R - 93.786 * G - 18.214 * B) };
   guint8 rgb[3] = { r, g, b };
   guint8 white_yuv[3] = { 235, 128, 128 }, white_rgb[3] = { 255, 255, 255 };
   gboolean is_yuv = GST_VIDEO_FORMAT_INFO_IS_YUV (finfo);
@@ -62,10 +61,11 @@ make_frame (GstVideoInfo * info, guint8 r, guint8 g, guint8 b, gint bar_x, guint
 }
 
 static GstHarness *
-new_harness (const gchar * launch, const gchar * format, gint w, gint h, GstVideoInfo * info)
+new_harness (const gchar *launch, const gchar *format, gint w, gint h, GstVideoInfo *info)
 {
   GstHarness *hh = gst_harness_new_parse (launch);
-  gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,framerate=%d/1", format, w, h, FPS);
+  gchar *caps =
+      g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,framerate=%d/1", format, w, h, FPS);
   gst_harness_set_src_caps_str (hh, caps);
   GstCaps *c = gst_caps_from_string (caps);
   gst_video_info_from_caps (info, c);
@@ -76,7 +76,7 @@ new_harness (const gchar * launch, const gchar * format, gint w, gint h, GstVide
 
 /* Pulls every buffer out and returns the last one's meta values. */
 static guint
-drain_buffers (GstHarness * h, gfloat * valence, gfloat * arousal, guint * analysed)
+drain_buffers (GstHarness *h, gfloat *valence, gfloat *arousal, guint *analysed)
 {
   guint n = 0;
   GstBuffer *out;
@@ -103,7 +103,8 @@ GST_START_TEST (test_meta_on_every_buffer)
   GstHarness *h = new_harness ("emsyncemotion face-model=none", "I420", 160, 120, &info);
   guint analysed = 0, n = 0;
   for (guint64 i = 0; i < 60; i++) {
-    fail_unless_equals_int (gst_harness_push (h, make_frame (&info, 100, 120, 140, (i * 4) % 160, i)), GST_FLOW_OK);
+    fail_unless_equals_int (
+        gst_harness_push (h, make_frame (&info, 100, 120, 140, (i * 4) % 160, i)), GST_FLOW_OK);
     n += drain_buffers (h, NULL, NULL, &analysed);
   }
   fail_unless_equals_int (n, 60);
@@ -114,15 +115,15 @@ GST_START_TEST (test_meta_on_every_buffer)
 GST_END_TEST;
 
 static void
-run_clip (const gchar * launch, gboolean bright_fast_cut, gfloat * valence, gfloat * arousal)
+run_clip (const gchar *launch, gboolean bright_fast_cut, gfloat *valence, gfloat *arousal)
 {
   GstVideoInfo info;
   GstHarness *h = new_harness (launch, "I420", 192, 108, &info);
-  const guint8 colours[4][3] = { {250, 220, 40}, {40, 220, 250}, {250, 60, 200}, {120, 250, 60} };
+  const guint8 colours[4][3] = { { 250, 220, 40 }, { 40, 220, 250 }, { 250, 60, 200 }, { 120, 250, 60 } };
   for (guint64 i = 0; i < 8 * FPS; i++) {
     GstBuffer *b;
     if (bright_fast_cut) {
-      const guint8 *c = colours[(i / 10) % 4];     /* a cut every 1/3 s, a moving bar */
+      const guint8 *c = colours[(i / 10) % 4]; /* a cut every 1/3 s, a moving bar */
       b = make_frame (&info, c[0], c[1], c[2], (i * 6) % 192, i);
     } else {
       b = make_frame (&info, 18, 16, 24, -1, i);
@@ -138,7 +139,8 @@ GST_START_TEST (test_quadrants)
   gfloat dv = 0, da = 0, bv = 0, ba = 0;
   run_clip ("emsyncemotion face-model=none", FALSE, &dv, &da);
   run_clip ("emsyncemotion face-model=none", TRUE, &bv, &ba);
-  g_print ("element: dark static clip valence %.3f arousal %.3f; bright fast-cut clip valence %.3f arousal %.3f\n",
+  g_print (
+      "element: dark static clip valence %.3f arousal %.3f; bright fast-cut clip valence %.3f arousal %.3f\n",
       dv, da, bv, ba);
   fail_unless (dv < 0 && da < 0, "dark static clip: %f %f", dv, da);
   fail_unless (bv > 0 && ba > 0, "bright fast-cut clip: %f %f", bv, ba);
@@ -147,7 +149,7 @@ GST_END_TEST;
 
 /* Runs a few static frames of one colour and returns the held value (no smoothing). */
 static void
-static_colour (const gchar * format, guint8 r, guint8 g, guint8 b, gfloat * v, gfloat * a)
+static_colour (const gchar *format, guint8 r, guint8 g, guint8 b, gfloat *v, gfloat *a)
 {
   GstVideoInfo info;
   GstHarness *h = new_harness ("emsyncemotion face-model=none smoothing=0", format, 64, 48, &info);
@@ -189,7 +191,7 @@ GST_START_TEST (test_saturation_sweep)
 GST_END_TEST;
 
 static GList *
-pull_emotion_events (GstHarness * h)
+pull_emotion_events (GstHarness *h)
 {
   GList *list = NULL;
   GstEvent *ev;
@@ -219,12 +221,13 @@ GST_START_TEST (test_events_only_on_step)
     events = g_list_concat (events, pull_emotion_events (h));
     /* the stream's meta never strays more than a step from the last event */
     EmsyncEmotion *latest = (EmsyncEmotion *) g_list_last (events)->data;
-    fail_unless (fabs (latest->valence - last_v) <= 0.1 + 1e-6 && fabs (latest->arousal - last_a) <= 0.1 + 1e-6);
+    fail_unless (
+        fabs (latest->valence - last_v) <= 0.1 + 1e-6 && fabs (latest->arousal - last_a) <= 0.1 + 1e-6);
   }
   guint n = g_list_length (events);
   g_print ("%u emotion events for a 12 s brightness ramp (step 0.1)\n", n);
   fail_unless (n >= 3 && n < 40, "%u events", n);
-  for (GList * l = events; l && l->next; l = l->next) {
+  for (GList *l = events; l && l->next; l = l->next) {
     EmsyncEmotion *a = (EmsyncEmotion *) l->data, *b = (EmsyncEmotion *) l->next->data;
     fail_unless (fabs (a->valence - b->valence) > 0.1 || fabs (a->arousal - b->arousal) > 0.1,
         "event without a move > step");
@@ -257,7 +260,7 @@ GST_START_TEST (test_messages_rate_limited)
     gst_harness_push (h, make_frame (&info, (i * 7) % 255, 100, 50, -1, i));
     drain_buffers (h, NULL, NULL, &analysed);
   }
-  fail_unless_equals_int (analysed, 3 * FPS);  /* interval=0: every frame analysed */
+  fail_unless_equals_int (analysed, 3 * FPS); /* interval=0: every frame analysed */
   guint n = 0;
   guint64 prev = 0;
   GstMessage *msg;
@@ -267,8 +270,8 @@ GST_START_TEST (test_messages_rate_limited)
       guint64 ts;
       gdouble v, a, c;
       fail_unless (gst_structure_get_uint64 (s, "timestamp", &ts));
-      fail_unless (gst_structure_get_double (s, "valence", &v) && gst_structure_get_double (s, "arousal", &a) &&
-          gst_structure_get_double (s, "confidence", &c));
+      fail_unless (gst_structure_get_double (s, "valence", &v) && gst_structure_get_double (s, "arousal", &a)
+          && gst_structure_get_double (s, "confidence", &c));
       fail_unless (v >= -1 && v <= 1 && a >= -1 && a <= 1 && c > 0 && c <= 1);
       if (n > 0)
         fail_unless (ts - prev >= 250 * GST_MSECOND, "messages %" G_GUINT64_FORMAT " ns apart", ts - prev);
@@ -299,7 +302,7 @@ GST_END_TEST;
 static GString *order;
 
 static GstPadProbeReturn
-order_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+order_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
     g_string_append_c (order, 'B');
@@ -319,7 +322,8 @@ GST_START_TEST (test_global_mode)
   gst_pad_add_probe (h->sinkpad, GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM, order_probe, NULL, NULL);
   for (guint64 i = 0; i < 4 * FPS; i++) {
     int level = i < 2 * FPS ? 20 : 230;
-    fail_unless_equals_int (gst_harness_push (h, make_frame (&info, level, level, level, -1, i)), GST_FLOW_OK);
+    fail_unless_equals_int (
+        gst_harness_push (h, make_frame (&info, level, level, level, -1, i)), GST_FLOW_OK);
   }
   /* everything is held until EOS */
   fail_unless_equals_int (gst_harness_buffers_received (h), 0);
@@ -400,7 +404,7 @@ GST_END_TEST;
 
 /* Runs `launch` and returns the error message text (NULL when it played to EOS without error). */
 static gchar *
-run_for_error (const gchar * launch)
+run_for_error (const gchar *launch)
 {
   GError *err = NULL;
   GstElement *pipe = gst_parse_launch (launch, &err);
@@ -447,7 +451,8 @@ GST_START_TEST (test_no_libtorch_without_model_file)
   fail_unless (text == NULL, "emsyncemotion failed: %s", text);
   fail_if (libtorch_loaded (), "emsyncemotion without model-file loaded libtorch");
   gchar *tiny = g_build_filename (EMSYNC_TEST_DATA, "tiny_fusion.pt", NULL);
-  gchar *launch = g_strdup_printf ("videotestsrc num-buffers=10 ! emsyncemotion model-file=\"%s\" ! fakesink", tiny);
+  gchar *launch =
+      g_strdup_printf ("videotestsrc num-buffers=10 ! emsyncemotion model-file=\"%s\" ! fakesink", tiny);
   text = run_for_error (launch);
   fail_unless (text == NULL, "tiny fusion model failed: %s", text);
   fail_unless (libtorch_loaded (), "a fusion model ran without libtorch?");
@@ -467,12 +472,15 @@ GST_START_TEST (test_fusion_module_missing)
   gchar *old = g_strdup (g_getenv ("EMSYNC_FUSION_MODULE"));
   g_setenv ("EMSYNC_FUSION_MODULE", absent, TRUE);
   gchar *tiny = g_build_filename (EMSYNC_TEST_DATA, "tiny_fusion.pt", NULL);
-  gchar *launch = g_strdup_printf ("videotestsrc num-buffers=5 ! emsyncemotion face-model=none model-file=\"%s\" "
-      "! fakesink", tiny);
+  gchar *launch =
+      g_strdup_printf ("videotestsrc num-buffers=5 ! emsyncemotion face-model=none model-file=\"%s\" "
+                       "! fakesink",
+          tiny);
   gchar *text = run_for_error (launch);
   fail_unless (text != NULL, "no error without the fusion module");
   g_print ("fusion module error: %s\n", text);
-  fail_unless (strstr (text, tiny) != NULL && strstr (text, absent) != NULL, "error does not name the files: %s", text);
+  fail_unless (strstr (text, tiny) != NULL && strstr (text, absent) != NULL,
+      "error does not name the files: %s", text);
   if (old)
     g_setenv ("EMSYNC_FUSION_MODULE", old, TRUE);
   else
@@ -494,8 +502,8 @@ GST_START_TEST (test_errors)
   gchar *corrupt_pt = g_build_filename (EMSYNC_TEST_DATA, "corrupt_fusion.pt", NULL);
   const gchar *files[] = { missing, broken };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
-    gchar *launch = g_strdup_printf ("videotestsrc num-buffers=5 ! emsyncemotion face-model=\"%s\" ! fakesink",
-        files[i]);
+    gchar *launch =
+        g_strdup_printf ("videotestsrc num-buffers=5 ! emsyncemotion face-model=\"%s\" ! fakesink", files[i]);
     gchar *text = run_for_error (launch);
     fail_unless (text != NULL, "no error for face-model=%s", files[i]);
     fail_unless (strstr (text, files[i]) != NULL, "error does not name %s: %s", files[i], text);
@@ -505,8 +513,10 @@ GST_START_TEST (test_errors)
   }
   const gchar *pts[] = { missing_pt, corrupt_pt };
   for (guint i = 0; i < G_N_ELEMENTS (pts); i++) {
-    gchar *launch = g_strdup_printf ("videotestsrc num-buffers=5 ! emsyncemotion face-model=none model-file=\"%s\" "
-        "! fakesink", pts[i]);
+    gchar *launch =
+        g_strdup_printf ("videotestsrc num-buffers=5 ! emsyncemotion face-model=none model-file=\"%s\" "
+                         "! fakesink",
+            pts[i]);
     gchar *text = run_for_error (launch);
     fail_unless (text != NULL && strstr (text, pts[i]) != NULL, "model-file error for %s: %s", pts[i], text);
     g_free (text);
@@ -514,8 +524,10 @@ GST_START_TEST (test_errors)
   }
   /* A valid fusion model runs. */
   gchar *tiny = g_build_filename (EMSYNC_TEST_DATA, "tiny_fusion.pt", NULL);
-  gchar *launch = g_strdup_printf ("videotestsrc num-buffers=20 ! emsyncemotion face-model=none model-file=\"%s\" "
-      "! fakesink", tiny);
+  gchar *launch =
+      g_strdup_printf ("videotestsrc num-buffers=20 ! emsyncemotion face-model=none model-file=\"%s\" "
+                       "! fakesink",
+          tiny);
   gchar *text = run_for_error (launch);
   fail_unless (text == NULL, "tiny fusion model failed: %s", text);
   g_free (launch);
@@ -533,8 +545,8 @@ GST_END_TEST;
 static gchar *
 face_model_path (void)
 {
-  gchar *p = g_build_filename (EMSYNC_SOURCE_ROOT, "third_party", "npm", "node_modules", "@vladmandic", "human",
-      "models", "emotion.json", NULL);
+  gchar *p = g_build_filename (EMSYNC_SOURCE_ROOT, "third_party", "npm", "node_modules", "@vladmandic",
+      "human", "models", "emotion.json", NULL);
   if (g_file_test (p, G_FILE_TEST_EXISTS))
     return p;
   g_free (p);
@@ -548,10 +560,11 @@ typedef struct {
   double valence_sum, arousal_sum;
 } Shot;
 
-static const gchar *expression_names[] = { "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "none" };
+static const gchar *expression_names[] = { "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
+  "none" };
 
 static void
-print_shot (const Shot * s, guint64 end)
+print_shot (const Shot *s, guint64 end)
 {
   if (s->analyses == 0)
     return;
@@ -571,12 +584,14 @@ GST_START_TEST (test_megamind_per_shot)
   const gchar *clip = "/usr/share/doc/opencv-doc/examples/data/Megamind.avi";
   gchar *model = face_model_path ();
   if (!g_file_test (clip, G_FILE_TEST_EXISTS) || !model) {
-    g_print ("SKIP: needs %s (apt install opencv-doc) and the face model (scripts/install-face-model.sh)\n", clip);
+    g_print (
+        "SKIP: needs %s (apt install opencv-doc) and the face model (scripts/install-face-model.sh)\n", clip);
     g_free (model);
     return;
   }
   gchar *launch = g_strdup_printf ("filesrc location=%s ! decodebin ! videoconvert ! emsyncscenecut ! "
-      "emsyncemotion face-model=\"%s\" smoothing=0 ! fakesink", clip, model);
+                                   "emsyncemotion face-model=\"%s\" smoothing=0 ! fakesink",
+      clip, model);
   GError *err = NULL;
   GstElement *pipe = gst_parse_launch (launch, &err);
   fail_unless (pipe != NULL, "%s", err ? err->message : "");
@@ -586,8 +601,8 @@ GST_START_TEST (test_megamind_per_shot)
   guint total = 0, total_faces = 0;
   g_print ("Megamind.avi, per shot (emsyncscenecut shots; expression of the largest face per analysis):\n");
   for (;;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-        GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    GstMessage *msg = gst_bus_timed_pop_filtered (
+        bus, 120 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
     fail_unless (msg != NULL, "timeout");
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       GError *e;

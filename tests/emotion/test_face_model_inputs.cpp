@@ -60,7 +60,8 @@ read_all (const std::string &path)
 {
   gchar *bytes = nullptr;
   gsize length = 0;
-  fail_unless (g_file_get_contents (path.c_str (), &bytes, &length, nullptr), "cannot read %s", path.c_str ());
+  fail_unless (
+      g_file_get_contents (path.c_str (), &bytes, &length, nullptr), "cannot read %s", path.c_str ());
   std::string out (bytes, length);
   g_free (bytes);
   return out;
@@ -84,7 +85,8 @@ GST_END_TEST;
 GST_START_TEST (test_seed_loads_and_bad_shapes_are_refused)
 {
   const std::string seed = read_all (std::string (EMSYNC_SOURCE_ROOT) + "/fuzz/corpus/face_model/tiny_graph");
-  fail_unless (load_error (seed).empty (), "the fuzzer's seed model does not load: %s", load_error (seed).c_str ());
+  fail_unless (
+      load_error (seed).empty (), "the fuzzer's seed model does not load: %s", load_error (seed).c_str ());
   const std::string shape = "\"shape\": [7], \"dtype\": \"float32\"";
   const size_t at = seed.find (shape);
   fail_unless (at != std::string::npos, "the seed's manifest changed");
@@ -92,12 +94,14 @@ GST_START_TEST (test_seed_loads_and_bad_shapes_are_refused)
   std::string bad = seed;
   bad.replace (at, shape.size (), "\"shape\": [-7], \"dtype\": \"float32\"");
   std::string message = load_error (bad);
-  fail_unless (message.find ("weight 'b' has a negative dimension") != std::string::npos, "%s", message.c_str ());
+  fail_unless (
+      message.find ("weight 'b' has a negative dimension") != std::string::npos, "%s", message.c_str ());
   /* Dimensions whose product overflows 64 bits. */
   bad = seed;
   bad.replace (at, shape.size (), "\"shape\": [4294967296, 4294967296, 16], \"dtype\": \"float32\"");
   message = load_error (bad);
-  fail_unless (message.find ("shorter than the manifest says (at 'b')") != std::string::npos, "%s", message.c_str ());
+  fail_unless (
+      message.find ("shorter than the manifest says (at 'b')") != std::string::npos, "%s", message.c_str ());
 }
 GST_END_TEST;
 

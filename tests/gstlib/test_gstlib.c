@@ -7,8 +7,7 @@
 
 GST_START_TEST (test_scene_cut_event_round_trip)
 {
-  EmsyncSceneCut cut = { 2 * GST_SECOND, 3 * GST_SECOND, 4 * GST_SECOND, 0.75,
-    EMSYNC_CUT_KIND_DISSOLVE, 7 };
+  EmsyncSceneCut cut = { 2 * GST_SECOND, 3 * GST_SECOND, 4 * GST_SECOND, 0.75, EMSYNC_CUT_KIND_DISSOLVE, 7 };
   GstEvent *ev = emsync_scene_cut_event_new (&cut);
   fail_unless (GST_EVENT_IS_SERIALIZED (ev));
   fail_unless (GST_EVENT_IS_DOWNSTREAM (ev));
@@ -27,8 +26,8 @@ GST_START_TEST (test_scene_cut_event_round_trip)
   gst_event_unref (ev);
 
   /* another custom event is not ours */
-  GstEvent *other = gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
-      gst_structure_new_empty ("something-else"));
+  GstEvent *other =
+      gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new_empty ("something-else"));
   fail_if (emsync_scene_cut_event_is (other));
   fail_if (emsync_scene_cut_event_parse (other, &parsed));
   gst_event_unref (other);
@@ -37,8 +36,7 @@ GST_END_TEST;
 
 GST_START_TEST (test_scene_cut_message_uses_stream_time)
 {
-  EmsyncSceneCut cut = { 10 * GST_SECOND, 12 * GST_SECOND, 11 * GST_SECOND, 0.5,
-    EMSYNC_CUT_KIND_FADE, 1 };
+  EmsyncSceneCut cut = { 10 * GST_SECOND, 12 * GST_SECOND, 11 * GST_SECOND, 0.5, EMSYNC_CUT_KIND_FADE, 1 };
   GstMessage *msg = emsync_scene_cut_message_new (NULL, &cut);
   const GstStructure *s = gst_message_get_structure (msg);
   fail_unless (gst_structure_has_name (s, "emsync-scene-cut"));
@@ -72,9 +70,8 @@ GST_END_TEST;
 
 GST_START_TEST (test_emotion_message_round_trip)
 {
-  EmsyncEmotionReport report = { {10 * GST_SECOND, 0.25, -0.75, 0.6}, 12 * GST_SECOND, 11 * GST_SECOND, 2,
-    "happy"
-  };
+  EmsyncEmotionReport report = { { 10 * GST_SECOND, 0.25, -0.75, 0.6 }, 12 * GST_SECOND, 11 * GST_SECOND, 2,
+    "happy" };
   GstMessage *msg = emsync_emotion_message_new (NULL, &report);
   fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_ELEMENT);
   const GstStructure *s = gst_message_get_structure (msg);

@@ -17,7 +17,7 @@ typedef struct {
 } AudioStats;
 
 static inline GstFlowReturn
-on_sample (GstAppSink * sink, gpointer data)
+on_sample (GstAppSink *sink, gpointer data)
 {
   AudioStats *st = data;
   GstSample *sample = gst_app_sink_pull_sample (sink);
@@ -29,7 +29,7 @@ on_sample (GstAppSink * sink, gpointer data)
   GstClockTime pts = GST_BUFFER_PTS (buf);
   if (st->buffers > 0) {
     GstClockTimeDiff d = GST_CLOCK_DIFF (st->next_pts, pts);
-    if (ABS (d) > GST_MSECOND) {        /* more than a millisecond off: a gap or an overlap */
+    if (ABS (d) > GST_MSECOND) { /* more than a millisecond off: a gap or an overlap */
       st->gaps++;
       st->max_gap = MAX (st->max_gap, (GstClockTime) ABS (d));
     }
@@ -46,7 +46,7 @@ on_sample (GstAppSink * sink, gpointer data)
 /* One bus message of a live run: counts the audio sink's QoS (late) messages; returns FALSE once the run is over
  * (EOS, or an error, which is printed and clears *ok). Takes the message. */
 static inline gboolean
-live_run_message (GstMessage * msg, GstElement * asink, guint * late, gboolean * ok)
+live_run_message (GstMessage *msg, GstElement *asink, guint *late, gboolean *ok)
 {
   gboolean go_on = TRUE;
   GstMessageType t = GST_MESSAGE_TYPE (msg);

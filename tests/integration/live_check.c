@@ -17,11 +17,11 @@ main (int argc, char **argv)
   const char *model = argc > 2 ? argv[2] : NULL;
   int frames = (int) (seconds * 25);
   gchar *desc = g_strdup_printf ("videotestsrc is-live=true num-buffers=%d pattern=ball ! "
-      "video/x-raw,width=320,height=240,framerate=25/1 ! emsyncbin name=s %s%s "
-      "s.video ! queue ! fakesink name=vsink sync=true qos=true "
-      "s.audio ! queue ! audioconvert ! audio/x-raw,format=F32LE,channels=2 ! "
-      "appsink name=asink sync=true qos=true emit-signals=true", frames,
-      model ? "model-file=" : "", model ? model : "");
+                                 "video/x-raw,width=320,height=240,framerate=25/1 ! emsyncbin name=s %s%s "
+                                 "s.video ! queue ! fakesink name=vsink sync=true qos=true "
+                                 "s.audio ! queue ! audioconvert ! audio/x-raw,format=F32LE,channels=2 ! "
+                                 "appsink name=asink sync=true qos=true emit-signals=true",
+      frames, model ? "model-file=" : "", model ? model : "");
   GError *err = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &err);
   g_free (desc);
@@ -63,11 +63,12 @@ main (int argc, char **argv)
   GstClockTime expected = lookahead + 250 * GST_MSECOND;
   double audio_seconds = st.rate ? (double) st.samples / st.rate : 0.0;
   g_print ("live run: %.1f s of video, wall %.1f s\n", seconds, wall);
-  g_print ("pipeline latency %" GST_TIME_FORMAT " (lookahead %" GST_TIME_FORMAT " + 250 ms headroom = %"
-      GST_TIME_FORMAT ")\n", GST_TIME_ARGS (latency), GST_TIME_ARGS (lookahead), GST_TIME_ARGS (expected));
+  g_print ("pipeline latency %" GST_TIME_FORMAT " (lookahead %" GST_TIME_FORMAT
+           " + 250 ms headroom = %" GST_TIME_FORMAT ")\n",
+      GST_TIME_ARGS (latency), GST_TIME_ARGS (lookahead), GST_TIME_ARGS (expected));
   g_print ("audio: %" G_GUINT64_FORMAT " buffers, %.2f s, %" G_GUINT64_FORMAT " gaps (max %" GST_TIME_FORMAT
-      "), %" G_GUINT64_FORMAT " discont, %u late (QoS)\n", st.buffers, audio_seconds, st.gaps,
-      GST_TIME_ARGS (st.max_gap), st.discont_after_start, late);
+           "), %" G_GUINT64_FORMAT " discont, %u late (QoS)\n",
+      st.buffers, audio_seconds, st.gaps, GST_TIME_ARGS (st.max_gap), st.discont_after_start, late);
   /* On top: the live source's frame (40 ms), emsyncscenecut's lookahead frames and one synth block. */
   ok = ok && queried && latency >= expected && latency <= expected + 300 * GST_MSECOND;
   ok = ok && st.gaps == 0 && st.discont_after_start == 0 && late == 0 && audio_seconds >= seconds - 0.1;

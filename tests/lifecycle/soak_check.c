@@ -37,10 +37,11 @@ main (int argc, char **argv)
   double warmup_s = MIN (seconds / 2.0, CLAMP (seconds / 5.0, 30.0, 300.0));
   int frames = (int) (seconds * 25);
   gchar *desc = g_strdup_printf ("videotestsrc name=vsrc is-live=true num-buffers=%d pattern=ball ! "
-      "video/x-raw,width=320,height=240,framerate=25/1 ! emsyncbin name=s%s "
-      "s.video ! queue ! fakesink sync=true qos=true "
-      "s.audio ! queue ! audioconvert ! audio/x-raw,format=F32LE,channels=2 ! "
-      "appsink name=asink sync=true qos=true emit-signals=true", frames, props->str);
+                                 "video/x-raw,width=320,height=240,framerate=25/1 ! emsyncbin name=s%s "
+                                 "s.video ! queue ! fakesink sync=true qos=true "
+                                 "s.audio ! queue ! audioconvert ! audio/x-raw,format=F32LE,channels=2 ! "
+                                 "appsink name=asink sync=true qos=true emit-signals=true",
+      frames, props->str);
   g_string_free (props, TRUE);
   GError *err = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &err);
@@ -58,8 +59,7 @@ main (int argc, char **argv)
 
   /* Patterns that differ enough from each other to read as cuts. */
   static const char *const patterns[] = { "smpte", "ball", "checkers-8", "circular", "pinwheel", "gradient",
-    "spokes", "bar", "colors"
-  };
+    "spokes", "bar", "colors" };
   GArray *t_s = g_array_new (FALSE, FALSE, sizeof (double));
   GArray *rss = g_array_new (FALSE, FALSE, sizeof (double));
   double start_mb = lifecycle_rss_mb ();
@@ -79,7 +79,8 @@ main (int argc, char **argv)
       next_sample += SAMPLE_S;
     }
     if (now >= next_pattern) {
-      gst_util_set_object_arg (G_OBJECT (vsrc), "pattern", patterns[pattern_changes % G_N_ELEMENTS (patterns)]);
+      gst_util_set_object_arg (
+          G_OBJECT (vsrc), "pattern", patterns[pattern_changes % G_N_ELEMENTS (patterns)]);
       pattern_changes++;
       /* 5 to 9 s apart, so the cuts are not periodic. */
       next_pattern += PATTERN_EVERY_S - 2.0 + (pattern_changes * 7 % 5);
@@ -109,11 +110,13 @@ main (int argc, char **argv)
     sx += x, sy += y, sxx += x * x, sxy += x * y;
     n++;
   }
-  double slope_mb_per_h = (n > 1 && n * sxx - sx * sx > 0) ? (n * sxy - sx * sy) / (n * sxx - sx * sx) * 3600.0 : 0;
+  double slope_mb_per_h =
+      (n > 1 && n * sxx - sx * sx > 0) ? (n * sxy - sx * sy) / (n * sxx - sx * sx) * 3600.0 : 0;
   double growth = end_mb - warm_mb;
   double audio_seconds = st.rate ? (double) st.samples / st.rate : 0.0;
 
-  g_print ("soak: %.0f s of live video through emsyncbin, wall %.1f s; %u pattern changes, %u cuts detected\n",
+  g_print (
+      "soak: %.0f s of live video through emsyncbin, wall %.1f s; %u pattern changes, %u cuts detected\n",
       seconds, wall, pattern_changes, cuts);
   g_print ("RSS (MB) by wall time from the start, sampled every %.0f s:\n", SAMPLE_S);
   /* About 20 rows whatever the length. */
@@ -122,11 +125,11 @@ main (int argc, char **argv)
     g_print ("  t=%6.0f s  %7.1f\n", g_array_index (t_s, double, i), g_array_index (rss, double, i));
   g_print ("  end        %7.1f\n", end_mb);
   g_print ("memory: %.1f MB before start, %.1f MB after the %.0f s warm-up, %.1f MB at the end, peak %.1f MB "
-      "after the warm-up: growth %+.1f MB (goal < %.0f), trend %+.2f MB/h over %u samples\n", start_mb, warm_mb,
-      warmup_s, end_mb, peak_mb, growth, GROWTH_GOAL_MB, slope_mb_per_h, n);
+           "after the warm-up: growth %+.1f MB (goal < %.0f), trend %+.2f MB/h over %u samples\n",
+      start_mb, warm_mb, warmup_s, end_mb, peak_mb, growth, GROWTH_GOAL_MB, slope_mb_per_h, n);
   g_print ("audio: %" G_GUINT64_FORMAT " buffers, %.2f s, %" G_GUINT64_FORMAT " gaps (max %" GST_TIME_FORMAT
-      "), %" G_GUINT64_FORMAT " discont, %u late (QoS)\n", st.buffers, audio_seconds, st.gaps,
-      GST_TIME_ARGS (st.max_gap), st.discont_after_start, late);
+           "), %" G_GUINT64_FORMAT " discont, %u late (QoS)\n",
+      st.buffers, audio_seconds, st.gaps, GST_TIME_ARGS (st.max_gap), st.discont_after_start, late);
   ok = ok && growth < GROWTH_GOAL_MB;
   ok = ok && st.gaps == 0 && st.discont_after_start == 0 && audio_seconds >= seconds - 0.1;
   g_print ("%s\n", ok ? "PASS" : "FAIL");

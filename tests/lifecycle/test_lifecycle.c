@@ -29,12 +29,12 @@ tiny_model (void)
 /* MIDI input for the elements that take audio/x-midi-event: a note every 100 ms on four channels. */
 
 typedef struct {
-  guint64 n;                    /* events pushed since the last start */
-  guint64 limit;                /* EOS after this many events, 0 = never */
+  guint64 n;     /* events pushed since the last start */
+  guint64 limit; /* EOS after this many events, 0 = never */
 } MidiFeed;
 
 static void
-midi_need_data (GstAppSrc * src, guint length, gpointer user_data)
+midi_need_data (GstAppSrc *src, guint length, gpointer user_data)
 {
   MidiFeed *feed = user_data;
   (void) length;
@@ -57,22 +57,22 @@ midi_need_data (GstAppSrc * src, guint length, gpointer user_data)
 typedef struct {
   GstPad *pad;
   GMutex lock;
-  gint buffers;                 /* atomic */
-  gint segments;                /* atomic */
+  gint buffers;  /* atomic */
+  gint segments; /* atomic */
   GstSegment last_segment;
   GstClockTime first_pts_after_segment;
-  GstClockTime max_end;         /* latest PTS (+ duration) */
+  GstClockTime max_end; /* latest PTS (+ duration) */
 } Probe;
 
 typedef struct {
   GstElement *pipeline;
-  Probe out;                    /* the element named "out" */
-  Probe vout;                   /* "vout", when there is one (emsyncbin's video) */
+  Probe out;  /* the element named "out" */
+  Probe vout; /* "vout", when there is one (emsyncbin's video) */
   MidiFeed feed;
 } Chain;
 
 static GstPadProbeReturn
-probe_cb (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+probe_cb (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   Probe *p = user_data;
   (void) pad;
@@ -104,7 +104,7 @@ probe_cb (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 }
 
 static void
-probe_attach (Probe * p, GstElement * pipeline, const gchar * name)
+probe_attach (Probe *p, GstElement *pipeline, const gchar *name)
 {
   g_mutex_init (&p->lock);
   gst_segment_init (&p->last_segment, GST_FORMAT_UNDEFINED);
@@ -114,12 +114,12 @@ probe_attach (Probe * p, GstElement * pipeline, const gchar * name)
     return;
   p->pad = gst_element_get_static_pad (e, "sink");
   gst_object_unref (e);
-  gst_pad_add_probe (p->pad, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-      probe_cb, p, NULL);
+  gst_pad_add_probe (p->pad,
+      (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM), probe_cb, p, NULL);
 }
 
 static void
-probe_reset (Probe * p)
+probe_reset (Probe *p)
 {
   g_atomic_int_set (&p->buffers, 0);
   g_mutex_lock (&p->lock);
@@ -129,7 +129,7 @@ probe_reset (Probe * p)
 
 /* The MIDI source follows seeks: it restarts its events at the seek position. */
 static gboolean
-midi_seek_data (GstAppSrc * src, guint64 offset, gpointer user_data)
+midi_seek_data (GstAppSrc *src, guint64 offset, gpointer user_data)
 {
   MidiFeed *feed = user_data;
   (void) src;
@@ -138,7 +138,7 @@ midi_seek_data (GstAppSrc * src, guint64 offset, gpointer user_data)
 }
 
 static Chain *
-chain_new (const gchar * desc)
+chain_new (const gchar *desc)
 {
   Chain *c = g_new0 (Chain, 1);
   GError *err = NULL;
@@ -164,10 +164,10 @@ chain_new (const gchar * desc)
 }
 
 static void
-chain_free (Chain * c)
+chain_free (Chain *c)
 {
   gst_element_set_state (c->pipeline, GST_STATE_NULL);
-  for (Probe * p = &c->out; p <= &c->vout; p++) {
+  for (Probe *p = &c->out; p <= &c->vout; p++) {
     if (p->pad)
       gst_object_unref (p->pad);
     g_mutex_clear (&p->lock);
@@ -178,11 +178,11 @@ chain_free (Chain * c)
 
 /* Fails the test on an error message; returns TRUE on EOS (FALSE when nothing came in timeout_ms). */
 static gboolean
-chain_poll_bus (Chain * c, guint timeout_ms)
+chain_poll_bus (Chain *c, guint timeout_ms)
 {
   GstBus *bus = gst_element_get_bus (c->pipeline);
-  GstMessage *msg = gst_bus_timed_pop_filtered (bus, timeout_ms * GST_MSECOND,
-      (GstMessageType) (GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+  GstMessage *msg = gst_bus_timed_pop_filtered (
+      bus, timeout_ms * GST_MSECOND, (GstMessageType) (GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
   gst_object_unref (bus);
   if (!msg)
     return FALSE;
@@ -199,7 +199,7 @@ chain_poll_bus (Chain * c, guint timeout_ms)
 /* Waits until `buffers` buffers reached "out" (or EOS, when eos_ok), failing on an error message or after
  * timeout_s seconds. Returns TRUE on EOS. */
 static gboolean
-chain_wait (Chain * c, gint buffers, gboolean eos_ok, gdouble timeout_s)
+chain_wait (Chain *c, gint buffers, gboolean eos_ok, gdouble timeout_s)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
   while (g_atomic_int_get (&c->out.buffers) < buffers) {
@@ -214,7 +214,7 @@ chain_wait (Chain * c, gint buffers, gboolean eos_ok, gdouble timeout_s)
 }
 
 static void
-chain_reset_counters (Chain * c)
+chain_reset_counters (Chain *c)
 {
   probe_reset (&c->out);
   probe_reset (&c->vout);
@@ -227,7 +227,7 @@ chain_reset_counters (Chain * c)
 /* Cycles `desc` NULL -> PLAYING (until `buffers` buffers reached "out") -> NULL and bounds the memory growth
  * between the first and the last cycle; reports the growth per cycle after the warm-up too. */
 static void
-cycle_chain (const gchar * label, const gchar * desc, gint buffers, guint64 feed_limit, gdouble bound_mb)
+cycle_chain (const gchar *label, const gchar *desc, gint buffers, guint64 feed_limit, gdouble bound_mb)
 {
   const gchar *env = g_getenv ("LIFECYCLE_CYCLES");
   guint cycles = env ? (guint) g_ascii_strtoull (env, NULL, 10) : CYCLES;
@@ -252,13 +252,13 @@ cycle_chain (const gchar * label, const gchar * desc, gint buffers, guint64 feed
   double end_mb = lifecycle_rss_mb ();
   double per_cycle_kb = (end_mb - warm_mb) * 1024.0 / (cycles - WARMUP_CYCLES);
   g_print ("cycling %-16s %u cycles in %.1f s: RSS %.1f MB at start, %.1f MB after %d, %.1f MB after %u: "
-      "%+.1f KB per cycle after warm-up (bound %.0f MB)\n", label, cycles,
-      (g_get_monotonic_time () - t0) / 1e6, start_mb, warm_mb, WARMUP_CYCLES, end_mb, cycles, per_cycle_kb,
-      bound_mb);
+           "%+.1f KB per cycle after warm-up (bound %.0f MB)\n",
+      label, cycles, (g_get_monotonic_time () - t0) / 1e6, start_mb, warm_mb, WARMUP_CYCLES, end_mb, cycles,
+      per_cycle_kb, bound_mb);
   g_print ("  RSS after the first cycle %.1f MB, then every 10 cycles (MB):%s\n", first_mb, trace->str);
   g_string_free (trace, TRUE);
-  fail_unless (end_mb - first_mb < bound_mb, "%s: RSS grew %.1f MB from the first cycle to the last (%u)", label,
-      end_mb - first_mb, cycles);
+  fail_unless (end_mb - first_mb < bound_mb, "%s: RSS grew %.1f MB from the first cycle to the last (%u)",
+      label, end_mb - first_mb, cycles);
   chain_free (c);
 }
 
@@ -285,18 +285,19 @@ have_emotion (void)
 
 /* VIDEO_SRC ! emsyncmidigen `props` (tiny model, 1 s lookahead) ! fakesink name=out */
 static gchar *
-midigen_desc (const gchar * props)
+midigen_desc (const gchar *props)
 {
   gchar *model = tiny_model ();
   gchar *desc = g_strdup_printf (VIDEO_SRC "emsyncmidigen %s model-file=\"%s\" lookahead=1000000000 ! "
-      "fakesink name=out", props, model);
+                                           "fakesink name=out",
+      props, model);
   g_free (model);
   return desc;
 }
 
 /* appsrc name=midisrc ! emsyncsynth `props` ! fakesink name=out (call after REQUIRE_SOUNDFONT) */
 static gchar *
-synth_desc (const gchar * props)
+synth_desc (const gchar *props)
 {
   return g_strdup_printf ("appsrc name=midisrc ! emsyncsynth %s soundfont=\"%s\" ! fakesink name=out", props,
       lifecycle_soundfont ());
@@ -359,12 +360,13 @@ GST_END_TEST;
 
 /* `src` ! emsyncbin name=`name` with the tiny model and its three outputs: video to "vout", audio to "out". */
 static gchar *
-bin_desc (const gchar * name, const gchar * extra, const gchar * src)
+bin_desc (const gchar *name, const gchar *extra, const gchar *src)
 {
   gchar *model = tiny_model ();
   const gchar *sf = lifecycle_soundfont ();
   gchar *sf_prop = sf ? g_strdup_printf ("soundfont=\"%s\"", sf) : g_strdup ("");
-  gchar *desc = g_strdup_printf ("%s emsyncbin name=%s model-file=\"%s\" %s %s "
+  gchar *desc = g_strdup_printf (
+      "%s emsyncbin name=%s model-file=\"%s\" %s %s "
       "%s.video ! queue ! fakesink name=vout %s.audio ! queue ! fakesink name=out %s.midi ! queue ! fakesink",
       src, name, model, sf_prop, extra, name, name, name);
   g_free (sf_prop);
@@ -393,26 +395,29 @@ typedef struct {
 /* Seeks the running pipeline to `target` (flushing or not) and returns, for `p`, the first segment that came
  * after the seek and the first buffer after it. */
 static AfterSeek
-seek_and_wait (Chain * c, Probe * p, GstClockTime target, gboolean flush)
+seek_and_wait (Chain *c, Probe *p, GstClockTime target, gboolean flush)
 {
   gint segments = g_atomic_int_get (&p->segments);
   GstSeekFlags flags = (GstSeekFlags) ((flush ? GST_SEEK_FLAG_FLUSH : 0) | GST_SEEK_FLAG_ACCURATE);
   fail_unless (gst_element_seek (c->pipeline, 1.0, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, target,
-          GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE), "the %s seek was refused", flush ? "flushing" : "non-flushing");
+                   GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE),
+      "the %s seek was refused", flush ? "flushing" : "non-flushing");
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
   AfterSeek r;
   for (;;) {
     fail_if (chain_poll_bus (c, 10), "EOS while waiting for data after the seek");
     g_mutex_lock (&p->lock);
-    gboolean done = g_atomic_int_get (&p->segments) > segments && GST_CLOCK_TIME_IS_VALID (p->first_pts_after_segment)
-        && p->last_segment.start >= target / 2;
+    gboolean done = g_atomic_int_get (&p->segments) > segments
+        && GST_CLOCK_TIME_IS_VALID (p->first_pts_after_segment) && p->last_segment.start >= target / 2;
     gst_segment_copy_into (&p->last_segment, &r.segment);
     r.first_pts = p->first_pts_after_segment;
     g_mutex_unlock (&p->lock);
     if (done)
       break;
-    fail_unless (g_get_monotonic_time () < deadline, "no segment and buffer after the seek in 30 s "
-        "(last segment start %" GST_TIME_FORMAT ")", GST_TIME_ARGS (r.segment.start));
+    fail_unless (g_get_monotonic_time () < deadline,
+        "no segment and buffer after the seek in 30 s "
+        "(last segment start %" GST_TIME_FORMAT ")",
+        GST_TIME_ARGS (r.segment.start));
   }
   return r;
 }
@@ -420,13 +425,15 @@ seek_and_wait (Chain * c, Probe * p, GstClockTime target, gboolean flush)
 /* After a seek to `target`: a TIME segment starting there (stream time too) and data from there on. `slack`:
  * how much earlier than the target the first buffer may start (an element that renders in blocks). */
 static void
-check_after_seek (const gchar * what, const AfterSeek * r, GstClockTime target, GstClockTime slack)
+check_after_seek (const gchar *what, const AfterSeek *r, GstClockTime target, GstClockTime slack)
 {
   g_print ("%s: segment start %" GST_TIME_FORMAT " time %" GST_TIME_FORMAT ", first buffer %" GST_TIME_FORMAT
-      "\n", what, GST_TIME_ARGS (r->segment.start), GST_TIME_ARGS (r->segment.time), GST_TIME_ARGS (r->first_pts));
+           "\n",
+      what, GST_TIME_ARGS (r->segment.start), GST_TIME_ARGS (r->segment.time), GST_TIME_ARGS (r->first_pts));
   fail_unless_equals_int (r->segment.format, GST_FORMAT_TIME);
-  fail_unless (r->segment.start == target, "%s: segment start %" GST_TIME_FORMAT ", expected %" GST_TIME_FORMAT,
-      what, GST_TIME_ARGS (r->segment.start), GST_TIME_ARGS (target));
+  fail_unless (r->segment.start == target,
+      "%s: segment start %" GST_TIME_FORMAT ", expected %" GST_TIME_FORMAT, what,
+      GST_TIME_ARGS (r->segment.start), GST_TIME_ARGS (target));
   fail_unless (r->segment.time == target, "%s: segment time %" GST_TIME_FORMAT ", expected %" GST_TIME_FORMAT,
       what, GST_TIME_ARGS (r->segment.time), GST_TIME_ARGS (target));
   fail_unless (r->first_pts + slack >= target && r->first_pts < target + 5 * GST_SECOND,
@@ -437,7 +444,7 @@ check_after_seek (const gchar * what, const AfterSeek * r, GstClockTime target, 
 /* Plays `desc`, then seeks flushing to 30 s and (non-flushing) to 60 s, checking the segment and data that
  * reach "out" (and "vout") after each. */
 static void
-seek_chain (const gchar * label, const gchar * desc, GstClockTime slack)
+seek_chain (const gchar *label, const gchar *desc, GstClockTime slack)
 {
   Chain *c = chain_new (desc);
   fail_unless (gst_element_set_state (c->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
@@ -463,9 +470,10 @@ seek_chain (const gchar * label, const gchar * desc, GstClockTime slack)
         g_mutex_unlock (&c->out.lock);
         if (GST_CLOCK_TIME_IS_VALID (a.first_pts) && a.first_pts + 10 * GST_SECOND >= targets[i])
           break;
-        fail_unless (g_get_monotonic_time () < deadline, "no audio near the seek position in 30 s (last audio "
-            "segment start %" GST_TIME_FORMAT ", first buffer %" GST_TIME_FORMAT ")", GST_TIME_ARGS (a.segment.start),
-            GST_TIME_ARGS (a.first_pts));
+        fail_unless (g_get_monotonic_time () < deadline,
+            "no audio near the seek position in 30 s (last audio "
+            "segment start %" GST_TIME_FORMAT ", first buffer %" GST_TIME_FORMAT ")",
+            GST_TIME_ARGS (a.segment.start), GST_TIME_ARGS (a.first_pts));
       }
       what = g_strdup_printf ("%s audio, %s seek", label, flushes[i] ? "flushing" : "non-flushing");
       check_after_seek (what, &a, targets[i], slack);
@@ -533,20 +541,21 @@ GST_END_TEST;
 
 /* A valid value of `pspec` other than `cur` (FALSE for types this test does not change). */
 static gboolean
-other_value (GParamSpec * pspec, const GValue * cur, GValue * v)
+other_value (GParamSpec *pspec, const GValue *cur, GValue *v)
 {
   g_value_init (v, pspec->value_type);
-#define OTHER_NUM(IS, SPEC, get, set)                                                                     \
-  if (IS (pspec)) {                                                                                        \
-    SPEC *ps = (SPEC *) pspec;                                                                             \
-    __typeof__ (ps->minimum) c = g_value_get_##get (cur);                                                  \
-    /* halfway to the minimum, or a tenth of the range above it (in double: ranges may span the type) */  \
-    double lo = (double) ps->minimum, hi = (double) ps->maximum, cd = (double) c;                          \
-    __typeof__ (ps->minimum) n = (__typeof__ (ps->minimum)) (cd > lo ? lo + (cd - lo) / 2 : lo + (hi - lo) / 10); \
-    if (n == c)                                                                                            \
-      n = c < ps->maximum ? c + 1 : c - 1;                                                                 \
-    g_value_set_##set (v, n);                                                                              \
-    return TRUE;                                                                                           \
+#define OTHER_NUM(IS, SPEC, get, set)                                                                        \
+  if (IS (pspec)) {                                                                                          \
+    SPEC *ps = (SPEC *) pspec;                                                                               \
+    __typeof__ (ps->minimum) c = g_value_get_##get (cur);                                                    \
+    /* halfway to the minimum, or a tenth of the range above it (in double: ranges may span the type) */     \
+    double lo = (double) ps->minimum, hi = (double) ps->maximum, cd = (double) c;                            \
+    __typeof__ (ps->minimum) n =                                                                             \
+        (__typeof__ (ps->minimum)) (cd > lo ? lo + (cd - lo) / 2 : lo + (hi - lo) / 10);                     \
+    if (n == c)                                                                                              \
+      n = c < ps->maximum ? c + 1 : c - 1;                                                                   \
+    g_value_set_##set (v, n);                                                                                \
+    return TRUE;                                                                                             \
   }
   OTHER_NUM (G_IS_PARAM_SPEC_INT, GParamSpecInt, int, int);
   OTHER_NUM (G_IS_PARAM_SPEC_UINT, GParamSpecUInt, uint, uint);
@@ -584,7 +593,7 @@ other_value (GParamSpec * pspec, const GValue * cur, GValue * v)
  * read back the new value; the others must say they are READY-only (GST_PARAM_MUTABLE_READY), and get their
  * value back before the next one. */
 static void
-properties_while_playing (const gchar * label, const gchar * desc)
+properties_while_playing (const gchar *label, const gchar *desc)
 {
   Chain *c = chain_new (desc);
   GstElement *target = gst_bin_get_by_name (GST_BIN (c->pipeline), "target");
@@ -597,8 +606,8 @@ properties_while_playing (const gchar * label, const gchar * desc)
   GString *undocumented = g_string_new ("");
   for (guint i = 0; i < n; i++) {
     GParamSpec *pspec = props[i];
-    if (pspec->owner_type != G_OBJECT_TYPE (target) || !(pspec->flags & G_PARAM_WRITABLE) ||
-        (pspec->flags & G_PARAM_CONSTRUCT_ONLY))
+    if (pspec->owner_type != G_OBJECT_TYPE (target) || !(pspec->flags & G_PARAM_WRITABLE)
+        || (pspec->flags & G_PARAM_CONSTRUCT_ONLY))
       continue;
     gboolean mutable_playing = (pspec->flags & GST_PARAM_MUTABLE_PLAYING) != 0;
     if (!mutable_playing && !(pspec->flags & (GST_PARAM_MUTABLE_READY | GST_PARAM_MUTABLE_PAUSED)))
@@ -622,8 +631,8 @@ properties_while_playing (const gchar * label, const gchar * desc)
       playing++;
       g_value_init (&back, pspec->value_type);
       g_object_get_property (G_OBJECT (target), pspec->name, &back);
-      fail_unless (g_param_values_cmp (pspec, &v, &back) == 0, "%s: %s did not take the value set while PLAYING",
-          label, pspec->name);
+      fail_unless (g_param_values_cmp (pspec, &v, &back) == 0,
+          "%s: %s did not take the value set while PLAYING", label, pspec->name);
       g_value_unset (&back);
     } else {
       g_object_set_property (G_OBJECT (target), pspec->name, &cur);
@@ -685,7 +694,8 @@ GST_END_TEST;
 GST_START_TEST (test_properties_midienc)
 {
   /* The encoder's output comes at EOS: count its input instead. */
-  properties_while_playing ("emsyncmidienc", "appsrc name=midisrc ! identity name=out ! emsyncmidienc name=target ! "
+  properties_while_playing ("emsyncmidienc",
+      "appsrc name=midisrc ! identity name=out ! emsyncmidienc name=target ! "
       "fakesink");
 }
 
@@ -737,8 +747,10 @@ GST_END_TEST;
 GST_START_TEST (test_eos_inside_lookahead_midigen)
 {
   gchar *model = tiny_model ();
-  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=50 ! video/x-raw,width=64,height=48,framerate=25/1 ! "
-      "emsyncmidigen model-file=\"%s\" lookahead=8000000000 ! fakesink name=out", model);
+  gchar *desc =
+      g_strdup_printf ("videotestsrc num-buffers=50 ! video/x-raw,width=64,height=48,framerate=25/1 ! "
+                       "emsyncmidigen model-file=\"%s\" lookahead=8000000000 ! fakesink name=out",
+          model);
   Chain *c = chain_new (desc);
   fail_unless (gst_element_set_state (c->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   fail_unless (chain_wait (c, G_MAXINT, TRUE, 30.0));
@@ -762,8 +774,9 @@ GST_START_TEST (test_eos_inside_lookahead_bin)
   Chain *c = chain_new (desc);
   fail_unless (gst_element_set_state (c->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   fail_unless (chain_wait (c, G_MAXINT, TRUE, 30.0));
-  g_print ("emsyncbin, EOS after 2 s (lookahead 8 s): audio up to %" GST_TIME_FORMAT ", video up to %"
-      GST_TIME_FORMAT "\n", GST_TIME_ARGS (c->out.max_end), GST_TIME_ARGS (c->vout.max_end));
+  g_print ("emsyncbin, EOS after 2 s (lookahead 8 s): audio up to %" GST_TIME_FORMAT
+           ", video up to %" GST_TIME_FORMAT "\n",
+      GST_TIME_ARGS (c->out.max_end), GST_TIME_ARGS (c->vout.max_end));
   fail_unless (c->vout.max_end == 2 * GST_SECOND);
   /* the synthesiser adds its release tail after the last note */
   fail_unless (c->out.max_end >= 2 * GST_SECOND && c->out.max_end <= 8 * GST_SECOND,

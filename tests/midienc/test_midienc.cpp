@@ -29,7 +29,8 @@ midi_buffer (double seconds, std::initializer_list<int> bytes)
   for (int b : bytes)
     data.push_back (static_cast<guint8> (b));
   GstBuffer *buffer = data.empty () ? gst_buffer_new () : gst_buffer_new_memdup (data.data (), data.size ());
-  GST_BUFFER_PTS (buffer) = seconds < 0 ? GST_CLOCK_TIME_NONE : (GstClockTime) std::llround (seconds * GST_SECOND);
+  GST_BUFFER_PTS (buffer) =
+      seconds < 0 ? GST_CLOCK_TIME_NONE : (GstClockTime) std::llround (seconds * GST_SECOND);
   return buffer;
 }
 
@@ -81,16 +82,16 @@ GST_START_TEST (test_basic_messages)
   GstHarness *h = new_harness ();
   gst_harness_push (h, midi_buffer (0.0, { 0xC0, 25 }));
   gst_harness_push (h, midi_buffer (0.5, { 0x90, 60, 100 }));
-  gst_harness_push (h, midi_buffer (0.51, { 0xF9 }));            // tick: ignored
+  gst_harness_push (h, midi_buffer (0.51, { 0xF9 })); // tick: ignored
   gst_harness_push (h, midi_buffer (0.75, { 0x99, 36, 127 }));
-  gst_harness_push (h, midi_buffer (1.0, { 0x99, 36, 0 }));      // note-on velocity 0 = off
+  gst_harness_push (h, midi_buffer (1.0, { 0x99, 36, 0 })); // note-on velocity 0 = off
   gst_harness_push (h, midi_buffer (1.2, { 0xB1, 7, 90 }));
   gst_harness_push (h, midi_buffer (1.3, { 0xE1, 0x00, 0x50 }));
   gst_harness_push (h, midi_buffer (1.5, { 0x80, 60, 64 }));
   SmfFile file = finish (h);
   ck_assert_int_eq (file.format, 1);
   ck_assert_int_eq (file.ticks_per_quarter, 480);
-  ck_assert_int_eq (file.track_count, 4);  // tempo + channels 1, 2, 10
+  ck_assert_int_eq (file.track_count, 4); // tempo + channels 1, 2, 10
   ck_assert_str_eq (file.track_names[1].c_str (), "Channel 1");
   ck_assert_str_eq (file.track_names[2].c_str (), "Channel 2");
   ck_assert_str_eq (file.track_names[3].c_str (), "Channel 10");
@@ -98,10 +99,10 @@ GST_START_TEST (test_basic_messages)
   struct Expected {
     double time;
     int status, data1, data2;
-  } expected[] = { { 0.0, 0xC0, 25, 0 }, { 0.5, 0x90, 60, 100 }, { 0.75, 0x99, 36, 127 }, { 1.0, 0x99, 36, 0 },
-    { 1.2, 0xB1, 7, 90 }, { 1.3, 0xE1, 0x00, 0x50 }, { 1.5, 0x80, 60, 64 } };
+  } expected[] = { { 0.0, 0xC0, 25, 0 }, { 0.5, 0x90, 60, 100 }, { 0.75, 0x99, 36, 127 },
+    { 1.0, 0x99, 36, 0 }, { 1.2, 0xB1, 7, 90 }, { 1.3, 0xE1, 0x00, 0x50 }, { 1.5, 0x80, 60, 64 } };
   for (size_t i = 0; i < 7; i++) {
-    assert_near (file.events[i].time_seconds, expected[i].time, 1e-9, "event time");  // 1 ms ticks: exact
+    assert_near (file.events[i].time_seconds, expected[i].time, 1e-9, "event time"); // 1 ms ticks: exact
     ck_assert_int_eq (file.events[i].status, expected[i].status);
     ck_assert_int_eq (file.events[i].data1, expected[i].data1);
     ck_assert_int_eq (file.events[i].data2, expected[i].data2);
@@ -125,7 +126,7 @@ GST_START_TEST (test_segment_times)
   segment.time = 10 * GST_SECOND;
   fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
   gst_harness_push (h, midi_buffer (10.5, { 0x90, 60, 100 }));
-  gst_harness_push (h, midi_buffer (-1.0, { 0x90, 62, 100 }));  // no PTS: time of the previous message
+  gst_harness_push (h, midi_buffer (-1.0, { 0x90, 62, 100 })); // no PTS: time of the previous message
   gst_harness_push (h, midi_buffer (11.0, { 0x80, 60, 0 }));
   /* a second segment continues the running time: base 20 s */
   gst_segment_init (&segment, GST_FORMAT_TIME);
@@ -170,15 +171,16 @@ GST_START_TEST (test_buffer_parsing_and_sysex)
   /* two note-ons in one buffer with running status, a real-time byte in between */
   gst_harness_push (h, midi_buffer (0.1, { 0x90, 60, 100, 0xF8, 62, 101 }));
   gst_harness_push (h, midi_buffer (0.2, { 0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7 }));
-  gst_harness_push (h, midi_buffer (0.3, { 0xF0, 0x7E, 0x7F, 0x92, 70, 90 }));  // unterminated sysex, then a message
-  gst_harness_push (h, midi_buffer (0.4, { 0x40, 0x40 }));                      // data without status: dropped
-  gst_harness_push (h, midi_buffer (0.5, { 0x93, 60 }));                        // truncated: dropped
-  gst_harness_push (h, midi_buffer (0.6, { 0x94, 0xC0, 10 }));                  // bad data byte: dropped
-  gst_harness_push (h, midi_buffer (0.7, { 0xF2, 1, 2, 0xF6, 0xC5, 3 }));       // system common skipped
-  gst_harness_push (h, midi_buffer (0.8, {}));                                   // empty buffer
+  gst_harness_push (
+      h, midi_buffer (0.3, { 0xF0, 0x7E, 0x7F, 0x92, 70, 90 })); // unterminated sysex, then a message
+  gst_harness_push (h, midi_buffer (0.4, { 0x40, 0x40 }));       // data without status: dropped
+  gst_harness_push (h, midi_buffer (0.5, { 0x93, 60 }));         // truncated: dropped
+  gst_harness_push (h, midi_buffer (0.6, { 0x94, 0xC0, 10 }));   // bad data byte: dropped
+  gst_harness_push (h, midi_buffer (0.7, { 0xF2, 1, 2, 0xF6, 0xC5, 3 })); // system common skipped
+  gst_harness_push (h, midi_buffer (0.8, {}));                            // empty buffer
   std::vector<uint8_t> bytes;
   SmfFile file = finish (h, &bytes);
-  ck_assert_int_eq (file.track_count, 5);  // tempo, System, channels 1, 3, 6
+  ck_assert_int_eq (file.track_count, 5); // tempo, System, channels 1, 3, 6
   ck_assert_str_eq (file.track_names[1].c_str (), "System");
   ck_assert_int_eq (file.events.size (), 4);
   ck_assert_int_eq (file.events[0].data1, 60);
@@ -188,7 +190,8 @@ GST_START_TEST (test_buffer_parsing_and_sysex)
   ck_assert_int_eq (file.events[3].status, 0xC5);
   /* the sysex is in the file */
   const uint8_t sysex[] = { 0xF0, 0x05, 0x7E, 0x7F, 0x09, 0x01, 0xF7 };
-  ck_assert (std::search (bytes.begin (), bytes.end (), std::begin (sysex), std::end (sysex)) != bytes.end ());
+  ck_assert (
+      std::search (bytes.begin (), bytes.end (), std::begin (sysex), std::end (sysex)) != bytes.end ());
   gst_harness_teardown (h);
 }
 GST_END_TEST;
@@ -249,9 +252,13 @@ GST_START_TEST (test_token_stream_to_file)
   std::vector<Note> written = notes_from_smf (finish (h));
   std::vector<Note> expected = decode (tokens);
   ck_assert_int_eq (written.size (), expected.size ());
-  auto key = [] (const Note &n) { return std::make_tuple (n.start_seconds, instrument_index (n.instrument), n.pitch); };
-  std::sort (written.begin (), written.end (), [&] (const Note &a, const Note &b) { return key (a) < key (b); });
-  std::sort (expected.begin (), expected.end (), [&] (const Note &a, const Note &b) { return key (a) < key (b); });
+  auto key = [] (const Note &n) {
+    return std::make_tuple (n.start_seconds, instrument_index (n.instrument), n.pitch);
+  };
+  std::sort (
+      written.begin (), written.end (), [&] (const Note &a, const Note &b) { return key (a) < key (b); });
+  std::sort (
+      expected.begin (), expected.end (), [&] (const Note &a, const Note &b) { return key (a) < key (b); });
   for (size_t i = 0; i < expected.size (); i++) {
     ck_assert (written[i].instrument == expected[i].instrument && written[i].pitch == expected[i].pitch);
     assert_near (written[i].start_seconds, expected[i].start_seconds, 0.0005, "start");
@@ -280,16 +287,17 @@ have_midiparse ()
 static SmfFile
 through_midiparse (const std::string &input, const std::string &output)
 {
-  gchar *description = g_strdup_printf (
-      "filesrc location=\"%s\" ! midiparse ! emsyncmidienc ! filesink location=\"%s\"", input.c_str (), output.c_str ());
+  gchar *description =
+      g_strdup_printf ("filesrc location=\"%s\" ! midiparse ! emsyncmidienc ! filesink location=\"%s\"",
+          input.c_str (), output.c_str ());
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (description, &error);
   g_free (description);
   ck_assert_msg (pipeline != NULL && error == NULL, "pipeline: %s", error ? error->message : "?");
   ck_assert_int_ne (gst_element_set_state (pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *message = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      (GstMessageType) (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  GstMessage *message = gst_bus_timed_pop_filtered (
+      bus, 120 * GST_SECOND, (GstMessageType) (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   ck_assert_msg (message != NULL, "%s: no EOS within 120 s", input.c_str ());
   if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR) {
     GError *err = NULL;
@@ -352,12 +360,12 @@ GST_START_TEST (test_interop_midiparse_generated)
   std::vector<Note> notes;
   for (int i = 0; i < 400; i++) {
     double start = (rng () % 40000) * 0.001;
-    Note n { static_cast<Instrument> (rng () % 5), 30 + static_cast<int> (rng () % 60), start,
+    Note n{ static_cast<Instrument> (rng () % 5), 30 + static_cast<int> (rng () % 60), start,
       start + 0.05 + (rng () % 2000) * 0.001, 1 + static_cast<int> (rng () % 127) };
     bool clash = false;
     for (const Note &o : notes)
-      if (o.instrument == n.instrument && o.pitch == n.pitch && n.start_seconds < o.end_seconds + 0.02 &&
-          o.start_seconds < n.end_seconds + 0.02)
+      if (o.instrument == n.instrument && o.pitch == n.pitch && n.start_seconds < o.end_seconds + 0.02
+          && o.start_seconds < n.end_seconds + 0.02)
         clash = true;
     if (!clash)
       notes.push_back (n);
@@ -402,8 +410,8 @@ GST_START_TEST (test_interop_midiparse_real)
       SmfFile original = read_smf_file (path);
       /* midiparse scales every time by the current tempo and has no SMPTE support: one tempo only, metrical,
        * short enough to keep the test quick */
-      if (original.ticks_per_quarter == 0 || original.tempo_map.changes ().size () != 1 ||
-          original.duration_seconds > 240.0 || original.events.empty ())
+      if (original.ticks_per_quarter == 0 || original.tempo_map.changes ().size () != 1
+          || original.duration_seconds > 240.0 || original.events.empty ())
         continue;
       std::string output = std::string (dir) + "/out" + std::to_string (tested) + ".mid";
       compare_files (original, through_midiparse (path, output), path);

@@ -21,7 +21,7 @@ tiny_model (void)
 
 /* emotion_guidance < 0: leave the emotion properties at their defaults. */
 static GstHarness *
-make_harness_full (const gchar * model, guint64 seed, const gchar * sync, gdouble emotion_guidance)
+make_harness_full (const gchar *model, guint64 seed, const gchar *sync, gdouble emotion_guidance)
 {
   GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
   fail_unless (e != NULL);
@@ -31,25 +31,23 @@ make_harness_full (const gchar * model, guint64 seed, const gchar * sync, gdoubl
     g_object_set (e, "emotion-guidance", emotion_guidance, "valence", 0.7, "arousal", 0.7, NULL);
   GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
   gst_object_unref (e);
-  gst_harness_set_src_caps_str (h,
-      "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
   return h;
 }
 
 static GstHarness *
-make_harness (const gchar * model, guint64 seed, const gchar * sync)
+make_harness (const gchar *model, guint64 seed, const gchar *sync)
 {
   return make_harness_full (model, seed, sync, -1.0);
 }
 
 static void
-push_frames (GstHarness * h, guint first, guint count, const guint * cut_frames, guint n_cuts)
+push_frames (GstHarness *h, guint first, guint count, const guint *cut_frames, guint n_cuts)
 {
   for (guint i = first; i < first + count; i++) {
     for (guint c = 0; c < n_cuts; c++) {
       if (cut_frames[c] == i) {
-        EmsyncSceneCut cut = { i * FRAME_NS, i * FRAME_NS, i * FRAME_NS, 1.0,
-          EMSYNC_CUT_KIND_CUT, c + 1 };
+        EmsyncSceneCut cut = { i * FRAME_NS, i * FRAME_NS, i * FRAME_NS, 1.0, EMSYNC_CUT_KIND_CUT, c + 1 };
         fail_unless (gst_harness_push_event (h, emsync_scene_cut_event_new (&cut)));
       }
     }
@@ -70,7 +68,7 @@ typedef struct {
 /* Pulls every buffer up to EOS (the harness queues events and buffers separately: once EOS arrived,
  * every buffer pushed before it is already queued). */
 static GArray *
-pull_all_full (GstHarness * h, GstSegment * last_segment)
+pull_all_full (GstHarness *h, GstSegment *last_segment)
 {
   GArray *msgs = g_array_new (FALSE, TRUE, sizeof (Msg));
   gboolean eos = FALSE;
@@ -85,7 +83,7 @@ pull_all_full (GstHarness * h, GstSegment * last_segment)
     GstBuffer *buf;
     gboolean got = FALSE;
     while ((buf = gst_harness_try_pull (h))) {
-      Msg m = { GST_BUFFER_PTS (buf), {0, 0, 0}, 0 };
+      Msg m = { GST_BUFFER_PTS (buf), { 0, 0, 0 }, 0 };
       m.size = gst_buffer_extract (buf, 0, m.bytes, 3);
       g_array_append_val (msgs, m);
       gst_buffer_unref (buf);
@@ -98,14 +96,14 @@ pull_all_full (GstHarness * h, GstSegment * last_segment)
 }
 
 static GArray *
-pull_all (GstHarness * h)
+pull_all (GstHarness *h)
 {
   return pull_all_full (h, NULL);
 }
 
 /* Drops every buffer and event the harness holds. */
 static void
-drain (GstHarness * h)
+drain (GstHarness *h)
 {
   GstBuffer *b;
   while ((b = gst_harness_try_pull (h)))
@@ -116,7 +114,7 @@ drain (GstHarness * h)
 }
 
 static void
-push_segment (GstHarness * h, GstClockTime start, GstClockTime base)
+push_segment (GstHarness *h, GstClockTime start, GstClockTime base)
 {
   GstSegment seg;
   gst_segment_init (&seg, GST_FORMAT_TIME);
@@ -126,7 +124,7 @@ push_segment (GstHarness * h, GstClockTime start, GstClockTime base)
 }
 
 static guint
-count_onsets_near (GArray * msgs, GstClockTime t, GstClockTime tolerance)
+count_onsets_near (GArray *msgs, GstClockTime t, GstClockTime tolerance)
 {
   guint n = 0;
   for (guint i = 0; i < msgs->len; i++) {
@@ -143,8 +141,8 @@ GST_START_TEST (test_hard_sync_chords_on_cuts_and_drain)
 {
   gchar *model = tiny_model ();
   GstHarness *h = make_harness (model, 3, "hard");
-  const guint cuts[] = { 30, 150, 260 };      /* 1.2 s, 6.0 s, 10.4 s */
-  push_frames (h, 0, 300, cuts, 3);           /* 12 s of video */
+  const guint cuts[] = { 30, 150, 260 }; /* 1.2 s, 6.0 s, 10.4 s */
+  push_frames (h, 0, 300, cuts, 3);      /* 12 s of video */
   gst_harness_push_event (h, gst_event_new_eos ());
   GArray *msgs = pull_all (h);
 
@@ -168,15 +166,15 @@ GST_START_TEST (test_hard_sync_chords_on_cuts_and_drain)
     }
   }
   /* Music covers the whole video (12 s), every note is released, ticks every 10 ms. */
-  fail_unless (last >= 12 * GST_SECOND - 20 * GST_MSECOND, "music ends at %" GST_TIME_FORMAT,
-      GST_TIME_ARGS (last));
+  fail_unless (
+      last >= 12 * GST_SECOND - 20 * GST_MSECOND, "music ends at %" GST_TIME_FORMAT, GST_TIME_ARGS (last));
   fail_unless (ticks >= 1190);
   fail_unless (on > 0);
   fail_unless_equals_int (on, off);
   /* A chord (>= 3 pitched onsets) within 40 ms of each cut. */
   for (guint c = 0; c < 3; c++)
-    fail_unless (count_onsets_near (msgs, cuts[c] * FRAME_NS, 40 * GST_MSECOND) >= 3,
-        "no chord at cut %u", c);
+    fail_unless (
+        count_onsets_near (msgs, cuts[c] * FRAME_NS, 40 * GST_MSECOND) >= 3, "no chord at cut %u", c);
   g_array_unref (msgs);
   gst_harness_teardown (h);
   g_free (model);
@@ -197,7 +195,7 @@ run_guided (guint64 seed, gdouble guidance)
 }
 
 static gboolean
-same_messages (GArray * a, GArray * b)
+same_messages (GArray *a, GArray *b)
 {
   if (a->len != b->len)
     return FALSE;
@@ -241,7 +239,7 @@ GST_END_TEST;
 
 /* 100 frames through an element whose properties are set in the order given ("name=value" strings). */
 static GArray *
-run_with_args (const gchar * const *args)
+run_with_args (const gchar *const *args)
 {
   gchar *model = tiny_model ();
   GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
@@ -264,7 +262,7 @@ run_with_args (const gchar * const *args)
 }
 
 static gint
-enum_prop (GstElement * e, const gchar * name)
+enum_prop (GstElement *e, const gchar *name)
 {
   gint v = -1;
   g_object_get (e, name, &v, NULL);
@@ -317,7 +315,7 @@ GST_END_TEST;
 /* emsyncbin's generator properties are emsyncmidigen's: equal pspecs (type, nick, blurb, range, default,
  * flags), and a value set on the bin is the child's. */
 static void
-check_same_pspec (GParamSpec * outer, GParamSpec * inner)
+check_same_pspec (GParamSpec *outer, GParamSpec *inner)
 {
   const gchar *name = g_param_spec_get_name (inner);
   fail_unless (outer != NULL, "emsyncbin lacks %s", name);
@@ -326,8 +324,10 @@ check_same_pspec (GParamSpec * outer, GParamSpec * inner)
   fail_unless_equals_string (g_param_spec_get_nick (outer), g_param_spec_get_nick (inner));
   fail_unless_equals_string (g_param_spec_get_blurb (outer), g_param_spec_get_blurb (inner));
   fail_unless (outer->flags == inner->flags, "%s: flags", name);
-  fail_unless (g_param_values_cmp (inner, g_param_spec_get_default_value (outer),
-          g_param_spec_get_default_value (inner)) == 0, "%s: default", name);
+  fail_unless (g_param_values_cmp (
+                   inner, g_param_spec_get_default_value (outer), g_param_spec_get_default_value (inner))
+          == 0,
+      "%s: default", name);
   if (G_IS_PARAM_SPEC_DOUBLE (inner)) {
     GParamSpecDouble *o = G_PARAM_SPEC_DOUBLE (outer), *i = G_PARAM_SPEC_DOUBLE (inner);
     fail_unless (o->minimum == i->minimum && o->maximum == i->maximum, "%s: range", name);
@@ -344,8 +344,7 @@ GST_START_TEST (test_bin_forwards_generator_properties)
   GstElement *gen = gst_bin_get_by_name (GST_BIN (bin), "midigen");
   fail_unless (gen != NULL);
   const gchar *forwarded[] = { "model", "model-file", "lookahead", "min-boundary-gap", "sync", "seed",
-    "instruments", "valence", "arousal", "density-control", "mode-control", "emotion-guidance", "preset"
-  };
+    "instruments", "valence", "arousal", "density-control", "mode-control", "emotion-guidance", "preset" };
   for (guint i = 0; i < G_N_ELEMENTS (forwarded); i++) {
     GParamSpec *inner = g_object_class_find_property (G_OBJECT_GET_CLASS (gen), forwarded[i]);
     fail_unless (inner != NULL, "emsyncmidigen lacks %s", forwarded[i]);
@@ -361,12 +360,14 @@ GST_START_TEST (test_bin_forwards_generator_properties)
     fail_unless (in_child == want && in_bin == want, "%s: child %g, bin %g", names[i], in_child, in_bin);
   }
   gst_util_set_object_arg (G_OBJECT (bin), "model", "tiny");
-  GParamSpecEnum *model = G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (gen), "model"));
+  GParamSpecEnum *model =
+      G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (gen), "model"));
   gint in_child = -1;
   g_object_get (gen, "model", &in_child, NULL);
   fail_unless (in_child == g_enum_get_value_by_nick (model->enum_class, "tiny")->value);
   gst_util_set_object_arg (G_OBJECT (bin), "preset", "reference");
-  fail_unless (enum_prop (gen, "preset") == 1 && enum_prop (gen, "sync") == 1, "the bin's preset reaches the child");
+  fail_unless (
+      enum_prop (gen, "preset") == 1 && enum_prop (gen, "sync") == 1, "the bin's preset reaches the child");
   gst_util_set_object_arg (G_OBJECT (bin), "preset", "shipped");
   g_object_set (bin, "lookahead", (guint64) 3 * GST_SECOND, NULL);
   guint64 lookahead = 0;
@@ -385,14 +386,16 @@ GST_START_TEST (test_shipped_defaults)
   guint64 gap;
   gint threads;
   g_object_get (gen, "temperature", &temperature, "top-p", &top_p, "density-control", &density,
-      "mode-control", &mode, "emotion-guidance", &guidance, "min-boundary-gap", &gap, "threads", &threads, NULL);
+      "mode-control", &mode, "emotion-guidance", &guidance, "min-boundary-gap", &gap, "threads", &threads,
+      NULL);
   fail_unless (fabs (temperature - 1.35) < 1e-6 && fabs (top_p - 0.6) < 1e-6, "%g %g", temperature, top_p);
   fail_unless (density == 5.0 && mode == 1.5 && guidance == 0.0, "%g %g %g", density, mode, guidance);
   fail_unless_equals_uint64 (gap, 4 * GST_SECOND);
   fail_unless_equals_int (threads, 1);
   gint sync = -1;
   g_object_get (gen, "sync", &sync, NULL);
-  GParamSpecEnum *sync_spec = G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (gen), "sync"));
+  GParamSpecEnum *sync_spec =
+      G_PARAM_SPEC_ENUM (g_object_class_find_property (G_OBJECT_GET_CLASS (gen), "sync"));
   fail_unless_equals_string (g_enum_get_value (sync_spec->enum_class, sync)->value_nick, "hard");
   gst_object_unref (gen);
 }
@@ -434,8 +437,8 @@ GST_START_TEST (test_default_lookahead)
   fail_unless (queue != NULL);
   guint64 max_time = 0;
   g_object_get (queue, "max-size-time", &max_time, NULL);
-  fail_unless (max_time > lookahead, "video queue %" G_GUINT64_FORMAT " ns for a %" G_GUINT64_FORMAT
-      " ns lookahead", max_time, lookahead);
+  fail_unless (max_time > lookahead,
+      "video queue %" G_GUINT64_FORMAT " ns for a %" G_GUINT64_FORMAT " ns lookahead", max_time, lookahead);
   gst_object_unref (queue);
   gst_object_unref (bin);
 }
@@ -448,7 +451,7 @@ GST_START_TEST (test_flush_restarts_cleanly)
   push_frames (h, 0, 125, NULL, 0);
   fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
   fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
-  drain (h);                    /* what came out before the flush */
+  drain (h); /* what came out before the flush */
   push_segment (h, 0, 0);
   push_frames (h, 0, 75, NULL, 0);
   gst_harness_push_event (h, gst_event_new_eos ());
@@ -458,7 +461,8 @@ GST_START_TEST (test_flush_restarts_cleanly)
   Msg *first = &g_array_index (msgs, Msg, 0);
   Msg *lastm = &g_array_index (msgs, Msg, msgs->len - 1);
   fail_unless (first->pts < 100 * GST_MSECOND);
-  fail_unless (lastm->pts >= 3 * GST_SECOND - 20 * GST_MSECOND && lastm->pts < 4 * GST_SECOND + 100 * GST_MSECOND);
+  fail_unless (
+      lastm->pts >= 3 * GST_SECOND - 20 * GST_MSECOND && lastm->pts < 4 * GST_SECOND + 100 * GST_MSECOND);
   g_array_unref (msgs);
   gst_harness_teardown (h);
   g_free (model);
@@ -488,13 +492,15 @@ GST_START_TEST (test_output_segment_follows_seek)
   for (guint i = 0; i < msgs->len; i++) {
     GstClockTime pts = g_array_index (msgs, Msg, i).pts;
     GstClockTime rt = gst_segment_to_running_time (&out, GST_FORMAT_TIME, pts);
-    fail_unless (rt < 4 * GST_SECOND + 100 * GST_MSECOND, "running time %" GST_TIME_FORMAT, GST_TIME_ARGS (rt));
+    fail_unless (
+        rt < 4 * GST_SECOND + 100 * GST_MSECOND, "running time %" GST_TIME_FORMAT, GST_TIME_ARGS (rt));
   }
   GstClockTime first_pts = g_array_index (msgs, Msg, 0).pts;
   GstClockTime last_pts = g_array_index (msgs, Msg, msgs->len - 1).pts;
   fail_unless_equals_uint64 (gst_segment_to_running_time (&out, GST_FORMAT_TIME, first_pts), 0);
   fail_unless_equals_uint64 (gst_segment_to_stream_time (&out, GST_FORMAT_TIME, first_pts), 30 * GST_SECOND);
-  fail_unless (gst_segment_to_stream_time (&out, GST_FORMAT_TIME, last_pts) >= 33 * GST_SECOND - 20 * GST_MSECOND);
+  fail_unless (
+      gst_segment_to_stream_time (&out, GST_FORMAT_TIME, last_pts) >= 33 * GST_SECOND - 20 * GST_MSECOND);
   g_array_unref (msgs);
   gst_harness_teardown (h);
   g_free (model);
@@ -564,7 +570,7 @@ GST_END_TEST;
 /* Takes videotestsrc ! emsyncmidigen ! fakesink to PAUSED with the given model properties (NULL: left unset);
  * returns the error message posted if that fails, else NULL. */
 static gchar *
-pause_error (const gchar * model_file, const gchar * model)
+pause_error (const gchar *model_file, const gchar *model)
 {
   GstElement *pipeline = gst_pipeline_new (NULL);
   GstElement *src = gst_element_factory_make ("videotestsrc", NULL);
@@ -594,7 +600,7 @@ pause_error (const gchar * model_file, const gchar * model)
 }
 
 static void
-expect_model_error (const gchar * path, const gchar * expected)
+expect_model_error (const gchar *path, const gchar *expected)
 {
   gchar *message = pause_error (path, NULL);
   fail_unless (message != NULL, "%s loaded", path);
@@ -668,9 +674,11 @@ GST_START_TEST (test_plays_through_fluiddec)
   }
   gst_object_unref (f);
   gchar *model = tiny_model ();
-  gchar *desc = g_strdup_printf ("videotestsrc num-buffers=125 ! video/x-raw,framerate=25/1,width=64,height=48 ! "
-      "emsyncmidigen model-file=%s seed=4 ! fluiddec soundfont=%s ! audioconvert ! "
-      "audio/x-raw,format=F32LE,channels=2 ! appsink name=out sync=false", model, sf);
+  gchar *desc =
+      g_strdup_printf ("videotestsrc num-buffers=125 ! video/x-raw,framerate=25/1,width=64,height=48 ! "
+                       "emsyncmidigen model-file=%s seed=4 ! fluiddec soundfont=%s ! audioconvert ! "
+                       "audio/x-raw,format=F32LE,channels=2 ! appsink name=out sync=false",
+          model, sf);
   GstElement *pipeline = gst_parse_launch (desc, NULL);
   fail_unless (pipeline != NULL);
   GstElement *out = gst_bin_get_by_name (GST_BIN (pipeline), "out");

@@ -19,9 +19,21 @@
 using namespace emsync::music;
 namespace md = emsync::midi;
 
-static std::string data_path(const char* name) { return std::string(EMSYNC_TEST_DATA) + "/" + name; }
-static bool is_on(const md::MidiEvent& e) { return (e.status & 0xF0) == 0x90 && e.data2 > 0; }
-static bool is_off(const md::MidiEvent& e) { return (e.status & 0xF0) == 0x80 || ((e.status & 0xF0) == 0x90 && e.data2 == 0); }
+static std::string
+data_path (const char *name)
+{
+  return std::string (EMSYNC_TEST_DATA) + "/" + name;
+}
+static bool
+is_on (const md::MidiEvent &e)
+{
+  return (e.status & 0xF0) == 0x90 && e.data2 > 0;
+}
+static bool
+is_off (const md::MidiEvent &e)
+{
+  return (e.status & 0xF0) == 0x80 || ((e.status & 0xF0) == 0x90 && e.data2 == 0);
+}
 
 struct Piece {
   std::vector<md::MidiEvent> events;
@@ -29,131 +41,159 @@ struct Piece {
   double final_chord = 0.0;
 };
 
-static Piece compose(const ComposerOptions& options, float arousal, double seconds = 20.0) {
-  MidiStream stream(GeneratorModel::load(data_path("tiny_generator.pt")), options);
-  stream.set_emotion(0.0, 0.0f, arousal);
-  for (double cut : {5.0, 11.0}) stream.add_cut(cut);
+static Piece
+compose (const ComposerOptions &options, float arousal, double seconds = 20.0)
+{
+  MidiStream stream (GeneratorModel::load (data_path ("tiny_generator.pt")), options);
+  stream.set_emotion (0.0, 0.0f, arousal);
+  for (double cut : { 5.0, 11.0 })
+    stream.add_cut (cut);
   Piece p;
-  while (stream.generate_slice(seconds - 4.0, p.events)) {
+  while (stream.generate_slice (seconds - 4.0, p.events)) {
   }
-  stream.finish(seconds, p.events);
-  p.map = stream.composer().tempo_map();
-  p.final_chord = stream.final_chord_seconds();
+  stream.finish (seconds, p.events);
+  p.map = stream.composer ().tempo_map ();
+  p.final_chord = stream.final_chord_seconds ();
   return p;
 }
 
-static std::vector<int> velocities(const Piece& p) {
+static std::vector<int>
+velocities (const Piece &p)
+{
   std::vector<int> v;
-  for (const md::MidiEvent& e : p.events)
-    if (is_on(e)) v.push_back(e.data2);
+  for (const md::MidiEvent &e : p.events)
+    if (is_on (e))
+      v.push_back (e.data2);
   return v;
 }
 
-static double mean(const std::vector<int>& v) {
+static double
+mean (const std::vector<int> &v)
+{
   double s = 0;
-  for (int x : v) s += x;
-  return v.empty() ? 0.0 : s / v.size();
+  for (int x : v)
+    s += x;
+  return v.empty () ? 0.0 : s / v.size ();
 }
 
-static double stdev(const std::vector<int>& v) {
-  const double m = mean(v);
+static double
+stdev (const std::vector<int> &v)
+{
+  const double m = mean (v);
   double s = 0;
-  for (int x : v) s += (x - m) * (x - m);
-  return v.size() < 2 ? 0.0 : std::sqrt(s / (v.size() - 1));
+  for (int x : v)
+    s += (x - m) * (x - m);
+  return v.size () < 2 ? 0.0 : std::sqrt (s / (v.size () - 1));
 }
 
-GST_START_TEST(test_velocity_spread_and_arousal) {
+GST_START_TEST (test_velocity_spread_and_arousal)
+{
   ComposerOptions o;
   o.seed = 3;
-  const std::vector<int> calm = velocities(compose(o, -0.8f));
-  const std::vector<int> aroused = velocities(compose(o, 0.8f));
-  fail_unless(calm.size() > 50 && aroused.size() > 50, "%zu / %zu note-ons", calm.size(), aroused.size());
-  fail_unless(stdev(calm) >= 5.0 && stdev(aroused) >= 5.0, "velocity std %.1f / %.1f", stdev(calm), stdev(aroused));
-  fail_unless(mean(aroused) > mean(calm) + 15.0, "mean velocity %.1f at arousal +0.8, %.1f at -0.8", mean(aroused),
-              mean(calm));
+  const std::vector<int> calm = velocities (compose (o, -0.8f));
+  const std::vector<int> aroused = velocities (compose (o, 0.8f));
+  fail_unless (
+      calm.size () > 50 && aroused.size () > 50, "%zu / %zu note-ons", calm.size (), aroused.size ());
+  fail_unless (stdev (calm) >= 5.0 && stdev (aroused) >= 5.0, "velocity std %.1f / %.1f", stdev (calm),
+      stdev (aroused));
+  fail_unless (mean (aroused) > mean (calm) + 15.0, "mean velocity %.1f at arousal +0.8, %.1f at -0.8",
+      mean (aroused), mean (calm));
 }
 GST_END_TEST;
 
-GST_START_TEST(test_velocity_accents_downbeats) {
+GST_START_TEST (test_velocity_accents_downbeats)
+{
   ComposerOptions o;
   o.seed = 5;
   // The accent alone: no crescendo or chord accent, no humanisation.
   o.velocity.crescendo = o.velocity.chord = o.velocity.humanise = 0.0;
-  const Piece p = compose(o, 0.0f);
-  fail_unless(!p.map.empty());
+  const Piece p = compose (o, 0.0f);
+  fail_unless (!p.map.empty ());
   // Pitched notes only (drums are balanced by key); downbeats against the notes between the beats.
   std::vector<int> down, weak;
-  for (const md::MidiEvent& e : p.events) {
-    if (!is_on(e) || (e.status & 0x0F) == md::kDrumChannel) continue;
-    if (std::fabs(e.time_seconds - p.final_chord) < 0.01) continue;  // the final chord: accented wherever it is
-    const GridPosition g = p.map.position(e.time_seconds);
-    if (g.bar < 0) continue;
-    const double off = std::min(g.phase, 1.0 - g.phase) * g.beat_seconds;
-    if (g.beat == 0 && g.phase < 0.5 && off < 0.006) down.push_back(e.data2);
-    else if (off > 0.012) weak.push_back(e.data2);  // between two beats
+  for (const md::MidiEvent &e : p.events) {
+    if (!is_on (e) || (e.status & 0x0F) == md::kDrumChannel)
+      continue;
+    if (std::fabs (e.time_seconds - p.final_chord) < 0.01)
+      continue; // the final chord: accented wherever it is
+    const GridPosition g = p.map.position (e.time_seconds);
+    if (g.bar < 0)
+      continue;
+    const double off = std::min (g.phase, 1.0 - g.phase) * g.beat_seconds;
+    if (g.beat == 0 && g.phase < 0.5 && off < 0.006)
+      down.push_back (e.data2);
+    else if (off > 0.012)
+      weak.push_back (e.data2); // between two beats
   }
-  fail_unless(down.size() >= 5 && weak.size() >= 5, "%zu downbeat / %zu off-beat note-ons", down.size(), weak.size());
-  fail_unless(mean(down) > mean(weak) + 8.0, "downbeats %.1f, off-beat %.1f", mean(down), mean(weak));
+  fail_unless (down.size () >= 5 && weak.size () >= 5, "%zu downbeat / %zu off-beat note-ons", down.size (),
+      weak.size ());
+  fail_unless (mean (down) > mean (weak) + 8.0, "downbeats %.1f, off-beat %.1f", mean (down), mean (weak));
 }
 GST_END_TEST;
 
-GST_START_TEST(test_velocity_reproducible_and_reference_fixed) {
+GST_START_TEST (test_velocity_reproducible_and_reference_fixed)
+{
   ComposerOptions o;
   o.seed = 7;
-  const std::vector<int> a = velocities(compose(o, 0.3f, 12.0));
-  const std::vector<int> b = velocities(compose(o, 0.3f, 12.0));
-  fail_unless(a == b, "same seed, different velocities");
-  ComposerOptions r = ComposerOptions::reference();
+  const std::vector<int> a = velocities (compose (o, 0.3f, 12.0));
+  const std::vector<int> b = velocities (compose (o, 0.3f, 12.0));
+  fail_unless (a == b, "same seed, different velocities");
+  ComposerOptions r = ComposerOptions::reference ();
   r.seed = 7;
-  for (int v : velocities(compose(r, 0.3f, 12.0)))
-    fail_unless(v == md::kDefaultVelocity || v == md::kChordVelocity, "reference velocity %d", v);
+  for (int v : velocities (compose (r, 0.3f, 12.0)))
+    fail_unless (v == md::kDefaultVelocity || v == md::kChordVelocity, "reference velocity %d", v);
 }
 GST_END_TEST;
 
-GST_START_TEST(test_ending_final_chord_then_release) {
+GST_START_TEST (test_ending_final_chord_then_release)
+{
   ComposerOptions o;
   o.seed = 11;
   const double end = 20.0;
-  const Piece p = compose(o, 0.2f, end);
+  const Piece p = compose (o, 0.2f, end);
   const double final_chord = end - o.ending.hold_seconds;
-  fail_unless(std::fabs(p.final_chord - final_chord) < 1e-9);
-  const double final_tick = md::seconds_to_ticks(final_chord) * md::kTickSeconds;
+  fail_unless (std::fabs (p.final_chord - final_chord) < 1e-9);
+  const double final_tick = md::seconds_to_ticks (final_chord) * md::kTickSeconds;
   int chord_notes = 0;
-  std::map<int, double> sounding;  // channel * 128 + pitch -> note-on time
+  std::map<int, double> sounding; // channel * 128 + pitch -> note-on time
   double last_event = 0.0;
-  for (const md::MidiEvent& e : p.events) {
-    if (!is_on(e) && !is_off(e)) continue;
-    last_event = std::max(last_event, e.time_seconds);
+  for (const md::MidiEvent &e : p.events) {
+    if (!is_on (e) && !is_off (e))
+      continue;
+    last_event = std::max (last_event, e.time_seconds);
     const int key = (e.status & 0x0F) * 128 + e.data1;
-    if (is_on(e)) {
-      fail_unless(e.time_seconds <= final_tick + 1e-6, "note-on at %.3f s after the final chord (%.3f s)",
-                  e.time_seconds, final_tick);
-      if (std::fabs(e.time_seconds - final_tick) < 1e-6 && (e.status & 0x0F) != md::kDrumChannel) chord_notes++;
+    if (is_on (e)) {
+      fail_unless (e.time_seconds <= final_tick + 1e-6, "note-on at %.3f s after the final chord (%.3f s)",
+          e.time_seconds, final_tick);
+      if (std::fabs (e.time_seconds - final_tick) < 1e-6 && (e.status & 0x0F) != md::kDrumChannel)
+        chord_notes++;
       sounding[key] = e.time_seconds;
     } else {
-      fail_unless(sounding.count(key) == 1, "note-off of a silent key at %.3f s", e.time_seconds);
+      fail_unless (sounding.count (key) == 1, "note-off of a silent key at %.3f s", e.time_seconds);
       if (e.time_seconds > final_tick + 1e-6)
-        fail_unless(std::fabs(e.time_seconds - end) < 1e-6, "note-off at %.3f s between the final chord and the end",
-                    e.time_seconds);
-      sounding.erase(key);
+        fail_unless (std::fabs (e.time_seconds - end) < 1e-6,
+            "note-off at %.3f s between the final chord and the end", e.time_seconds);
+      sounding.erase (key);
     }
   }
-  fail_unless(chord_notes >= o.chord_min_notes, "%d pitched notes in the final chord", chord_notes);
-  fail_unless(sounding.empty(), "%zu notes left sounding", sounding.size());
-  fail_unless(std::fabs(last_event - end) < 1e-6, "last note event at %.3f s", last_event);
+  fail_unless (chord_notes >= o.chord_min_notes, "%d pitched notes in the final chord", chord_notes);
+  fail_unless (sounding.empty (), "%zu notes left sounding", sounding.size ());
+  fail_unless (std::fabs (last_event - end) < 1e-6, "last note event at %.3f s", last_event);
 }
 GST_END_TEST;
 
-static Suite* dynamics_suite() {
-  Suite* s = suite_create("dynamics");
-  TCase* tc = tcase_create("general");
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_velocity_spread_and_arousal);
-  tcase_add_test(tc, test_velocity_accents_downbeats);
-  tcase_add_test(tc, test_velocity_reproducible_and_reference_fixed);
-  tcase_add_test(tc, test_ending_final_chord_then_release);
-  suite_add_tcase(s, tc);
+static Suite *
+dynamics_suite ()
+{
+  Suite *s = suite_create ("dynamics");
+  TCase *tc = tcase_create ("general");
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_velocity_spread_and_arousal);
+  tcase_add_test (tc, test_velocity_accents_downbeats);
+  tcase_add_test (tc, test_velocity_reproducible_and_reference_fixed);
+  tcase_add_test (tc, test_ending_final_chord_then_release);
+  suite_add_tcase (s, tc);
   return s;
 }
 
-GST_CHECK_MAIN(dynamics);
+GST_CHECK_MAIN (dynamics);

@@ -29,13 +29,13 @@
 /* What frame i shows: shot a (and b), mixed, faded, brightened, panned. */
 typedef struct {
   int shot_a, shot_b;
-  double mix;                   /* 0 = shot a, 1 = shot b */
-  double black;                 /* 0 = picture, 1 = black */
-  double lift;                  /* added to luma (a flash) */
-  double pan;                   /* horizontal offset in pixels */
+  double mix;   /* 0 = shot a, 1 = shot b */
+  double black; /* 0 = picture, 1 = black */
+  double lift;  /* added to luma (a flash) */
+  double pan;   /* horizontal offset in pixels */
 } FrameSpec;
 
-typedef void (*SpecFunc) (int i, FrameSpec * spec);
+typedef void (*SpecFunc) (int i, FrameSpec *spec);
 
 static void
 shot_yuv (int shot, double x, double y, double *Y, double *U, double *V)
@@ -49,7 +49,7 @@ shot_yuv (int shot, double x, double y, double *Y, double *U, double *V)
 }
 
 static void
-spec_yuv (const FrameSpec * s, int x, int y, double *Y, double *U, double *V)
+spec_yuv (const FrameSpec *s, int x, int y, double *Y, double *U, double *V)
 {
   double ya, ua, va, yb, ub, vb;
   shot_yuv (s->shot_a, x + s->pan, y, &ya, &ua, &va);
@@ -73,7 +73,7 @@ clamp8 (double v)
 /* Draws the frame component by component, so any planar, semi-planar or packed layout works. The picture
  * is computed once per pixel, then each component samples it at its own subsampling. */
 static void
-draw_frame (GstVideoFrame * frame, const FrameSpec * spec)
+draw_frame (GstVideoFrame *frame, const FrameSpec *spec)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
   const gboolean rgb = GST_VIDEO_FORMAT_INFO_IS_RGB (finfo);
@@ -103,8 +103,9 @@ draw_frame (GstVideoFrame * frame, const FrameSpec * spec)
           v = c == 0 ? Y : c == 1 ? U : V;
         } else {
           const double yy = 1.164 * (Y - 16), uu = U - 128, vv = V - 128;
-          v = c == GST_VIDEO_COMP_R ? yy + 1.596 * vv
-              : c == GST_VIDEO_COMP_G ? yy - 0.392 * uu - 0.813 * vv : yy + 2.017 * uu;
+          v = c == GST_VIDEO_COMP_R   ? yy + 1.596 * vv
+              : c == GST_VIDEO_COMP_G ? yy - 0.392 * uu - 0.813 * vv
+                                      : yy + 2.017 * uu;
         }
         data[cy * stride + cx * pstride] = clamp8 (v);
       }
@@ -116,25 +117,25 @@ draw_frame (GstVideoFrame * frame, const FrameSpec * spec)
 /* ---------- running the element ---------- */
 
 typedef struct {
-  gint frame;                   /* index of the buffer that carried it */
+  gint frame; /* index of the buffer that carried it */
   EmsyncCutKind kind;
   gdouble score;
   GstClockTime start, end;
 } MetaSeen;
 
 typedef struct {
-  GArray *metas;                /* MetaSeen */
-  GArray *events;               /* EmsyncSceneCut */
-  GArray *messages;             /* EmsyncSceneCut */
+  GArray *metas;    /* MetaSeen */
+  GArray *events;   /* EmsyncSceneCut */
+  GArray *messages; /* EmsyncSceneCut */
   gint buffers;
-  gboolean event_pending;       /* an event arrived and its buffer has not yet */
-  gint events_before_meta;      /* metas whose buffer came right after an event */
-  gint misordered;              /* metas without an event right before them */
+  gboolean event_pending;  /* an event arrived and its buffer has not yet */
+  gint events_before_meta; /* metas whose buffer came right after an event */
+  gint misordered;         /* metas without an event right before them */
   GstClockTime first_pts;
 } Observed;
 
 static GstPadProbeReturn
-observe_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+observe_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   Observed *o = (Observed *) user_data;
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
@@ -181,7 +182,7 @@ observed_new (void)
 }
 
 static void
-observed_free (Observed * o)
+observed_free (Observed *o)
 {
   g_array_free (o->metas, TRUE);
   g_array_free (o->events, TRUE);
@@ -190,7 +191,7 @@ observed_free (Observed * o)
 }
 
 static void
-collect_messages (GstBus * bus, Observed * o)
+collect_messages (GstBus *bus, Observed *o)
 {
   GstMessage *msg;
   while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
@@ -210,13 +211,14 @@ typedef struct {
 } Run;
 
 static void
-run_start (Run * r, const gchar * props, const gchar * format, int width, int height)
+run_start (Run *r, const gchar *props, const gchar *format, int width, int height)
 {
   gchar *launch = g_strdup_printf ("emsyncscenecut %s", props ? props : "");
   r->h = gst_harness_new_parse (launch);
   g_free (launch);
   gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,framerate=%d/1,"
-      "pixel-aspect-ratio=1/1", format, width, height, FPS);
+                                 "pixel-aspect-ratio=1/1",
+      format, width, height, FPS);
   gst_harness_set_src_caps_str (r->h, caps);
   g_free (caps);
   gst_video_info_set_format (&r->info, gst_video_format_from_string (format), width, height);
@@ -224,14 +226,14 @@ run_start (Run * r, const gchar * props, const gchar * format, int width, int he
   gst_element_set_bus (r->h->element, r->bus);
   r->o = observed_new ();
   GstPad *src = gst_element_get_static_pad (r->h->element, "src");
-  gst_pad_add_probe (src, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
-          GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM), observe_probe, r->o, NULL);
+  gst_pad_add_probe (src, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      observe_probe, r->o, NULL);
   gst_object_unref (src);
   r->pushed = 0;
 }
 
 static void
-run_push (Run * r, SpecFunc spec_fn, int n_frames)
+run_push (Run *r, SpecFunc spec_fn, int n_frames)
 {
   for (int i = 0; i < n_frames; i++) {
     FrameSpec spec = { 0, 1, 0.0, 0.0, 0.0, 0.0 };
@@ -249,7 +251,7 @@ run_push (Run * r, SpecFunc spec_fn, int n_frames)
 }
 
 static void
-run_finish (Run * r)
+run_finish (Run *r)
 {
   fail_unless (gst_harness_push_event (r->h, gst_event_new_eos ()));
   collect_messages (r->bus, r->o);
@@ -257,7 +259,7 @@ run_finish (Run * r)
 }
 
 static void
-run_free (Run * r)
+run_free (Run *r)
 {
   gst_element_set_bus (r->h->element, NULL);
   gst_object_unref (r->bus);
@@ -267,7 +269,7 @@ run_free (Run * r)
 
 /* Runs a whole synthetic clip through the element. */
 static Observed *
-run_clip (const gchar * props, const gchar * format, int width, int height, SpecFunc fn, int n)
+run_clip (const gchar *props, const gchar *format, int width, int height, SpecFunc fn, int n)
 {
   Run r;
   run_start (&r, props, format, width, height);
@@ -281,7 +283,7 @@ run_clip (const gchar * props, const gchar * format, int width, int height, Spec
 
 /* All three outputs agree, and each meta came right after its event. */
 static void
-assert_consistent (Observed * o)
+assert_consistent (Observed *o)
 {
   fail_unless_equals_int (o->events->len, o->metas->len);
   fail_unless_equals_int (o->messages->len, o->metas->len);
@@ -300,7 +302,7 @@ assert_consistent (Observed * o)
 
 /* Frame index a boundary names (its timestamp), as opposed to the buffer that carried the meta. */
 static int
-event_frame (Observed * o, guint i)
+event_frame (Observed *o, guint i)
 {
   return (int) ((g_array_index (o->events, EmsyncSceneCut, i).timestamp + FRAME_NS / 2) / FRAME_NS);
 }
@@ -308,34 +310,34 @@ event_frame (Observed * o, guint i)
 /* ---------- clips ---------- */
 
 static void
-spec_cut_at_40 (int i, FrameSpec * s)
+spec_cut_at_40 (int i, FrameSpec *s)
 {
   s->shot_a = i < 40 ? 0 : 3;
   s->pan = 0.5 * i;
 }
 
 static void
-spec_static (int i, FrameSpec * s)
+spec_static (int i, FrameSpec *s)
 {
   s->shot_a = 2;
 }
 
 static void
-spec_slow_pan (int i, FrameSpec * s)
+spec_slow_pan (int i, FrameSpec *s)
 {
   s->shot_a = 1;
   s->pan = 3.0 * i;
 }
 
 static void
-spec_fast_pan (int i, FrameSpec * s)
+spec_fast_pan (int i, FrameSpec *s)
 {
   s->shot_a = 4;
   s->pan = 14.0 * i + 0.3 * i * i;
 }
 
 static void
-spec_flashes (int i, FrameSpec * s)
+spec_flashes (int i, FrameSpec *s)
 {
   s->shot_a = 5;
   s->pan = 0.5 * i;
@@ -345,7 +347,7 @@ spec_flashes (int i, FrameSpec * s)
 
 /* Fade out over frames 30..44, black frame 45, fade in over 46..60: one fade, middle at 45. */
 static void
-spec_fade_through_black (int i, FrameSpec * s)
+spec_fade_through_black (int i, FrameSpec *s)
 {
   s->shot_a = i <= 45 ? 0 : 3;
   if (i >= 30 && i <= 45)
@@ -356,7 +358,7 @@ spec_fade_through_black (int i, FrameSpec * s)
 
 /* Cross-dissolve over frames 30..53 (24 frames): middle ~41.5. */
 static void
-spec_dissolve (int i, FrameSpec * s)
+spec_dissolve (int i, FrameSpec *s)
 {
   s->shot_a = 1;
   s->shot_b = 4;
@@ -369,7 +371,7 @@ spec_dissolve (int i, FrameSpec * s)
 
 /* Two cuts 0.2 s apart (frames 30 and 35). */
 static void
-spec_close_cuts (int i, FrameSpec * s)
+spec_close_cuts (int i, FrameSpec *s)
 {
   s->shot_a = i < 30 ? 0 : i < 35 ? 2 : 4;
 }
@@ -385,9 +387,8 @@ GST_START_TEST (test_properties)
   guint64 min_scene;
   gboolean post;
   guint cuts;
-  g_object_get (e, "method", &method, "lookahead-frames", &lookahead, "analysis-width", &width,
-      "threshold", &threshold, "min-scene-duration", &min_scene, "post-messages", &post,
-      "cuts-detected", &cuts, NULL);
+  g_object_get (e, "method", &method, "lookahead-frames", &lookahead, "analysis-width", &width, "threshold",
+      &threshold, "min-scene-duration", &min_scene, "post-messages", &post, "cuts-detected", &cuts, NULL);
   fail_unless_equals_int (method, 0);
   fail_unless_equals_int (lookahead, 2);
   fail_unless_equals_int (width, 160);
@@ -545,10 +546,9 @@ GST_END_TEST;
 /* Odd sizes (padded strides, odd chroma widths) and every supported layout, each method. */
 GST_START_TEST (test_formats_and_strides)
 {
-  const gchar *formats[] = { "I420", "YV12", "NV12", "NV21", "Y42B", "Y444", "GRAY8", "RGB", "BGR",
-    "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR"
-  };
-  const int sizes[][2] = { {322, 180}, {161, 97} };
+  const gchar *formats[] = { "I420", "YV12", "NV12", "NV21", "Y42B", "Y444", "GRAY8", "RGB", "BGR", "RGBx",
+    "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR" };
+  const int sizes[][2] = { { 322, 180 }, { 161, 97 } };
   const gchar *methods[] = { "adaptive", "ffmpeg", "content threshold=10" };
   for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
     for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
@@ -556,8 +556,8 @@ GST_START_TEST (test_formats_and_strides)
         gchar *props = g_strdup_printf ("method=%s", methods[m]);
         Observed *o = run_clip (props, formats[f], sizes[s][0], sizes[s][1], spec_cut_at_40, 50);
         if (o->metas->len != 1 || g_array_index (o->metas, MetaSeen, 0).frame != 40)
-          GST_ERROR ("%s %dx%d %s: %u boundaries", formats[f], sizes[s][0], sizes[s][1], methods[m],
-              o->metas->len);
+          GST_ERROR (
+              "%s %dx%d %s: %u boundaries", formats[f], sizes[s][0], sizes[s][1], methods[m], o->metas->len);
         fail_unless_equals_int (o->metas->len, 1);
         fail_unless_equals_int (g_array_index (o->metas, MetaSeen, 0).frame, 40);
         assert_consistent (o);
@@ -584,8 +584,8 @@ GST_START_TEST (test_latency_query)
   h = gst_harness_new_parse ("emsyncscenecut lookahead-frames=3");
   gst_harness_set_src_caps_str (h, "video/x-raw,format=I420,width=64,height=48,framerate=30000/1001");
   gst_harness_set_upstream_latency (h, 0);
-  fail_unless_equals_clocktime (gst_harness_query_latency (h),
-      gst_util_uint64_scale (3 * GST_SECOND, 1001, 30000));
+  fail_unless_equals_clocktime (
+      gst_harness_query_latency (h), gst_util_uint64_scale (3 * GST_SECOND, 1001, 30000));
   gst_harness_teardown (h);
 }
 GST_END_TEST;
@@ -664,7 +664,8 @@ GST_START_TEST (test_same_caps_keep_history)
   run_push (&r, spec_cut_at_40, 38);
   fail_unless_equals_int (r.o->buffers, 34);
   gchar *caps = g_strdup_printf ("video/x-raw,format=I420,width=160,height=120,framerate=%d/1,"
-      "pixel-aspect-ratio=1/1", FPS);
+                                 "pixel-aspect-ratio=1/1",
+      FPS);
   GstCaps *same = gst_caps_from_string (caps);
   fail_unless (gst_harness_push_event (r.h, gst_event_new_caps (same)));
   gst_caps_unref (same);
@@ -724,7 +725,7 @@ find_ffmpeg (void)
 
 /* Writes frames as raw video, has ffmpeg's select filter score them, and compares with method=ffmpeg. */
 static void
-check_ffmpeg_agreement (const gchar * gst_format, const gchar * ff_format, int width, int height)
+check_ffmpeg_agreement (const gchar *gst_format, const gchar *ff_format, int width, int height)
 {
   gchar *ffmpeg = find_ffmpeg ();
   if (!ffmpeg) {
@@ -750,8 +751,7 @@ check_ffmpeg_agreement (const gchar * gst_format, const gchar * ff_format, int w
       const guint8 *d = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
       const int stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
       const int comp = GST_VIDEO_FORMAT_INFO_IS_RGB (info.finfo) ? 0 : (int) p;
-      const int row = GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp) * GST_VIDEO_FRAME_COMP_PSTRIDE (&frame,
-          comp);
+      const int row = GST_VIDEO_FRAME_COMP_WIDTH (&frame, comp) * GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, comp);
       for (int y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&frame, comp); y++)
         fail_unless (fwrite (d + y * stride, 1, row, f) == (size_t) row);
     }
@@ -761,15 +761,15 @@ check_ffmpeg_agreement (const gchar * gst_format, const gchar * ff_format, int w
   fclose (f);
 
   gchar *cmd = g_strdup_printf ("%s -v error -y -f rawvideo -pix_fmt %s -s %dx%d -r 25 -i %s "
-      "-vf \"select='gte(scene,0)',metadata=print:file=%s\" -f null -", ffmpeg, ff_format, width, height,
-      raw, scores);
+                                "-vf \"select='gte(scene,0)',metadata=print:file=%s\" -f null -",
+      ffmpeg, ff_format, width, height, raw, scores);
   gint status = -1;
   fail_unless (g_spawn_command_line_sync (cmd, NULL, NULL, &status, NULL));
   fail_unless (g_spawn_check_wait_status (status, NULL), "ffmpeg failed: %s", cmd);
   gchar *text = NULL;
   fail_unless (g_file_get_contents (scores, &text, NULL, NULL));
   GArray *ff = g_array_new (FALSE, FALSE, sizeof (gdouble));
-  for (const gchar * p = text; (p = strstr (p, "lavfi.scene_score=")); p++) {
+  for (const gchar *p = text; (p = strstr (p, "lavfi.scene_score=")); p++) {
     gdouble v = g_ascii_strtod (p + strlen ("lavfi.scene_score="), NULL);
     g_array_append_val (ff, v);
   }
@@ -797,16 +797,16 @@ check_ffmpeg_agreement (const gchar * gst_format, const gchar * ff_format, int w
     EmsyncSceneCut *ev = &g_array_index (r.o->events, EmsyncSceneCut, i);
     const int frame = (int) (ev->timestamp / FRAME_NS);
     const gdouble expected = g_array_index (ff, gdouble, frame);
-    fail_unless (fabs (ev->score - expected) <= 5.01e-7,
-        "%s frame %d: ours %.7f, ffmpeg %.6f", gst_format, frame, ev->score, expected);
+    fail_unless (fabs (ev->score - expected) <= 5.01e-7, "%s frame %d: ours %.7f, ffmpeg %.6f", gst_format,
+        frame, ev->score, expected);
     over_027_ours += ev->score > 0.27;
     ours[frame] = TRUE;
   }
   for (int i = 0; i < n; i++) {
     const gdouble v = g_array_index (ff, gdouble, i);
     over_027_ffmpeg += v > 0.27;
-    fail_unless (ours[i] || v < 1e-6, "%s frame %d: ffmpeg scores %.6f, we reported nothing", gst_format,
-        i, v);
+    fail_unless (
+        ours[i] || v < 1e-6, "%s frame %d: ffmpeg scores %.6f, we reported nothing", gst_format, i, v);
   }
   g_free (ours);
   fail_unless_equals_int (over_027_ours, over_027_ffmpeg);
@@ -842,11 +842,11 @@ typedef struct {
 } FileRun;
 
 static Observed *
-run_file (const gchar * path, const gchar * props, gint * fps_n, gint * fps_d)
+run_file (const gchar *path, const gchar *props, gint *fps_n, gint *fps_d)
 {
   gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
-      "video/x-raw,format=I420 ! emsyncscenecut name=cut %s ! fakesink sync=false", path,
-      props ? props : "");
+                                 "video/x-raw,format=I420 ! emsyncscenecut name=cut %s ! fakesink sync=false",
+      path, props ? props : "");
   GError *err = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &err);
   g_free (desc);
@@ -854,13 +854,13 @@ run_file (const gchar * path, const gchar * props, gint * fps_n, gint * fps_d)
   GstElement *cut = gst_bin_get_by_name (GST_BIN (pipeline), "cut");
   Observed *o = observed_new ();
   GstPad *src = gst_element_get_static_pad (cut, "src");
-  gst_pad_add_probe (src, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
-          GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM), observe_probe, o, NULL);
+  gst_pad_add_probe (src, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      observe_probe, o, NULL);
   fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   GstBus *bus = gst_element_get_bus (pipeline);
   for (;;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND, (GstMessageType)
-        (GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT));
+    GstMessage *msg = gst_bus_timed_pop_filtered (
+        bus, 120 * GST_SECOND, (GstMessageType) (GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT));
     fail_unless (msg != NULL, "timeout");
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       GError *e = NULL;
@@ -889,7 +889,7 @@ run_file (const gchar * path, const gchar * props, gint * fps_n, gint * fps_d)
 }
 
 static gchar *
-shared_video (const gchar * name)
+shared_video (const gchar *name)
 {
   const gchar *root = g_getenv ("EMSYNC_SHARED_DATA");
   if (!root)
@@ -904,7 +904,7 @@ shared_video (const gchar * name)
 
 /* Frame index of boundary i, from its timestamp relative to the first frame. */
 static int
-boundary_frame (Observed * o, guint i, gint fps_n, gint fps_d)
+boundary_frame (Observed *o, guint i, gint fps_n, gint fps_d)
 {
   const GstClockTime ts = g_array_index (o->events, EmsyncSceneCut, i).timestamp - o->first_pts;
   return (int) gst_util_uint64_scale_round (ts, fps_n, (guint64) fps_d * GST_SECOND);
@@ -921,12 +921,10 @@ GST_START_TEST (test_ground_truth_videos)
   gint fps_n, fps_d;
   Observed *o = run_file (path, "lookahead-frames=30", &fps_n, &fps_d);
   assert_consistent (o);
-  const int spans[][2] = { {30, 30}, {180, 180}, {211, 240}, {331, 360}, {394, 423}, {529, 558},
-  {664, 692}
-  };
+  const int spans[][2] = { { 30, 30 }, { 180, 180 }, { 211, 240 }, { 331, 360 }, { 394, 423 }, { 529, 558 },
+    { 664, 692 } };
   const EmsyncCutKind kinds[] = { EMSYNC_CUT_KIND_CUT, EMSYNC_CUT_KIND_CUT, EMSYNC_CUT_KIND_FADE,
-    EMSYNC_CUT_KIND_FADE, EMSYNC_CUT_KIND_FADE, EMSYNC_CUT_KIND_DISSOLVE, EMSYNC_CUT_KIND_FADE
-  };
+    EMSYNC_CUT_KIND_FADE, EMSYNC_CUT_KIND_FADE, EMSYNC_CUT_KIND_DISSOLVE, EMSYNC_CUT_KIND_FADE };
   fail_unless_equals_int (o->events->len, G_N_ELEMENTS (spans));
   for (guint i = 0; i < o->events->len; i++) {
     const int f = boundary_frame (o, i, fps_n, fps_d);

@@ -29,17 +29,18 @@ struct I420Frame {
   {
     stride_y = w + pad;
     stride_c = (w + 1) / 2 + pad;
-    y.assign ((size_t) stride_y * h, 0xEE);     /* padding bytes hold garbage that must be ignored */
+    y.assign ((size_t) stride_y * h, 0xEE); /* padding bytes hold garbage that must be ignored */
     u.assign ((size_t) stride_c * ((h + 1) / 2), 0xEE);
     v.assign ((size_t) stride_c * ((h + 1) / 2), 0xEE);
   }
 
-  void fill (int luma, int cb, int cr, int texture_seed = -1)
+  void
+  fill (int luma, int cb, int cr, int texture_seed = -1)
   {
     for (int r = 0; r < height; r++)
       for (int c = 0; c < width; c++)
-        y[(size_t) r * stride_y + c] = (std::uint8_t) (texture_seed < 0 ? luma :
-            (luma + ((r * 7 + c * 13 + texture_seed * 31) % 40)) % 256);
+        y[(size_t) r * stride_y + c] = (std::uint8_t) (
+            texture_seed < 0 ? luma : (luma + ((r * 7 + c * 13 + texture_seed * 31) % 40)) % 256);
     for (int r = 0; r < (height + 1) / 2; r++)
       for (int c = 0; c < (width + 1) / 2; c++) {
         u[(size_t) r * stride_c + c] = (std::uint8_t) cb;
@@ -47,7 +48,8 @@ struct I420Frame {
       }
   }
 
-  FrameView view () const
+  FrameView
+  view () const
   {
     FrameView f;
     f.layout = PixelLayout::kYuvPlanar;
@@ -62,7 +64,7 @@ struct I420Frame {
   }
 };
 
-}  // namespace
+} // namespace
 
 /* FFmpeg: luma SAD / luma bytes; score = min (mafd, |mafd - previous mafd|) / 100. */
 GST_START_TEST (test_ffmpeg_score_by_hand)
@@ -70,13 +72,13 @@ GST_START_TEST (test_ffmpeg_score_by_hand)
   I420Frame f (33, 17, 7);
   FfmpegSceneScore score;
   f.fill (16, 128, 128);
-  fail_unless (score.next (f.view ()) == 0.0);    /* first frame */
-  f.fill (66, 40, 200);                            /* luma +50 everywhere; chroma ignored */
+  fail_unless (score.next (f.view ()) == 0.0); /* first frame */
+  f.fill (66, 40, 200);                        /* luma +50 everywhere; chroma ignored */
   /* mafd = 50, previous mafd = 0: min (50, 50) / 100 */
   fail_unless (std::fabs (score.next (f.view ()) - 0.5) < 1e-12);
-  f.fill (106, 40, 200);                           /* +40: mafd 40, |40 - 50| = 10 -> 0.1 */
+  f.fill (106, 40, 200); /* +40: mafd 40, |40 - 50| = 10 -> 0.1 */
   fail_unless (std::fabs (score.next (f.view ()) - 0.1) < 1e-12);
-  f.fill (106, 90, 10);                            /* chroma only: mafd 0 -> 0 */
+  f.fill (106, 90, 10); /* chroma only: mafd 0 -> 0 */
   fail_unless (score.next (f.view ()) == 0.0);
 }
 GST_END_TEST;
@@ -89,7 +91,7 @@ GST_START_TEST (test_ffmpeg_score_packed)
   for (int r = 0; r < h; r++)
     for (int c = 0; c < w * 3; c++) {
       a[(size_t) r * stride + c] = 100;
-      b[(size_t) r * stride + c] = (c % 3 == 0) ? 190 : 100;    /* R +90 -> mafd 30 */
+      b[(size_t) r * stride + c] = (c % 3 == 0) ? 190 : 100; /* R +90 -> mafd 30 */
     }
   FrameView fa;
   fa.layout = PixelLayout::kPackedRgb;
@@ -114,7 +116,7 @@ GST_START_TEST (test_analyzer_strides)
   FrameAnalyzer analyzer (320);
   AnalysisFrame out;
   analyzer.analyze (f.view (), out);
-  fail_unless_equals_int (out.y.cols (), 320);        /* 1281 / 4 */
+  fail_unless_equals_int (out.y.cols (), 320); /* 1281 / 4 */
   fail_unless_equals_int (out.y.rows (), 180);
   fail_unless_equals_int (out.u.cols (), 160);
   fail_unless (std::fabs (out.mean_y - 80.0) < 1e-9);
@@ -135,7 +137,7 @@ GST_END_TEST;
 GST_START_TEST (test_analyzer_matches_reference)
 {
   std::uint32_t seed = 12345u;
-  auto next = [&seed]() {
+  auto next = [&seed] () {
     seed = seed * 1664525u + 1013904223u;
     return (int) (seed >> 24);
   };
@@ -147,8 +149,8 @@ GST_START_TEST (test_analyzer_matches_reference)
     I420Frame f (width, height, 5);
     for (int r = 0; r < height; r++)
       for (int c = 0; c < width; c++)
-        f.y[(size_t) r * f.stride_y + c] = (std::uint8_t) (i % 2 ? 20 + 3 * (next () % 3) :
-            (r * 40 + c * 3 + next ()) % 256);
+        f.y[(size_t) r * f.stride_y + c] =
+            (std::uint8_t) (i % 2 ? 20 + 3 * (next () % 3) : (r * 40 + c * 3 + next ()) % 256);
     FrameAnalyzer analyzer (width);
     AnalysisFrame out;
     analyzer.analyze (f.view (), out);
@@ -163,7 +165,7 @@ GST_START_TEST (test_analyzer_matches_reference)
         break;
     }
     const int level = std::max (6, median / 5);
-    auto at = [&](int rr, int cc) { return (int) f.y[(size_t) rr * f.stride_y + cc]; };
+    auto at = [&] (int rr, int cc) { return (int) f.y[(size_t) rr * f.stride_y + cc]; };
     std::vector<int> flag ((size_t) width * height, 0);
     for (int r = 1; r + 1 < height; r++)
       for (int c = 1; c + 1 < width; c++)

@@ -33,9 +33,9 @@ test_soundfont (void)
 }
 
 /* Declares `name` as the test SoundFont, or ends the test (passing, with a SKIP note) when there is none. */
-#define REQUIRE_SOUNDFONT(name)                                                                                  \
-  const gchar *name = test_soundfont ();                                                                         \
-  if (!name)                                                                                                     \
+#define REQUIRE_SOUNDFONT(name)                                                                              \
+  const gchar *name = test_soundfont ();                                                                     \
+  if (!name)                                                                                                 \
   return
 
 /* A harness around emsyncsynth with the given extra properties and (optionally fixed) downstream caps. */
@@ -76,9 +76,9 @@ push_ticks (GstHarness *h, GstClockTime from, GstClockTime to)
 typedef struct {
   gint rate;
   GstAudioFormat format;
-  GArray *samples;       /* float, interleaved stereo */
+  GArray *samples; /* float, interleaved stereo */
   GstClockTime first_pts;
-  GstClockTime end;      /* pts + duration of the last buffer */
+  GstClockTime end; /* pts + duration of the last buffer */
   guint64 next_offset;
   guint64 first_offset;
   guint buffers;
@@ -132,8 +132,8 @@ output_pull (GstHarness *h, Output *out, gboolean keep_samples)
     fail_unless_equals_uint64 (GST_BUFFER_OFFSET_END (buf), GST_BUFFER_OFFSET (buf) + frames);
     /* pts = first pts + offset in samples, computed afresh: rounding never accumulates */
     fail_unless_equals_uint64 (pts - out->first_pts,
-        gst_util_uint64_scale_int (GST_BUFFER_OFFSET (buf), GST_SECOND, out->rate) -
-            gst_util_uint64_scale_int (out->first_offset, GST_SECOND, out->rate));
+        gst_util_uint64_scale_int (GST_BUFFER_OFFSET (buf), GST_SECOND, out->rate)
+            - gst_util_uint64_scale_int (out->first_offset, GST_SECOND, out->rate));
     out->end = pts + GST_BUFFER_DURATION (buf);
     out->next_offset = GST_BUFFER_OFFSET_END (buf);
     out->buffers++;
@@ -142,7 +142,7 @@ output_pull (GstHarness *h, Output *out, gboolean keep_samples)
       fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
       for (gsize i = 0; i < frames * 2; i++) {
         gfloat v = out->format == GST_AUDIO_FORMAT_S16LE ? ((const gint16 *) map.data)[i] / 32768.0f
-                                                        : ((const gfloat *) map.data)[i];
+                                                         : ((const gfloat *) map.data)[i];
         g_array_append_val (out->samples, v);
       }
       gst_buffer_unmap (buf, &map);
@@ -177,8 +177,8 @@ GST_START_TEST (test_properties)
   gboolean reverb, chorus;
   guint64 tail;
   fail_unless (synth != NULL);
-  g_object_get (synth, "soundfont", &soundfont, "gain", &gain, "polyphony", &polyphony, "reverb", &reverb, "chorus",
-      &chorus, "tail-duration", &tail, NULL);
+  g_object_get (synth, "soundfont", &soundfont, "gain", &gain, "polyphony", &polyphony, "reverb", &reverb,
+      "chorus", &chorus, "tail-duration", &tail, NULL);
   fail_unless (soundfont == NULL);
   fail_unless (gain > 0.19 && gain < 0.21);
   fail_unless_equals_int (polyphony, 256);
@@ -233,8 +233,8 @@ GST_START_TEST (test_negotiation_rates)
   const gchar *formats[] = { "F32LE", "S16LE" };
   for (guint r = 0; r < G_N_ELEMENTS (rates); r++)
     for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
-      gchar *caps = g_strdup_printf ("audio/x-raw, format=%s, rate=%d, channels=2, layout=interleaved", formats[f],
-          rates[r]);
+      gchar *caps = g_strdup_printf (
+          "audio/x-raw, format=%s, rate=%d, channels=2, layout=interleaved", formats[f], rates[r]);
       check_negotiation (sf, caps, rates[r], formats[f]);
       g_free (caps);
     }
@@ -247,11 +247,11 @@ GST_START_TEST (test_negotiation_preference)
   /* downstream accepts anything: 44100 Hz F32LE */
   check_negotiation (sf, NULL, 44100, "F32LE");
   /* downstream wants S16LE in a range: 44100 Hz S16LE */
-  check_negotiation (sf, "audio/x-raw, format=S16LE, rate=[8000, 192000], channels=2, layout=interleaved", 44100,
-      "S16LE");
+  check_negotiation (
+      sf, "audio/x-raw, format=S16LE, rate=[8000, 192000], channels=2, layout=interleaved", 44100, "S16LE");
   /* downstream offers both formats at 32 kHz: F32LE */
-  check_negotiation (sf, "audio/x-raw, format={S16LE, F32LE}, rate=32000, channels=2, layout=interleaved", 32000,
-      "F32LE");
+  check_negotiation (
+      sf, "audio/x-raw, format={S16LE, F32LE}, rate=32000, channels=2, layout=interleaved", 32000, "F32LE");
 }
 GST_END_TEST;
 
@@ -280,15 +280,17 @@ GST_START_TEST (test_note_timing)
   fail_unless_equals_int (out.rate, 44100);
   fail_unless (output_frames (&out) >= 44100 * 14 / 10);
   /* (FluidSynth's reverb adds a DC offset of ~1e-8 against denormals: "silent" means below -120 dBFS) */
-  fail_unless (output_peak (&out, 0.0, 0.5) < 1e-6, "sound before the note-on: %g (%" G_GSIZE_FORMAT " frames)",
-      output_peak (&out, 0.0, 0.5), output_frames (&out));
+  fail_unless (output_peak (&out, 0.0, 0.5) < 1e-6,
+      "sound before the note-on: %g (%" G_GSIZE_FORMAT " frames)", output_peak (&out, 0.0, 0.5),
+      output_frames (&out));
   fail_unless (output_peak (&out, 0.5, 0.52) > 0.001, "the note does not start at its PTS");
   fail_unless (output_peak (&out, 0.6, 1.0) > 0.01);
   /* sample accuracy: the first non-zero sample is the note-on's sample (or within FluidSynth's 64-frame block) */
   gsize first = 0;
   while (first < out.samples->len && fabsf (g_array_index (out.samples, gfloat, first)) < 1e-6f)
     first++;
-  fail_unless (first / 2 >= 22050 && first / 2 < 22050 + 64, "first sound at frame %" G_GSIZE_FORMAT, first / 2);
+  fail_unless (
+      first / 2 >= 22050 && first / 2 < 22050 + 64, "first sound at frame %" G_GSIZE_FORMAT, first / 2);
   output_clear (&out);
   gst_harness_teardown (h);
 }
@@ -325,7 +327,8 @@ GST_START_TEST (test_settings_while_playing)
   push_ticks (h, 310 * GST_MSECOND, 600 * GST_MSECOND);
   output_pull (h, &out, TRUE);
   fail_unless (output_peak (&out, 0.1, 0.3) > 0.01);
-  fail_unless (output_peak (&out, 0.35, 0.59) < 1e-4, "gain=0 not applied: %f", output_peak (&out, 0.35, 0.59));
+  fail_unless (
+      output_peak (&out, 0.35, 0.59) < 1e-4, "gain=0 not applied: %f", output_peak (&out, 0.35, 0.59));
   output_clear (&out);
   gst_harness_teardown (h);
 }
@@ -376,7 +379,9 @@ GST_START_TEST (test_arbitrary_input)
     GstBuffer *buf = size ? gst_buffer_new_memdup (bytes, size) : gst_buffer_new ();
     const gint32 kind = g_rand_int_range (rand, 0, 10);
     pts += g_rand_int_range (rand, 0, 20) * GST_MSECOND;
-    GST_BUFFER_PTS (buf) = kind == 0 ? GST_CLOCK_TIME_NONE : kind == 1 && pts > GST_SECOND ? pts - GST_SECOND : pts;
+    GST_BUFFER_PTS (buf) = kind == 0    ? GST_CLOCK_TIME_NONE
+        : kind == 1 && pts > GST_SECOND ? pts - GST_SECOND
+                                        : pts;
     fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
     output_pull (h, &out, FALSE);
   }
@@ -529,8 +534,8 @@ GST_START_TEST (test_flush_resets)
   fail_unless (out.first_discont);
   fail_unless_equals_int (out.discont_buffers, 1);
   fail_unless (output_frames (&out) >= 44100 * 9 / 10);
-  fail_unless (output_peak (&out, 0.0, 1.0) < 1e-6, "sound carried over the flush: %f",
-      output_peak (&out, 0.0, 1.0));
+  fail_unless (
+      output_peak (&out, 0.0, 1.0) < 1e-6, "sound carried over the flush: %f", output_peak (&out, 0.0, 1.0));
   output_clear (&out);
   gst_harness_teardown (h);
 }
@@ -718,8 +723,8 @@ run_midi_pipeline (const gchar *midi_path, const gchar *synth_desc)
   gst_object_unref (sink);
   fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *msg =
-      gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, (GstMessageType) (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  GstMessage *msg = gst_bus_timed_pop_filtered (
+      bus, 60 * GST_SECOND, (GstMessageType) (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   fail_unless (msg != NULL, "timeout running %s", desc);
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
     GError *err = NULL;
@@ -776,7 +781,8 @@ GST_START_TEST (test_fluiddec_oracle)
   gchar *midi = write_test_midi_file (&song);
   const guint64 tail = 3 * GST_SECOND;
 
-  gchar *ours_desc = g_strdup_printf ("emsyncsynth soundfont=\"%s\" tail-duration=%" G_GUINT64_FORMAT, sf, tail);
+  gchar *ours_desc =
+      g_strdup_printf ("emsyncsynth soundfont=\"%s\" tail-duration=%" G_GUINT64_FORMAT, sf, tail);
   gchar *theirs_desc = g_strdup_printf ("fluiddec soundfont=\"%s\"", sf);
   Energy ours = run_midi_pipeline (midi, ours_desc);
   Energy theirs = run_midi_pipeline (midi, theirs_desc);
@@ -784,10 +790,11 @@ GST_START_TEST (test_fluiddec_oracle)
   /* fluiddec stops at the last event (no tail); we continue for at most tail-duration */
   const gdouble ours_s = (gdouble) ours.frames / 44100, theirs_s = (gdouble) theirs.frames / 44100;
   GST_INFO ("emsyncsynth %.3f s RMS %.5f, fluiddec %.3f s RMS %.5f", ours_s,
-      sqrt (ours.sum_squares / (2.0 * ours.frames)), theirs_s, sqrt (theirs.sum_squares / (2.0 * theirs.frames)));
+      sqrt (ours.sum_squares / (2.0 * ours.frames)), theirs_s,
+      sqrt (theirs.sum_squares / (2.0 * theirs.frames)));
   fail_unless (fabs (theirs_s - song) < 0.02, "fluiddec rendered %f s", theirs_s);
-  fail_unless (ours_s >= theirs_s - 0.01 && ours_s <= theirs_s + 3.0 + 0.02, "emsyncsynth %f s vs fluiddec %f s",
-      ours_s, theirs_s);
+  fail_unless (ours_s >= theirs_s - 0.01 && ours_s <= theirs_s + 3.0 + 0.02,
+      "emsyncsynth %f s vs fluiddec %f s", ours_s, theirs_s);
   /* same SoundFont, same defaults: the energies agree (ours adds only the quiet tail, so compare totals over the
    * song and allow 0.5x-2x for the tail and effects) */
   const gdouble ours_rms = sqrt (ours.sum_squares / (2.0 * theirs.frames));

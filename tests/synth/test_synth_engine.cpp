@@ -78,7 +78,8 @@ GST_START_TEST (test_candidates_order)
   fail_unless (list.size () >= 5);
   fail_unless_equals_string (list[0].c_str (), "/usr/share/sounds/sf2/TimGM6mb.sf2");
   fail_unless_equals_string (list[1].c_str (), "/usr/share/sounds/sf2/FluidR3_GM.sf2");
-  fail_unless (std::find (list.begin (), list.end (), "/usr/share/sounds/sf3/MuseScore_General.sf3") != list.end ());
+  fail_unless (
+      std::find (list.begin (), list.end (), "/usr/share/sounds/sf3/MuseScore_General.sf3") != list.end ());
 
   g_setenv ("EMSYNC_SOUNDFONT", "/tmp/mine.sf2", TRUE);
   list = emsync::synth::default_soundfont_candidates ();
@@ -108,7 +109,8 @@ GST_START_TEST (test_missing_soundfont)
   } catch (const SoundFontError &e) {
     fail_unless (e.kind () == SoundFontError::Kind::NotFound);
     fail_unless_equals_string (e.path ().c_str (), path.c_str ());
-    fail_unless (std::string (e.what ()).find (path) != std::string::npos, "message lacks the path: %s", e.what ());
+    fail_unless (
+        std::string (e.what ()).find (path) != std::string::npos, "message lacks the path: %s", e.what ());
   }
   try {
     emsync::synth::check_soundfont_file ("/tmp");
@@ -118,7 +120,6 @@ GST_START_TEST (test_missing_soundfont)
   }
 }
 GST_END_TEST;
-
 
 GST_START_TEST (test_corrupt_soundfont)
 {
@@ -133,7 +134,8 @@ GST_START_TEST (test_corrupt_soundfont)
   }
 
   /* a plausible header with a body cut short: rejected with the reason */
-  std::string body = std::string ("RIFF") + std::string ("\x00\x10\x00\x00", 4) + "sfbk" + std::string (64, '\x01');
+  std::string body =
+      std::string ("RIFF") + std::string ("\x00\x10\x00\x00", 4) + "sfbk" + std::string (64, '\x01');
   const std::string truncated = write_temp_file (body);
   try {
     emsync::synth::check_soundfont_file (truncated);
@@ -144,10 +146,12 @@ GST_START_TEST (test_corrupt_soundfont)
   }
 
   /* all sections present but empty: passes the structure check, FluidSynth refuses it */
-  auto list = [] (const char *type) { return std::string ("LIST") + std::string ("\x04\x00\x00\x00", 4) + type; };
+  auto list = [] (const char *type) {
+    return std::string ("LIST") + std::string ("\x04\x00\x00\x00", 4) + type;
+  };
   std::string sections = list ("INFO") + list ("sdta") + list ("pdta");
-  std::string empty_font = std::string ("RIFF") + std::string (1, (char) (4 + sections.size ())) +
-      std::string (3, '\0') + "sfbk" + sections;
+  std::string empty_font = std::string ("RIFF") + std::string (1, (char) (4 + sections.size ()))
+      + std::string (3, '\0') + "sfbk" + sections;
   const std::string hollow = write_temp_file (empty_font);
   emsync::synth::check_soundfont_file (hollow);
   /* FluidSynth then also offers it to libinstpatch's DLS loader, which emits a GLib critical about it */

@@ -45,8 +45,9 @@ make_smf (int format, int division, const std::vector<std::vector<uint8_t>> &tra
     body.insert (body.end (), { 0x00, 0xFF, 0x2F, 0x00 });
     out.insert (out.end (), { 'M', 'T', 'r', 'k' });
     uint32_t n = static_cast<uint32_t> (body.size ());
-    out.insert (out.end (), { static_cast<uint8_t> (n >> 24), static_cast<uint8_t> (n >> 16),
-        static_cast<uint8_t> (n >> 8), static_cast<uint8_t> (n) });
+    out.insert (out.end (),
+        { static_cast<uint8_t> (n >> 24), static_cast<uint8_t> (n >> 16), static_cast<uint8_t> (n >> 8),
+            static_cast<uint8_t> (n) });
     out.insert (out.end (), body.begin (), body.end ());
   }
   return out;
@@ -74,7 +75,7 @@ random_notes (unsigned seed, int count, double span_seconds)
     note.velocity = velocity_dist (rng);
     auto &spans = used[{ instrument_index (note.instrument), note.pitch }];
     bool clash = false;
-    for (auto &[s, e] : spans)  // keep 20 ms between notes of one key so 8 ms rounding cannot merge them
+    for (auto &[s, e] : spans) // keep 20 ms between notes of one key so 8 ms rounding cannot merge them
       if (note.start_seconds < e + 0.02 && s < note.end_seconds + 0.02)
         clash = true;
     if (clash)
@@ -123,11 +124,11 @@ shared_midi_files (const char *corpus, size_t max_files)
 static bool
 by_key_then_start (const Note &a, const Note &b)
 {
-  return std::make_tuple (instrument_index (a.instrument), a.pitch, a.start_seconds) <
-      std::make_tuple (instrument_index (b.instrument), b.pitch, b.start_seconds);
+  return std::make_tuple (instrument_index (a.instrument), a.pitch, a.start_seconds)
+      < std::make_tuple (instrument_index (b.instrument), b.pitch, b.start_seconds);
 }
 
-using TickNote = std::tuple<int, int, int64_t, int64_t>;  // instrument, pitch, start tick, end tick
+using TickNote = std::tuple<int, int, int64_t, int64_t>; // instrument, pitch, start tick, end tick
 
 /* What the token stream should hold for a note list, computed per key independently of the encoder's sweep:
  * quantise to 8 ms ticks, keep the longest of notes of one key starting on the same tick, cut a note where the
@@ -135,7 +136,7 @@ using TickNote = std::tuple<int, int, int64_t, int64_t>;  // instrument, pitch, 
 static std::multiset<TickNote>
 expected_tick_notes (const std::vector<Note> &notes)
 {
-  std::map<std::pair<int, int>, std::map<int64_t, int64_t>> by_key;  // key -> start -> longest end
+  std::map<std::pair<int, int>, std::map<int64_t, int64_t>> by_key; // key -> start -> longest end
   for (const Note &n : notes) {
     if (!is_valid_pitch (n.pitch))
       continue;
@@ -228,7 +229,7 @@ GST_END_TEST;
 GST_START_TEST (test_program_map)
 {
   ck_assert (instrument_for_program (0, false) == Instrument::Piano);
-  ck_assert (instrument_for_program (23, false) == Instrument::Piano);   // organ
+  ck_assert (instrument_for_program (23, false) == Instrument::Piano); // organ
   ck_assert (instrument_for_program (24, false) == Instrument::Guitar);
   ck_assert (instrument_for_program (31, false) == Instrument::Guitar);
   ck_assert (instrument_for_program (32, false) == Instrument::Bass);
@@ -265,11 +266,10 @@ GST_START_TEST (test_encode_basic)
 {
   /* drums kick 0..50 ms, piano C4 0..0.52 s, bass E2 2.6..4.0 s (no half-tick times) */
   std::vector<Note> notes = {
-    { Instrument::Piano, 60, 0.0, 0.52, 100 },
-    { Instrument::Drums, 36, 0.0, 0.05, 100 },
+    { Instrument::Piano, 60, 0.0, 0.52, 100 }, { Instrument::Drums, 36, 0.0, 0.05, 100 },
     { Instrument::Bass, 40, 2.6, 4.0, 100 },
-    { Instrument::Piano, 10, 1.0, 2.0, 100 },   // out of range: dropped
-    { Instrument::Piano, 109, 1.0, 2.0, 100 },  // out of range: dropped
+    { Instrument::Piano, 10, 1.0, 2.0, 100 },  // out of range: dropped
+    { Instrument::Piano, 109, 1.0, 2.0, 100 }, // out of range: dropped
   };
   ck_assert_int_eq (seconds_to_ticks (0.05), 6);
   ck_assert_int_eq (seconds_to_ticks (0.52), 65);
@@ -277,11 +277,19 @@ GST_START_TEST (test_encode_basic)
   ck_assert_int_eq (seconds_to_ticks (-1.0), 0);
   std::vector<int> tokens = encode (notes);
   std::vector<int> expected = {
-    note_token (Instrument::Drums, 36, true), note_token (Instrument::Piano, 60, true),
-    time_shift_token (6), note_token (Instrument::Drums, 36, false),
-    time_shift_token (59), note_token (Instrument::Piano, 60, false),
-    time_shift_token (125), time_shift_token (125), time_shift_token (10), note_token (Instrument::Bass, 40, true),
-    time_shift_token (125), time_shift_token (50), note_token (Instrument::Bass, 40, false),
+    note_token (Instrument::Drums, 36, true),
+    note_token (Instrument::Piano, 60, true),
+    time_shift_token (6),
+    note_token (Instrument::Drums, 36, false),
+    time_shift_token (59),
+    note_token (Instrument::Piano, 60, false),
+    time_shift_token (125),
+    time_shift_token (125),
+    time_shift_token (10),
+    note_token (Instrument::Bass, 40, true),
+    time_shift_token (125),
+    time_shift_token (50),
+    note_token (Instrument::Bass, 40, false),
   };
   ck_assert_int_eq (tokens.size (), expected.size ());
   for (size_t i = 0; i < tokens.size (); i++)
@@ -303,25 +311,27 @@ GST_START_TEST (test_encode_order)
   /* same step: ONs before OFFs, instrument priority DRUMS, BASS, GUITAR, PIANO, STRINGS, then pitch;
    * <BAR> and <CHORD> first */
   std::vector<Note> notes = {
-    { Instrument::Strings, 50, 0.0, 1.0, 80 }, { Instrument::Piano, 64, 0.0, 1.0, 80 },
-    { Instrument::Piano, 60, 0.0, 1.0, 80 }, { Instrument::Guitar, 55, 0.0, 1.0, 80 },
-    { Instrument::Bass, 40, 0.0, 1.0, 80 }, { Instrument::Drums, 42, 0.0, 1.0, 80 },
+    { Instrument::Strings, 50, 0.0, 1.0, 80 },
+    { Instrument::Piano, 64, 0.0, 1.0, 80 },
+    { Instrument::Piano, 60, 0.0, 1.0, 80 },
+    { Instrument::Guitar, 55, 0.0, 1.0, 80 },
+    { Instrument::Bass, 40, 0.0, 1.0, 80 },
+    { Instrument::Drums, 42, 0.0, 1.0, 80 },
     { Instrument::Bass, 45, 1.0, 2.0, 80 },
   };
   EncodeOptions options;
   options.chord_times = { 1.0 };
   options.bar_times = { 0.0, 1.0 };
   std::vector<int> tokens = encode (notes, options);
-  std::vector<int> expected = { kBarToken,
-    note_token (Instrument::Drums, 42, true), note_token (Instrument::Bass, 40, true),
-    note_token (Instrument::Guitar, 55, true), note_token (Instrument::Piano, 60, true),
-    note_token (Instrument::Piano, 64, true), note_token (Instrument::Strings, 50, true),
-    time_shift_token (125), kBarToken, kChordToken,
-    note_token (Instrument::Bass, 45, true),
-    note_token (Instrument::Drums, 42, false), note_token (Instrument::Bass, 40, false),
-    note_token (Instrument::Guitar, 55, false), note_token (Instrument::Piano, 60, false),
-    note_token (Instrument::Piano, 64, false), note_token (Instrument::Strings, 50, false),
-    time_shift_token (125), note_token (Instrument::Bass, 45, false) };
+  std::vector<int> expected = { kBarToken, note_token (Instrument::Drums, 42, true),
+    note_token (Instrument::Bass, 40, true), note_token (Instrument::Guitar, 55, true),
+    note_token (Instrument::Piano, 60, true), note_token (Instrument::Piano, 64, true),
+    note_token (Instrument::Strings, 50, true), time_shift_token (125), kBarToken, kChordToken,
+    note_token (Instrument::Bass, 45, true), note_token (Instrument::Drums, 42, false),
+    note_token (Instrument::Bass, 40, false), note_token (Instrument::Guitar, 55, false),
+    note_token (Instrument::Piano, 60, false), note_token (Instrument::Piano, 64, false),
+    note_token (Instrument::Strings, 50, false), time_shift_token (125),
+    note_token (Instrument::Bass, 45, false) };
   ck_assert_int_eq (tokens.size (), expected.size ());
   for (size_t i = 0; i < tokens.size (); i++)
     ck_assert_msg (tokens[i] == expected[i], "token %zu: %s, expected %s", i, token_name (tokens[i]).c_str (),
@@ -335,13 +345,15 @@ GST_END_TEST;
 GST_START_TEST (test_encode_rearticulation)
 {
   /* a key that ends exactly where it restarts keeps both notes: OFF goes before the new ON */
-  std::vector<Note> notes = { { Instrument::Piano, 60, 0.0, 0.5, 80 }, { Instrument::Piano, 60, 0.5, 1.0, 80 },
-    { Instrument::Piano, 62, 0.0, 0.5, 80 } };
+  std::vector<Note> notes = { { Instrument::Piano, 60, 0.0, 0.5, 80 },
+    { Instrument::Piano, 60, 0.5, 1.0, 80 }, { Instrument::Piano, 62, 0.0, 0.5, 80 } };
   std::vector<int> tokens = encode (notes);
   int step = static_cast<int> (seconds_to_ticks (0.5));
-  std::vector<int> expected = { note_token (Instrument::Piano, 60, true), note_token (Instrument::Piano, 62, true),
-    time_shift_token (step), note_token (Instrument::Piano, 60, false), note_token (Instrument::Piano, 60, true),
-    note_token (Instrument::Piano, 62, false), time_shift_token (static_cast<int> (seconds_to_ticks (1.0)) - step),
+  std::vector<int> expected = { note_token (Instrument::Piano, 60, true),
+    note_token (Instrument::Piano, 62, true), time_shift_token (step),
+    note_token (Instrument::Piano, 60, false), note_token (Instrument::Piano, 60, true),
+    note_token (Instrument::Piano, 62, false),
+    time_shift_token (static_cast<int> (seconds_to_ticks (1.0)) - step),
     note_token (Instrument::Piano, 60, false) };
   ck_assert_int_eq (tokens.size (), expected.size ());
   for (size_t i = 0; i < tokens.size (); i++)
@@ -351,7 +363,8 @@ GST_START_TEST (test_encode_rearticulation)
   ck_assert_int_eq (decoded.size (), 3);
 
   /* overlapping notes of one key: the earlier is cut where the later starts, its own OFF is not emitted */
-  std::vector<Note> overlap = { { Instrument::Bass, 40, 0.0, 2.0, 80 }, { Instrument::Bass, 40, 1.0, 3.0, 80 } };
+  std::vector<Note> overlap = { { Instrument::Bass, 40, 0.0, 2.0, 80 },
+    { Instrument::Bass, 40, 1.0, 3.0, 80 } };
   decoded = decode (encode (overlap));
   ck_assert_int_eq (decoded.size (), 2);
   ck_assert (std::fabs (decoded[0].end_seconds - 1.0) < 0.005);
@@ -359,12 +372,13 @@ GST_START_TEST (test_encode_rearticulation)
   ck_assert (std::fabs (decoded[1].end_seconds - 3.0) < 0.005);
 
   /* same key, same start: the longest survives; a very short note becomes ON+OFF in one step */
-  std::vector<Note> same = { { Instrument::Guitar, 50, 0.0, 0.52, 80 }, { Instrument::Guitar, 50, 0.001, 1.6, 80 },
-    { Instrument::Drums, 38, 1.0, 1.002, 80 } };
+  std::vector<Note> same = { { Instrument::Guitar, 50, 0.0, 0.52, 80 },
+    { Instrument::Guitar, 50, 0.001, 1.6, 80 }, { Instrument::Drums, 38, 1.0, 1.002, 80 } };
   decoded = decode (encode (same));
   ck_assert_int_eq (decoded.size (), 2);
   ck_assert (std::fabs (decoded[0].end_seconds - 1.6) < 0.005);
-  ck_assert (decoded[1].instrument == Instrument::Drums && decoded[1].start_seconds == decoded[1].end_seconds);
+  ck_assert (
+      decoded[1].instrument == Instrument::Drums && decoded[1].start_seconds == decoded[1].end_seconds);
 }
 GST_END_TEST;
 
@@ -372,20 +386,22 @@ GST_END_TEST;
 
 GST_START_TEST (test_decode_rules)
 {
-  const int on60 = note_token (Instrument::Piano, 60, true), off60 = note_token (Instrument::Piano, 60, false);
+  const int on60 = note_token (Instrument::Piano, 60, true),
+            off60 = note_token (Instrument::Piano, 60, false);
   const int on40 = note_token (Instrument::Bass, 40, true), off40 = note_token (Instrument::Bass, 40, false);
   const int on36 = note_token (Instrument::Drums, 36, true);
   /* unmatched OFF ignored; duplicate ON overwrites (first lost); open at end dropped; specials skipped */
-  std::vector<int> tokens = { kStartToken, kMoreInstrumentsToken, kBarToken, off60, on60, time_shift_token (10),
-    on60, time_shift_token (10), off60, kPadToken, off60, on40, time_shift_token (5), off40, on36,
-    time_shift_token (20) };
+  std::vector<int> tokens = { kStartToken, kMoreInstrumentsToken, kBarToken, off60, on60,
+    time_shift_token (10), on60, time_shift_token (10), off60, kPadToken, off60, on40, time_shift_token (5),
+    off40, on36, time_shift_token (20) };
   std::vector<Note> notes = decode (tokens);
   ck_assert_int_eq (notes.size (), 2);
   ck_assert (notes[0].instrument == Instrument::Piano && notes[0].pitch == 60);
-  ck_assert (std::fabs (notes[0].start_seconds - 0.080) < 1e-9);  // the second ON
+  ck_assert (std::fabs (notes[0].start_seconds - 0.080) < 1e-9); // the second ON
   ck_assert (std::fabs (notes[0].end_seconds - 0.160) < 1e-9);
   ck_assert (notes[1].instrument == Instrument::Bass);
-  ck_assert (std::fabs (notes[1].start_seconds - 0.160) < 1e-9 && std::fabs (notes[1].end_seconds - 0.200) < 1e-9);
+  ck_assert (
+      std::fabs (notes[1].start_seconds - 0.160) < 1e-9 && std::fabs (notes[1].end_seconds - 0.200) < 1e-9);
 
   /* streaming variant: close notes open at the end */
   DecodeOptions close;
@@ -394,7 +410,7 @@ GST_START_TEST (test_decode_rules)
   notes = decode (tokens, close);
   ck_assert_int_eq (notes.size (), 3);
   ck_assert (notes[2].instrument == Instrument::Drums && std::fabs (notes[2].end_seconds - 10.0) < 1e-9);
-  close.end_seconds = 0.0;  // earlier than the stream end: closed at the stream end
+  close.end_seconds = 0.0; // earlier than the stream end: closed at the stream end
   notes = decode (tokens, close);
   ck_assert (std::fabs (notes[2].end_seconds - 0.360) < 1e-9);
 
@@ -410,24 +426,29 @@ GST_END_TEST;
 
 GST_START_TEST (test_decode_chord_velocity)
 {
-  const int on_piano = note_token (Instrument::Piano, 60, true), off_piano = note_token (Instrument::Piano, 60, false);
-  const int on_guitar = note_token (Instrument::Guitar, 52, true), off_guitar = note_token (Instrument::Guitar, 52, false);
-  const int on_bass = note_token (Instrument::Bass, 36, true), off_bass = note_token (Instrument::Bass, 36, false);
-  const int on_str = note_token (Instrument::Strings, 72, true), off_str = note_token (Instrument::Strings, 72, false);
-  std::vector<int> tokens = { kChordToken, on_piano, on_bass, kBarToken, on_guitar, on_str, time_shift_token (50),
-    off_piano, off_bass, off_guitar, off_str, on_piano, time_shift_token (50), off_piano, kChordToken,
-    time_shift_token (1), on_guitar, time_shift_token (1), off_guitar };
+  const int on_piano = note_token (Instrument::Piano, 60, true),
+            off_piano = note_token (Instrument::Piano, 60, false);
+  const int on_guitar = note_token (Instrument::Guitar, 52, true),
+            off_guitar = note_token (Instrument::Guitar, 52, false);
+  const int on_bass = note_token (Instrument::Bass, 36, true),
+            off_bass = note_token (Instrument::Bass, 36, false);
+  const int on_str = note_token (Instrument::Strings, 72, true),
+            off_str = note_token (Instrument::Strings, 72, false);
+  std::vector<int> tokens = { kChordToken, on_piano, on_bass, kBarToken, on_guitar, on_str,
+    time_shift_token (50), off_piano, off_bass, off_guitar, off_str, on_piano, time_shift_token (50),
+    off_piano, kChordToken, time_shift_token (1), on_guitar, time_shift_token (1), off_guitar };
   std::vector<Note> notes = decode (tokens);
   ck_assert_int_eq (notes.size (), 6);
   std::map<std::pair<int, double>, int> velocity;
   for (const Note &n : notes)
     velocity[{ instrument_index (n.instrument), n.start_seconds }] = n.velocity;
   ck_assert_int_eq ((velocity[{ instrument_index (Instrument::Piano), 0.0 }]), 120);
-  ck_assert_int_eq ((velocity[{ instrument_index (Instrument::Guitar), 0.0 }]), 120);  // <BAR> does not end it
+  ck_assert_int_eq ((velocity[{ instrument_index (Instrument::Guitar), 0.0 }]), 120); // <BAR> does not end it
   ck_assert_int_eq ((velocity[{ instrument_index (Instrument::Bass), 0.0 }]), 80);
   ck_assert_int_eq ((velocity[{ instrument_index (Instrument::Strings), 0.0 }]), 80);
   ck_assert_int_eq ((velocity[{ instrument_index (Instrument::Piano), 0.4 }]), 80);
-  ck_assert_int_eq ((velocity[{ instrument_index (Instrument::Guitar), 101 * kTickSeconds }]), 80);  // TIMESHIFT ended it
+  ck_assert_int_eq (
+      (velocity[{ instrument_index (Instrument::Guitar), 101 * kTickSeconds }]), 80); // TIMESHIFT ended it
 
   /* the streaming decoder applies the same rule */
   TokenStreamDecoder stream;
@@ -457,10 +478,11 @@ GST_START_TEST (test_stream_decoder)
   ck_assert (program_set.count ({ output_channel (Instrument::Strings), 48 }));
   ck_assert (program_set.count ({ output_channel (Instrument::Piano), 0 }));
 
-  const int on36 = note_token (Instrument::Drums, 36, true), off36 = note_token (Instrument::Drums, 36, false);
+  const int on36 = note_token (Instrument::Drums, 36, true),
+            off36 = note_token (Instrument::Drums, 36, false);
   const int on60 = note_token (Instrument::Piano, 60, true);
   ck_assert (decoder.push (kBarToken).empty ());
-  ck_assert (decoder.push (off36).empty ());  // unmatched OFF: nothing
+  ck_assert (decoder.push (off36).empty ()); // unmatched OFF: nothing
   std::vector<MidiEvent> ev = decoder.push (on36);
   ck_assert_int_eq (ev.size (), 1);
   ck_assert_int_eq (ev[0].status, 0x99);
@@ -468,7 +490,7 @@ GST_START_TEST (test_stream_decoder)
   ck_assert_int_eq (ev[0].data2, 80);
   ck_assert (decoder.push (time_shift_token (125)).empty ());
   ck_assert (std::fabs (decoder.time_seconds () - 3.0) < 1e-12);
-  ev = decoder.push (on36);  // duplicate ON: note-off then note-on
+  ev = decoder.push (on36); // duplicate ON: note-off then note-on
   ck_assert_int_eq (ev.size (), 2);
   ck_assert_int_eq (ev[0].status, 0x89);
   ck_assert_int_eq (ev[1].status, 0x99);
@@ -483,7 +505,7 @@ GST_START_TEST (test_stream_decoder)
   for (int i = 0; i < 100000; i++)
     decoder.push (time_shift_token (1));
   ck_assert (std::fabs (decoder.time_seconds () - (3.0 + 800.0)) < 1e-9);
-  ev = decoder.flush (1.0);  // earlier than now: at now
+  ev = decoder.flush (1.0); // earlier than now: at now
   ck_assert_int_eq (ev.size (), 1);
   ck_assert_int_eq (ev[0].status, 0x80 | output_channel (Instrument::Piano));
   ck_assert (std::fabs (ev[0].time_seconds - 803.0) < 1e-9);
@@ -497,7 +519,7 @@ GST_START_TEST (test_stream_decoder)
   for (int i = 0; i < 5000; i++)
     soup.push_back (any (rng));
   TokenStreamDecoder a;
-  std::vector<MidiEvent> all = a.start ();  // programs, so channels map back to their groups
+  std::vector<MidiEvent> all = a.start (); // programs, so channels map back to their groups
   for (int t : soup)
     a.push (t, all);
   a.flush (0.0, all);
@@ -513,7 +535,8 @@ GST_START_TEST (test_stream_decoder)
   for (const Note &n : batch)
     batch_starts.insert ({ instrument_index (n.instrument), n.pitch, std::llround (n.start_seconds * 1000) });
   for (const Note &n : via_midi)
-    stream_starts.insert ({ instrument_index (n.instrument), n.pitch, std::llround (n.start_seconds * 1000) });
+    stream_starts.insert (
+        { instrument_index (n.instrument), n.pitch, std::llround (n.start_seconds * 1000) });
   for (auto &s : batch_starts)
     ck_assert (stream_starts.count (s) >= 1);
   ck_assert_int_ge (stream_starts.size (), batch_starts.size ());
@@ -593,9 +616,10 @@ check_real_corpus (const char *corpus, size_t max_files)
   size_t total_notes = 0, kept_notes = 0;
   for (const std::string &path : files) {
     std::vector<Note> original = read_notes (path);
-    std::vector<Note> rewritten = notes_from_smf (parse_smf (write_notes_smf (original), path + " (rewritten)"));
-    ck_assert_msg (rewritten.size () == original.size (), "%s: %zu notes after rewrite, %zu before", path.c_str (),
-        rewritten.size (), original.size ());
+    std::vector<Note> rewritten =
+        notes_from_smf (parse_smf (write_notes_smf (original), path + " (rewritten)"));
+    ck_assert_msg (rewritten.size () == original.size (), "%s: %zu notes after rewrite, %zu before",
+        path.c_str (), rewritten.size (), original.size ());
     /* per key, the sorted start and end times agree within a 1 ms tick */
     std::map<std::pair<int, int>, std::vector<double>> starts_a, starts_b, ends_a, ends_b;
     for (const Note &n : original) {
@@ -614,8 +638,10 @@ check_real_corpus (const char *corpus, size_t max_files)
       const auto &other = starts_b[key];
       ck_assert (list.size () == other.size ());
       for (size_t i = 0; i < list.size (); i++) {
-        ck_assert_msg (std::fabs (list[i] - other[i]) <= 0.0005 + 1e-6, "%s: start %f vs %f", path.c_str (), list[i], other[i]);
-        ck_assert_msg (std::fabs (ends_a[key][i] - ends_b[key][i]) <= 0.0005 + 1e-6, "%s: end", path.c_str ());
+        ck_assert_msg (std::fabs (list[i] - other[i]) <= 0.0005 + 1e-6, "%s: start %f vs %f", path.c_str (),
+            list[i], other[i]);
+        ck_assert_msg (
+            std::fabs (ends_a[key][i] - ends_b[key][i]) <= 0.0005 + 1e-6, "%s: end", path.c_str ());
       }
     }
     std::vector<int> tokens = encode (rewritten);
@@ -624,7 +650,8 @@ check_real_corpus (const char *corpus, size_t max_files)
     std::vector<Note> decoded = decode (tokens);
     std::multiset<TickNote> expected = expected_tick_notes (rewritten);
     std::multiset<TickNote> got = tick_notes (decoded);
-    ck_assert_msg (got == expected, "%s: %zu decoded notes, %zu expected", path.c_str (), got.size (), expected.size ());
+    ck_assert_msg (
+        got == expected, "%s: %zu decoded notes, %zu expected", path.c_str (), got.size (), expected.size ());
     /* each decoded note is within 8 ms of an original note of its key (start; end, unless cut) */
     std::map<std::pair<int, int>, std::vector<const Note *>> by_key;
     for (const Note &n : rewritten)
@@ -632,18 +659,20 @@ check_real_corpus (const char *corpus, size_t max_files)
     for (const Note &d : decoded) {
       bool found = false;
       for (const Note *o : by_key[{ instrument_index (d.instrument), d.pitch }])
-        if (std::fabs (o->start_seconds - d.start_seconds) <= 0.008 && d.end_seconds <= o->end_seconds + 0.008) {
+        if (std::fabs (o->start_seconds - d.start_seconds) <= 0.008
+            && d.end_seconds <= o->end_seconds + 0.008) {
           found = true;
           break;
         }
-      ck_assert_msg (found, "%s: decoded note %d/%d at %f has no original", path.c_str (), instrument_index (d.instrument),
-          d.pitch, d.start_seconds);
+      ck_assert_msg (found, "%s: decoded note %d/%d at %f has no original", path.c_str (),
+          instrument_index (d.instrument), d.pitch, d.start_seconds);
     }
     for (const Note &n : rewritten)
       total_notes += is_valid_pitch (n.pitch);
     kept_notes += decoded.size ();
   }
-  printf ("%s: %zu files, %zu notes in range, %zu after tokenisation\n", corpus, files.size (), total_notes, kept_notes);
+  printf ("%s: %zu files, %zu notes in range, %zu after tokenisation\n", corpus, files.size (), total_notes,
+      kept_notes);
   ck_assert_int_ge (kept_notes * 100, total_notes * 90);
 }
 
@@ -658,8 +687,8 @@ GST_END_TEST;
 
 GST_START_TEST (test_smf_all_shared_files_parse)
 {
-  const char *corpora[] = { "pop909", "emopia", "vgmidi", "nottingham", "groove", "debian_free", "string_quartets",
-    "miditok_multitrack" };
+  const char *corpora[] = { "pop909", "emopia", "vgmidi", "nottingham", "groove", "debian_free",
+    "string_quartets", "miditok_multitrack" };
   size_t parsed = 0, failed = 0;
   for (const char *corpus : corpora) {
     std::vector<std::string> files = shared_midi_files (corpus, 100000);
@@ -686,14 +715,14 @@ GST_END_TEST;
 GST_START_TEST (test_smf_tempo_map)
 {
   /* 96 ticks per quarter; 120 bpm, then 240 bpm at tick 192 (track 0); notes in track 1 */
-  auto conductor = bytes_of ({ 0x00, 0xFF, 0x51, 0x03, 0x07, 0xA1, 0x20,      // 500000 us
-      0x81, 0x40, 0xFF, 0x51, 0x03, 0x03, 0xD0, 0x90 });                        // +192: 250000 us
-  auto notes = bytes_of ({ 0x00, 0x90, 60, 100,        // tick 0
-      0x81, 0x40, 0x80, 60, 0,                          // tick 192 = 1.0 s
-      0x00, 0x90, 62, 100,                              // 1.0 s
-      0x60, 62, 0,                                      // tick 288 (running status note-on vel 0) = 1.25 s
-      0x83, 0x00, 0x90, 64, 90,                         // tick 672 = 1.25 + 384/96*0.25 = 2.25 s
-      0x60, 0x80, 64, 0 });                             // tick 768 = 2.5 s
+  auto conductor = bytes_of ({ 0x00, 0xFF, 0x51, 0x03, 0x07, 0xA1, 0x20, // 500000 us
+      0x81, 0x40, 0xFF, 0x51, 0x03, 0x03, 0xD0, 0x90 });                 // +192: 250000 us
+  auto notes = bytes_of ({ 0x00, 0x90, 60, 100,                          // tick 0
+      0x81, 0x40, 0x80, 60, 0,                                           // tick 192 = 1.0 s
+      0x00, 0x90, 62, 100,                                               // 1.0 s
+      0x60, 62, 0,              // tick 288 (running status note-on vel 0) = 1.25 s
+      0x83, 0x00, 0x90, 64, 90, // tick 672 = 1.25 + 384/96*0.25 = 2.25 s
+      0x60, 0x80, 64, 0 });     // tick 768 = 2.5 s
   SmfFile file = parse_smf (make_smf (1, 96, { conductor, notes }), "tempo.mid");
   std::vector<Note> n = notes_from_smf (file);
   ck_assert_int_eq (n.size (), 3);
@@ -704,21 +733,23 @@ GST_START_TEST (test_smf_tempo_map)
   ck_assert (std::fabs (file.duration_seconds - 2.5) < 1e-9);
 
   /* a tempo change in a later track applies to all tracks */
-  auto plain = bytes_of ({ 0x00, 0x90, 60, 100, 0x81, 0x40, 0x80, 60, 0, 0x00, 0x90, 61, 100, 0x81, 0x40, 0x80, 61, 0 });
-  auto late_tempo = bytes_of ({ 0x81, 0x40, 0xFF, 0x51, 0x03, 0x0F, 0x42, 0x40 });  // tick 192: 1 s per quarter
+  auto plain = bytes_of (
+      { 0x00, 0x90, 60, 100, 0x81, 0x40, 0x80, 60, 0, 0x00, 0x90, 61, 100, 0x81, 0x40, 0x80, 61, 0 });
+  auto late_tempo =
+      bytes_of ({ 0x81, 0x40, 0xFF, 0x51, 0x03, 0x0F, 0x42, 0x40 }); // tick 192: 1 s per quarter
   n = notes_from_smf (parse_smf (make_smf (1, 96, { plain, late_tempo })));
   ck_assert_int_eq (n.size (), 2);
   ck_assert (std::fabs (n[1].start_seconds - 1.0) < 1e-9);
   ck_assert (std::fabs (n[1].end_seconds - 3.0) < 1e-9);
 
   /* SMPTE division: 25 fps x 40 ticks = 1000 ticks per second */
-  auto smpte = bytes_of ({ 0x00, 0x90, 60, 100, 0x87, 0x68, 0x80, 60, 0 });  // 1000 ticks
+  auto smpte = bytes_of ({ 0x00, 0x90, 60, 100, 0x87, 0x68, 0x80, 60, 0 }); // 1000 ticks
   n = notes_from_smf (parse_smf (make_smf (0, (0xE7 << 8) | 40, { smpte })));
   ck_assert_int_eq (n.size (), 1);
   ck_assert (std::fabs (n[0].end_seconds - 1.0) < 1e-9);
 
   /* the TempoMap class directly */
-  TempoMap map (480, { { 960, 1000000 }, { 0, 600000 }, { 960, 250000 } });  // equal ticks: last wins
+  TempoMap map (480, { { 960, 1000000 }, { 0, 600000 }, { 960, 250000 } }); // equal ticks: last wins
   ck_assert (std::fabs (map.seconds (480) - 0.6) < 1e-12);
   ck_assert (std::fabs (map.seconds (960) - 1.2) < 1e-12);
   ck_assert (std::fabs (map.seconds (1440) - 1.45) < 1e-12);
@@ -729,25 +760,24 @@ GST_START_TEST (test_smf_channels_programs)
 {
   /* format 0: programs per channel, change mid-file, drums on channel 10, sysex and meta events skipped
    * (including a key signature with mode 255 and an unknown meta type), running status across them */
-  auto track = bytes_of ({
-      0x00, 0xF0, 0x05, 0x7E, 0x7F, 0x09, 0x01, 0xF7,   // GM on sysex
-      0x00, 0xFF, 0x59, 0x02, 0x00, 0xFF,                // key signature, mode 255 (invalid)
-      0x00, 0xFF, 0x7A, 0x01, 0x33,                      // unknown meta
-      0x00, 0xFF, 0x51, 0x02, 0x01, 0x02,                // malformed tempo (length 2): skipped
-      0x00, 0xC1, 33,                                    // ch 2: finger bass
-      0x00, 0xC2, 40,                                    // ch 3: violin
-      0x00, 0xC3, 122,                                   // ch 4: seashore (dropped)
-      0x00, 0x91, 40, 100,                               // bass
-      0x00, 0x92, 70, 100,                               // strings
-      0x00, 0x93, 60, 100,                               // sound effect
-      0x00, 0x99, 36, 127,                               // drums
-      0x00, 0x90, 60, 64,                                // ch 1, program 0: piano
-      0x60, 0x89, 36, 0,                                 // tick 96
-      0x00, 0xFF, 0x01, 0x01, 0x41,                      // text meta between running-status messages
-      0x00, 0x81, 40, 0, 0x00, 0x82, 70, 0, 0x00, 0x83, 60, 0, 0x00, 0x80, 60, 0,
-      0x00, 0xC0, 25,                                    // ch 1 now guitar
-      0x00, 0x90, 50, 80, 0x60, 50, 0,                   // running status, vel 0 = off
-      0x00, 0x80, 99, 0 });                              // unmatched off
+  auto track = bytes_of ({ 0x00, 0xF0, 0x05, 0x7E, 0x7F, 0x09, 0x01, 0xF7, // GM on sysex
+      0x00, 0xFF, 0x59, 0x02, 0x00, 0xFF, // key signature, mode 255 (invalid)
+      0x00, 0xFF, 0x7A, 0x01, 0x33,       // unknown meta
+      0x00, 0xFF, 0x51, 0x02, 0x01, 0x02, // malformed tempo (length 2): skipped
+      0x00, 0xC1, 33,                     // ch 2: finger bass
+      0x00, 0xC2, 40,                     // ch 3: violin
+      0x00, 0xC3, 122,                    // ch 4: seashore (dropped)
+      0x00, 0x91, 40, 100,                // bass
+      0x00, 0x92, 70, 100,                // strings
+      0x00, 0x93, 60, 100,                // sound effect
+      0x00, 0x99, 36, 127,                // drums
+      0x00, 0x90, 60, 64,                 // ch 1, program 0: piano
+      0x60, 0x89, 36, 0,                  // tick 96
+      0x00, 0xFF, 0x01, 0x01, 0x41,       // text meta between running-status messages
+      0x00, 0x81, 40, 0, 0x00, 0x82, 70, 0, 0x00, 0x83, 60, 0, 0x00, 0x80, 60, 0, 0x00, 0xC0,
+      25,                              // ch 1 now guitar
+      0x00, 0x90, 50, 80, 0x60, 50, 0, // running status, vel 0 = off
+      0x00, 0x80, 99, 0 });            // unmatched off
   SmfFile file = parse_smf (make_smf (0, 96, { track }));
   std::vector<Note> n = notes_from_smf (file);
   ck_assert_int_eq (n.size (), 5);
@@ -764,14 +794,16 @@ GST_START_TEST (test_smf_channels_programs)
   for (const SmfChannelEvent &e : file.events)
     program_changes += (e.status & 0xF0) == 0xC0;
   ck_assert_int_eq (program_changes, 4);
-  ck_assert (std::fabs (file.tempo_map.seconds (96) - 0.5) < 1e-12);  // the malformed tempo was ignored
+  ck_assert (std::fabs (file.tempo_map.seconds (96) - 0.5) < 1e-12); // the malformed tempo was ignored
 
   /* RIFF RMID wrapper */
   std::vector<uint8_t> smf = make_smf (0, 96, { track });
-  std::vector<uint8_t> riff = bytes_of ({ 'R', 'I', 'F', 'F', 0, 0, 0, 0, 'R', 'M', 'I', 'D', 'd', 'a', 't', 'a' });
+  std::vector<uint8_t> riff =
+      bytes_of ({ 'R', 'I', 'F', 'F', 0, 0, 0, 0, 'R', 'M', 'I', 'D', 'd', 'a', 't', 'a' });
   uint32_t n_bytes = static_cast<uint32_t> (smf.size ());
-  riff.insert (riff.end (), { static_cast<uint8_t> (n_bytes), static_cast<uint8_t> (n_bytes >> 8),
-      static_cast<uint8_t> (n_bytes >> 16), static_cast<uint8_t> (n_bytes >> 24) });
+  riff.insert (riff.end (),
+      { static_cast<uint8_t> (n_bytes), static_cast<uint8_t> (n_bytes >> 8),
+          static_cast<uint8_t> (n_bytes >> 16), static_cast<uint8_t> (n_bytes >> 24) });
   riff.insert (riff.end (), smf.begin (), smf.end ());
   ck_assert_int_eq (notes_from_smf (parse_smf (riff)).size (), 5);
 }
@@ -798,16 +830,17 @@ GST_START_TEST (test_smf_writer)
   ck_assert_int_eq (file.events[0].data1, 19);
   ck_assert_int_eq (file.events[1].status, 0x90);
   ck_assert (std::fabs (file.events[1].time_seconds - 0.5) < 1e-9);
-  ck_assert_int_eq (file.events[2].status, 0x80);  // equal times keep their order
+  ck_assert_int_eq (file.events[2].status, 0x80); // equal times keep their order
   ck_assert_int_eq (file.events[3].status, 0xB0);
   ck_assert (std::fabs (file.duration_seconds - 1.5) < 1e-9);
   std::vector<Note> n = notes_from_smf (file);
   ck_assert_int_eq (n.size (), 1);
-  ck_assert (n[0].instrument == Instrument::Piano);  // program 19 (church organ)
+  ck_assert (n[0].instrument == Instrument::Piano); // program 19 (church organ)
 
   /* invalid input to the writer */
-  for (auto bad : { std::vector<uint8_t> {}, std::vector<uint8_t> { 0x90, 60 }, std::vector<uint8_t> { 0x90, 160, 1 },
-           std::vector<uint8_t> { 0xF8 }, std::vector<uint8_t> { 0xF0, 1, 2 } }) {
+  for (auto bad :
+      { std::vector<uint8_t>{}, std::vector<uint8_t>{ 0x90, 60 }, std::vector<uint8_t>{ 0x90, 160, 1 },
+          std::vector<uint8_t>{ 0xF8 }, std::vector<uint8_t>{ 0xF0, 1, 2 } }) {
     SmfTrackData t;
     t.messages.push_back ({ 0.0, bad });
     bool threw = false;
@@ -891,7 +924,8 @@ GST_START_TEST (test_malformed_truncated)
     std::vector<uint8_t> truncated (bytes.begin (), bytes.begin () + cut);
     std::string message;
     ck_assert_msg (!parse_survives (truncated, &message), "truncated at %zu parsed", cut);
-    ck_assert_msg (message.find ("byte offset") != std::string::npos, "message without offset: %s", message.c_str ());
+    ck_assert_msg (
+        message.find ("byte offset") != std::string::npos, "message without offset: %s", message.c_str ());
     ck_assert (message.find ("fuzz.mid") != std::string::npos);
   }
 }
@@ -902,14 +936,17 @@ GST_START_TEST (test_malformed_cases)
   struct Case {
     const char *name;
     std::vector<uint8_t> bytes;
-    const char *expect;  // substring of the message
+    const char *expect; // substring of the message
   };
   auto good_track = bytes_of ({ 0x00, 0x90, 60, 100, 0x60, 0x80, 60, 0 });
   std::vector<uint8_t> format2 = make_smf (2, 96, { good_track });
   std::vector<uint8_t> bogus_length = make_smf (1, 96, { good_track });
-  bogus_length[18] = 0xFF; bogus_length[19] = 0xFF; bogus_length[20] = 0xFF; bogus_length[21] = 0xF0;
+  bogus_length[18] = 0xFF;
+  bogus_length[19] = 0xFF;
+  bogus_length[20] = 0xFF;
+  bogus_length[21] = 0xF0;
   std::vector<uint8_t> missing_track = make_smf (1, 96, { good_track });
-  missing_track[11] = 3;  // header claims 3 tracks
+  missing_track[11] = 3; // header claims 3 tracks
   std::vector<Case> cases = {
     { "empty", {}, "empty" },
     { "garbage", bytes_of ({ 'R', 'I', 'F', 'X', 1, 2, 3, 4, 5 }), "MThd" },
@@ -923,7 +960,8 @@ GST_START_TEST (test_malformed_cases)
     { "bogus chunk length", bogus_length, "bogus chunk length" },
     { "missing tracks", missing_track, "1 of 3 track chunks" },
     { "no running status", make_smf (1, 96, { bytes_of ({ 0x00, 60, 100 }) }), "running status" },
-    { "long varlen", make_smf (1, 96, { bytes_of ({ 0x81, 0x82, 0x83, 0x84, 0x05, 0x90, 60, 100 }) }), "variable-length" },
+    { "long varlen", make_smf (1, 96, { bytes_of ({ 0x81, 0x82, 0x83, 0x84, 0x05, 0x90, 60, 100 }) }),
+        "variable-length" },
     { "system message", make_smf (1, 96, { bytes_of ({ 0x00, 0xF8 }) }), "system message" },
     { "meta past end", make_smf (1, 96, { bytes_of ({ 0x00, 0xFF, 0x01, 0x7F, 'a' }) }), "meta event" },
     { "sysex past end", make_smf (1, 96, { bytes_of ({ 0x00, 0xF0, 0x8F, 0xFF, 0xFF, 0x7F }) }), "sysex" },
@@ -932,8 +970,10 @@ GST_START_TEST (test_malformed_cases)
   for (const Case &c : cases) {
     std::string message;
     ck_assert_msg (!parse_survives (c.bytes, &message), "%s: parsed", c.name);
-    ck_assert_msg (message.find (c.expect) != std::string::npos, "%s: unexpected message: %s", c.name, message.c_str ());
-    ck_assert_msg (message.find ("byte offset") != std::string::npos, "%s: no offset: %s", c.name, message.c_str ());
+    ck_assert_msg (
+        message.find (c.expect) != std::string::npos, "%s: unexpected message: %s", c.name, message.c_str ());
+    ck_assert_msg (
+        message.find ("byte offset") != std::string::npos, "%s: no offset: %s", c.name, message.c_str ());
   }
   /* a missing file */
   bool threw = false;
@@ -961,14 +1001,24 @@ GST_START_TEST (test_malformed_fuzz)
     for (int m = 0; m < mutations && !bytes.empty (); m++) {
       size_t at = rng () % bytes.size ();
       switch (rng () % 5) {
-        case 0: bytes[at] = static_cast<uint8_t> (byte (rng)); break;
-        case 1: bytes[at] ^= static_cast<uint8_t> (1u << (rng () % 8)); break;
-        case 2: bytes.insert (bytes.begin () + at, static_cast<uint8_t> (byte (rng))); break;
-        case 3: bytes.erase (bytes.begin () + at); break;
-        case 4: bytes[at] = (rng () % 2) ? 0xFF : 0x80; break;
+        case 0:
+          bytes[at] = static_cast<uint8_t> (byte (rng));
+          break;
+        case 1:
+          bytes[at] ^= static_cast<uint8_t> (1u << (rng () % 8));
+          break;
+        case 2:
+          bytes.insert (bytes.begin () + at, static_cast<uint8_t> (byte (rng)));
+          break;
+        case 3:
+          bytes.erase (bytes.begin () + at);
+          break;
+        case 4:
+          bytes[at] = (rng () % 2) ? 0xFF : 0x80;
+          break;
       }
     }
-    if (iteration % 100 == 0) {  // pure noise, sometimes behind a valid header
+    if (iteration % 100 == 0) { // pure noise, sometimes behind a valid header
       bytes.assign (rng () % 512, 0);
       for (auto &b : bytes)
         b = static_cast<uint8_t> (byte (rng));

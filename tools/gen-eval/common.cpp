@@ -31,10 +31,18 @@ void Json::escape(std::string& out, const std::string& s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -56,8 +64,12 @@ void Json::write(std::string& out, int indent, int level) const {
     }
   };
   switch (kind_) {
-    case Kind::Null: out += "null"; break;
-    case Kind::Bool: out += bool_ ? "true" : "false"; break;
+    case Kind::Null:
+      out += "null";
+      break;
+    case Kind::Bool:
+      out += bool_ ? "true" : "false";
+      break;
     case Kind::Number:
       if (!std::isfinite(num_)) {
         out += "null";
@@ -69,7 +81,9 @@ void Json::write(std::string& out, int indent, int level) const {
         out += buf;
       }
       break;
-    case Kind::String: escape(out, str_); break;
+    case Kind::String:
+      escape(out, str_);
+      break;
     case Kind::Array: {
       out += '[';
       bool scalar_only = std::all_of(arr_.begin(), arr_.end(), [](const Json& j) {
@@ -108,7 +122,9 @@ std::string fmt(const char* f, double v) {
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
-std::string fmt_pct(double share) { return std::isfinite(share) ? fmt("%.1f %%", 100.0 * share) : "n/a"; }
+std::string fmt_pct(double share) {
+  return std::isfinite(share) ? fmt("%.1f %%", 100.0 * share) : "n/a";
+}
 
 void Table::print() const {
   std::vector<size_t> w(header.size(), 3);
@@ -193,7 +209,9 @@ static std::vector<double> ranks(const std::vector<double>& v) {  // average ran
   }
   return r;
 }
-double spearman(const std::vector<double>& x, const std::vector<double>& y) { return pearson(ranks(x), ranks(y)); }
+double spearman(const std::vector<double>& x, const std::vector<double>& y) {
+  return pearson(ranks(x), ranks(y));
+}
 
 double now_seconds() {
   using clock = std::chrono::steady_clock;
@@ -214,7 +232,8 @@ double current_rss_mib() {
 // ---------------------------------------------------------------- options
 
 [[noreturn]] void usage(int rc) {
-  std::fprintf(rc ? stderr : stdout,
+  std::fprintf(
+      rc ? stderr : stdout,
       "usage: emsync-gen-eval COMMAND [options]\n"
       "commands:\n"
       "  speed   --model M [--threads N] [--seconds S] [--ref-steps N] [--short-context N] [--cut-every S]\n"
@@ -230,9 +249,11 @@ double current_rss_mib() {
       "        --temperature T sampling temperature (default 1.35, EMSYNC's demo)\n"
       "        --density-control K steers note density towards the requested arousal (default 5, emsync's;\n"
       "          0 = off: --density-control 0 --mode-control 0 is the model alone)\n"
-      "        --mode-control K steers towards major (valence > 0) or minor (valence < 0) keys (default 1.5; 0 = off)\n"
+      "        --mode-control K steers towards major (valence > 0) or minor (valence < 0) keys (default 1.5; "
+      "0 = off)\n"
       "        --guidance G composes with emotion guidance G (0 = none, as the reference)\n"
-      "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent keys\n");
+      "        --no-note-grammar lets the model emit note-ons of sounding keys and note-offs of silent "
+      "keys\n");
   std::exit(rc);
 }
 
@@ -269,39 +290,62 @@ Args parse_args(int argc, char** argv) {
     }
     in_midi = false;
     a.given.insert(k);
-    if (k == "--model") a.model = val();
-    else if (k == "--midi") { a.midi.push_back(val()); in_midi = true; }
-    else if (k == "--json") a.json = val();
-    else if (k == "--threads") a.threads = std::stoi(val());
-    else if (k == "--seconds") a.seconds = std::stod(val());
-    else if (k == "--pieces") a.pieces = std::stoi(val());
-    else if (k == "--seed") a.seed = std::stoull(val());
-    else if (k == "--no-note-grammar") a.note_grammar = false;
-    else if (k == "--guidance") a.guidance = std::stod(val());
-    else if (k == "--temperature") a.temperature = std::stod(val());
-    else if (k == "--density-control") a.density_control = std::stod(val());
-    else if (k == "--mode-control") a.mode_control = std::stod(val());
+    if (k == "--model")
+      a.model = val();
+    else if (k == "--midi") {
+      a.midi.push_back(val());
+      in_midi = true;
+    } else if (k == "--json")
+      a.json = val();
+    else if (k == "--threads")
+      a.threads = std::stoi(val());
+    else if (k == "--seconds")
+      a.seconds = std::stod(val());
+    else if (k == "--pieces")
+      a.pieces = std::stoi(val());
+    else if (k == "--seed")
+      a.seed = std::stoull(val());
+    else if (k == "--no-note-grammar")
+      a.note_grammar = false;
+    else if (k == "--guidance")
+      a.guidance = std::stod(val());
+    else if (k == "--temperature")
+      a.temperature = std::stod(val());
+    else if (k == "--density-control")
+      a.density_control = std::stod(val());
+    else if (k == "--mode-control")
+      a.mode_control = std::stod(val());
     else if (k == "--instruments") {
       const std::string v = val();
       if (v != "less" && v != "more") usage(2);
       a.fewer_instruments = v == "less";
-    }
-    else if (k == "--seeds") a.seeds = std::stoi(val());
-    else if (k == "--ref-steps") a.ref_steps = std::stoi(val());
-    else if (k == "--short-context") a.short_context = std::stoi(val());
-    else if (k == "--cut-every") a.cut_every = std::stod(val());
-    else if (k == "--grid") { a.grid = parse_list(val()); a.grid_given = true; }
-    else if (k == "--kv-profile") a.kv_profile = parse_list(val());
-    else if (k == "--sync") a.sync = val();
+    } else if (k == "--seeds")
+      a.seeds = std::stoi(val());
+    else if (k == "--ref-steps")
+      a.ref_steps = std::stoi(val());
+    else if (k == "--short-context")
+      a.short_context = std::stoi(val());
+    else if (k == "--cut-every")
+      a.cut_every = std::stod(val());
+    else if (k == "--grid") {
+      a.grid = parse_list(val());
+      a.grid_given = true;
+    } else if (k == "--kv-profile")
+      a.kv_profile = parse_list(val());
+    else if (k == "--sync")
+      a.sync = val();
     else if (k == "--preset") {
       const std::string v = val();
       if (v != "shipped" && v != "reference") usage(2);
       a.reference = v == "reference";
-    }
-    else if (k == "--max-files") a.max_files = std::stoi(val());
-    else if (k == "--max-midi-seconds") a.max_midi_seconds = std::stod(val());
-    else if (k == "--jitter-ms") a.jitter_ms = std::stod(val());
-    else if (k == "-h" || k == "--help") usage(0);
+    } else if (k == "--max-files")
+      a.max_files = std::stoi(val());
+    else if (k == "--max-midi-seconds")
+      a.max_midi_seconds = std::stod(val());
+    else if (k == "--jitter-ms")
+      a.jitter_ms = std::stod(val());
+    else if (k == "-h" || k == "--help")
+      usage(0);
     else {
       std::fprintf(stderr, "emsync-gen-eval: unknown option '%s'\n", k.c_str());
       usage(2);
@@ -389,9 +433,10 @@ Json model_json(const ModelInfo& info) {
 
 void print_model(const ModelInfo& info) {
   const auto& c = info.model->config();
-  std::printf("model: %s (%zu parameters, %d layers, d_model %d, %d heads, d_ff %d, context %d), loaded in %.3f s\n",
-              info.model->path().c_str(), info.model->parameter_count(), c.n_layers, c.d_model, c.n_heads, c.d_ff,
-              c.context, info.load_seconds);
+  std::printf(
+      "model: %s (%zu parameters, %d layers, d_model %d, %d heads, d_ff %d, context %d), loaded in %.3f s\n",
+      info.model->path().c_str(), info.model->parameter_count(), c.n_layers, c.d_model, c.n_heads, c.d_ff,
+      c.context, info.load_seconds);
 }
 
 }  // namespace
@@ -441,7 +486,8 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
     while (stream.generated_until() < req.seconds) {
       const size_t before = p.tokens.size();
       const double s0 = now_seconds();
-      stream.generate_slice(std::min(req.seconds, stream.generated_until() + 1e-6), p.midi, nullptr, &p.tokens);
+      stream.generate_slice(std::min(req.seconds, stream.generated_until() + 1e-6), p.midi, nullptr,
+                            &p.tokens);
       const double dt = now_seconds() - s0;
       const size_t n = p.tokens.size() - before;
       for (size_t i = 0; i < n; ++i) p.ms_per_token.push_back(1000.0 * dt / n);

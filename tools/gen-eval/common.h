@@ -30,15 +30,23 @@ class Json {
  public:
   enum class Kind { Null, Bool, Number, String, Array, Object };
   Json() = default;
-  Json(double v) : kind_(Kind::Number), num_(v) {}  // NOLINT
-  Json(int v) : kind_(Kind::Number), num_(v) {}     // NOLINT
-  Json(long v) : kind_(Kind::Number), num_(static_cast<double>(v)) {}  // NOLINT
+  Json(double v) : kind_(Kind::Number), num_(v) {}                       // NOLINT
+  Json(int v) : kind_(Kind::Number), num_(v) {}                          // NOLINT
+  Json(long v) : kind_(Kind::Number), num_(static_cast<double>(v)) {}    // NOLINT
   Json(size_t v) : kind_(Kind::Number), num_(static_cast<double>(v)) {}  // NOLINT
-  Json(bool v) : kind_(Kind::Bool), bool_(v) {}     // NOLINT
-  Json(const char* v) : kind_(Kind::String), str_(v) {}  // NOLINT
-  Json(std::string v) : kind_(Kind::String), str_(std::move(v)) {}  // NOLINT
-  static Json array() { Json j; j.kind_ = Kind::Array; return j; }
-  static Json object() { Json j; j.kind_ = Kind::Object; return j; }
+  Json(bool v) : kind_(Kind::Bool), bool_(v) {}                          // NOLINT
+  Json(const char* v) : kind_(Kind::String), str_(v) {}                  // NOLINT
+  Json(std::string v) : kind_(Kind::String), str_(std::move(v)) {}       // NOLINT
+  static Json array() {
+    Json j;
+    j.kind_ = Kind::Array;
+    return j;
+  }
+  static Json object() {
+    Json j;
+    j.kind_ = Kind::Object;
+    return j;
+  }
   template <class T>
   static Json array_of(const std::vector<T>& v) {
     Json j = array();
@@ -111,7 +119,7 @@ struct Args {
   int short_context = 64;
   double cut_every = 6.0;
   std::vector<double> grid{-0.8, -0.4, 0.0, 0.4, 0.8};
-  bool grid_given = false;  // stats: --grid composes --pieces pieces per (valence, arousal) pair
+  bool grid_given = false;         // stats: --grid composes --pieces pieces per (valence, arousal) pair
   std::vector<double> kv_profile;  // speed: extra cache lengths for the KV step profile
   std::string sync = "hard";
   int max_files = 40;
@@ -119,11 +127,14 @@ struct Args {
   double jitter_ms = 0;         // stats --midi: move each corpus note by a random N(0, jitter) (calibration)
   // The generator's options start from emsync's shipped values (ComposerOptions); the flags change them.
   bool note_grammar = mu::ComposerOptions{}.note_grammar;  // --no-note-grammar: invalid note events allowed
-  double guidance = mu::ComposerOptions{}.emotion_guidance;  // --guidance G (ComposerOptions::emotion_guidance)
-  bool fewer_instruments = false;  // --instruments less: the <LESS_INSTRUMENTS> control token
-  double temperature = mu::SamplerOptions{}.temperature_otherwise;  // --temperature T (the reference demo's 1.35)
-  double density_control = mu::ComposerOptions{}.density_control;  // --density-control K (0 = the model alone)
-  double mode_control = mu::ComposerOptions{}.mode_control;        // --mode-control K (0 = the model alone)
+  double guidance =
+      mu::ComposerOptions{}.emotion_guidance;  // --guidance G (ComposerOptions::emotion_guidance)
+  bool fewer_instruments = false;              // --instruments less: the <LESS_INSTRUMENTS> control token
+  double temperature =
+      mu::SamplerOptions{}.temperature_otherwise;  // --temperature T (the reference demo's 1.35)
+  double density_control =
+      mu::ComposerOptions{}.density_control;                 // --density-control K (0 = the model alone)
+  double mode_control = mu::ComposerOptions{}.mode_control;  // --mode-control K (0 = the model alone)
   // --preset reference: the options start from ComposerOptions::reference() (EMSYNC's procedure, soft sync) and
   // only the generator flags given on the command line change them (as emsyncmidigen's preset property).
   bool reference = false;
@@ -145,11 +156,12 @@ void write_json(const Args& a, const Json& j);
 struct Piece {
   std::vector<mu::TimedToken> tokens;
   std::vector<int> raw;  // tokens only
-  std::vector<md::MidiEvent> midi;  // what emsyncmidigen delivers (lib/music's MidiStream, finished at `seconds`)
+  std::vector<md::MidiEvent>
+      midi;  // what emsyncmidigen delivers (lib/music's MidiStream, finished at `seconds`)
   std::vector<double> kept_cuts;
   std::vector<double> bar_times;  // the composer's planned bar lines (empty with free timing)
   std::vector<int> bar_beats;     // and their beats
-  long cuts_served = 0;  // kept cuts the schedule marked served (a <CHORD> within 1 s)
+  long cuts_served = 0;           // kept cuts the schedule marked served (a <CHORD> within 1 s)
   double seconds = 0;
   double gen_seconds = 0;
   mu::ComposerStats stats;

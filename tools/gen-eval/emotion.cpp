@@ -50,7 +50,8 @@ int cmd_emotion(const Args& a) {
   const double rho_v_major = spearman(req_v, major);
 
   Table ta{"Note density by requested arousal (sync none, constant emotion, mean over valences and seeds)",
-           {"arousal", "pieces", "notes/s", "notes/s/instrument", "instruments"}, {}};
+           {"arousal", "pieces", "notes/s", "notes/s/instrument", "instruments"},
+           {}};
   Json by_a = Json::array();
   for (double ar : a.grid) {
     std::vector<double> d, di, ni;
@@ -60,8 +61,8 @@ int cmd_emotion(const Args& a) {
         di.push_back(r.s.density_per_instrument);
         ni.push_back(r.s.instruments);
       }
-    ta.rows.push_back({fmt("%+.1f", ar), std::to_string(d.size()), fmt("%.2f", mean(d)), fmt("%.2f", mean(di)),
-                       fmt("%.2f", mean(ni))});
+    ta.rows.push_back({fmt("%+.1f", ar), std::to_string(d.size()), fmt("%.2f", mean(d)),
+                       fmt("%.2f", mean(di)), fmt("%.2f", mean(ni))});
     Json j = Json::object();
     j["arousal"] = ar;
     j["notes_per_second"] = mean(d);
@@ -71,7 +72,8 @@ int cmd_emotion(const Args& a) {
   }
   ta.print();
   Table tv{"Key finding (Krumhansl-Schmuckler, duration-weighted pitch classes) by requested valence",
-           {"valence", "pieces", "major", "minor", "share major", "mean key r"}, {}};
+           {"valence", "pieces", "major", "minor", "share major", "mean key r"},
+           {}};
   Json by_v = Json::array();
   for (double v : a.grid) {
     int n = 0, maj = 0, minr = 0;
@@ -85,8 +87,8 @@ int cmd_emotion(const Args& a) {
         }
       }
     const double share = (maj + minr) ? static_cast<double>(maj) / (maj + minr) : kNaN;
-    tv.rows.push_back({fmt("%+.1f", v), std::to_string(n), std::to_string(maj), std::to_string(minr), fmt_pct(share),
-                       fmt("%.2f", mean(rs))});
+    tv.rows.push_back({fmt("%+.1f", v), std::to_string(n), std::to_string(maj), std::to_string(minr),
+                       fmt_pct(share), fmt("%.2f", mean(rs))});
     Json j = Json::object();
     j["valence"] = v;
     j["pieces"] = n;

@@ -22,7 +22,9 @@ double median_of(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-double share(long part, long whole) { return whole > 0 ? static_cast<double>(part) / whole : kNaN; }
+double share(long part, long whole) {
+  return whole > 0 ? static_cast<double>(part) / whole : kNaN;
+}
 
 struct Cluster {
   double time = 0;
@@ -264,7 +266,8 @@ MusicStatistics compute_music_statistics(const std::vector<md::Note>& notes, con
     for (double w0 = begin; w0 < finish; w0 += o.key_window_seconds) {
       std::vector<md::Note> in;
       for (const auto& n : notes)
-        if (n.instrument != md::Instrument::Drums && n.start_seconds >= w0 && n.start_seconds < w0 + o.key_window_seconds)
+        if (n.instrument != md::Instrument::Drums && n.start_seconds >= w0 &&
+            n.start_seconds < w0 + o.key_window_seconds)
           in.push_back(n);
       if (in.size() < 6) continue;
       const emsync::music::Key k = duration_weighted_key(in);
@@ -336,7 +339,8 @@ MusicStatistics compute_music_statistics(const std::vector<md::Note>& notes, con
 
   if (o.forced_release_seconds > 0) {
     long held = 0;
-    for (const auto* n : pitched) held += n->end_seconds - n->start_seconds >= o.forced_release_seconds - 0.001;
+    for (const auto* n : pitched)
+      held += n->end_seconds - n->start_seconds >= o.forced_release_seconds - 0.001;
     s.forced_release_share = share(held, static_cast<long>(pitched.size()));
   }
   return s;

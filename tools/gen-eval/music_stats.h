@@ -41,7 +41,8 @@ struct MusicStatsOptions {
   double min_grid_seconds = 0.2;
   double max_grid_seconds = 1.2;
   double short_note_seconds = 0.100;
-  double restrike_seconds = 0.100;  // a note starting this soon after the previous onset of its key re-strikes
+  double restrike_seconds =
+      0.100;  // a note starting this soon after the previous onset of its key re-strikes
   double key_window_seconds = 8.0;
   double forced_release_seconds = 0;  // the composer's limit (notes this long count); 0 = not reported
   std::vector<double> cuts;           // kept scene cuts (seconds), if any
@@ -61,13 +62,13 @@ struct MusicStatistics {
   static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   long clusters = 0;
   double pulse = kNaN;
-  double grid_seconds = kNaN;        // median fitted grid spacing over the scored windows
+  double grid_seconds = kNaN;  // median fitted grid spacing over the scored windows
   double smear_share = kNaN;
-  double modal_gap_seconds = kNaN;   // most frequent gap between successive clusters (4 ms bins, gaps <= 2 s)
-  InstrumentNoteStats pitched;       // all non-drum notes
+  double modal_gap_seconds = kNaN;  // most frequent gap between successive clusters (4 ms bins, gaps <= 2 s)
+  InstrumentNoteStats pitched;      // all non-drum notes
   std::array<InstrumentNoteStats, emsync::midi::kNumInstruments> per_instrument;
-  double pc_entropy = kNaN;          // bits, non-drum note counts per pitch class
-  double key_stability = kNaN;       // share of key windows in the piece's key
+  double pc_entropy = kNaN;     // bits, non-drum note counts per pitch class
+  double key_stability = kNaN;  // share of key windows in the piece's key
   double velocity_std = kNaN;
   long cuts = 0;
   double cuts_on_downbeat = kNaN;

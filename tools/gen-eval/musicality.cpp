@@ -118,7 +118,8 @@ TokenChecks check_tokens(const std::vector<int>& tokens) {
       continue;
     }
     if (!md::is_note_token(t)) continue;
-    const int key = md::instrument_index(md::note_instrument(t)) * md::kNumPitches + md::note_pitch(t) - md::kMinPitch;
+    const int key =
+        md::instrument_index(md::note_instrument(t)) * md::kNumPitches + md::note_pitch(t) - md::kMinPitch;
     if (md::note_is_on(t)) {
       if (open[key]) ++c.duplicate_on;
       open[key] = true;

@@ -17,7 +17,8 @@ struct Key {
   bool major = false;
   double r = kNaN;
   std::string name() const {
-    return tonic < 0 ? "none" : std::string(emsync::music::pitch_class_name(tonic)) + (major ? " major" : " minor");
+    return tonic < 0 ? "none"
+                     : std::string(emsync::music::pitch_class_name(tonic)) + (major ? " major" : " minor");
   }
 };
 
@@ -27,9 +28,9 @@ struct MusicStats {
   double notes_per_second = kNaN;
   double density_per_instrument = kNaN;  // midi-emotion arousal: notes / duration / #non-empty instruments
   int instruments = 0;
-  double pc_entropy = kNaN;              // bits, non-drum note counts per pitch class
-  double polyphony = kNaN;               // mean non-drum notes sounding while any sounds
-  double silent_bar_share = kNaN;        // 2 s windows without any note sounding
+  double pc_entropy = kNaN;        // bits, non-drum note counts per pitch class
+  double polyphony = kNaN;         // mean non-drum notes sounding while any sounds
+  double silent_bar_share = kNaN;  // 2 s windows without any note sounding
   Key key;
   MusicStatistics music;  // pulse, smear, note lengths, ... (music_stats.h)
 };

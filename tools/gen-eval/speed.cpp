@@ -168,8 +168,7 @@ int cmd_speed(const Args& a) {
     }
     const int per_slide = keep > 0 ? capacity + 1 - keep : 0;
     const double ref_med = median(ref_ms), kv_med = median(kv_ms), pre_med = median(pre_ms);
-    const double amort =
-        per_slide > 0 ? ((capacity - keep) * kv_med + pre_med) / per_slide : kv_med;
+    const double amort = per_slide > 0 ? ((capacity - keep) * kv_med + pre_med) / per_slide : kv_med;
     if (full) {
       full_speedup = ref_med / kv_med;
       full_amortised = ref_med / amort;
@@ -196,16 +195,14 @@ int cmd_speed(const Args& a) {
     cj["float_native_step_ms_per_token_median"] = median(float_ms);
     cj["half_over_float_step_speedup"] = median(float_ms) / kv_med;
     ctx_json.push(cj);
-    t2.rows.push_back({std::to_string(L) + (full ? " (full)" : ""), fmt("%.2f", ref_med),
-                       std::to_string(ref_ms.size()), fmt("%.3f", kv_med), std::to_string(kv_ms.size()),
-                       fmt("%.1fx", ref_med / kv_med),
-                       keep > 0 ? fmt("%.1f", pre_med) + " (" + std::to_string(keep) + ")" : "n/a",
-                       fmt("%.3f", amort),
-                       fmt("%.1fx", ref_med / amort),
-                       ts_ms.empty() ? "n/a" : fmt("%.3f", median(ts_ms)),
-                       ts_ms.empty() ? "n/a" : fmt("%.1fx", median(ts_ms) / kv_med),
-                       float_ms.empty() ? "n/a" : fmt("%.3f", median(float_ms)),
-                       float_ms.empty() ? "n/a" : fmt("%.2fx", median(float_ms) / kv_med)});
+    t2.rows.push_back(
+        {std::to_string(L) + (full ? " (full)" : ""), fmt("%.2f", ref_med), std::to_string(ref_ms.size()),
+         fmt("%.3f", kv_med), std::to_string(kv_ms.size()), fmt("%.1fx", ref_med / kv_med),
+         keep > 0 ? fmt("%.1f", pre_med) + " (" + std::to_string(keep) + ")" : "n/a", fmt("%.3f", amort),
+         fmt("%.1fx", ref_med / amort), ts_ms.empty() ? "n/a" : fmt("%.3f", median(ts_ms)),
+         ts_ms.empty() ? "n/a" : fmt("%.1fx", median(ts_ms) / kv_med),
+         float_ms.empty() ? "n/a" : fmt("%.3f", median(float_ms)),
+         float_ms.empty() ? "n/a" : fmt("%.2fx", median(float_ms) / kv_med)});
   }
   t2.print();
   if (!a.kv_profile.empty()) {
@@ -235,10 +232,13 @@ int cmd_speed(const Args& a) {
   out["rss_mib"]["after_load"] = rss_loaded;
   out["rss_mib"]["peak_after_composer"] = peak_composer;
   out["rss_mib"]["peak"] = peak;
-  std::printf("\npeak RSS %.1f MiB at the end, %.1f MiB after the Composer run (after load %.1f MiB, before load "
-              "%.1f MiB)\n", peak, peak_composer, rss_loaded, rss0);
-  std::printf("generation/music %.4f; full-context speed-up %.1fx (step), %.1fx (amortised incl. re-prefill)\n", rtf,
-              full_speedup, full_amortised);
+  std::printf(
+      "\npeak RSS %.1f MiB at the end, %.1f MiB after the Composer run (after load %.1f MiB, before load "
+      "%.1f MiB)\n",
+      peak, peak_composer, rss_loaded, rss0);
+  std::printf(
+      "generation/music %.4f; full-context speed-up %.1fx (step), %.1fx (amortised incl. re-prefill)\n", rtf,
+      full_speedup, full_amortised);
   write_json(a, out);
   return 0;
 }

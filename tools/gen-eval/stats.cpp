@@ -35,7 +35,9 @@ double mean_over(const StatsSummary& x, const std::function<double(const MusicSt
   return mean(v);
 }
 
-double major_share(const MusicStats& s) { return s.key.tonic < 0 ? kNaN : (s.key.major ? 1.0 : 0.0); }
+double major_share(const MusicStats& s) {
+  return s.key.tonic < 0 ? kNaN : (s.key.major ? 1.0 : 0.0);
+}
 
 // The per-piece statistics the summary averages: JSON key, table header, printf format (null: a percentage).
 struct Column {
@@ -45,23 +47,28 @@ struct Column {
   double (*get)(const MusicStats&);
 };
 const Column kColumns[] = {
-    {"pitch_class_entropy_bits", "pitch-class entropy (bits)", "%.3f", [](const MusicStats& s) { return s.pc_entropy; }},
+    {"pitch_class_entropy_bits", "pitch-class entropy (bits)", "%.3f",
+     [](const MusicStats& s) { return s.pc_entropy; }},
     {"polyphony", "polyphony", "%.2f", [](const MusicStats& s) { return s.polyphony; }},
     {"notes_per_second", "notes/s", "%.2f", [](const MusicStats& s) { return s.notes_per_second; }},
     {"density_per_instrument", "notes/s/instrument", "%.2f",
      [](const MusicStats& s) { return s.density_per_instrument; }},
-    {"instruments", "instruments", "%.2f", [](const MusicStats& s) { return static_cast<double>(s.instruments); }},
-    {"silent_bar_share", "silent 2 s windows", nullptr, [](const MusicStats& s) { return s.silent_bar_share; }},
+    {"instruments", "instruments", "%.2f",
+     [](const MusicStats& s) { return static_cast<double>(s.instruments); }},
+    {"silent_bar_share", "silent 2 s windows", nullptr,
+     [](const MusicStats& s) { return s.silent_bar_share; }},
     {"major_share", "major key", nullptr, major_share},
 };
 // The timing, note and dynamics statistics of music_stats.h (issue 14's table).
 const Column kMusicColumns[] = {
     {"pulse", "pulse on a grid", "%.2f", [](const MusicStats& s) { return s.music.pulse; }},
     {"grid_seconds", "grid s", "%.3f", [](const MusicStats& s) { return s.music.grid_seconds; }},
-    {"smear_share", "smeared clusters (> 4 ms)", nullptr, [](const MusicStats& s) { return s.music.smear_share; }},
+    {"smear_share", "smeared clusters (> 4 ms)", nullptr,
+     [](const MusicStats& s) { return s.music.smear_share; }},
     {"modal_gap_ms", "most frequent gap ms", "%.0f",
      [](const MusicStats& s) { return 1000.0 * s.music.modal_gap_seconds; }},
-    {"short_note_share", "notes < 100 ms", nullptr, [](const MusicStats& s) { return s.music.pitched.short_share; }},
+    {"short_note_share", "notes < 100 ms", nullptr,
+     [](const MusicStats& s) { return s.music.pitched.short_share; }},
     {"median_note_ms", "median note ms", "%.0f",
      [](const MusicStats& s) { return 1000.0 * s.music.pitched.median_seconds; }},
     {"restrike_share", "re-strikes (< 100 ms)", nullptr,
@@ -70,14 +77,16 @@ const Column kMusicColumns[] = {
      [](const MusicStats& s) { return s.music.pitched.repeated_pitch_share; }},
     {"key_stability", "key stability", nullptr, [](const MusicStats& s) { return s.music.key_stability; }},
     {"velocity_std", "velocity std", "%.1f", [](const MusicStats& s) { return s.music.velocity_std; }},
-    {"cuts_on_downbeat", "cuts on a downbeat", nullptr, [](const MusicStats& s) { return s.music.cuts_on_downbeat; }},
+    {"cuts_on_downbeat", "cuts on a downbeat", nullptr,
+     [](const MusicStats& s) { return s.music.cuts_on_downbeat; }},
     {"tempo_change", "tempo change/bar", nullptr, [](const MusicStats& s) { return s.music.tempo_change; }},
     {"forced_release_share", "notes >= 4 s (forced release)", nullptr,
      [](const MusicStats& s) { return s.music.forced_release_share; }},
 };
 
 template <size_t N>
-void add_columns_table(const std::string& title, const Column (&columns)[N], const std::vector<StatsSummary>& all) {
+void add_columns_table(const std::string& title, const Column (&columns)[N],
+                       const std::vector<StatsSummary>& all) {
   Table t{title, {"source", "pieces", "minutes"}, {}};
   for (const Column& c : columns) t.header.push_back(c.header);
   for (const auto& x : all) {
@@ -136,10 +145,11 @@ void print_stats_tables(const std::vector<StatsSummary>& all, const std::string&
                       fmt("%.2f", x.pieces ? double(x.checks.hanging_at_end) / x.pieces : kNaN)});
   }
   c.print();
-  Table m{"Delivered MIDI (tokens through TokenStreamDecoder, flush at the end, as emsyncmidigen does at EOS)",
-          {"source", "note-ons", "note-offs", "note-off of a silent key", "note-on of a sounding key",
-           "time going backwards", "notes hanging after flush"},
-          {}};
+  Table m{
+      "Delivered MIDI (tokens through TokenStreamDecoder, flush at the end, as emsyncmidigen does at EOS)",
+      {"source", "note-ons", "note-offs", "note-off of a silent key", "note-on of a sounding key",
+       "time going backwards", "notes hanging after flush"},
+      {}};
   for (const auto& x : all) {
     if (!x.have_midi) continue;
     m.rows.push_back({x.label, std::to_string(x.midi.note_ons), std::to_string(x.midi.note_offs),
@@ -356,8 +366,9 @@ int cmd_stats(const Args& a) {
   }
   if (all.empty()) throw std::runtime_error("stats needs --model and/or --midi with readable files");
   print_stats_tables(all, what);
-  std::printf("(polyphony: mean number of non-drum notes sounding while at least one sounds; silent window: 2 s "
-              "without any note sounding; corpus token checks run on the corpus re-encoded by lib/midi encode())\n");
+  std::printf(
+      "(polyphony: mean number of non-drum notes sounding while at least one sounds; silent window: 2 s "
+      "without any note sounding; corpus token checks run on the corpus re-encoded by lib/midi encode())\n");
   write_json(a, out);
   return 0;
 }

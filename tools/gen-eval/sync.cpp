@@ -63,8 +63,9 @@ int cmd_sync(const Args& a) {
 
   Table t{"Chord onsets at kept scene cuts (" + std::to_string(pieces) + " pieces x " + fmt("%.0f", seconds) +
               " s, cuts 2-12 s apart, kept >= 4 s apart)",
-          {"sync", "kept cuts", "onset <= 40 ms", "onset <= 1 s", "<CHORD> token <= 1 s", "served", "mean abs error s",
-           "median abs error s", "chord onsets/min away from cuts", "<CHORD>/min", "generation/music"},
+          {"sync", "kept cuts", "onset <= 40 ms", "onset <= 1 s", "<CHORD> token <= 1 s", "served",
+           "mean abs error s", "median abs error s", "chord onsets/min away from cuts", "<CHORD>/min",
+           "generation/music"},
           {}};
   Json modes = Json::object();
   // "hard-grid" is a diagnostic: the same schedules with every cut moved to the nearest 8 ms tick, which
@@ -97,7 +98,10 @@ int cmd_sync(const Args& a) {
       for (double c : p.kept_cuts) {
         const double e = nearest_distance(on.any, c);
         ++kept;
-        if (e <= 0.040 + 1e-9) { ++within40; ++pk40; }
+        if (e <= 0.040 + 1e-9) {
+          ++within40;
+          ++pk40;
+        }
         if (e <= 1.0 + 1e-9) ++within1;
         if (nearest_distance(on.chord_tokens, c) <= 1.0 + 1e-9) ++token1;
         errors.push_back(e);
@@ -128,24 +132,25 @@ int cmd_sync(const Args& a) {
     mj["share_served_by_schedule"] = kept ? static_cast<double>(served) / kept : kNaN;
     mj["mean_abs_error_s"] = mean(errors);
     mj["median_abs_error_s"] = median(errors);
-    mj["cuts_without_any_onset"] =
-        static_cast<long>(std::count_if(errors.begin(), errors.end(), [](double e) { return !std::isfinite(e); }));
+    mj["cuts_without_any_onset"] = static_cast<long>(
+        std::count_if(errors.begin(), errors.end(), [](double e) { return !std::isfinite(e); }));
     mj["onsets_away_from_cuts_per_min"] = away / minutes;
     mj["chord_tokens_per_min"] = chord_tokens / minutes;
     mj["generation_over_music"] = gen / music;
     mj["pieces"] = per_piece;
     modes[variant.name] = mj;
-    t.rows.push_back({variant.name, std::to_string(kept), fmt_pct(kept ? double(within40) / kept : kNaN),
-                      fmt_pct(kept ? double(within1) / kept : kNaN), fmt_pct(kept ? double(token1) / kept : kNaN),
-                      fmt_pct(kept ? double(served) / kept : kNaN),
-                      fmt("%.3f", mean(errors)), fmt("%.3f", median(errors)), fmt("%.1f", away / minutes),
-                      fmt("%.2f", chord_tokens / minutes), fmt("%.4f", gen / music)});
+    t.rows.push_back(
+        {variant.name, std::to_string(kept), fmt_pct(kept ? double(within40) / kept : kNaN),
+         fmt_pct(kept ? double(within1) / kept : kNaN), fmt_pct(kept ? double(token1) / kept : kNaN),
+         fmt_pct(kept ? double(served) / kept : kNaN), fmt("%.3f", mean(errors)), fmt("%.3f", median(errors)),
+         fmt("%.1f", away / minutes), fmt("%.2f", chord_tokens / minutes), fmt("%.4f", gen / music)});
     std::fprintf(stderr, "sync %s done\n", variant.name.c_str());
   }
   t.print();
-  std::printf("(chord onset = a <CHORD> token or >= 3 non-drum notes starting on the same 8 ms tick; "
-              "abs error = distance from the cut to the nearest onset; served = the composer's schedule marked the "
-              "cut served; hard-grid = hard with the cuts moved to the nearest 8 ms tick, a diagnostic)\n");
+  std::printf(
+      "(chord onset = a <CHORD> token or >= 3 non-drum notes starting on the same 8 ms tick; "
+      "abs error = distance from the cut to the nearest onset; served = the composer's schedule marked the "
+      "cut served; hard-grid = hard with the cuts moved to the nearest 8 ms tick, a diagnostic)\n");
   out["modes"] = modes;
   write_json(a, out);
   return 0;
