@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   meson ninja-build pkg-config g++
+  # the code-style check of make check (scripts/check-style.sh)
+  clang-format
   # GStreamer (core, base, tools, and the plugin sets our pipelines and tests use)
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
