@@ -104,7 +104,7 @@ void Composer::plan_grid() {
   std::vector<double> pending;
   for (const BoundarySchedule::Cut& c : schedule_.cuts())
     if (!c.served && c.time > cursor_seconds()) pending.push_back(c.time);
-  planned_arousal_ = std::isnan(current_arousal_) ? 0.0f : current_arousal_;
+  planned_arousal_ = tempo_arousal();
   planner_.plan(cursor_seconds(), pending, options_.tempo.preferred_beat_seconds(planned_arousal_));
 }
 
@@ -173,8 +173,7 @@ void Composer::begin() {
   started_ = true;
   bar_emitted_tick_ = 0;  // the primer's <BAR> opens bar 0
   if (options_.timing == Timing::Grid) {
-    planner_.reset(
-        options_.tempo.preferred_beat_seconds(std::isnan(current_arousal_) ? 0.0 : current_arousal_));
+    planner_.reset(options_.tempo.preferred_beat_seconds(tempo_arousal()));
     plan_grid();
   }
 }
@@ -184,7 +183,9 @@ bool Composer::build_constraints() {
   const float density = density_bias();
   std::array<float, 12> mode{};
   const bool steer_mode = mode_bias(mode);
-  if (options_.note_grammar || density != 0.0f || steer_mode) {
+  const bool note_masks =
+      options_.note_grammar || options_.restrike_gap_seconds > 0.0 || options_.min_note_seconds > 0.0;
+  if (note_masks || options_.release_push > 0.0 || density != 0.0f || steer_mode) {
     if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
     constrained = true;
   }
@@ -212,16 +213,8 @@ bool Composer::build_constraints() {
   if (density < 0.0f)
     for (int n = 2; n <= vocab::kMaxShiftTicks; ++n)
       bias_[vocab::time_shift_token(n)] += -density * kLogShift[n];
-  if (options_.release_push > 0.0) {
-    if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
-    constrained = true;
-    push_releases();
-  }
-  if (options_.note_grammar || options_.restrike_gap_seconds > 0.0 || options_.min_note_seconds > 0.0) {
-    if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
-    constrained = true;
-    mask_invalid_notes();
-  }
+  if (options_.release_push > 0.0) push_releases();
+  if (note_masks) mask_invalid_notes();
   return constrained;
 }
 
@@ -489,9 +482,8 @@ void Composer::generate_until(double until_seconds, std::vector<TimedToken>& out
     if (cancel && cancel->load(std::memory_order_relaxed)) return;
     apply_emotion_at_cursor();
     if (options_.timing == Timing::Grid) {
-      const float a = std::isnan(current_arousal_) ? 0.0f : current_arousal_;
       if (planner_.map().end_seconds() < cursor_seconds() + options_.tempo.horizon_seconds / 2 ||
-          std::fabs(a - planned_arousal_) > 0.05f)
+          std::fabs(tempo_arousal() - planned_arousal_) > 0.05f)
         plan_grid();
     }
     const bool constrained = build_constraints();

@@ -182,6 +182,8 @@ class Composer {
   bool build_timing_constraints();
   // Re-plans the tempo map after the cursor from the pending cuts and the arousal (Timing::Grid).
   void plan_grid();
+  // The arousal the tempo follows: the current one, neutral while it is unknown.
+  float tempo_arousal() const { return std::isnan(current_arousal_) ? 0.0f : current_arousal_; }
   // The grid's masks (bar lines, shifts onto grid points, onsets on grid points, the per-step note-on cap).
   void apply_grid_constraints();
   void mask_invalid_notes();
@@ -239,7 +241,7 @@ class Composer {
   std::vector<PitchOnset> recent_pitches_;  // non-drum note-ons within the mode window, oldest first
   ComposerStats stats_;
   TempoPlanner planner_;
-  double planned_arousal_ = 0.0;
+  double planned_arousal_ = 0.0;                            // the arousal the tempo map was planned for
   int64_t bar_emitted_tick_ = -1;                           // tick of the last <BAR>
   std::array<int, midi::kNumInstruments> step_note_ons_{};  // note-ons since time last moved, per instrument
 };
