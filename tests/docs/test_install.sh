@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `meson install` puts the plugins, the emsync tool, the gst/ library with its pkg-config file and the model
-# in place, and an application builds against the installed pkg-config file.
+# `meson install` puts the plugins, the emsync tool, the gst/ library with its pkg-config file, the generator
+# models and the face-expression model in place, keeps developer tools off the PATH, and an application builds
+# against the installed pkg-config file.
 set -u
 build=$1
 src=$2
@@ -12,11 +13,29 @@ root="$dest$prefix"
 for f in bin/emsync share/emsync/models/emsync-small.pt include/emsync-1.0/gst/emsync.h; do
   [ -f "$root/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
-for pattern in 'gstreamer-1.0/libgstemsync.so' 'gstreamer-1.0/libgstemsyncfluid.so' 'gstreamer-1.0/libgstemsyncgen.so' \
-    'gstreamer-1.0/libgstemsyncaffect.so' 'emsync/libemsync-fusion-torch.so' 'libgstemsync-1.0.so' \
-    'pkgconfig/gstreamer-emsync-1.0.pc'; do
+patterns=('gstreamer-1.0/libgstemsync.so' 'gstreamer-1.0/libgstemsyncfluid.so' 'gstreamer-1.0/libgstemsyncgen.so'
+  'gstreamer-1.0/libgstemsyncaffect.so' 'libgstemsync-1.0.so' 'pkgconfig/gstreamer-emsync-1.0.pc')
+# The libtorch parts exist only in a build with the torch option (the Debian package is built without).
+[ -f "$build/lib/emotion/libemsync-fusion-torch.so" ] && patterns+=('emsync/libemsync-fusion-torch.so')
+[ -f "$build/tools/emsync-gen-eval" ] && patterns+=('libexec/emsync/emsync-gen-eval')
+for pattern in "${patterns[@]}"; do
   find "$root" -path "*$pattern" | grep -q . || { echo "FAIL: $pattern not installed"; exit 1; }
 done
+# Only the user-facing tool goes on the PATH: developer tools live in <libexecdir>/emsync.
+extra=$(find "$root/bin" -mindepth 1 ! -name emsync -printf '%f ')
+[ -z "$extra" ] || { echo "FAIL: developer tools installed in $prefix/bin: $extra"; exit 1; }
+# emsyncemotion's face-expression model, when the source tree has fetched it (scripts/install-face-model.sh):
+# face-model=auto looks for it in <datadir>/emsync/models/emotion (lib/emotion/face_model.cpp).
+face_model_option=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c "import json,sys; print([o['value'] for o in json.load(sys.stdin) if o['name']=='face_model'][0])")
+if [ -f "$src/third_party/npm/node_modules/@vladmandic/human/models/emotion.json" ] && [ "$face_model_option" != disabled ] &&
+   [ -f "$build/plugins/affect/libgstemsyncaffect.so" ]; then
+  for f in share/emsync/models/emotion/emotion.json share/emsync/models/emotion/emotion.bin; do
+    [ -s "$root/$f" ] || { echo "FAIL: $f not installed (the face model of third_party/npm)"; exit 1; }
+  done
+  cmp -s "$root/share/emsync/models/emotion/emotion.bin" \
+    "$src/third_party/npm/node_modules/@vladmandic/human/models/emotion.bin" ||
+    { echo "FAIL: installed emotion.bin differs from third_party/npm's"; exit 1; }
+fi
 # emsyncemotion's plugin must not link libtorch (the fusion module, opened only for `model-file`, does).
 affect=$(find "$root" -name libgstemsyncaffect.so | head -1)
 if readelf -d "$affect" | grep -q 'NEEDED.*torch'; then echo "FAIL: libgstemsyncaffect.so links libtorch"; exit 1; fi

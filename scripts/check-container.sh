@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Builds the runtime image of Containerfile with buildah and smoke-tests it: the image has no libtorch and no
+# python3-torch, its emsync scores a short clip with the installed face model, and the Kubernetes recipe's task
+# script runs in it. Where no registry is reachable the Debian 12 base comes from debootstrap (minbase, from the
+# Debian mirror apt uses), imported as localhost/debian:12-minbase. Slow (two stages, one of them a package
+# build): make check-container, not part of make check. Needs root.
+#   scripts/check-container.sh [IMAGE]   (default localhost/emsync:latest)
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+image=${1:-localhost/emsync:latest}
+work=${EMSYNC_CONTAINER_WORK:-/tmp/emsync-container}
+# vfs and chroot isolation work inside an unprivileged container too (no overlay mount, no new cgroup).
+export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
+fail() {
+  echo "check-container: FAIL: $*" >&2
+  exit 1
+}
+step() { echo "check-container: $*"; }
+command -v buildah >/dev/null || fail "buildah not found (EMSYNC_WITH_CONTAINER=1 scripts/install-deps.sh)"
+[ -f "$src/third_party/npm/node_modules/@vladmandic/human/models/emotion.json" ] ||
+  fail "the face model is missing (scripts/install-face-model.sh)"
+mkdir -p "$work"
+
+base=docker.io/library/debian:12-slim
+if ! buildah images -q "$base" 2>/dev/null | grep -q . && ! timeout 60 buildah pull -q "$base" >/dev/null 2>&1; then
+  base=localhost/debian:12-minbase
+  if ! buildah images -q "$base" 2>/dev/null | grep -q .; then
+    command -v debootstrap >/dev/null || fail "no registry and no debootstrap to make a Debian 12 base"
+    step "no registry reachable: debootstrap --variant=minbase bookworm -> $base"
+    rootfs="$work/rootfs"
+    rm -rf "$rootfs"
+    nice debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+      fail "debootstrap failed ($work/debootstrap.log)"
+    cat >"$rootfs/etc/apt/sources.list" <<'EOF'
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+EOF
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+    ctr=$(buildah from scratch)
+    mnt=$(buildah mount "$ctr")
+    tar -C "$rootfs" -c . | tar -C "$mnt" -x
+    buildah umount "$ctr" >/dev/null
+    buildah config --cmd /bin/bash "$ctr"
+    buildah commit -q "$ctr" "$base" >/dev/null
+    buildah rm "$ctr" >/dev/null
+    rm -rf "$rootfs"
+  fi
+fi
+step "buildah bud -f Containerfile --build-arg DEBIAN_IMAGE=$base -t $image (log: $work/build.log)"
+start=$(date +%s)
+(cd "$src" && nice buildah bud --network host --layers=false --build-arg "DEBIAN_IMAGE=$base" -f Containerfile \
+  -t "$image" .) >"$work/build.log" 2>&1 || {
+  tail -n 30 "$work/build.log"
+  fail "the image did not build ($work/build.log)"
+}
+step "built in $(($(date +%s) - start)) s"
+
+ctr=$(buildah from "$image")
+trap 'buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
+run() { buildah run --network host -v "$work:/data" "$ctr" -- "$@"; }
+torch=$(run dpkg-query -W -f '${Package}\n' | grep -i torch || true)
+[ -z "$torch" ] || fail "the image has torch packages: $torch"
+for e in emsyncbin emsyncemotion; do
+  run gst-inspect-1.0 "$e" >/dev/null 2>&1 || fail "gst-inspect-1.0 $e fails in the image"
+done
+ffmpeg -v error -y -i /usr/share/doc/opencv-doc/examples/data/Megamind.avi -t 4 -an -c:v libx264 -preset veryfast \
+  -pix_fmt yuv420p "$work/clip.mp4" || fail "ffmpeg could not make the test clip"
+rm -f "$work/scored.mp4"
+chmod 777 "$work"
+buildah run --network host -v "$work:/data" --env GST_DEBUG=emsyncemotion:4 --env GST_DEBUG_FILE=/data/debug.log \
+  "$ctr" -- emsync clip.mp4 -o scored.mp4 --model tiny -q >"$work/emsync.log" 2>&1 ||
+  {
+    cat "$work/emsync.log"
+    fail "emsync failed in the image"
+  }
+[ -n "$(ffprobe -v error -select_streams a -show_entries stream=codec_name -of csv=p=0 "$work/scored.mp4")" ] ||
+  fail "scored.mp4 from the image has no audio"
+grep -q 'face expressions from /usr/share/emsync/models/emotion/emotion.json' "$work/debug.log" ||
+  fail "the image's emsyncemotion did not load the face model ($work/debug.log)"
+size=$(buildah images --format '{{.Size}}' "$image" | head -n 1)
+step "PASS: $image ($size): no torch, elements register, emsync scores a 4 s clip with the face model"
