@@ -2,7 +2,13 @@
  *
  *   emsync INPUT -o OUTPUT [--midi out.mid] [--wav out.wav] [--timeline out.png] [--valence V --arousal A]
  *          [--seed N] [--emotion-guidance G] [--density-control K] [--mode-control K] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less] [--preset shipped|reference]
- *          [--keep-audio LEVEL] [--model small|tiny|FILE]
+ *          [--keep-audio LEVEL] [--model small|tiny|FILE] [--json FILE|DIR] [--progress=bar|json|none]
+ *          [--skip-existing]
+ *   emsync INPUT... --out-dir DIR [--jobs N] [--format EXT] (the same options; --midi, --wav, --timeline and
+ *          --json then name folders)
+ *
+ * INPUT is a file, a URI GStreamer has a source for (file://, http(s)://) or - (standard input, a streamable
+ * container such as Matroska or MPEG-TS).
  *
  * The pipeline: decodebin -> emsyncbin (scene cuts, emotion, generation, synthesis) -> encoder -> muxer. The
  * video stream is copied into OUTPUT from a second, compressed read of the file when the container takes it
@@ -12,24 +18,34 @@
  *
  * Every file is written under a temporary name beside its target and renamed when the run has succeeded, so
  * a failed or interrupted run leaves no broken file and removes nothing that was there before.
+ *
+ * Several inputs (or --out-dir) run in batch: each video is scored by a child process of this program (its own
+ * pipeline, its own address space: a crash or a leak in one video cannot take the others with it), up to --jobs
+ * at once; a signal is passed on to every child, which finishes its files as a single run does.
  */
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <gst/pbutils/pbutils.h>
 
+#include <sys/prctl.h>
+
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "cli/timeline.h"
+#include "config.h"
 #include "gst/emsync.h"
 
 namespace {
@@ -61,6 +77,14 @@ struct Options {
   gchar *keep_audio = nullptr;
   gchar *model = nullptr;
   gboolean quiet = FALSE;
+  /* Machine-readable output and batches (the CLI's own). */
+  gchar *json = nullptr;
+  gchar *progress = nullptr;
+  gboolean skip_existing = FALSE;
+  gchar *out_dir = nullptr;
+  gchar *jobs = nullptr;
+  gchar *format = nullptr;
+  gboolean version = FALSE;
 };
 
 /* What each output extension is written with. */
@@ -182,9 +206,28 @@ struct Outputs {
   }
 };
 
+/* How the run reports its progress: a bar on a terminal, JSON lines for wrappers (see write_progress_line). */
+enum class Progress { Bar, Json, None };
+
+/* Where the video comes from: a local file, a URI read by GStreamer's source for it, or standard input. */
+enum class InputKind { File, Uri, Stdin };
+
+/* A bar of the generator's tempo map, as its message gave it (stream time). */
+struct TempoBar {
+  double time, bpm;
+  guint beats;
+  bool on_cut;
+};
+
 struct App {
   Options opt;
   std::string input;
+  InputKind input_kind = InputKind::File;
+  std::string input_uri;
+  std::string json_path; /* the sidecar asked for ("" for none) */
+  Progress progress_mode = Progress::None;
+  nlohmann::json settings; /* the model, seed and generator settings used, read back from emsyncbin */
+  std::vector<TempoBar> tempo;
   const Container *container = nullptr;
   GMainLoop *loop = nullptr;
   GstElement *pipeline = nullptr;
@@ -239,6 +282,79 @@ void
 limit_by_time (GstElement *queue, GstClockTime max_time)
 {
   g_object_set (queue, "max-size-time", (guint64) max_time, "max-size-buffers", 0, "max-size-bytes", 0, NULL);
+}
+
+/* JSON text of `j`; file names need not be UTF-8 (invalid bytes become U+FFFD instead of an exception). */
+std::string
+json_text (const nlohmann::json &j, int indent = -1)
+{
+  return j.dump (indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+double
+seconds_or_nan (GstClockTime t)
+{
+  return GST_CLOCK_TIME_IS_VALID (t) ? (double) t / GST_SECOND : NAN;
+}
+
+/* What the end of the program reports under --progress=json when the run ended before reaching a final stage
+ * (a bad option, an unreadable input): the last error line printed. */
+struct ProgressExit {
+  bool json = false;
+  bool reported = false;
+  std::string file, output, last_error;
+} progress_exit;
+
+/* Every message goes to standard error as before; the last error line is kept for the final progress line. */
+void
+print_to_stderr (const gchar *text)
+{
+  fputs (text, stderr);
+  std::string line = text;
+  while (!line.empty () && line.back () == '\n')
+    line.pop_back ();
+  const std::string prefix = "emsync: error: ";
+  if (line.compare (0, prefix.size (), prefix) == 0)
+    progress_exit.last_error = line.substr (prefix.size ());
+}
+
+/* --progress=json: one object per line on standard output, each written with one write(2) so that the lines
+ * of the runs of a batch (its children share the descriptor) never interleave. Fields: file (the input),
+ * output, stage (start, scoring, finishing, done, interrupted, skipped, failed), position and duration
+ * (seconds of input; duration null when unknown), error (failed only). */
+void
+write_progress_json (const std::string &file, const std::string &output, const char *stage, double position,
+    double duration, const std::string &error)
+{
+  nlohmann::json line = { { "file", file }, { "output", output }, { "stage", stage } };
+  line["position"] =
+      std::isfinite (position) ? nlohmann::json (std::round (position * 1000) / 1000) : nullptr;
+  line["duration"] =
+      std::isfinite (duration) ? nlohmann::json (std::round (duration * 1000) / 1000) : nullptr;
+  if (!error.empty ())
+    line["error"] = error;
+  std::string text = json_text (line) + "\n";
+  for (size_t done = 0; done < text.size ();) {
+    ssize_t n = write (STDOUT_FILENO, text.data () + done, text.size () - done);
+    if (n <= 0 && errno != EINTR)
+      break;
+    done += n > 0 ? (size_t) n : 0;
+  }
+  static const char *const final_stages[] = { "done", "interrupted", "skipped", "failed" };
+  for (const char *f : final_stages)
+    progress_exit.reported = progress_exit.reported || g_str_equal (stage, f);
+}
+
+void
+write_progress_line (const App &app, const char *stage, const std::string &error = "")
+{
+  if (app.progress_mode != Progress::Json)
+    return;
+  double position = app.analysed_ns.load () / 1e9;
+  if (g_str_equal (stage, "done") && GST_CLOCK_TIME_IS_VALID (app.duration))
+    position = seconds_or_nan (app.duration);
+  write_progress_json (
+      app.input, app.opt.output ? app.opt.output : "", stage, position, seconds_or_nan (app.duration), error);
 }
 
 /* ---- options ---- */
@@ -400,8 +516,8 @@ inspect_input (const App &app, InputInfo &out)
 {
   const char *path = app.input.c_str ();
   GError *err = nullptr;
-  gchar *uri = gst_filename_to_uri (path, &err);
-  GstDiscoverer *discoverer = uri ? gst_discoverer_new (kDiscoverTimeout, &err) : nullptr;
+  const char *uri = app.input_uri.c_str ();
+  GstDiscoverer *discoverer = gst_discoverer_new (kDiscoverTimeout, &err);
   GstDiscovererInfo *info = discoverer ? gst_discoverer_discover_uri (discoverer, uri, &err) : nullptr;
   bool ok = false;
   GstDiscovererResult result = info ? gst_discoverer_info_get_result (info) : GST_DISCOVERER_ERROR;
@@ -437,7 +553,9 @@ inspect_input (const App &app, InputInfo &out)
         for (const char *name : kTimedContainers)
           timed = timed || gst_structure_has_name (gst_caps_get_structure (top_caps, 0), name);
       GstCaps *caps = gst_discoverer_stream_info_get_caps (GST_DISCOVERER_STREAM_INFO (videos->data));
-      out.copy_video = timed && caps && muxer_takes (app.container->muxer, caps);
+      /* The copy is a second read of the input: local files only. */
+      out.copy_video =
+          app.input_kind == InputKind::File && timed && caps && muxer_takes (app.container->muxer, caps);
       if (caps)
         gst_caps_unref (caps);
       if (top_caps)
@@ -453,7 +571,6 @@ inspect_input (const App &app, InputInfo &out)
     gst_discoverer_info_unref (info);
   if (discoverer)
     g_object_unref (discoverer);
-  g_free (uri);
   return ok;
 }
 
@@ -608,9 +725,13 @@ on_bus (GstBus *, GstMessage *msg, App *app)
     case GST_MESSAGE_ELEMENT: {
       EmsyncSceneCut cut;
       EmsyncEmotionReport report;
+      EmsyncTempoBar bar;
       if (emsync_scene_cut_message_parse (msg, &cut)) {
         app->timeline.cuts.push_back (
-            { (double) cut.stream_time / GST_SECOND, emsync_cut_kind_to_string (cut.kind) });
+            { (double) cut.stream_time / GST_SECOND, emsync_cut_kind_to_string (cut.kind), cut.score });
+      } else if (emsync_tempo_message_parse (msg, &bar)) {
+        app->tempo.push_back ({ (double) bar.stream_time / GST_SECOND,
+            60.0 * GST_SECOND / (double) bar.beat_duration, bar.beats, (bool) bar.on_cut });
       } else if (emsync_emotion_message_parse (msg, &report)) {
         GstClockTime t =
             GST_CLOCK_TIME_IS_VALID (report.stream_time) ? report.stream_time : report.emotion.timestamp;
@@ -628,6 +749,10 @@ on_bus (GstBus *, GstMessage *msg, App *app)
 gboolean
 on_progress (App *app)
 {
+  if (app->progress_mode == Progress::Json) {
+    write_progress_line (*app, app->interrupted ? "finishing" : "scoring");
+    return G_SOURCE_CONTINUE;
+  }
   if (!GST_CLOCK_TIME_IS_VALID (app->duration) || app->duration == 0)
     return G_SOURCE_CONTINUE;
   double frac = std::min (1.0, (double) app->analysed_ns.load () / (double) app->duration);
@@ -660,22 +785,23 @@ on_signal (App *app, int signum)
   app->interrupted = signum;
   if (app->progress)
     g_printerr ("\r%60s\r", "");
+  if (app->opt.skip_existing) {
+    /* The files will be removed (see run_cli): nothing to finish. */
+    g_main_loop_quit (app->loop);
+    return G_SOURCE_CONTINUE;
+  }
   g_printerr ("emsync: interrupted: finishing the files (again to stop at once)\n");
   gst_element_send_event (app->pipeline, gst_event_new_eos ());
   g_timeout_add_seconds (kInterruptGraceSeconds, (GSourceFunc) on_interrupt_timeout, app);
   return G_SOURCE_CONTINUE;
 }
 
+/* g_unix_signal_add's callback: `handler` for one signal number. */
+template <typename T, gboolean (*handler) (T *, int), int signum>
 gboolean
-on_sigint (App *app)
+signal_callback (gpointer data)
 {
-  return on_signal (app, SIGINT);
-}
-
-gboolean
-on_sigterm (App *app)
-{
-  return on_signal (app, SIGTERM);
+  return handler ((T *) data, signum);
 }
 
 /* ---- setting up ---- */
@@ -726,19 +852,21 @@ check_outputs (const App &app)
 {
   const Options &o = app.opt;
   struct stat input_stat;
-  if (stat (app.input.c_str (), &input_stat) != 0)
+  const bool local = app.input_kind == InputKind::File;
+  if (local && stat (app.input.c_str (), &input_stat) != 0)
     return false;
-  const char *outputs[] = { o.output, o.midi, o.wav, o.timeline };
+  const char *outputs[] = { o.output, o.midi, o.wav, o.timeline,
+    app.json_path.empty () ? nullptr : app.json_path.c_str () };
   for (size_t i = 0; i < G_N_ELEMENTS (outputs); i++) {
     if (!outputs[i])
       continue;
     struct stat out_stat;
     bool exists = stat (outputs[i], &out_stat) == 0;
     /* Replacing a device or a pipe by renaming a file over it would be worse than failing. */
-    const char *problem = same_file (input_stat, outputs[i]) ? "is the input file"
-        : exists && S_ISDIR (out_stat.st_mode)               ? "is a folder"
-        : exists && !S_ISREG (out_stat.st_mode)              ? "is not a regular file"
-                                                             : nullptr;
+    const char *problem = local && same_file (input_stat, outputs[i]) ? "is the input file"
+        : exists && S_ISDIR (out_stat.st_mode)                        ? "is a folder"
+        : exists && !S_ISREG (out_stat.st_mode)                       ? "is not a regular file"
+                                                                      : nullptr;
     for (size_t j = 0; j < i && !problem; j++) {
       struct stat s;
       if (outputs[j]
@@ -756,11 +884,11 @@ check_outputs (const App &app)
 
 /* What the elements write: the temporary names of the outputs ("" for one not asked for). */
 struct Targets {
-  std::string video, midi, wav, timeline;
+  std::string video, midi, wav, timeline, json;
 };
 
 bool
-create_outputs (const Options &o, Outputs &files, Targets &t)
+create_outputs (const Options &o, const std::string &json_path, Outputs &files, Targets &t)
 {
   struct {
     const char *path;
@@ -771,6 +899,7 @@ create_outputs (const Options &o, Outputs &files, Targets &t)
     { o.midi, &t.midi, "MIDI file" },
     { o.wav, &t.wav, "WAV file" },
     { o.timeline, &t.timeline, "timeline" },
+    { json_path.empty () ? nullptr : json_path.c_str (), &t.json, "JSON file" },
   };
   for (const auto &w : wanted)
     if (w.path && !files.add (w.path, *w.temp)) {
@@ -849,13 +978,14 @@ mix_audio (App &app, GstElement *score, bool keep, double level, const char **pa
   return mcaps;
 }
 
-/* The MIDI stream: to the .mid, and (through a probe) to the timeline. */
+/* The MIDI stream: to the .mid, and (through a probe) to the timeline and the JSON's chord onsets. */
 bool
 link_midi (App &app, GstElement *score, const Targets &t)
 {
   const Options &o = app.opt;
   GstBin *bin = GST_BIN (app.pipeline);
   bool ok = true;
+  const bool collect = o.timeline || !app.json_path.empty ();
   if (o.midi) {
     GstElement *mq = make ("queue"), *menc = make ("emsyncmidienc"), *mfile = make ("filesink");
     if (!mq || !menc || !mfile)
@@ -863,7 +993,7 @@ link_midi (App &app, GstElement *score, const Targets &t)
     gst_bin_add_many (bin, mq, menc, mfile, NULL);
     g_object_set (mfile, "location", t.midi.c_str (), NULL);
     ok = gst_element_link_pads (score, "midi", mq, NULL) && gst_element_link_many (mq, menc, mfile, NULL);
-  } else if (o.timeline) {
+  } else if (collect) {
     GstElement *mnull = make ("fakesink");
     if (!mnull)
       return false;
@@ -871,7 +1001,7 @@ link_midi (App &app, GstElement *score, const Targets &t)
     gst_bin_add (bin, mnull);
     ok = gst_element_link_pads (score, "midi", mnull, NULL);
   }
-  if (o.timeline) {
+  if (collect) {
     gst_segment_init (&app.midi_segment, GST_FORMAT_TIME);
     GstPad *midi = gst_element_get_static_pad (score, "midi");
     gst_pad_add_probe (midi,
@@ -883,7 +1013,34 @@ link_midi (App &app, GstElement *score, const Targets &t)
   return ok;
 }
 
-/* filesrc ! decodebin ! queue ! emsyncbin, then its audio (encoded, and as WAV), video and MIDI to the files. */
+/* The input's source: filesrc, fdsrc for standard input, or the element GStreamer has for the URI's protocol
+ * (souphttpsrc for http(s)://). NULL (message printed) when there is none or it has no plain output pad. */
+GstElement *
+make_source (const App &app)
+{
+  if (app.input_kind == InputKind::Stdin) {
+    GstElement *fd = make ("fdsrc");
+    if (fd)
+      g_object_set (fd, "fd", 0, NULL);
+    return fd;
+  }
+  GError *err = nullptr;
+  GstElement *src = gst_element_make_from_uri (GST_URI_SRC, app.input_uri.c_str (), NULL, &err);
+  GstPad *pad = src ? gst_element_get_static_pad (src, "src") : nullptr;
+  if (!pad) {
+    g_printerr ("emsync: error: input '%s': %s (emsync reads files, http(s):// and - for standard input)\n",
+        app.input.c_str (), err ? err->message : "GStreamer's source for it has no single output");
+    if (src)
+      gst_object_unref (src);
+    src = nullptr;
+  }
+  if (pad)
+    gst_object_unref (pad);
+  g_clear_error (&err);
+  return src;
+}
+
+/* source ! decodebin ! queue ! emsyncbin, then its audio (encoded, and as WAV), video and MIDI to the files. */
 bool
 build_pipeline (
     App &app, GstElement *score, const InputInfo &input, bool keep, double level, const Targets &t)
@@ -892,7 +1049,7 @@ build_pipeline (
   const Container &c = *app.container;
   app.pipeline = gst_pipeline_new ("emsync");
   GstBin *bin = GST_BIN (app.pipeline);
-  GstElement *asrc = make ("filesrc"), *dec = make ("decodebin"), *q1 = make ("queue");
+  GstElement *asrc = make_source (app), *dec = make ("decodebin"), *q1 = make ("queue");
   GstElement *at = make ("tee"), *q3 = make ("queue"), *aconv = make ("audioconvert"),
              *ares = make ("audioresample");
   GstElement *enc = make (c.audio_encoder), *q4 = make ("queue");
@@ -903,7 +1060,6 @@ build_pipeline (
       return false;
   gst_bin_add_many (bin, asrc, dec, q1, score, at, q3, aconv, ares, enc, q4, app.mux, sink, NULL);
 
-  g_object_set (asrc, "location", app.input.c_str (), NULL);
   g_object_set (sink, "location", t.video.c_str (), NULL);
   /* FFmpeg's default AAC search (twoloop) cost ~0.9 s of CPU per minute here, as much as a third of video
    * decoding; the fast search is ~2.6x cheaper, and a higher bitrate (twoloop's own output averages ~160
@@ -969,9 +1125,10 @@ run (App &app)
 {
   GstBus *bus = gst_element_get_bus (app.pipeline);
   gst_bus_add_watch (bus, (GstBusFunc) on_bus, &app);
-  app.progress = !app.opt.quiet && isatty (STDERR_FILENO);
-  if (app.progress)
-    g_timeout_add (250, (GSourceFunc) on_progress, &app);
+  app.progress = app.progress_mode == Progress::Bar;
+  if (app.progress_mode != Progress::None)
+    g_timeout_add (app.progress ? 250 : 500, (GSourceFunc) on_progress, &app);
+  write_progress_line (app, "start");
   app.started_us = g_get_monotonic_time ();
   if (gst_element_set_state (app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* An element that refused to start (e.g. a model file that cannot be read) says why on the bus. */
@@ -995,10 +1152,510 @@ run (App &app)
   gst_object_unref (bus);
 }
 
+/* ---- the sidecar JSON ---- */
+
+/* A property of emsyncbin (or "child::property") as JSON: enums by nick, numbers as numbers. */
+nlohmann::json
+property_json (GstElement *score, const char *property)
+{
+  GObject *target = nullptr;
+  GParamSpec *pspec = nullptr;
+  if (!gst_child_proxy_lookup (GST_CHILD_PROXY (score), property, &target, &pspec))
+    return nullptr;
+  GValue v = G_VALUE_INIT;
+  g_value_init (&v, pspec->value_type);
+  g_object_get_property (target, pspec->name, &v);
+  nlohmann::json j;
+  switch (G_TYPE_FUNDAMENTAL (pspec->value_type)) {
+    case G_TYPE_ENUM: {
+      GEnumClass *klass = G_ENUM_CLASS (g_type_class_ref (pspec->value_type));
+      GEnumValue *e = g_enum_get_value (klass, g_value_get_enum (&v));
+      j = e ? e->value_nick : "";
+      g_type_class_unref (klass);
+      break;
+    }
+    case G_TYPE_BOOLEAN:
+      j = (bool) g_value_get_boolean (&v);
+      break;
+    case G_TYPE_INT:
+      j = g_value_get_int (&v);
+      break;
+    case G_TYPE_UINT:
+      j = g_value_get_uint (&v);
+      break;
+    case G_TYPE_UINT64:
+      j = g_value_get_uint64 (&v);
+      break;
+    case G_TYPE_DOUBLE:
+      j = g_value_get_double (&v);
+      break;
+    case G_TYPE_STRING:
+      j = g_value_get_string (&v) ? g_value_get_string (&v) : "";
+      break;
+    default:
+      j = nullptr;
+  }
+  g_value_unset (&v);
+  g_object_unref (target);
+  return j;
+}
+
+/* The model, seed and generator settings of a configured emsyncbin, for the sidecar. */
+nlohmann::json
+score_settings (GstElement *score)
+{
+  nlohmann::json s;
+  nlohmann::json file = property_json (score, "model-file");
+  s["model"] =
+      file.is_string () && !file.get<std::string> ().empty () ? file : property_json (score, "model");
+  for (const char *p : { "seed", "preset", "sync", "instruments", "emotion-guidance", "density-control",
+           "mode-control", "use-emotion" })
+    s[p] = property_json (score, p);
+  return s;
+}
+
+/* Seconds in the sidecar: to the microsecond (no 2.7680000000000002 from tick arithmetic). */
+double
+rounded (double seconds)
+{
+  return std::round (seconds * 1e6) / 1e6;
+}
+
+/* Writes the sidecar of a finished run to `path` (the temporary name; renamed with the other files). */
+bool
+write_sidecar (const App &app, const std::string &path, std::string &why)
+{
+  nlohmann::json j;
+  j["emsync_version"] = VERSION;
+  j["input"] = app.input;
+  j["output"] = app.opt.output;
+  double duration = seconds_or_nan (app.duration);
+  j["duration"] = std::isfinite (duration) ? nlohmann::json (duration) : nullptr;
+  j["interrupted"] = app.interrupted != 0;
+  j["model"] = app.settings.value ("model", nlohmann::json ());
+  j["seed"] = app.settings.value ("seed", nlohmann::json ());
+  j["settings"] = app.settings;
+  nlohmann::json cuts = nlohmann::json::array ();
+  for (const auto &c : app.timeline.cuts)
+    cuts.push_back ({ { "time", rounded (c.time) }, { "kind", c.kind }, { "score", c.score } });
+  j["cuts"] = cuts;
+  nlohmann::json emotion = nlohmann::json::array ();
+  for (const auto &e : app.timeline.emotion)
+    emotion.push_back ({ { "time", rounded (e.time) }, { "valence", e.valence }, { "arousal", e.arousal } });
+  j["emotion"] = emotion;
+  /* The generator's bar lines (empty with free timing, e.g. --preset reference). */
+  nlohmann::json tempo = nlohmann::json::array ();
+  for (const auto &b : app.tempo)
+    tempo.push_back ({ { "time", rounded (b.time) }, { "bpm", std::round (b.bpm * 1000) / 1000 },
+        { "beats", b.beats }, { "on_cut", b.on_cut } });
+  j["tempo_map"] = tempo;
+  /* As the timeline draws them: >= 3 pitched notes starting together, read from the generated MIDI. */
+  nlohmann::json chords = nlohmann::json::array ();
+  for (double t : emsync::cli::chord_onsets (emsync::cli::notes_from_events (app.timeline.midi)))
+    chords.push_back (rounded (t));
+  j["chord_onsets"] = chords;
+  std::string text = json_text (j, 2) + "\n";
+  FILE *f = fopen (path.c_str (), "w");
+  bool ok = f && fwrite (text.data (), 1, text.size (), f) == text.size ();
+  ok = (f && fclose (f) == 0) && ok;
+  if (!ok)
+    why = "cannot write JSON file '" + path + "': " + g_strerror (errno);
+  return ok;
+}
+
+/* ---- inputs and output names ---- */
+
+/* Reads INPUT as a file, a URI (file:// is a file) or - (standard input); false with a message otherwise. */
+bool
+classify_input (App &app, const char *text)
+{
+  app.input = text;
+  if (g_str_equal (text, "-")) {
+    app.input_kind = InputKind::Stdin;
+    app.input_uri = "fd://0";
+    return true;
+  }
+  if (strstr (text, "://") && gst_uri_is_valid (text) && !g_file_test (text, G_FILE_TEST_EXISTS)) {
+    gchar *protocol = gst_uri_get_protocol (text);
+    bool ok = true;
+    if (g_ascii_strcasecmp (protocol, "file") == 0) {
+      gchar *path = g_filename_from_uri (text, NULL, NULL);
+      if (path)
+        app.input = path;
+      else
+        g_printerr ("emsync: error: input '%s': not a valid file:// URI\n", text);
+      ok = path != nullptr;
+      g_free (path);
+    } else if (!gst_uri_protocol_is_supported (GST_URI_SRC, protocol)) {
+      g_printerr ("emsync: error: input '%s': no GStreamer source reads %s:// URIs\n", text, protocol);
+      ok = false;
+    } else {
+      app.input_kind = InputKind::Uri;
+      app.input_uri = text;
+    }
+    g_free (protocol);
+    if (!ok || app.input_kind == InputKind::Uri)
+      return ok;
+  }
+  const char *path = app.input.c_str ();
+  if (access (path, R_OK) != 0 || !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+    g_printerr ("emsync: error: cannot read input '%s': %s\n", path,
+        g_file_test (path, G_FILE_TEST_EXISTS) ? "not a readable file" : "no such file");
+    return false;
+  }
+  gchar *uri = gst_filename_to_uri (path, NULL);
+  app.input_uri = uri ? uri : "";
+  g_free (uri);
+  return uri != nullptr;
+}
+
+/* The name of a video without folder and extension, for the files derived from it ("video" when none). */
+std::string
+stem_of (const std::string &name)
+{
+  std::string last = name;
+  if (strstr (name.c_str (), "://")) {
+    gchar *path = nullptr;
+    if (GstUri *uri = gst_uri_from_string (name.c_str ())) {
+      path = g_strdup (gst_uri_get_path (uri));
+      gst_uri_unref (uri);
+    }
+    last = path ? path : "";
+    g_free (path);
+  }
+  gchar *base = g_path_get_basename (last.c_str ());
+  std::string stem = base;
+  g_free (base);
+  size_t dot = stem.rfind ('.');
+  if (dot != std::string::npos && dot > 0)
+    stem.erase (dot);
+  if (stem.empty () || stem == "." || stem == "/")
+    stem = "video";
+  return stem;
+}
+
+/* An option that names a folder: an existing one, or a name ending in '/', created. */
+bool
+is_folder_option (const char *value)
+{
+  return g_file_test (value, G_FILE_TEST_IS_DIR) || g_str_has_suffix (value, "/");
+}
+
+bool
+ensure_folder (const char *option, const char *dir)
+{
+  if (g_mkdir_with_parents (dir, 0777) != 0) {
+    g_printerr ("emsync: error: --%s %s: cannot create the folder: %s\n", option, dir, g_strerror (errno));
+    return false;
+  }
+  return true;
+}
+
+std::string
+in_folder (const char *dir, const std::string &name)
+{
+  gchar *p = g_build_filename (dir, name.c_str (), NULL);
+  std::string s = p;
+  g_free (p);
+  return s;
+}
+
+/* Whether every file a run would write is there already (each file is renamed into place complete, so one that
+ * exists is complete). */
+bool
+outputs_complete (const std::vector<std::string> &paths)
+{
+  for (const auto &p : paths) {
+    struct stat st;
+    if (stat (p.c_str (), &st) != 0 || !S_ISREG (st.st_mode) || st.st_size == 0)
+      return false;
+  }
+  return !paths.empty ();
+}
+
+/* ---- batches ---- */
+
+/* The options a batch gives every child as they were given (the per-video ones are derived, the batch's own
+ * are the parent's). The CLI's options stay text until checked (see Options), so a value is passed on as it
+ * was typed. */
+const char *const kBatchOwnOptions[] = { "output", "out-dir", "jobs", "format", "json", "midi", "wav",
+  "timeline", "quiet", "progress", "version", "skip-existing" };
+
+struct BatchJob {
+  std::string input, output, json, midi, wav, timeline;
+  GSubprocess *process = nullptr;
+  gint64 started_us = 0;
+  struct Batch *batch = nullptr;
+};
+
+struct Batch {
+  std::vector<BatchJob> jobs;
+  std::vector<std::string> child_args; /* the options every child gets */
+  std::string program;
+  size_t next = 0;
+  int running = 0;
+  int max_jobs = 1;
+  bool skip_existing = false;
+  bool quiet = false;
+  bool json = false;
+  int interrupted = 0;
+  int written = 0, skipped = 0, failed = 0, stopped = 0;
+  GMainLoop *loop = nullptr;
+};
+
+std::vector<std::string>
+job_outputs (const BatchJob &job)
+{
+  std::vector<std::string> paths = { job.output };
+  for (const std::string *p : { &job.json, &job.midi, &job.wav, &job.timeline })
+    if (!p->empty ())
+      paths.push_back (*p);
+  return paths;
+}
+
+/* In the child, before it runs: its own process group, so that a terminal's Ctrl-C reaches the batch alone
+ * (which passes each signal on once), and a signal when the batch dies. */
+void
+batch_child_setup (gpointer)
+{
+  setpgid (0, 0);
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+void launch_jobs (Batch &batch);
+
+void
+on_job_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  BatchJob &job = *(BatchJob *) data;
+  Batch &batch = *job.batch;
+  GBytes *err_bytes = nullptr;
+  GError *err = nullptr;
+  g_subprocess_communicate_finish (G_SUBPROCESS (source), result, NULL, &err_bytes, &err);
+  gsize err_size = 0;
+  const char *err_data = err_bytes ? (const char *) g_bytes_get_data (err_bytes, &err_size) : nullptr;
+  gchar *err_text = g_strndup (err_data ? err_data : "", err_size);
+  if (err_bytes)
+    g_bytes_unref (err_bytes);
+  int status = g_subprocess_get_if_exited (job.process) ? g_subprocess_get_exit_status (job.process)
+      : g_subprocess_get_if_signaled (job.process)      ? 128 + g_subprocess_get_term_sig (job.process)
+                                                        : 1;
+  std::string first_error;
+  gchar **lines = g_strsplit (err_text ? err_text : "", "\n", -1);
+  for (gchar **l = lines; *l; l++) {
+    if (!**l)
+      continue;
+    std::string line = *l;
+    const std::string prefix = "emsync: ";
+    if (line.compare (0, prefix.size (), prefix) == 0)
+      line.erase (0, prefix.size ());
+    g_printerr ("emsync: %s: %s\n", job.input.c_str (), line.c_str ());
+    if (first_error.empty () && g_str_has_prefix (line.c_str (), "error: "))
+      first_error = line.substr (7);
+  }
+  g_strfreev (lines);
+  double secs = (g_get_monotonic_time () - job.started_us) / 1e6;
+  if (status == 0) {
+    batch.written++;
+    if (!batch.quiet)
+      g_print ("ok %s -> %s (%.1f s)\n", job.input.c_str (), job.output.c_str (), secs);
+  } else if (batch.interrupted && (status == 128 + SIGINT || status == 128 + SIGTERM)) {
+    batch.stopped++;
+    if (!batch.quiet)
+      g_print ("interrupted %s\n", job.input.c_str ());
+  } else {
+    batch.failed++;
+    if (err)
+      first_error = err->message;
+    g_printerr ("emsync: FAILED %s (exit status %d)%s%s\n", job.input.c_str (), status,
+        first_error.empty () ? "" : ": ", first_error.c_str ());
+    /* A child that died without a word (a crash) leaves no progress line of its own. */
+    if (batch.json && status > 128)
+      write_progress_json (
+          job.input, job.output, "failed", NAN, NAN, "terminated by signal " + std::to_string (status - 128));
+  }
+  g_clear_error (&err);
+  g_free (err_text);
+  g_clear_object (&job.process);
+  batch.running--;
+  launch_jobs (batch);
+}
+
+/* Starts jobs up to --jobs at once; quits the loop when nothing runs and nothing more will start. */
+void
+launch_jobs (Batch &batch)
+{
+  while (!batch.interrupted && batch.running < batch.max_jobs && batch.next < batch.jobs.size ()) {
+    BatchJob &job = batch.jobs[batch.next++];
+    if (batch.skip_existing && outputs_complete (job_outputs (job))) {
+      batch.skipped++;
+      if (batch.json)
+        write_progress_json (job.input, job.output, "skipped", NAN, NAN, "");
+      else if (!batch.quiet)
+        g_print ("skipped %s: %s exists\n", job.input.c_str (), job.output.c_str ());
+      continue;
+    }
+    std::vector<std::string> args = { batch.program };
+    args.insert (args.end (), batch.child_args.begin (), batch.child_args.end ());
+    const std::pair<const char *, const std::string *> per_video[] = { { "--output=", &job.output },
+      { "--json=", &job.json }, { "--midi=", &job.midi }, { "--wav=", &job.wav },
+      { "--timeline=", &job.timeline } };
+    for (const auto &pv : per_video)
+      if (!pv.second->empty ())
+        args.push_back (pv.first + *pv.second);
+    args.push_back ("--");
+    args.push_back (job.input);
+    std::vector<const gchar *> argv;
+    for (const auto &a : args)
+      argv.push_back (a.c_str ());
+    argv.push_back (nullptr);
+    GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_subprocess_launcher_set_child_setup (launcher, batch_child_setup, NULL, NULL);
+    GError *err = nullptr;
+    job.process = g_subprocess_launcher_spawnv (launcher, argv.data (), &err);
+    g_object_unref (launcher);
+    if (!job.process) {
+      batch.failed++;
+      g_printerr ("emsync: FAILED %s: cannot start %s: %s\n", job.input.c_str (), batch.program.c_str (),
+          err->message);
+      if (batch.json)
+        write_progress_json (job.input, job.output, "failed", NAN, NAN, err->message);
+      g_error_free (err);
+      continue;
+    }
+    job.batch = &batch;
+    job.started_us = g_get_monotonic_time ();
+    batch.running++;
+    g_subprocess_communicate_async (job.process, NULL, NULL, on_job_done, &job);
+  }
+  if (batch.running == 0 && (batch.interrupted || batch.next == batch.jobs.size ()))
+    g_main_loop_quit (batch.loop);
+}
+
+/* SIGINT/SIGTERM: no new job starts; each running child gets the signal once per signal the batch gets (the
+ * first finishes its files, a second stops it at once, as for a single run). */
+gboolean
+on_batch_signal (Batch *batch, int signum)
+{
+  if (!batch->interrupted)
+    g_printerr (
+        "emsync: interrupted: passing the signal to %d running video(s), starting no more (again to stop "
+        "at once)\n",
+        batch->running);
+  batch->interrupted = batch->interrupted ? batch->interrupted : signum;
+  for (auto &job : batch->jobs)
+    if (job.process)
+      g_subprocess_send_signal (job.process, signum);
+  return G_SOURCE_CONTINUE;
+}
+
+/* emsync IN... --out-dir DIR: each input scored by a child process, up to --jobs at once. */
+int
+run_batch (const Options &o, gchar **inputs, const GOptionEntry *entries, const Container &container)
+{
+  Batch batch;
+  if (!g_ascii_string_to_signed (o.jobs ? o.jobs : "1", 10, 1, 256, nullptr, nullptr)) {
+    g_printerr ("emsync: error: --jobs %s: expected an integer in [1, 256]\n", o.jobs);
+    return 2;
+  }
+  batch.max_jobs = o.jobs ? atoi (o.jobs) : 1;
+  const char *out_dir = o.out_dir ? o.out_dir : ".";
+  struct {
+    const char *option, *value, *extension;
+    std::string BatchJob::*field;
+  } sidecars[] = {
+    { "json", o.json, ".json", &BatchJob::json },
+    { "midi", o.midi, ".mid", &BatchJob::midi },
+    { "wav", o.wav, ".wav", &BatchJob::wav },
+    { "timeline", o.timeline, ".png", &BatchJob::timeline },
+  };
+  for (const auto &s : sidecars)
+    if (s.value && !is_folder_option (s.value)) {
+      g_printerr (
+          "emsync: error: --%s %s: with several inputs give a folder (an existing one, or a name ending "
+          "in /)\n",
+          s.option, s.value);
+      return 2;
+    }
+  for (gchar **in = inputs; *in; in++) {
+    if (g_str_equal (*in, "-")) {
+      g_printerr ("emsync: error: input '-' (standard input) is read by a single run: emsync - -o OUTPUT, "
+                  "without other inputs, --out-dir or --jobs\n");
+      return 2;
+    }
+    BatchJob job;
+    job.input = *in;
+    std::string stem = stem_of (job.input);
+    job.output = in_folder (out_dir, stem + container.extension);
+    for (const auto &s : sidecars)
+      if (s.value)
+        job.*s.field = in_folder (s.value, stem + s.extension);
+    for (const auto &other : batch.jobs)
+      if (other.output == job.output) {
+        g_printerr ("emsync: error: inputs '%s' and '%s' would both be written to '%s'\n",
+            other.input.c_str (), job.input.c_str (), job.output.c_str ());
+        return 2;
+      }
+    batch.jobs.push_back (job);
+  }
+  if (!ensure_folder ("out-dir", out_dir))
+    return 2;
+  for (const auto &s : sidecars)
+    if (s.value && !ensure_folder (s.option, s.value))
+      return 2;
+
+  gchar *self = g_file_read_link ("/proc/self/exe", NULL);
+  batch.program = self ? self : g_get_prgname ();
+  g_free (self);
+  for (const GOptionEntry *e = entries; e->long_name; e++) {
+    bool own = false;
+    for (const char *name : kBatchOwnOptions)
+      own = own || g_str_equal (name, e->long_name);
+    if (own)
+      continue;
+    if ((e->arg == G_OPTION_ARG_STRING || e->arg == G_OPTION_ARG_FILENAME) && *(gchar **) e->arg_data)
+      batch.child_args.push_back (std::string ("--") + e->long_name + "=" + *(gchar **) e->arg_data);
+    else if (e->arg == G_OPTION_ARG_NONE && *(gboolean *) e->arg_data)
+      batch.child_args.push_back (std::string ("--") + e->long_name);
+  }
+  batch.json = o.progress && g_str_equal (o.progress, "json");
+  batch.quiet = o.quiet || batch.json;
+  batch.skip_existing = o.skip_existing;
+  /* The children report progress as JSON lines when asked (the batch passes their standard output through);
+   * otherwise they run quietly and the batch reports each video. */
+  batch.child_args.push_back (batch.json ? "--progress=json" : "--quiet");
+  if (o.skip_existing)
+    batch.child_args.push_back ("--skip-existing");
+
+  batch.loop = g_main_loop_new (NULL, FALSE);
+  guint sigint = g_unix_signal_add (SIGINT, signal_callback<Batch, on_batch_signal, SIGINT>, &batch);
+  guint sigterm = g_unix_signal_add (SIGTERM, signal_callback<Batch, on_batch_signal, SIGTERM>, &batch);
+  launch_jobs (batch);
+  if (batch.running > 0)
+    g_main_loop_run (batch.loop);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  g_main_loop_unref (batch.loop);
+  int not_started = (int) (batch.jobs.size () - batch.next);
+  if (!batch.quiet || batch.failed) {
+    std::string summary = std::to_string (batch.jobs.size ()) + " input(s): " + std::to_string (batch.written)
+        + " written, " + std::to_string (batch.skipped) + " skipped, " + std::to_string (batch.failed)
+        + " failed";
+    if (batch.interrupted)
+      summary += ", " + std::to_string (batch.stopped) + " interrupted, " + std::to_string (not_started)
+          + " not started";
+    (batch.failed ? g_printerr : g_print) ("%s%s\n", batch.failed ? "emsync: " : "", summary.c_str ());
+  }
+  progress_exit.reported = true;
+  if (batch.interrupted)
+    return 128 + batch.interrupted;
+  return batch.failed ? 1 : 0;
+}
+
 } // namespace
 
 int
-main (int argc, char **argv)
+run_cli (int argc, char **argv)
 {
   App app;
   Options &o = app.opt;
@@ -1037,8 +1694,26 @@ main (int argc, char **argv)
         "Keep the original audio, mixed under the music at this level (0..1)", "LEVEL" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &o.model,
         "Generator: small, tiny (a third of the cost per token, plainer music), or a model file", "MODEL" },
+    { "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json,
+        "Also write a sidecar JSON: scene cuts, emotion curve, tempo map, chord onsets, model and seed (a "
+        "folder: "
+        "one NAME.json per video)",
+        "FILE|DIR" },
+    { "progress", 0, 0, G_OPTION_ARG_STRING, &o.progress,
+        "bar (default on a terminal), json (one JSON object per line on standard output) or none", "MODE" },
+    { "skip-existing", 0, 0, G_OPTION_ARG_NONE, &o.skip_existing,
+        "Skip a video whose outputs all exist; an interrupted run then leaves no output (safe to retry)",
+        NULL },
+    { "out-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.out_dir,
+        "Batch: write each INPUT's scored video here as NAME.mp4 (or --format)", "DIR" },
+    { "jobs", 'j', 0, G_OPTION_ARG_STRING, &o.jobs, "Batch: videos scored at once (default 1)", "N" },
+    { "format", 0, 0, G_OPTION_ARG_STRING, &o.format,
+        "Batch: container of the outputs: mp4 (default), m4v, mov, "
+        "mkv or webm",
+        "EXT" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version and exit", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No progress bar", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &positional, NULL, "INPUT" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &positional, NULL, "INPUT..." },
     { NULL },
   };
   /* g_option_context_parse hands us the option strings: freed on every return, for every entry. */
@@ -1053,7 +1728,7 @@ main (int argc, char **argv)
           g_strfreev (*(gchar ***) e->arg_data);
     }
   } option_strings{ entries };
-  GOptionContext *ctx = g_option_context_new ("INPUT - compose a soundtrack for a video");
+  GOptionContext *ctx = g_option_context_new ("- compose a soundtrack for a video");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   g_option_context_set_description (ctx,
@@ -1067,29 +1742,66 @@ main (int argc, char **argv)
     return 2;
   }
   g_option_context_free (ctx);
-  if (!positional || !positional[0] || positional[1]) {
-    g_printerr ("emsync: error: give exactly one INPUT video (see emsync --help)\n");
+  if (o.version) {
+    guint major, minor, micro, nano;
+    gst_version (&major, &minor, &micro, &nano);
+    g_print ("emsync %s (GStreamer %u.%u.%u)\n", VERSION, major, minor, micro);
+    return 0;
+  }
+  if (o.progress && !g_str_equal (o.progress, "bar") && !g_str_equal (o.progress, "json")
+      && !g_str_equal (o.progress, "none")) {
+    g_printerr ("emsync: error: --progress %s: expected bar, json or none\n", o.progress);
     return 2;
   }
-  if (!o.output) {
-    g_printerr ("emsync: error: no output given: emsync INPUT -o OUTPUT.mp4\n");
+  app.progress_mode = o.progress           ? (g_str_equal (o.progress, "json") ? Progress::Json
+                                        : g_str_equal (o.progress, "bar")      ? Progress::Bar
+                                                                               : Progress::None)
+      : !o.quiet && isatty (STDERR_FILENO) ? Progress::Bar
+                                           : Progress::None;
+  progress_exit.json = app.progress_mode == Progress::Json;
+  if (progress_exit.json)
+    o.quiet = TRUE; /* standard output carries the JSON lines only */
+  const guint inputs = positional ? g_strv_length (positional) : 0;
+  const bool batch = o.out_dir || inputs > 1;
+  progress_exit.file = inputs ? positional[0] : "";
+  progress_exit.output = o.output ? o.output : "";
+  if (inputs == 0) {
+    g_printerr ("emsync: error: give an INPUT video (see emsync --help)\n");
     return 2;
   }
-  app.input = positional[0];
-  if (access (app.input.c_str (), R_OK) != 0 || !g_file_test (app.input.c_str (), G_FILE_TEST_IS_REGULAR)) {
-    g_printerr ("emsync: error: cannot read input '%s': %s\n", app.input.c_str (),
-        g_file_test (app.input.c_str (), G_FILE_TEST_EXISTS) ? "not a readable file" : "no such file");
-    return 1;
+  if (batch && o.output) {
+    g_printerr ("emsync: error: -o names the output of one INPUT; for several give --out-dir DIR\n");
+    return 2;
+  }
+  if (!batch && !o.output) {
+    g_printerr ("emsync: error: no output given: emsync INPUT -o OUTPUT.mp4 (or INPUT... --out-dir DIR)\n");
+    return 2;
+  }
+  if (!batch && o.jobs && !g_str_equal (o.jobs, "1")) {
+    g_printerr ("emsync: error: --jobs %s: runs several INPUTs at once, with --out-dir DIR\n", o.jobs);
+    return 2;
+  }
+  if (!batch && o.format) {
+    g_printerr ("emsync: error: --format %s: is for --out-dir; the extension of -o chooses the container\n",
+        o.format);
+    return 2;
   }
   if ((o.valence == nullptr) != (o.arousal == nullptr)) {
     g_printerr ("emsync: error: give --valence and --arousal together\n");
     return 2;
   }
+  std::string batch_extension = std::string (".") + (o.format ? o.format : "mp4");
+  if (o.format && o.format[0] == '.')
+    batch_extension = o.format;
   for (const Container &c : kContainers)
-    if (has_suffix (o.output, c.extension))
+    if (batch ? g_ascii_strcasecmp (batch_extension.c_str (), c.extension) == 0
+              : has_suffix (o.output, c.extension))
       app.container = &c;
   if (!app.container) {
-    g_printerr ("emsync: error: output '%s' must end in %s\n", o.output, kContainerList);
+    if (batch)
+      g_printerr ("emsync: error: --format %s: expected mp4, m4v, mov, mkv or webm\n", o.format);
+    else
+      g_printerr ("emsync: error: output '%s' must end in %s\n", o.output, kContainerList);
     return 2;
   }
   double level = 0.0;
@@ -1100,16 +1812,57 @@ main (int argc, char **argv)
   if (!score)
     return 1;
   gst_object_ref_sink (score);
-  if (!configure_score (o, score) || !check_outputs (app)) {
+  if (!configure_score (o, score)) {
     gst_object_unref (score);
     return 2;
   }
-
-  InputInfo input;
-  if (!inspect_input (app, input)) {
+  if (batch) {
+    /* Every option is checked once, here, before any video starts. */
+    gst_object_unref (score);
+    return run_batch (o, positional, entries, *app.container);
+  }
+  app.settings = score_settings (score);
+  if (!classify_input (app, positional[0])) {
     gst_object_unref (score);
     return 1;
   }
+  if (o.json) {
+    app.json_path = o.json;
+    if (is_folder_option (o.json)) {
+      if (!ensure_folder ("json", o.json)) {
+        gst_object_unref (score);
+        return 2;
+      }
+      app.json_path = in_folder (o.json, stem_of (o.output) + ".json");
+    }
+  }
+  if (!check_outputs (app)) {
+    gst_object_unref (score);
+    return 2;
+  }
+  if (o.skip_existing) {
+    std::vector<std::string> wanted;
+    for (const char *p :
+        std::initializer_list<const char *>{ o.output, o.midi, o.wav, o.timeline, app.json_path.c_str () })
+      if (p && *p)
+        wanted.push_back (p);
+    if (outputs_complete (wanted)) {
+      if (!o.quiet)
+        g_print ("skipped %s: %s exists (--skip-existing)\n", app.input.c_str (), o.output);
+      write_progress_line (app, "skipped");
+      gst_object_unref (score);
+      return 0;
+    }
+  }
+
+  InputInfo input;
+  /* Standard input can be read once only: what the discoverer would tell, the pipeline finds out. */
+  if (app.input_kind != InputKind::Stdin && !inspect_input (app, input)) {
+    gst_object_unref (score);
+    return 1;
+  }
+  if (app.input_kind == InputKind::Stdin)
+    input.has_audio = o.keep_audio != nullptr;
   app.duration = input.duration;
   bool keep = o.keep_audio != nullptr;
   if (keep && !input.has_audio) {
@@ -1119,11 +1872,12 @@ main (int argc, char **argv)
 
   /* From here a signal is handled in the main loop (it is dispatched once the loop runs). */
   app.loop = g_main_loop_new (NULL, FALSE);
-  guint sigint = g_unix_signal_add (SIGINT, (GSourceFunc) on_sigint, &app);
-  guint sigterm = g_unix_signal_add (SIGTERM, (GSourceFunc) on_sigterm, &app);
+  guint sigint = g_unix_signal_add (SIGINT, signal_callback<App, on_signal, SIGINT>, &app);
+  guint sigterm = g_unix_signal_add (SIGTERM, signal_callback<App, on_signal, SIGTERM>, &app);
   Outputs files; /* removes what it created unless committed */
   Targets targets;
-  bool built = create_outputs (o, files, targets) && build_pipeline (app, score, input, keep, level, targets);
+  bool built = create_outputs (o, app.json_path, files, targets)
+      && build_pipeline (app, score, input, keep, level, targets);
   gst_object_unref (score); /* the pipeline holds it */
   if (built)
     run (app);
@@ -1141,9 +1895,22 @@ main (int argc, char **argv)
     g_printerr ("emsync: error: %s\n", app.error.c_str ());
     return app.interrupted ? rc : 1;
   }
+  if (app.interrupted && o.skip_existing) {
+    /* Under --skip-existing an output's name means a complete output: a retry redoes this video. */
+    g_printerr ("emsync: interrupted: removed the unfinished files (--skip-existing)\n");
+    write_progress_line (app, "interrupted");
+    return rc;
+  }
+  if (o.valence)
+    app.timeline.emotion = { { 0.0, g_ascii_strtod (o.valence, NULL), g_ascii_strtod (o.arousal, NULL) } };
+  if (!app.json_path.empty ()) {
+    std::string why;
+    if (!write_sidecar (app, targets.json, why)) {
+      g_printerr ("emsync: error: %s\n", why.c_str ());
+      return 1;
+    }
+  }
   if (o.timeline) {
-    if (o.valence)
-      app.timeline.emotion = { { 0.0, g_ascii_strtod (o.valence, NULL), g_ascii_strtod (o.arousal, NULL) } };
     std::string why;
     if (!emsync::cli::draw_timeline (app.timeline, targets.timeline, why)) {
       g_printerr ("emsync: error: timeline: %s\n", why.c_str ());
@@ -1155,6 +1922,7 @@ main (int argc, char **argv)
     g_printerr ("emsync: error: %s\n", why.c_str ());
     return 1;
   }
+  write_progress_line (app, app.interrupted ? "interrupted" : "done");
   if (app.interrupted)
     g_printerr ("emsync: interrupted: wrote the music so far (%zu scene cuts) to %s\n",
         app.timeline.cuts.size (), o.output);
@@ -1163,8 +1931,21 @@ main (int argc, char **argv)
     g_print ("wrote %s (%zu scene cuts, %.1f s)\n", o.output, app.timeline.cuts.size (), secs);
   }
   if (!o.quiet)
-    for (const char *extra : { o.midi, o.wav, o.timeline })
-      if (extra)
+    for (const char *extra :
+        std::initializer_list<const char *>{ o.midi, o.wav, o.timeline, app.json_path.c_str () })
+      if (extra && *extra)
         g_print ("wrote %s\n", extra);
+  return rc;
+}
+
+/* Under --progress=json every run ends with a final line: one that stopped early says why. */
+int
+main (int argc, char **argv)
+{
+  g_set_printerr_handler (print_to_stderr);
+  int rc = run_cli (argc, argv);
+  if (progress_exit.json && !progress_exit.reported)
+    write_progress_json (progress_exit.file, progress_exit.output, rc == 0 ? "done" : "failed", NAN, NAN,
+        rc == 0 ? "" : progress_exit.last_error);
   return rc;
 }

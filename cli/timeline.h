@@ -12,6 +12,7 @@ namespace emsync::cli {
 struct TimelineCut {
   double time;
   std::string kind; // cut, dissolve, fade
+  double score = 0.0;
 };
 
 struct TimelineEmotion {

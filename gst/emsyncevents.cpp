@@ -221,3 +221,45 @@ emsync_music_end_event_parse (GstEvent *event, GstClockTime *end_time)
     *end_time = t;
   return TRUE;
 }
+
+GstMessage *
+emsync_tempo_message_new (GstObject *src, const EmsyncTempoBar *bar)
+{
+  g_return_val_if_fail (bar != NULL, NULL);
+  g_return_val_if_fail (bar->beat_duration > 0 && GST_CLOCK_TIME_IS_VALID (bar->beat_duration), NULL);
+  return gst_message_new_element (src,
+      gst_structure_new (EMSYNC_TEMPO_MESSAGE_NAME, "timestamp", G_TYPE_UINT64, (guint64) bar->stream_time,
+          "running-time", G_TYPE_UINT64, (guint64) bar->running_time, "beat-duration", G_TYPE_UINT64,
+          (guint64) bar->beat_duration, "bpm", G_TYPE_DOUBLE, 60.0 * GST_SECOND / bar->beat_duration, "beats",
+          G_TYPE_UINT, bar->beats, "on-cut", G_TYPE_BOOLEAN, bar->on_cut, "index", G_TYPE_UINT, bar->index,
+          NULL));
+}
+
+gboolean
+emsync_tempo_message_parse (GstMessage *message, EmsyncTempoBar *bar)
+{
+  g_return_val_if_fail (message != NULL, FALSE);
+  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT)
+    return FALSE;
+  const GstStructure *s = gst_message_get_structure (message);
+  guint64 stream_time = 0, running_time = GST_CLOCK_TIME_NONE, beat = 0;
+  guint beats = 0, index = 0;
+  gboolean on_cut = FALSE;
+  if (!s || !gst_structure_has_name (s, EMSYNC_TEMPO_MESSAGE_NAME)
+      || !gst_structure_get_uint64 (s, "timestamp", &stream_time)
+      || !gst_structure_get_uint64 (s, "beat-duration", &beat) || beat == 0
+      || !gst_structure_get_uint (s, "beats", &beats))
+    return FALSE;
+  gst_structure_get_uint64 (s, "running-time", &running_time);
+  gst_structure_get_boolean (s, "on-cut", &on_cut);
+  gst_structure_get_uint (s, "index", &index);
+  if (bar) {
+    bar->stream_time = stream_time;
+    bar->running_time = running_time;
+    bar->beat_duration = beat;
+    bar->beats = beats;
+    bar->on_cut = on_cut;
+    bar->index = index;
+  }
+  return TRUE;
+}

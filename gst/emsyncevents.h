@@ -86,4 +86,29 @@ gboolean emsync_emotion_message_parse (GstMessage *message, EmsyncEmotionReport 
 GstEvent *emsync_music_end_event_new (GstClockTime end_time);
 gboolean emsync_music_end_event_parse (GstEvent *event, GstClockTime *end_time);
 
+#define EMSYNC_TEMPO_MESSAGE_NAME "emsync-tempo"
+
+/**
+ * EmsyncTempoBar:
+ * A bar of the generator's beat grid, posted by emsyncmidigen as an element message named "emsync-tempo" once the
+ * music has reached the bar (a bar already started is never re-planned).
+ * @stream_time: the bar line (the message's "timestamp" field)
+ * @running_time: the bar line in running time
+ * @beat_duration: the beat period inside the bar (the message also carries it as "bpm")
+ * @beats: beats in the bar (fewer than the metre for a short bar before a cut)
+ * @on_cut: a kept scene cut lands on this bar line
+ * @index: the bar's number from the start of the music
+ */
+typedef struct {
+  GstClockTime stream_time;
+  GstClockTime running_time;
+  GstClockTime beat_duration;
+  guint beats;
+  gboolean on_cut;
+  guint index;
+} EmsyncTempoBar;
+
+GstMessage *emsync_tempo_message_new (GstObject *src, const EmsyncTempoBar *bar);
+gboolean emsync_tempo_message_parse (GstMessage *message, EmsyncTempoBar *bar);
+
 G_END_DECLS

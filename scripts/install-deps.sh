@@ -23,6 +23,8 @@ PACKAGES=(
   timgm6mb-soundfont
   # the command-line tool's timeline picture
   libcairo2-dev
+  # the cli-man_page test renders cli/emsync.1 (groff -man)
+  groff-base
   # test media generation, the example video and container checks
   ffmpeg
   # the example video of make demo and the face-clip tests (OpenCV's sample footage)

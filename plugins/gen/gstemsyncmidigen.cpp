@@ -165,6 +165,7 @@ struct TaskState {
   GstClockTime next_segment_start = 0; /* running time */
   bool need_segment = true;
   bool need_discont = true;
+  size_t bars_posted = 0; /* bars of the tempo map already announced on the bus */
 
   TaskState ()
   {
@@ -366,6 +367,33 @@ ensure_stream (GstEmsyncMidigen *self)
   return *ts.stream;
 }
 
+/* Posts an "emsync-tempo" message for each bar of the tempo map that starts at or before `until` (music seconds)
+ * and was not posted yet: a bar the music has reached is never re-planned. */
+static void
+post_tempo_bars (GstEmsyncMidigen *self, double until)
+{
+  TaskState &ts = self->task;
+  const auto &bars = ts.stream->composer ().tempo_map ().bars ();
+  for (; ts.bars_posted < bars.size () && bars[ts.bars_posted].start <= until; ts.bars_posted++) {
+    const emsync::music::Bar &b = bars[ts.bars_posted];
+    EmsyncTempoBar bar;
+    bar.running_time =
+        (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0) + seconds_to_clock_time (b.start);
+    guint64 pts = 0;
+    bar.stream_time =
+        gst_segment_position_from_running_time_full (&ts.segment, GST_FORMAT_TIME, bar.running_time, &pts)
+            == 1
+        ? gst_segment_to_stream_time (&ts.segment, GST_FORMAT_TIME, pts)
+        : GST_CLOCK_TIME_NONE;
+    bar.beat_duration = seconds_to_clock_time (b.beat);
+    bar.beats = (guint) b.beats;
+    bar.on_cut = b.cut;
+    bar.index = (guint) ts.bars_posted;
+    if (GST_CLOCK_TIME_IS_VALID (bar.stream_time) && bar.beat_duration > 0)
+      gst_element_post_message (GST_ELEMENT (self), emsync_tempo_message_new (GST_OBJECT (self), &bar));
+  }
+}
+
 /* Generates music up to `until` (music seconds) and pushes it, slice by slice. */
 static GstFlowReturn
 generate_to (GstEmsyncMidigen *self, double until)
@@ -380,6 +408,7 @@ generate_to (GstEmsyncMidigen *self, double until)
     const long before = stream.composer ().stats ().tokens;
     const bool sliced = stream.generate_slice (until, ts.midi, &self->cancel);
     self->tokens_generated += stream.composer ().stats ().tokens - before;
+    post_tempo_bars (self, stream.composer ().cursor_seconds ());
     GstFlowReturn ret = push_midi_events (self, ts.midi);
     if (ret != GST_FLOW_OK || !sliced)
       return ret;
@@ -414,6 +443,7 @@ finish_music (GstEmsyncMidigen *self, double end)
     return ret;
   ts.midi.clear ();
   ts.stream->finish (end, ts.midi);
+  post_tempo_bars (self, end - 1e-9);
   return push_midi_events (self, ts.midi);
 }
 

@@ -52,6 +52,31 @@ GST_START_TEST (test_scene_cut_message_uses_stream_time)
 }
 GST_END_TEST;
 
+GST_START_TEST (test_tempo_message_round_trip)
+{
+  EmsyncTempoBar bar = { 2 * GST_SECOND, 3 * GST_SECOND, GST_SECOND / 2, 3, TRUE, 4 };
+  GstMessage *msg = emsync_tempo_message_new (NULL, &bar);
+  const GstStructure *s = gst_message_get_structure (msg);
+  fail_unless (gst_structure_has_name (s, "emsync-tempo"));
+  gdouble bpm = 0.0;
+  fail_unless (gst_structure_get_double (s, "bpm", &bpm));
+  fail_unless_equals_float (bpm, 120.0);
+  EmsyncTempoBar parsed;
+  fail_unless (emsync_tempo_message_parse (msg, &parsed));
+  fail_unless_equals_uint64 (parsed.stream_time, 2 * GST_SECOND);
+  fail_unless_equals_uint64 (parsed.running_time, 3 * GST_SECOND);
+  fail_unless_equals_uint64 (parsed.beat_duration, GST_SECOND / 2);
+  fail_unless_equals_int (parsed.beats, 3);
+  fail_unless (parsed.on_cut);
+  fail_unless_equals_int (parsed.index, 4);
+  gst_message_unref (msg);
+  /* Another element message is not a tempo bar. */
+  GstMessage *other = gst_message_new_element (NULL, gst_structure_new_empty ("emsync-emotion"));
+  fail_if (emsync_tempo_message_parse (other, &parsed));
+  gst_message_unref (other);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_emotion_event_is_sticky)
 {
   EmsyncEmotion e = { GST_SECOND, -0.25, 0.5, 0.9 };
@@ -139,6 +164,7 @@ gstlib_suite (void)
   tcase_add_test (tc, test_scene_cut_event_round_trip);
   tcase_add_test (tc, test_scene_cut_message_uses_stream_time);
   tcase_add_test (tc, test_emotion_event_is_sticky);
+  tcase_add_test (tc, test_tempo_message_round_trip);
   tcase_add_test (tc, test_emotion_message_round_trip);
   tcase_add_test (tc, test_metas_survive_transform);
   return s;

@@ -279,6 +279,224 @@ LIST
     last=$(ffmpeg -hide_banner -sseof -0.03 -i "$work/out.wav" -af volumedetect -f null - 2>&1 | sed -n 's/.*max_volume: \(-*[0-9.inf]*\) dB/\1/p')
     awk -v v="$last" 'BEGIN { exit !(v == "-inf" || v < -40) }' || fail "not faded out: the last 30 ms peak at $last dB"
     ;;
+  batch)
+    # Three clips, two at a time, into --out-dir: each reported, each output playable; a bad input among them fails
+    # alone (the others are written) and makes the exit status non-zero.
+    need ffmpeg
+    for c in red blue green; do
+      ffmpeg -v error -y -f lavfi -i "color=c=$c:s=160x120:r=25:d=2" -c:v libx264 -pix_fmt yuv420p "$work/$c.mp4" \
+        || fail "ffmpeg"
+    done
+    out=$("$emsync" "$work/red.mp4" "$work/blue.mp4" "$work/green.mp4" --out-dir "$work/out" --jobs 2 \
+      --midi "$work/mid/" --model "$model" 2>&1) || fail "batch exited with $?: $out"
+    for c in red blue green; do
+      [ "$(probe "$work/out/$c.mp4" a codec_name)" = aac ] || fail "no audio in out/$c.mp4: $out"
+      head -c 4 "$work/mid/$c.mid" | grep -q MThd || fail "no mid/$c.mid"
+      echo "$out" | grep -q "^ok $work/$c.mp4 -> $work/out/$c.mp4" || fail "$c not reported: $out"
+    done
+    echo "$out" | grep -q "3 input(s): 3 written, 0 skipped, 0 failed" || fail "no summary: $out"
+    echo "not a video" > "$work/bad.mp4"
+    out=$("$emsync" "$work/bad.mp4" "$work/red.mp4" --out-dir "$work/out2" --jobs 2 --model "$model" 2>&1) \
+      && fail "a batch with a bad input exited with 0: $out"
+    echo "$out" | grep -q "FAILED $work/bad.mp4" || fail "the bad input is not reported: $out"
+    [ "$(probe "$work/out2/red.mp4" a codec_name)" = aac ] || fail "the good input was not written: $out"
+    [ ! -e "$work/out2/bad.mp4" ] || fail "a failed video left an output"
+    [ "$(ls "$work/out2" | grep -c '\.part$')" -eq 0 ] || fail "temporary files left: $(ls "$work/out2")"
+    ;;
+  batch_interrupt)
+    # SIGINT to a batch: every running video finishes its files (playable), no other starts, exit 130.
+    need ffmpeg
+    ffmpeg -v error -y -f lavfi -i "testsrc=s=160x120:r=25:d=90" -c:v libx264 -pix_fmt yuv420p "$work/long1.mp4" \
+      || fail "ffmpeg"
+    cp "$work/long1.mp4" "$work/long2.mp4"
+    cp "$work/long1.mp4" "$work/long3.mp4"
+    set -m
+    "$emsync" "$work/long1.mp4" "$work/long2.mp4" "$work/long3.mp4" --out-dir "$work/out" --jobs 2 --model "$model" \
+      >"$work/log" 2>&1 &
+    pid=$!
+    for _ in $(seq 300); do
+      [ "$(find "$work/out" -name 'long*.part' -size +1k 2>/dev/null | wc -l)" -ge 2 ] && break
+      sleep 0.1
+    done
+    kill -INT $pid
+    wait $pid; rc=$?
+    [ $rc -eq 130 ] || fail "exit code $rc after SIGINT (expected 130): $(cat "$work/log")"
+    for n in 1 2; do
+      adur=$(probe "$work/out/long$n.mp4" a duration) || fail "out/long$n.mp4 is not playable: $(cat "$work/log")"
+      awk -v d="$adur" 'BEGIN { exit !(d > 0) }' || fail "no audio in the interrupted out/long$n.mp4"
+    done
+    [ ! -e "$work/out/long3.mp4" ] || fail "a video started after the interrupt"
+    grep -q "2 interrupted, 1 not started" "$work/log" || fail "no summary: $(cat "$work/log")"
+    [ "$(ls "$work/out" | grep -c '\.part$')" -eq 0 ] || fail "temporary files left: $(ls "$work/out")"
+    ;;
+  skip_existing)
+    # --skip-existing skips a video whose outputs all exist (batch and single run) and redoes one with an output
+    # missing; interrupted under it, a run leaves no output, so a retry redoes the video.
+    make_clip
+    cp "$work/clip.mp4" "$work/second.mp4"
+    "$emsync" "$work/clip.mp4" "$work/second.mp4" --out-dir "$work/out" --json "$work/json/" --model "$model" -q \
+      || fail "first batch exited with $?"
+    touch -d '2000-01-01' "$work/out/clip.mp4" "$work/out/second.mp4"
+    rm "$work/json/second.json"
+    out=$("$emsync" "$work/clip.mp4" "$work/second.mp4" --out-dir "$work/out" --json "$work/json/" --skip-existing \
+      --model "$model" 2>&1) || fail "second batch exited with $?: $out"
+    echo "$out" | grep -q "^skipped $work/clip.mp4" || fail "clip.mp4 not skipped: $out"
+    echo "$out" | grep -q "1 written, 1 skipped, 0 failed" || fail "unexpected summary: $out"
+    [ "$(stat -c %Y "$work/out/clip.mp4")" -lt 1000000000 ] || fail "the complete output was rewritten"
+    [ "$(stat -c %Y "$work/out/second.mp4")" -gt 1000000000 ] || fail "second.mp4 (JSON missing) was not redone"
+    [ -s "$work/json/second.json" ] || fail "no JSON for second.mp4"
+    out=$("$emsync" "$work/clip.mp4" -o "$work/out/clip.mp4" --skip-existing --model "$model" 2>&1) \
+      || fail "single run with an existing output exited with $?: $out"
+    echo "$out" | grep -q "skipped" || fail "single run not skipped: $out"
+    [ "$(stat -c %Y "$work/out/clip.mp4")" -lt 1000000000 ] || fail "single run rewrote the output"
+    ffmpeg -v error -y -f lavfi -i "testsrc=s=160x120:r=25:d=40" -c:v libx264 -pix_fmt yuv420p "$work/long.mp4" \
+      || fail "ffmpeg"
+    set -m
+    "$emsync" "$work/long.mp4" -o "$work/long_out.mp4" --skip-existing --model "$model" -q 2>"$work/log" &
+    pid=$!
+    for _ in $(seq 300); do
+      [ -n "$(find "$work" -maxdepth 1 -name 'long_out.mp4*.part' -size +1k)" ] && break
+      sleep 0.1
+    done
+    kill -TERM $pid
+    wait $pid; rc=$?
+    [ $rc -eq 143 ] || fail "exit code $rc after SIGTERM (expected 143): $(cat "$work/log")"
+    [ ! -e "$work/long_out.mp4" ] || fail "an interrupted run under --skip-existing left an output"
+    [ "$(ls "$work" | grep -c '\.part$')" -eq 0 ] || fail "temporary files left: $(ls "$work")"
+    ;;
+  json_sidecar)
+    # --json: cuts (time, kind, score), the emotion curve, the tempo map, chord onsets, model, seed and version.
+    make_clip
+    "$emsync" "$work/clip.mp4" -o "$work/out.mp4" --json "$work/out.json" --model "$model" --seed 3 -q \
+      || fail "emsync exited with $?"
+    version=$("$emsync" --version | awk '{ print $2 }')
+    python3 - "$work/out.json" "$model" "$version" <<'PY' || fail "bad sidecar: $(head -c 600 "$work/out.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["seed"] == 3, j["seed"]
+assert j["model"] == sys.argv[2], j["model"]
+assert j["emsync_version"] == sys.argv[3], j["emsync_version"]
+assert abs(j["duration"] - 12.0) < 0.2, j["duration"]
+cuts = j["cuts"]
+assert len(cuts) == 2, cuts
+for c, want in zip(cuts, (4.0, 8.0)):
+    assert abs(c["time"] - want) < 0.1 and c["kind"] == "cut" and c["score"] > 0, c
+assert len(j["emotion"]) >= 5 and all(set(e) == {"time", "valence", "arousal"} for e in j["emotion"])
+bars = j["tempo_map"]
+assert len(bars) >= 4, bars
+assert all(60 <= b["bpm"] <= 150 and b["beats"] >= 1 for b in bars), bars
+assert [b["time"] for b in bars] == sorted(b["time"] for b in bars), bars
+assert any(b["on_cut"] and abs(b["time"] - 4.0) < 0.05 for b in bars), bars
+assert len(j["chord_onsets"]) >= 2 and all(0 <= t <= 12.1 for t in j["chord_onsets"]), j["chord_onsets"]
+assert j["settings"]["sync"] == "hard"
+PY
+    # A folder: NAME.json after the output; a fixed emotion is one point at 0.
+    mkdir "$work/side"
+    "$emsync" "$work/clip.mp4" -o "$work/fixed.mp4" --json "$work/side" --valence 0.5 --arousal -0.5 \
+      --model "$model" -q || fail "emsync --json DIR exited with $?"
+    python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['emotion'] == [{'time': 0.0, 'valence': 0.5, 'arousal': -0.5}], j['emotion']" \
+      "$work/side/fixed.json" || fail "bad sidecar in the folder"
+    ;;
+  progress_json)
+    # --progress=json: standard output is JSON lines only (file, output, stage, position, duration), ending with
+    # one final stage; a failed run ends with "failed" and the error.
+    make_clip
+    "$emsync" "$work/clip.mp4" -o "$work/out.mp4" --model "$model" --progress=json >"$work/lines" \
+      || fail "emsync exited with $?"
+    python3 - "$work/lines" "$work/clip.mp4" <<'PY' || fail "bad progress lines: $(cat "$work/lines")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) >= 2, lines
+for l in lines:
+    assert set(l) >= {"file", "output", "stage", "position", "duration"}, l
+    assert l["file"] == sys.argv[2], l
+assert lines[0]["stage"] == "start" and lines[-1]["stage"] == "done", lines
+assert abs(lines[-1]["duration"] - 12.0) < 0.2 and lines[-1]["position"] > 11.5, lines[-1]
+assert all(l["stage"] in ("start", "scoring") for l in lines[:-1]), lines
+PY
+    "$emsync" "$work/missing.mp4" -o "$work/out2.mp4" --progress=json >"$work/failed" 2>/dev/null \
+      && fail "a missing input was accepted"
+    python3 -c "import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; assert len(l) == 1 and l[0]['stage'] == 'failed' and 'missing.mp4' in l[0]['error'], l" \
+      "$work/failed" || fail "no failed line: $(cat "$work/failed")"
+    ;;
+  version)
+    out=$("$emsync" --version) || fail "--version exited with $?"
+    want=$(sed -n "s/^ *version: '\([^']*\)'.*/\1/p" "$EMSYNC_SOURCE_ROOT/meson.build" | head -1)
+    echo "$out" | grep -q "^emsync $want (GStreamer 1\.[0-9]*\.[0-9]*)$" || fail "'$out' (project version $want)"
+    ;;
+  stdin_and_uri)
+    # Standard input (a pipe, read once: no discoverer, no second read for the copy) and file:// and http:// URIs.
+    make_clip
+    ffmpeg -v error -y -i "$work/clip.mp4" -c copy "$work/clip.mkv" || fail "ffmpeg"
+    cat "$work/clip.mkv" | "$emsync" - -o "$work/stdin.mp4" --json "$work/stdin.json" --model "$model" -q \
+      || fail "emsync - exited with $?"
+    [ "$(probe "$work/stdin.mp4" a codec_name)" = aac ] || fail "no audio from standard input"
+    [ "$(probe "$work/stdin.mp4" v codec_name)" = h264 ] || fail "no video from standard input"
+    python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert len(j['cuts']) == 2 and j['input'] == '-', j" \
+      "$work/stdin.json" || fail "the cuts of standard input were not found"
+    "$emsync" "file://$work/clip.mp4" -o "$work/uri.mp4" --model "$model" -q || fail "emsync file:// exited with $?"
+    [ "$(probe "$work/uri.mp4" a codec_name)" = aac ] || fail "no audio from the file:// URI"
+    if gst-inspect-1.0 souphttpsrc >/dev/null 2>&1; then
+      port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+      (cd "$work" && exec python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) &
+      server=$!
+      for _ in $(seq 50); do
+        python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])' "http://127.0.0.1:$port/" \
+          2>/dev/null && break
+        sleep 0.1
+      done
+      "$emsync" "http://127.0.0.1:$port/clip.mkv" -o "$work/http.mp4" --model "$model" -q; rc=$?
+      kill $server
+      [ $rc -eq 0 ] || fail "emsync http:// exited with $rc"
+      [ "$(probe "$work/http.mp4" a codec_name)" = aac ] || fail "no audio from the http:// URI"
+    fi
+    out=$("$emsync" "nosuch://x/y.mp4" -o "$work/no.mp4" --model "$model" -q 2>&1) && fail "nosuch:// was accepted"
+    echo "$out" | grep -q "no GStreamer source reads nosuch://" || fail "unexpected message: $out"
+    ;;
+  bad_combinations)
+    # Combinations that cannot work are refused with one line before anything is written.
+    make_clip
+    cp "$work/clip.mp4" "$work/other.mp4"
+    mkdir "$work/sub"
+    cp "$work/clip.mp4" "$work/sub/clip.mp4"
+    while read -r args; do
+      # shellcheck disable=SC2086
+      out=$(cd "$work" && "$emsync" $args --model "$model" -q 2>&1 </dev/null); rc=$?
+      [ $rc -eq 2 ] || fail "'$args': exit status $rc: $out"
+      [ "$(echo "$out" | wc -l)" -eq 1 ] || fail "'$args': expected one line, got: $out"
+      echo "$out" | grep -q "^emsync: error: " || fail "'$args': unexpected message: $out"
+      [ ! -e "$work/out" ] && [ ! -e "$work/out.mp4" ] || fail "'$args' wrote something"
+    done <<'LIST'
+- --out-dir out
+clip.mp4 - --out-dir out
+clip.mp4 other.mp4 -
+- -o out.mp4 --jobs 2
+clip.mp4 -o out.mp4 --jobs 2
+clip.mp4 other.mp4 -o out.mp4
+clip.mp4 -o out.mp4 --progress fancy
+clip.mp4 other.mp4 --out-dir out --jobs 0
+clip.mp4 other.mp4 --out-dir out --jobs 2x
+clip.mp4 other.mp4 --out-dir out --format avi
+clip.mp4 -o out.mp4 --format mkv
+clip.mp4 sub/clip.mp4 --out-dir out
+clip.mp4 other.mp4 --out-dir out --json out.json
+clip.mp4 other.mp4 --out-dir out --sync bogus
+LIST
+    ;;
+  man_page)
+    # The man page renders without warnings and documents every option --help lists.
+    need groff
+    page="$EMSYNC_SOURCE_ROOT/cli/emsync.1"
+    warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
+    [ -z "$warnings" ] || fail "groff warnings: $warnings"
+    [ "$(groff -man -Tutf8 "$page" 2>/dev/null | wc -l)" -gt 100 ] || fail "the page renders nearly empty"
+    options=$("$emsync" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
+    [ "$(echo "$options" | wc -l)" -gt 20 ] || fail "too few options in --help: $options"
+    for opt in $options; do
+      escaped=$(echo "$opt" | sed 's/-/\\-/g')
+      grep -qF -- "$escaped" "$page" || fail "the man page does not mention $opt"
+    done
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
