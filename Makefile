@@ -5,6 +5,7 @@
 #   make fuzz FUZZ_SECONDS=600   builds the libFuzzer harnesses in build-fuzz, runs each that long (fuzz/run.sh)
 #   make check-package   builds the Debian packages (debian/), installs them here and smoke-tests them (scripts/check-package.sh)
 #   make check-container   builds the runtime image of Containerfile with buildah and smoke-tests it (scripts/check-container.sh)
+#   make check-scale   the Slurm job-array recipe (deploy/slurm/) on a one-node Slurm brought up here (scripts/check-scale.sh)
 BUILD ?= build
 MESON_OPTS ?=
 
@@ -12,7 +13,7 @@ SANITIZE_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build check check-sanitize check-package check-container fuzz demo bench bench-quick clean install
+.PHONY: all deps build check check-sanitize check-package check-container check-scale fuzz demo bench bench-quick clean install
 
 all: build
 
@@ -33,6 +34,11 @@ check: deps
 check-sanitize:
 	EMSYNC_WITH_SANITIZE=1 ./scripts/install-deps.sh
 	./scripts/check-sanitize.sh $(SANITIZE_BUILD)
+
+# slurm-wlm and munge are installed only for this target (EMSYNC_WITH_SCALE).
+check-scale:
+	EMSYNC_WITH_SCALE=1 ./scripts/install-deps.sh
+	./scripts/check-scale.sh $(BUILD)
 
 # dpkg-buildpackage and debhelper are installed only for this target (EMSYNC_WITH_PACKAGING).
 check-package:

@@ -37,6 +37,8 @@ PACKAGES=(
 if [ "${EMSYNC_WITH_TRAINING:-0}" = 1 ]; then
   PACKAGES+=(python3-mido python3-numpy)
 fi
+  # the deploy tests read the Kubernetes manifest (deploy/kubernetes/)
+  python3-yaml
 # make check-sanitize and make fuzz: clang with its ASan/UBSan/libFuzzer runtimes (make check needs none of it).
 if [ "${EMSYNC_WITH_SANITIZE:-0}" = 1 ]; then
   PACKAGES+=(clang libclang-rt-dev)
@@ -44,6 +46,10 @@ fi
 # make check-package: dpkg-buildpackage with debhelper (debian/), lintian for its report.
 if [ "${EMSYNC_WITH_PACKAGING:-0}" = 1 ]; then
   PACKAGES+=(dpkg-dev debhelper fakeroot lintian)
+fi
+# make check-scale: a one-node Slurm (controller, node daemon and munge) for the job-array recipe of deploy/slurm/.
+if [ "${EMSYNC_WITH_SCALE:-0}" = 1 ]; then
+  PACKAGES+=(slurm-wlm munge)
 fi
 # make check-container: buildah builds the Containerfile image; debootstrap makes its Debian 12 base offline.
 if [ "${EMSYNC_WITH_CONTAINER:-0}" = 1 ]; then
