@@ -1571,9 +1571,8 @@ run_batch (const Options &o, gchar **inputs, const GOptionEntry *entries, const 
   };
   for (const auto &s : sidecars)
     if (s.value && !is_folder_option (s.value)) {
-      g_printerr (
-          "emsync: error: --%s %s: with several inputs give a folder (an existing one, or a name ending "
-          "in /)\n",
+      g_printerr ("emsync: error: --%s %s: a batch (several inputs or --out-dir) takes a folder (an existing "
+                  "one, or a name ending in /)\n",
           s.option, s.value);
       return 2;
     }

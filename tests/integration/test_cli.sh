@@ -295,6 +295,18 @@ LIST
       echo "$out" | grep -q "^ok $work/$c.mp4 -> $work/out/$c.mp4" || fail "$c not reported: $out"
     done
     echo "$out" | grep -q "3 input(s): 3 written, 0 skipped, 0 failed" || fail "no summary: $out"
+    # --progress=json in a batch: the children's lines, whole, each video ending in one final stage.
+    rm "$work/out/blue.mp4"
+    "$emsync" "$work/red.mp4" "$work/blue.mp4" "$work/missing.mp4" --out-dir "$work/out" --jobs 2 --skip-existing \
+      --progress=json --model "$model" >"$work/lines" 2>/dev/null && fail "a batch with a missing input exited with 0"
+    python3 - "$work/lines" "$work" <<'PY' || fail "bad progress lines: $(cat "$work/lines")"
+import json, sys
+w = sys.argv[2]
+lines = [json.loads(l) for l in open(sys.argv[1])]
+final = {l["file"]: l["stage"] for l in lines if l["stage"] in ("done", "skipped", "failed", "interrupted")}
+assert final == {w + "/red.mp4": "skipped", w + "/blue.mp4": "done", w + "/missing.mp4": "failed"}, final
+assert sum(l["stage"] in ("done", "skipped", "failed") for l in lines) == 3, lines
+PY
     echo "not a video" > "$work/bad.mp4"
     out=$("$emsync" "$work/bad.mp4" "$work/red.mp4" --out-dir "$work/out2" --jobs 2 --model "$model" 2>&1) \
       && fail "a batch with a bad input exited with 0: $out"
