@@ -33,12 +33,12 @@ PACKAGES=(
   python3-gi gir1.2-gstreamer-1.0
   # the converter from official EMSYNC checkpoints (tested against the C++ runtime) and model export
   python3-torch
+  # the deploy tests read the Kubernetes manifest (deploy/kubernetes/)
+  python3-yaml
 )
 if [ "${EMSYNC_WITH_TRAINING:-0}" = 1 ]; then
   PACKAGES+=(python3-mido python3-numpy)
 fi
-  # the deploy tests read the Kubernetes manifest (deploy/kubernetes/)
-  python3-yaml
 # make check-sanitize and make fuzz: clang with its ASan/UBSan/libFuzzer runtimes (make check needs none of it).
 if [ "${EMSYNC_WITH_SANITIZE:-0}" = 1 ]; then
   PACKAGES+=(clang libclang-rt-dev)
