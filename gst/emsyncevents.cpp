@@ -47,6 +47,12 @@ scene_cut_structure_parse (const GstStructure *s, EmsyncSceneCut *cut)
   return TRUE;
 }
 
+/**
+ * emsync_scene_cut_event_new:
+ * @cut: the boundary
+ *
+ * Returns: (transfer full): a serialized downstream "emsync-scene-cut" event
+ */
 GstEvent *
 emsync_scene_cut_event_new (const EmsyncSceneCut *cut)
 {
@@ -54,6 +60,12 @@ emsync_scene_cut_event_new (const EmsyncSceneCut *cut)
   return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, scene_cut_structure_new (cut));
 }
 
+/**
+ * emsync_scene_cut_event_is:
+ * @event: a #GstEvent
+ *
+ * Returns: whether @event is an "emsync-scene-cut" event
+ */
 gboolean
 emsync_scene_cut_event_is (GstEvent *event)
 {
@@ -64,6 +76,13 @@ emsync_scene_cut_event_is (GstEvent *event)
   return s && gst_structure_has_name (s, EMSYNC_SCENE_CUT_EVENT_NAME);
 }
 
+/**
+ * emsync_scene_cut_event_parse:
+ * @event: a #GstEvent
+ * @cut: (out caller-allocates) (optional): the boundary the event carries
+ *
+ * Returns: %TRUE when @event is an "emsync-scene-cut" event and @cut was filled in
+ */
 gboolean
 emsync_scene_cut_event_parse (GstEvent *event, EmsyncSceneCut *cut)
 {
@@ -73,6 +92,13 @@ emsync_scene_cut_event_parse (GstEvent *event, EmsyncSceneCut *cut)
   return scene_cut_structure_parse (gst_event_get_structure (event), cut);
 }
 
+/**
+ * emsync_scene_cut_message_new:
+ * @src: (nullable): the element posting the message
+ * @cut: the boundary
+ *
+ * Returns: (transfer full): an element message named "emsync-scene-cut"
+ */
 GstMessage *
 emsync_scene_cut_message_new (GstObject *src, const EmsyncSceneCut *cut)
 {
@@ -85,6 +111,13 @@ emsync_scene_cut_message_new (GstObject *src, const EmsyncSceneCut *cut)
   return gst_message_new_element (src, s);
 }
 
+/**
+ * emsync_scene_cut_message_parse:
+ * @message: a #GstMessage
+ * @cut: (out caller-allocates) (optional): the boundary the message reports
+ *
+ * Returns: %TRUE when @message is an "emsync-scene-cut" element message and @cut was filled in
+ */
 gboolean
 emsync_scene_cut_message_parse (GstMessage *message, EmsyncSceneCut *cut)
 {
@@ -129,6 +162,12 @@ emotion_structure_parse (const GstStructure *s, EmsyncEmotion *emotion)
   return TRUE;
 }
 
+/**
+ * emsync_emotion_event_new:
+ * @emotion: the value
+ *
+ * Returns: (transfer full): a sticky downstream "emsync-emotion" event
+ */
 GstEvent *
 emsync_emotion_event_new (const EmsyncEmotion *emotion)
 {
@@ -136,6 +175,12 @@ emsync_emotion_event_new (const EmsyncEmotion *emotion)
   return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY, emotion_structure_new (emotion));
 }
 
+/**
+ * emsync_emotion_event_is:
+ * @event: a #GstEvent
+ *
+ * Returns: whether @event is an "emsync-emotion" event
+ */
 gboolean
 emsync_emotion_event_is (GstEvent *event)
 {
@@ -146,6 +191,13 @@ emsync_emotion_event_is (GstEvent *event)
   return s && gst_structure_has_name (s, EMSYNC_EMOTION_EVENT_NAME);
 }
 
+/**
+ * emsync_emotion_event_parse:
+ * @event: a #GstEvent
+ * @emotion: (out caller-allocates) (optional): the value the event carries
+ *
+ * Returns: %TRUE when @event is an "emsync-emotion" event and @emotion was filled in
+ */
 gboolean
 emsync_emotion_event_parse (GstEvent *event, EmsyncEmotion *emotion)
 {
@@ -155,6 +207,13 @@ emsync_emotion_event_parse (GstEvent *event, EmsyncEmotion *emotion)
   return emotion_structure_parse (gst_event_get_structure (event), emotion);
 }
 
+/**
+ * emsync_emotion_message_new:
+ * @src: (nullable): the element posting the message
+ * @report: the value and what it was read from
+ *
+ * Returns: (transfer full): an element message named "emsync-emotion"
+ */
 GstMessage *
 emsync_emotion_message_new (GstObject *src, const EmsyncEmotionReport *report)
 {
@@ -170,6 +229,13 @@ emsync_emotion_message_new (GstObject *src, const EmsyncEmotionReport *report)
   return gst_message_new_element (src, s);
 }
 
+/**
+ * emsync_emotion_message_parse:
+ * @message: a #GstMessage
+ * @report: (out caller-allocates) (optional): the report; its expression points into @message
+ *
+ * Returns: %TRUE when @message is an "emsync-emotion" element message and @report was filled in
+ */
 gboolean
 emsync_emotion_message_parse (GstMessage *message, EmsyncEmotionReport *report)
 {
@@ -199,6 +265,12 @@ emsync_emotion_message_parse (GstMessage *message, EmsyncEmotionReport *report)
 
 #define MUSIC_END_NAME "emsync-music-end"
 
+/**
+ * emsync_music_end_event_new:
+ * @end_time: where the music ends (a PTS of the stream the event travels in)
+ *
+ * Returns: (transfer full): a serialized downstream "emsync-music-end" event
+ */
 GstEvent *
 emsync_music_end_event_new (GstClockTime end_time)
 {
@@ -206,6 +278,13 @@ emsync_music_end_event_new (GstClockTime end_time)
       gst_structure_new (MUSIC_END_NAME, "end-time", G_TYPE_UINT64, (guint64) end_time, NULL));
 }
 
+/**
+ * emsync_music_end_event_parse:
+ * @event: a #GstEvent
+ * @end_time: (out) (optional): where the music ends
+ *
+ * Returns: %TRUE when @event is an "emsync-music-end" event with a valid end time
+ */
 gboolean
 emsync_music_end_event_parse (GstEvent *event, GstClockTime *end_time)
 {

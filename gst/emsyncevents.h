@@ -78,8 +78,7 @@ typedef struct {
 GstMessage *emsync_emotion_message_new (GstObject *src, const EmsyncEmotionReport *report);
 gboolean emsync_emotion_message_parse (GstMessage *message, EmsyncEmotionReport *report);
 
-/**
- * The end of the music (a serialized downstream event "emsync-music-end" with "end-time", a PTS of the stream
+/* The end of the music (a serialized downstream event "emsync-music-end" with "end-time", a PTS of the stream
  * it travels in), sent by emsyncmidigen before its last notes. emsyncsynth fades its output out over the
  * second before that time and stops there instead of rendering a release tail after EOS.
  */

@@ -80,6 +80,17 @@ emsync_scene_cut_meta_get_info (void)
   return info;
 }
 
+/**
+ * emsync_buffer_add_scene_cut_meta:
+ * @buffer: a writable #GstBuffer
+ * @score: the detector's score of the boundary
+ * @kind: the kind of transition that ended at this frame
+ * @index: 1-based count of boundaries in the stream
+ * @transition_start: PTS where a gradual transition began
+ * @transition_end: PTS where a gradual transition ended
+ *
+ * Returns: (transfer none) (nullable): the meta added to @buffer
+ */
 EmsyncSceneCutMeta *
 emsync_buffer_add_scene_cut_meta (GstBuffer *buffer, gdouble score, EmsyncCutKind kind, guint index,
     GstClockTime transition_start, GstClockTime transition_end)
@@ -95,6 +106,22 @@ emsync_buffer_add_scene_cut_meta (GstBuffer *buffer, gdouble score, EmsyncCutKin
   m->transition_start = transition_start;
   m->transition_end = transition_end;
   return m;
+}
+
+/**
+ * emsync_buffer_get_scene_cut_meta:
+ * @buffer: a #GstBuffer
+ *
+ * The typed meta for bindings, which cannot cast the #GstMeta that gst_buffer_get_meta() returns.
+ *
+ * Returns: (transfer none) (nullable): the scene-cut meta of @buffer (set on the first frame of a new shot),
+ * or %NULL
+ */
+EmsyncSceneCutMeta *
+emsync_buffer_get_scene_cut_meta (GstBuffer *buffer)
+{
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  return (EmsyncSceneCutMeta *) gst_buffer_get_meta (buffer, EMSYNC_SCENE_CUT_META_API_TYPE);
 }
 
 /* ---- emotion ---- */
@@ -144,6 +171,18 @@ emsync_emotion_meta_get_info (void)
   return info;
 }
 
+/**
+ * emsync_buffer_add_emotion_meta:
+ * @buffer: a writable #GstBuffer
+ * @valence: pleasantness in [-1, 1]
+ * @arousal: activation in [-1, 1]
+ * @confidence: in [0, 1]
+ * @window_start: PTS of the first frame the estimate is based on
+ * @window_end: PTS of the last frame the estimate is based on
+ * @analysed: whether this very frame was analysed
+ *
+ * Returns: (transfer none) (nullable): the meta added to @buffer
+ */
 EmsyncEmotionMeta *
 emsync_buffer_add_emotion_meta (GstBuffer *buffer, gfloat valence, gfloat arousal, gfloat confidence,
     GstClockTime window_start, GstClockTime window_end, gboolean analysed)
@@ -159,4 +198,18 @@ emsync_buffer_add_emotion_meta (GstBuffer *buffer, gfloat valence, gfloat arousa
   m->window_end = window_end;
   m->analysed = analysed;
   return m;
+}
+
+/**
+ * emsync_buffer_get_emotion_meta:
+ * @buffer: a #GstBuffer
+ *
+ * Returns: (transfer none) (nullable): the emotion meta of @buffer (emsyncemotion sets one on every frame), or
+ * %NULL
+ */
+EmsyncEmotionMeta *
+emsync_buffer_get_emotion_meta (GstBuffer *buffer)
+{
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  return (EmsyncEmotionMeta *) gst_buffer_get_meta (buffer, EMSYNC_EMOTION_META_API_TYPE);
 }

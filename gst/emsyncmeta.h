@@ -30,6 +30,7 @@ const gchar *emsync_cut_kind_to_string (EmsyncCutKind kind);
 
 /**
  * EmsyncSceneCutMeta:
+ * @meta: the parent #GstMeta
  * @score: detector score of the boundary (method-specific scale, larger = more certain)
  * @kind: what kind of transition ended at this frame
  * @index: 1-based count of boundaries found in this stream
@@ -52,11 +53,11 @@ const GstMetaInfo *emsync_scene_cut_meta_get_info (void);
 
 EmsyncSceneCutMeta *emsync_buffer_add_scene_cut_meta (GstBuffer *buffer, gdouble score, EmsyncCutKind kind,
     guint index, GstClockTime transition_start, GstClockTime transition_end);
-#define emsync_buffer_get_scene_cut_meta(b)                                                                  \
-  ((EmsyncSceneCutMeta *) gst_buffer_get_meta ((b), EMSYNC_SCENE_CUT_META_API_TYPE))
+EmsyncSceneCutMeta *emsync_buffer_get_scene_cut_meta (GstBuffer *buffer);
 
 /**
  * EmsyncEmotionMeta:
+ * @meta: the parent #GstMeta
  * @valence: pleasantness in [-1, 1]
  * @arousal: activation in [-1, 1]
  * @confidence: in [0, 1]; 0 means "no information" (the values are a neutral default)
@@ -81,7 +82,6 @@ const GstMetaInfo *emsync_emotion_meta_get_info (void);
 
 EmsyncEmotionMeta *emsync_buffer_add_emotion_meta (GstBuffer *buffer, gfloat valence, gfloat arousal,
     gfloat confidence, GstClockTime window_start, GstClockTime window_end, gboolean analysed);
-#define emsync_buffer_get_emotion_meta(b)                                                                    \
-  ((EmsyncEmotionMeta *) gst_buffer_get_meta ((b), EMSYNC_EMOTION_META_API_TYPE))
+EmsyncEmotionMeta *emsync_buffer_get_emotion_meta (GstBuffer *buffer);
 
 G_END_DECLS

@@ -33,6 +33,8 @@ PACKAGES=(
   python3-gi gir1.2-gstreamer-1.0
   # the converter from official EMSYNC checkpoints (tested against the C++ runtime) and model export
   python3-torch
+  # Emsync-1.0.gir/.typelib of gstreamer-emsync-1.0 (g-ir-scanner); the base typelibs for Python apps beside it
+  libgirepository1.0-dev gobject-introspection gir1.2-gst-plugins-base-1.0
   # the deploy tests read the Kubernetes manifest (deploy/kubernetes/)
   python3-yaml
 )

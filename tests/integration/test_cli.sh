@@ -256,12 +256,29 @@ LIST
     head -c 4 "$work/c.mid" | grep -q MThd || fail "no MIDI written"
     ;;
   example_python)
+    # The Python example reads the typed metas through the build tree's Emsync-1.0.typelib (pad probe) and the bus
+    # messages through its parse helpers.
     /usr/bin/python3 -c "import gi; gi.require_version('Gst', '1.0')" 2>/dev/null || { echo "SKIP: no PyGObject"; exit 77; }
+    [ -n "${EMSYNC_TYPELIB_DIR:-}" ] || { echo "SKIP: built without GObject introspection"; exit 77; }
     make_clip
-    out=$(/usr/bin/python3 "$EMSYNC_SOURCE_ROOT/examples/scene_messages.py" "$work/clip.mp4" "$work/p.mid" 2>&1) \
-      || fail "example failed: $out"
-    [ "$(echo "$out" | grep -c '^scene cut #')" -ge 2 ] || fail "expected the two cuts, got: $out"
+    example="$EMSYNC_SOURCE_ROOT/examples/scene_messages.py"
+    out=$(GI_TYPELIB_PATH="$EMSYNC_TYPELIB_DIR" LD_LIBRARY_PATH="$build/gst${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+      /usr/bin/python3 "$example" "$work/clip.mp4" "$work/p.mid" 2>&1) || fail "example failed: $out"
+    [ "$(echo "$out" | grep -c '^scene cut #')" -ge 2 ] || fail "expected the two cut messages, got: $out"
+    # The metas: the two hard cuts on the first frames of the new shots (4 s and 8 s), then emotion values in range.
+    cuts=$(echo "$out" | sed -nE 's/^scene-cut meta #([0-9]+) at ([0-9.]+) s: cut, score ([0-9.]+), .*/\1 \2 \3/p')
+    [ "$(echo "$cuts" | awk '$3 > 0 { print $1 ":" $2 }' | tr '\n' ' ')" = "1:4.000 2:8.000 " ] \
+      || fail "expected scene-cut metas #1 at 4.000 s and #2 at 8.000 s with a score, got: $out"
+    emotion=$(echo "$out" | sed -nE 's/^emotion meta at [0-9.]+ s: valence ([-+0-9.]+) arousal ([-+0-9.]+) confidence ([0-9.]+) .*/\1 \2 \3/p')
+    echo "$emotion" | awk 'NF == 3 { n++; if ($1 < -1 || $1 > 1 || $2 < -1 || $2 > 1 || $3 < 0 || $3 > 1) bad++;
+        if ($1 != 0 || $2 != 0) moved++ } END { exit !(n >= 10 && !bad && moved) }' \
+      || fail "expected >= 10 emotion metas in range, not all neutral, got: $out"
     head -c 4 "$work/p.mid" | grep -q MThd || fail "no MIDI written"
+    # Without the typelib the example says so in one line (unless one is installed system-wide).
+    if ! GI_TYPELIB_PATH= /usr/bin/python3 -c "import gi; gi.require_version('Emsync', '1.0')" 2>/dev/null; then
+      out=$(GI_TYPELIB_PATH= /usr/bin/python3 "$example" "$work/clip.mp4" 2>&1) && fail "ran without the typelib"
+      echo "$out" | grep -q "Emsync-1.0 typelib" || fail "no clear message without the typelib: $out"
+    fi
     ;;
   ends_with_video)
     # The music ends with the video: the audio track and the WAV within 0.1 s of the video's 3 s (before: up to
