@@ -31,10 +31,10 @@ PACKAGES=(
   opencv-doc
   # the Python embedding example (PyGObject)
   python3-gi gir1.2-gstreamer-1.0
-  # the converter from official EMSYNC checkpoints (tested against the C++ runtime) and model export
-  python3-torch
   # Emsync-1.0.gir/.typelib of gstreamer-emsync-1.0 (g-ir-scanner); the base typelibs for Python apps beside it
   libgirepository1.0-dev gobject-introspection gir1.2-gst-plugins-base-1.0
+  # the converter from official EMSYNC checkpoints (tested against the C++ runtime) and model export
+  python3-torch
   # the deploy tests read the Kubernetes manifest (deploy/kubernetes/)
   python3-yaml
 )

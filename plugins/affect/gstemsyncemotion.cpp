@@ -716,7 +716,7 @@ gst_emsync_emotion_class_init (GstEmsyncEmotionClass *klass)
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Emotion estimator", "Filter/Analyzer/Video",
       "Estimates valence and arousal of a video over time from faces, colour, motion and editing rhythm",
-      "emsync");
+      "emsync developers");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_emsync_emotion_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_emsync_emotion_stop);

@@ -74,6 +74,11 @@ enum {
   PROP_REVERB,
   PROP_CHORUS,
   PROP_TAIL_DURATION,
+  /* fluiddec's names for the same settings, so that either element fits the same launch line */
+  PROP_SYNTH_GAIN,
+  PROP_SYNTH_POLYPHONY,
+  PROP_SYNTH_REVERB,
+  PROP_SYNTH_CHORUS,
 };
 
 #define DEFAULT_SOUNDFONT NULL
@@ -712,15 +717,19 @@ gst_emsync_synth_set_property (GObject *object, guint prop_id, const GValue *val
       break;
     }
     case PROP_GAIN:
+    case PROP_SYNTH_GAIN:
       s.synth.gain = g_value_get_double (value);
       break;
     case PROP_POLYPHONY:
+    case PROP_SYNTH_POLYPHONY:
       s.synth.polyphony = g_value_get_int (value);
       break;
     case PROP_REVERB:
+    case PROP_SYNTH_REVERB:
       s.synth.reverb = g_value_get_boolean (value);
       break;
     case PROP_CHORUS:
+    case PROP_SYNTH_CHORUS:
       s.synth.chorus = g_value_get_boolean (value);
       break;
     case PROP_TAIL_DURATION:
@@ -745,15 +754,19 @@ gst_emsync_synth_get_property (GObject *object, guint prop_id, GValue *value, GP
       g_value_set_string (value, s.soundfont.empty () ? NULL : s.soundfont.c_str ());
       break;
     case PROP_GAIN:
+    case PROP_SYNTH_GAIN:
       g_value_set_double (value, s.synth.gain);
       break;
     case PROP_POLYPHONY:
+    case PROP_SYNTH_POLYPHONY:
       g_value_set_int (value, s.synth.polyphony);
       break;
     case PROP_REVERB:
+    case PROP_SYNTH_REVERB:
       g_value_set_boolean (value, s.synth.reverb);
       break;
     case PROP_CHORUS:
+    case PROP_SYNTH_CHORUS:
       g_value_set_boolean (value, s.synth.chorus);
       break;
     case PROP_TAIL_DURATION:
@@ -817,6 +830,20 @@ gst_emsync_synth_class_init (GstEmsyncSynthClass *klass)
           "At end of stream, keep rendering released notes and reverb until silent, for at most this long "
           "(ns)",
           0, MAX_TAIL_DURATION, DEFAULT_TAIL_DURATION, playing));
+  /* fluiddec's property names (gst-plugins-bad ext/fluidsynth), with its ranges and defaults, for the settings
+   * above: `fluiddec synth-gain=0.5` and `emsyncsynth synth-gain=0.5` are interchangeable. */
+  g_object_class_install_property (gobject_class, PROP_SYNTH_GAIN,
+      g_param_spec_double ("synth-gain", "Synth gain", "The same setting as gain, under fluiddec's name", 0.0,
+          10.0, DEFAULT_GAIN, playing));
+  g_object_class_install_property (gobject_class, PROP_SYNTH_POLYPHONY,
+      g_param_spec_int ("synth-polyphony", "Synth polyphony",
+          "The same setting as polyphony, under fluiddec's name", 1, 65535, DEFAULT_POLYPHONY, playing));
+  g_object_class_install_property (gobject_class, PROP_SYNTH_REVERB,
+      g_param_spec_boolean ("synth-reverb", "Synth reverb",
+          "The same setting as reverb, under fluiddec's name", DEFAULT_REVERB, playing));
+  g_object_class_install_property (gobject_class, PROP_SYNTH_CHORUS,
+      g_param_spec_boolean ("synth-chorus", "Synth chorus",
+          "The same setting as chorus, under fluiddec's name", DEFAULT_CHORUS, playing));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -12,6 +12,12 @@
  *
  * The children load their models when the bin goes to PAUSED; their errors name the file.
  *
+ * The bin is a #GstPreset. Its presets hold the bin's own properties; the shipped ones
+ * (`$datadir/gstreamer-1.0/presets/GstEmsyncBin.prs`) are moods that replace the video's emotion with a fixed
+ * one: `calm`, `joyful`, `melancholic` and `tense` (use-emotion=false, valence, arousal, instruments). Load one
+ * with gst_preset_load_preset() before the bin leaves NULL. An installation outside GStreamer's own prefix
+ * lists its directory in `GST_PRESET_PATH`.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 -e filesrc location=in.mp4 ! decodebin ! emsyncbin name=s \
@@ -72,7 +78,10 @@ struct _GstEmsyncBin {
   gboolean use_emotion;
 };
 
-G_DEFINE_TYPE (GstEmsyncBin, gst_emsync_bin, GST_TYPE_BIN);
+static void gst_emsync_bin_preset_init (GstPresetInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (GstEmsyncBin, gst_emsync_bin, GST_TYPE_BIN,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_PRESET, gst_emsync_bin_preset_init));
 GST_ELEMENT_REGISTER_DEFINE (emsyncbin, "emsyncbin", GST_RANK_NONE, GST_TYPE_EMSYNC_BIN);
 
 static GstStaticPadTemplate sink_template =
@@ -207,6 +216,31 @@ link_analysis (GstEmsyncBin *self)
   return TRUE;
 }
 
+/* A preset holds the bin's own settings (the mood, the generator's and synthesiser's options), not those of
+ * the elements inside it nor its name, which GstPreset's default would save for a bin. */
+static gchar **
+gst_emsync_bin_preset_property_names (GstPreset *preset)
+{
+  guint n = 0;
+  GParamSpec **pspecs = g_object_class_list_properties (G_OBJECT_GET_CLASS (preset), &n);
+  GPtrArray *names = g_ptr_array_new ();
+  for (guint i = 0; i < n; i++) {
+    const GParamSpec *p = pspecs[i];
+    if (p->owner_type == GST_TYPE_EMSYNC_BIN && (p->flags & G_PARAM_READWRITE) == G_PARAM_READWRITE
+        && !(p->flags & G_PARAM_CONSTRUCT_ONLY))
+      g_ptr_array_add (names, g_strdup (p->name));
+  }
+  g_free (pspecs);
+  g_ptr_array_add (names, NULL);
+  return (gchar **) g_ptr_array_free (names, FALSE);
+}
+
+static void
+gst_emsync_bin_preset_init (GstPresetInterface *iface)
+{
+  iface->get_property_names = gst_emsync_bin_preset_property_names;
+}
+
 static GstStateChangeReturn
 gst_emsync_bin_change_state (GstElement *element, GstStateChange transition)
 {
@@ -257,7 +291,7 @@ gst_emsync_bin_class_init (GstEmsyncBinClass *klass)
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
   gst_element_class_add_static_pad_template (element_class, &midi_template);
-  gst_element_class_set_static_metadata (element_class, "emsync soundtrack bin", "Filter/Video/Audio",
+  gst_element_class_set_static_metadata (element_class, "emsync soundtrack bin", "Generic/Bin",
       "Scene cuts, emotion, music generation and synthesis for a video, in one element", "emsync developers");
   element_class->change_state = gst_emsync_bin_change_state;
 }

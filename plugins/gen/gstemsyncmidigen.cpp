@@ -1184,7 +1184,8 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass *klass)
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
-  gst_element_class_set_static_metadata (element_class, "emsync music generator", "Converter/Video/Audio",
+  gst_element_class_set_static_metadata (element_class, "emsync music generator",
+      "Filter/Converter/Video/Audio",
       "Composes MIDI for a video, following its emotion and landing chords on its scene cuts",
       "emsync developers");
   element_class->change_state = gst_emsync_midigen_change_state;
