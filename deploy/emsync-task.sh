@@ -10,19 +10,16 @@
 # entries count from 0. N defaults to $SLURM_ARRAY_TASK_ID, then $JOB_COMPLETION_INDEX. Every other argument
 # goes to emsync (e.g. --model tiny --seed 1); $EMSYNC names the tool (default: emsync on the PATH).
 #
-# Retry-safe and idempotent:
-#  - an output that exists is complete (it only ever appears by a rename after a successful run), so the task
-#    is skipped (exit 0, "skip:" on stderr);
-#  - emsync writes to a name of this task's own beside the output (.NAME.emsync-task-ID.EXT), which is renamed
-#    to the output only when emsync exits 0. An interrupted emsync finishes its file with what was scored so far
-#    and exits 143; that partial file is removed here, never left under the output's name, where a retry would
-#    take it for done;
-#  - SIGTERM/SIGINT (Slurm's scancel, time limit or preemption; Kubernetes' pod deletion, only to PID 1) is
-#    passed to emsync, which stops at a second signal, one second later; the task removes what it created and
-#    exits 128+signal, so the scheduler retries it (Slurm --requeue, Kubernetes backoffLimitPerIndex).
-#    Only SIGKILL leaves files behind: *.emsync-task-*.* and *.emsync-*.part beside the output, safe to delete
-#    when no task of the list runs.
-# Exit: emsync's status; 0 for a skipped entry; 2 for a bad list, index or output (retrying cannot help).
+# Retry-safe and idempotent, through emsync --skip-existing:
+#  - an output that exists is complete (emsync writes under a temporary name and renames on success only), so
+#    emsync skips the entry and exits 0 ("skipped ..." in the log);
+#  - SIGTERM/SIGINT (Slurm's scancel, time limit or preemption; Kubernetes' pod deletion, which signals PID 1
+#    only) is passed on to emsync, which under --skip-existing removes its unfinished files instead of
+#    finishing them (a partial video under the output's name would be skipped by every retry) and exits
+#    128+signal; so does this script, and the scheduler retries the entry (Slurm --requeue, Kubernetes
+#    backoffLimitPerIndex). Only SIGKILL leaves a *.emsync-*.part file beside the output, safe to delete when
+#    no task of the list runs.
+# Exit: emsync's status (0 also for a skipped entry); 2 for a bad list, index or input (retrying cannot help).
 set -u
 
 die() {
@@ -82,47 +79,24 @@ fi
 
 # A missing input fails every retry the same way: say so once (URIs are left to emsync).
 [[ "$input" == *://* ]] || [ -r "$input" ] || die "entry $index: cannot read input '$input'"
-if [ -s "$output" ]; then
-  echo "emsync-task: skip: entry $index: '$output' exists" >&2
-  exit 0
-fi
-dir=$(dirname "$output")
-mkdir -p "$dir" || die "cannot create the folder of '$output'"
-
-# This attempt's own name: the job's id and this shell's pid keep two attempts at the same entry apart.
-base=${output##*/}
-ext=${base##*.}
-[ "$ext" != "$base" ] || die "output '$output' has no extension (it picks the container: .mp4, .mkv, ...)"
-staging=$dir/.${base%.*}.emsync-task-${SLURM_JOB_ID:-${HOSTNAME:-local}}-$$.$ext
+mkdir -p "$(dirname "$output")" || die "cannot create the folder of '$output'"
 
 child=""
 stop() {
   if [ -n "$child" ]; then
-    kill -TERM "$child" 2> /dev/null
-    # emsync's second signal stops it at once (it removes its own temporary file); the partial output of
-    # an interrupted run is of no use to a batch.
-    sleep 1
-    kill -TERM "$child" 2> /dev/null
+    kill -"$1" "$child" 2> /dev/null
     wait "$child" 2> /dev/null
   fi
-  rm -f "$staging"
-  echo "emsync-task: entry $index stopped by SIG$1; nothing written to '$output'" >&2
+  echo "emsync-task: entry $index stopped by SIG$1" >&2
   exit $((128 + $2))
 }
 trap 'stop TERM 15' TERM
 trap 'stop INT 2' INT
 
 echo "emsync-task: entry $index: '$input' -> '$output'" >&2
-"${EMSYNC:-emsync}" "$input" -o "$staging" -q "$@" &
+"${EMSYNC:-emsync}" "$input" -o "$output" --skip-existing --progress=none "$@" &
 child=$!
 wait "$child"
 rc=$?
-child=""
-if [ "$rc" -eq 0 ] && [ -s "$staging" ] && mv -f "$staging" "$output"; then
-  echo "emsync-task: done: entry $index: '$output'" >&2
-  exit 0
-fi
-rm -f "$staging"
-[ "$rc" -ne 0 ] || rc=1
-echo "emsync-task: entry $index failed (exit $rc); nothing written to '$output'" >&2
+echo "emsync-task: entry $index: emsync exit $rc" >&2
 exit "$rc"

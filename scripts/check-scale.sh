@@ -10,5 +10,5 @@ build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 [ -f "$build/build.ninja" ] || meson setup "$build"
-ninja -C "$build" cli/emsync plugins/core/libgstemsync.so || exit 1
+nice ninja -C "$build" || exit 1
 exec tests/deploy/slurm_check.sh "$build"

@@ -13,6 +13,7 @@ build=$(cd "${1:-$top/build}" && pwd)
 
 fail() {
   echo "FAIL: $*"
+  keep_work=1
   exit 1
 }
 for tool in slurmctld slurmd sbatch munged ffmpeg ffprobe; do
@@ -141,16 +142,17 @@ submit 1
 for i in 0 1 2; do
   in=$work/media/in/clip-$i.mp4
   check_scored "${outputs[i]}" "$seconds" "$in" || fail "task $i: $(check_scored "${outputs[i]}" "$seconds" "$in")"
-  echo "task $i: ${outputs[i]##*/} $(duration "${outputs[i]}") s, $(grep -c 'done: entry' "$work/logs/round1-${job}_$i.log") done line"
-  grep -q "done: entry $i" "$work/logs/round1-${job}_$i.log" || fail "task $i did not say it scored entry $i"
+  log=$work/logs/round1-${job}_$i.log
+  grep -q "^wrote ${outputs[i]} " "$log" || fail "task $i did not say it wrote ${outputs[i]}: $(tail -n 3 "$log")"
+  echo "task $i: ${outputs[i]##*/} $(duration "${outputs[i]}") s; $(grep "^wrote " "$log")"
 done
-leftovers=$(find "$work/media/out" -name '.*emsync-task-*' -o -name '*.part' | wc -l)
+leftovers=$(find "$work/media/out" -name '*.part' | wc -l)
 [ "$leftovers" = 0 ] || fail "temporary files left in the output folder"
 before=$(stat -c '%Y %s %n' "${outputs[@]}")
 
 submit 2
 for i in 0 1 2; do
-  grep -q "skip: entry $i" "$work/logs/round2-${job}_$i.log" || fail "task $i of the second array did not skip"
+  grep -q "^skipped .*: ${outputs[i]} exists" "$work/logs/round2-${job}_$i.log" || fail "task $i of the second array did not skip"
 done
 after=$(stat -c '%Y %s %n' "${outputs[@]}")
 [ "$before" = "$after" ] || fail "the second array changed the outputs"
@@ -171,7 +173,7 @@ job_gone() { [ -z "$(squeue -h -j "$job3" 2> /dev/null)" ]; }
 wait_for "the cancelled job's end" 60 job_gone
 sleep 1
 [ ! -e "$work/media/out/long.mp4" ] || fail "the cancelled task left an output"
-leftovers=$(find "$work/media/out" -name '.*emsync-task-*' -o -name '*.part')
+leftovers=$(find "$work/media/out" -name '*.part')
 [ -z "$leftovers" ] || fail "the cancelled task left $leftovers"
 grep -q "stopped by SIGTERM" "$work/logs/round3-${job3}_0.log" || fail "the cancelled task did not stop on SIGTERM: $(tail -n 3 "$work/logs/round3-${job3}_0.log")"
 echo "round 3: job $job3 cancelled while scoring: $(grep -c . "$work/logs/round3-${job3}_0.log") log lines, no output, no temporary file"
