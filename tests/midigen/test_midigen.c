@@ -181,6 +181,57 @@ GST_START_TEST (test_hard_sync_chords_on_cuts_and_drain)
 }
 GST_END_TEST;
 
+/* The tempo map on the bus: one "emsync-tempo" message per bar, in order, from 0 up to the end of the video, with
+ * a bar line on the kept cut (sync=hard). */
+GST_START_TEST (test_tempo_messages)
+{
+  gchar *model = tiny_model ();
+  /* The default lookahead: the cut is known long enough ahead for the tempo to reach it. */
+  GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
+  fail_unless (e != NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "sync", "hard");
+  g_object_set (e, "model-file", model, "seed", (guint64) 3, NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  const guint cuts[] = { 100 };     /* 4 s */
+  push_frames (h, 0, 250, cuts, 1); /* 10 s of video */
+  gst_harness_push_event (h, gst_event_new_eos ());
+  g_array_unref (pull_all (h));
+  guint bars = 0;
+  gboolean bar_on_cut = FALSE;
+  GstClockTime last = 0;
+  GstMessage *m;
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    EmsyncTempoBar bar;
+    if (emsync_tempo_message_parse (m, &bar)) {
+      fail_unless_equals_int (bar.index, bars);
+      fail_unless (bars == 0 ? bar.stream_time == 0 : bar.stream_time > last);
+      fail_unless (bar.stream_time < 10 * GST_SECOND);
+      const gdouble bpm = 60.0 * GST_SECOND / bar.beat_duration;
+      fail_unless (bpm >= 60.0 && bpm <= 150.0, "%f bpm", bpm);
+      fail_unless (bar.beats >= 1 && bar.beats <= 4);
+      if (bar.on_cut)
+        bar_on_cut = bar_on_cut
+            || (bar.stream_time > 4 * GST_SECOND - 20 * GST_MSECOND
+                && bar.stream_time < 4 * GST_SECOND + 20 * GST_MSECOND);
+      last = bar.stream_time;
+      bars++;
+    }
+    gst_message_unref (m);
+  }
+  /* 10 s at 60-150 bpm in 4/4: 3 to 7 bars. */
+  fail_unless (bars >= 3 && bars <= 7, "%u bars", bars);
+  fail_unless (bar_on_cut, "no bar line on the cut at 4 s");
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+GST_END_TEST;
+
 static GArray *
 run_guided (guint64 seed, gdouble guidance)
 {
@@ -715,6 +766,7 @@ midigen_suite (void)
   tcase_set_timeout (tc, 180);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_hard_sync_chords_on_cuts_and_drain);
+  tcase_add_test (tc, test_tempo_messages);
   tcase_add_test (tc, test_seed_reproducible);
   tcase_add_test (tc, test_preset_property);
   tcase_add_test (tc, test_emotion_guidance_property);
