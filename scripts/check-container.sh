@@ -4,9 +4,15 @@
 # script runs in it. Where no registry is reachable the Debian 12 base comes from debootstrap (minbase, from the
 # Debian mirror apt uses), imported as localhost/debian:12-minbase. Slow (two stages, one of them a package
 # build): make check-container, not part of make check. Needs root.
-#   scripts/check-container.sh [IMAGE]   (default localhost/emsync:latest)
+#   scripts/check-container.sh [--rev GITREV] [IMAGE]   (default localhost/emsync:latest)
+#   --rev GITREV   build the image from that commit instead of the working tree
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
+rev=""
+if [ "${1:-}" = --rev ]; then
+  rev=${2:?--rev needs a git revision}
+  shift 2
+fi
 image=${1:-localhost/emsync:latest}
 work=${EMSYNC_CONTAINER_WORK:-/tmp/emsync-container}
 # vfs and chroot isolation work inside an unprivileged container too (no overlay mount, no new cgroup).
@@ -17,9 +23,10 @@ fail() {
 }
 step() { echo "check-container: $*"; }
 command -v buildah >/dev/null || fail "buildah not found (EMSYNC_WITH_CONTAINER=1 scripts/install-deps.sh)"
-[ -f "$src/third_party/npm/node_modules/@vladmandic/human/models/emotion.json" ] ||
-  fail "the face model is missing (scripts/install-face-model.sh)"
 mkdir -p "$work"
+# The build context: the source and the fetched face model only (scripts/export-source.sh).
+rm -rf "$work/context"
+"$src/scripts/export-source.sh" ${rev:+--rev "$rev"} "$work/context" || fail "could not export the source tree"
 
 base=docker.io/library/debian:12-slim
 if ! buildah images -q "$base" 2>/dev/null | grep -q . && ! timeout 60 buildah pull -q "$base" >/dev/null 2>&1; then
@@ -28,9 +35,12 @@ if ! buildah images -q "$base" 2>/dev/null | grep -q . && ! timeout 60 buildah p
     command -v debootstrap >/dev/null || fail "no registry and no debootstrap to make a Debian 12 base"
     step "no registry reachable: debootstrap --variant=minbase bookworm -> $base"
     rootfs="$work/rootfs"
-    rm -rf "$rootfs"
-    nice debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
-      fail "debootstrap failed ($work/debootstrap.log)"
+    # A finished debootstrap of an earlier run is reused.
+    if [ ! -f "$rootfs/etc/debian_version" ] || [ ! -x "$rootfs/usr/bin/apt-get" ]; then
+      rm -rf "$rootfs"
+      nice debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+        fail "debootstrap failed ($work/debootstrap.log)"
+    fi
     cat >"$rootfs/etc/apt/sources.list" <<'EOF'
 deb http://deb.debian.org/debian bookworm main
 deb http://deb.debian.org/debian bookworm-updates main
@@ -47,9 +57,9 @@ EOF
     rm -rf "$rootfs"
   fi
 fi
-step "buildah bud -f Containerfile --build-arg DEBIAN_IMAGE=$base -t $image (log: $work/build.log)"
+step "buildah bud -f Containerfile --build-arg DEBIAN_IMAGE=$base -t $image, source ${rev:-the working tree} (log: $work/build.log)"
 start=$(date +%s)
-(cd "$src" && nice buildah bud --network host --layers=false --build-arg "DEBIAN_IMAGE=$base" -f Containerfile \
+(cd "$work/context" && nice buildah bud --network host --layers=false --build-arg "DEBIAN_IMAGE=$base" -f Containerfile \
   -t "$image" .) >"$work/build.log" 2>&1 || {
   tail -n 30 "$work/build.log"
   fail "the image did not build ($work/build.log)"

@@ -23,7 +23,6 @@ fi
 work=${1:-/tmp/emsync-package}
 packages=(gstreamer1.0-emsync libgstreamer-emsync-1.0-0 libgstreamer-emsync-1.0-dev emsync)
 [ -f "$src/debian/gir1.2-emsync-1.0.install" ] && packages+=(gir1.2-emsync-1.0)
-human=third_party/npm/node_modules/@vladmandic/human
 fail() {
   echo "check-package: FAIL: $*" >&2
   exit 1
@@ -33,26 +32,14 @@ step() { echo "check-package: $*"; }
 for tool in dpkg-buildpackage dh fakeroot; do
   command -v "$tool" >/dev/null || fail "$tool not found (EMSYNC_WITH_PACKAGING=1 scripts/install-deps.sh)"
 done
-[ -f "$src/$human/models/emotion.json" ] || fail "$human/models/emotion.json missing (scripts/install-face-model.sh)"
 
 if [ $prebuilt = 0 ]; then
   version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
   tree="$work/emsync-$version"
   rm -rf "$work"
   mkdir -p "$tree"
-  if [ -n "$rev" ]; then
-    step "source: git archive $rev"
-    git -C "$src" archive "$rev" | tar -x -C "$tree"
-  else
-    step "source: the working tree (tracked and untracked files git does not ignore)"
-    (cd "$src" && git ls-files -z -co --exclude-standard |
-      while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done |
-      tar --null -T - -cf -) | tar -x -C "$tree"
-  fi
-  # The face model fetched at set-up time (git-ignored): the files the build installs, nothing else of the package.
-  for f in package.json LICENSE models/emotion.json models/emotion.bin; do
-    install -D -m 644 "$src/$human/$f" "$tree/$human/$f"
-  done
+  step "source: ${rev:-the working tree} (scripts/export-source.sh)"
+  "$src/scripts/export-source.sh" ${rev:+--rev "$rev"} "$tree"
 
   opts="nocheck" profile=(-Pnocheck)
   if [ "${EMSYNC_PACKAGE_TESTS:-0}" = 1 ]; then
@@ -132,6 +119,11 @@ for e in emsyncscenecut emsyncmidienc emsyncsynth emsyncemotion emsyncmidigen em
   grep -qE "Filename +(/usr)?${plugindir#/usr}/libgstemsync" <<<"$info" || fail "$e is not loaded from $plugindir"
 done
 step "gst-inspect-1.0 finds the 6 elements in $plugindir"
+if [[ " ${packages[*]} " == *" gir1.2-emsync-1.0 "* ]]; then
+  python3 -c "import gi; gi.require_version('Emsync', '1.0'); from gi.repository import Emsync; Emsync.buffer_get_scene_cut_meta" ||
+    fail "Python does not find the installed Emsync-1.0 typelib"
+  step "python3-gi imports the installed Emsync-1.0 typelib"
+fi
 [ "$(command -v emsync)" = /usr/bin/emsync ] || fail "emsync on the PATH is $(command -v emsync), not /usr/bin/emsync"
 
 # A short clip with faces (opencv-doc's sample footage), scored by the installed tool.

@@ -87,7 +87,7 @@ for b in binaries:
 
 rules = read('debian/rules')
 options = set(re.findall(r"option\('([^']+)'", read('meson_options.txt')))
-for opt in re.findall(r'-D([A-Za-z0-9_]+)=', rules):
+for opt in re.findall(r'-D([A-Za-z0-9_-]+)=', rules):
     if opt not in options:
         fail(f'debian/rules sets -D{opt}=, which meson_options.txt does not declare')
 if '-Dtorch=disabled' not in rules:
