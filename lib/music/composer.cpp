@@ -44,6 +44,7 @@ ComposerOptions ComposerOptions::reference() {
   o.mode_profile = ModeProfile::KrumhanslKessler;
   o.sampler.time_shift_top_p = 0.0;
   o.velocity = VelocityOptions::reference();
+  o.onset_timing = OnsetTimingOptions::reference();
   o.ending = EndingOptions::reference();
   return o;
 }
@@ -215,7 +216,43 @@ bool Composer::build_constraints() {
       bias_[vocab::time_shift_token(n)] += -density * kLogShift[n];
   if (options_.release_push > 0.0) push_releases();
   if (note_masks) mask_invalid_notes();
+  if (!std::isnan(final_chord_seconds_) && options_.ending.cadence) {
+    if (!constrained) bias_.assign(model_->config().vocab_size, 0.0f);
+    constrained = apply_cadence() || constrained;
+  }
   return constrained;
+}
+
+bool Composer::apply_cadence() {
+  const double to_final = final_chord_seconds_ - cursor_seconds();
+  const EndingOptions& e = options_.ending;
+  if (to_final > e.cadence_seconds) return false;
+  const Key key = current_key();
+  if (key.tonic < 0) return false;
+  const auto in_triad = [](int pc, int root, bool major) {
+    const int d = ((pc - root) % 12 + 12) % 12;
+    return d == 0 || d == 7 || d == (major ? 4 : 3);
+  };
+  // At the final chord (and the tick before it, where its releases fall): the tonic triad, the bass on the
+  // tonic. Before it: the dominant triad favoured (major in either mode: the raised 7th of minor).
+  const bool final_chord = to_final <= midi::kTickSeconds + 1e-9;
+  const int dominant = (key.tonic + 7) % 12;
+  for (int i = 0; i < vocab::kNumInstruments; ++i) {
+    const auto instrument = static_cast<vocab::Instrument>(i);
+    if (instrument == vocab::Instrument::Drums) continue;
+    for (int pitch = vocab::kMinPitch; pitch <= vocab::kMaxPitch; ++pitch) {
+      float& b = bias_[vocab::note_token(instrument, pitch, /*on=*/true)];
+      const int pc = pitch % 12;
+      if (final_chord) {
+        const bool ok =
+            instrument == vocab::Instrument::Bass ? pc == key.tonic : in_triad(pc, key.tonic, key.major);
+        if (!ok) b = kForbidden;
+      } else {
+        b += static_cast<float>(in_triad(pc, dominant, true) ? e.dominant_bias : -e.dominant_bias);
+      }
+    }
+  }
+  return true;
 }
 
 namespace {
@@ -238,24 +275,31 @@ void Composer::track_density(int token) {
 }
 
 void Composer::track_pitches(int token) {
-  if (options_.mode_control <= 0.0) return;
+  if (options_.mode_control <= 0.0 && !(options_.ending.enabled && options_.ending.cadence)) return;
   keep_window(recent_pitches_, cursor_ticks_, options_.mode_window_seconds, vocab::kTickSeconds);
   if (vocab::is_note_token(token) && vocab::note_is_on(token) &&
       vocab::note_instrument(token) != vocab::Instrument::Drums)
     recent_pitches_.push_back({cursor_ticks_, vocab::note_pitch(token) % 12});
 }
 
-bool Composer::mode_bias(std::array<float, 12>& out) const {
-  const float v = current_valence_;
-  if (options_.mode_control <= 0.0 || std::isnan(v) || std::fabs(v) < 0.05f ||
-      static_cast<int>(recent_pitches_.size()) < options_.mode_min_notes)
-    return false;
+Key Composer::current_key() const {
+  Key key;
+  if (static_cast<int>(recent_pitches_.size()) < options_.mode_min_notes) return key;
   std::array<double, 12> hist{};
   for (const PitchOnset& p : recent_pitches_) hist[p.pitch_class] += 1.0;
-  Key key = find_key(hist);
+  key = find_key(hist);
+  const float v = current_valence_;
+  if (key.tonic >= 0 && options_.mode_control > 0.0 && !std::isnan(v) && std::fabs(v) >= 0.05f &&
+      key.major != (v > 0))
+    key = relative_key(key);
+  return key;
+}
+
+bool Composer::mode_bias(std::array<float, 12>& out) const {
+  const float v = current_valence_;
+  if (options_.mode_control <= 0.0 || std::isnan(v) || std::fabs(v) < 0.05f) return false;
+  const Key key = current_key();
   if (key.tonic < 0) return false;
-  const bool want_major = v > 0;
-  if (key.major != want_major) key = relative_key(key);
   const std::array<double, 12> profile = options_.mode_profile == ModeProfile::TonicTriad
                                              ? tonic_triad_profile(key.tonic, key.major)
                                              : standardised_key_profile(key.tonic, key.major);
@@ -424,12 +468,6 @@ bool Composer::build_timing_constraints() {
   return constrained;
 }
 
-namespace {
-// Prior of a time shift by the grid level it lands on (GridLevel order: downbeat, beat, 8th, 16th, 8th triplet,
-// the tick before a grid point), so strong positions are a little likelier, as in metrical music.
-constexpr std::array<float, 6> kGridLevelPrior{1.0f, 0.6f, 0.2f, -2.0f, -3.0f, -1.0f};
-}  // namespace
-
 void Composer::apply_grid_constraints() {
   const TempoMap& map = planner_.map();
   bias_[vocab::kBarToken] = kForbidden;  // only at bar lines, forced above
@@ -463,7 +501,7 @@ void Composer::apply_grid_constraints() {
       b = kForbidden;
       continue;
     }
-    if (l != GridLevel::Off) b += kGridLevelPrior[static_cast<int>(l)];
+    if (l != GridLevel::Off) b += options_.grid_level_prior[static_cast<int>(l)];
     any = true;
   }
   // Nothing left (a release deadline or a rest longer than 1 s): step to the nearest point of the grid.

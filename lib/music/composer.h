@@ -17,11 +17,13 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
 #include "lib/midi/vocab.h"
 #include "lib/music/boundary_schedule.h"
+#include "lib/music/key_finding.h"
 #include "lib/music/generator_model.h"
 #include "lib/music/sampler.h"
 #include "lib/music/performer.h"
@@ -88,6 +90,9 @@ struct ComposerOptions {
   // at 6: 20.8 notes/s and the most frequent gap between onsets a 16th). The model still sees the true time.
   Timing timing = Timing::Grid;
   TempoOptions tempo;
+  // Logit prior of a time shift by the grid level it lands on (GridLevel order: downbeat, beat, 8th, 16th, 8th
+  // triplet, the tick before a grid point), so strong positions are likelier, as in metrical music.
+  std::array<float, 6> grid_level_prior{1.0f, 0.6f, 0.2f, -4.0f, -6.0f, -1.0f};
   int max_step_note_ons = 4;
   int max_step_drum_ons = 3;
   // Emotion guidance (classifier-free guidance): next-token logits are
@@ -129,8 +134,10 @@ struct ComposerOptions {
   ModeProfile mode_profile = ModeProfile::TonicTriad;
   double mode_window_seconds = 8.0;
   int mode_min_notes = 8;
-  // Dynamics and the file-mode ending, applied where the tokens become MIDI (MidiStream; lib/music/performer.h).
+  // Dynamics, onset timing and the file-mode ending, applied where the tokens become MIDI (MidiStream;
+  // lib/music/performer.h).
   VelocityOptions velocity;
+  OnsetTimingOptions onset_timing;
   EndingOptions ending;
 
   // EMSYNC's procedure (emsync-reference.md §2d-2e): soft sync, the model alone (no density or mode control, no
@@ -160,6 +167,8 @@ class Composer {
   bool add_cut(double time_seconds);
   // Emotion in effect from `time_seconds` on (NaN = unknown: the model's null condition).
   void set_emotion(double time_seconds, float valence, float arousal);
+  // The music's final chord (a kept cut) is at `seconds`: the cadence of ComposerOptions::ending leads into it.
+  void set_final_chord(double seconds) { final_chord_seconds_ = seconds; }
 
   // Generates until the cursor reaches `until_seconds` (or `cancel` becomes true). Appends to `out`.
   void generate_until(double until_seconds, std::vector<TimedToken>& out,
@@ -192,6 +201,11 @@ class Composer {
   void track_density(int token);
   // The mode controller's bias per pitch class (all 0 when it does not apply); returns false then.
   bool mode_bias(std::array<float, 12>& out) const;
+  // The key of the recent pitched note-ons, turned to the valence's mode when mode control is on; tonic -1 while
+  // there are too few notes.
+  Key current_key() const;
+  // The cadence's masks and bias near the final chord (EndingOptions::cadence); false when none applies.
+  bool apply_cadence();
   void track_pitches(int token);
   // Adds the release push (ComposerOptions::release_push) to the note-offs of notes held past their length.
   void push_releases();
@@ -219,6 +233,7 @@ class Composer {
   double last_emotion_update_ = -1e9;
 
   bool started_ = false;
+  double final_chord_seconds_ = std::numeric_limits<double>::quiet_NaN();
   int64_t cursor_ticks_ = 0;
   int previous_token_ = 0;
   int chord_notes_needed_ = 0;

@@ -12,7 +12,7 @@ MidiStream::MidiStream(std::shared_ptr<const GeneratorModel> model, const Compos
     : options_(stream),
       composer_(std::move(model), options),
       decoder_(0.0),
-      performer_(options.velocity, options.seed) {}
+      performer_(options.velocity, options.onset_timing, options.seed) {}
 
 bool MidiStream::add_cut(double time_seconds) {
   const bool kept = composer_.add_cut(time_seconds);
@@ -60,7 +60,7 @@ static bool is_note_off(const midi::MidiEvent& e) {
   return (e.status & 0xF0) == 0x80 || ((e.status & 0xF0) == 0x90 && e.data2 == 0);
 }
 
-void MidiStream::perform(size_t first_event) {
+void MidiStream::perform(size_t first_event, double frontier_seconds) {
   struct On {
     size_t event;
     bool chord;
@@ -122,6 +122,48 @@ void MidiStream::perform(size_t first_event) {
     events_[kept++] = e;
   }
   events_.resize(kept);
+  if (performer_.timing().enabled) place_onsets(first_event, frontier_seconds);
+}
+
+// The Performer's onset timing for the new events: each instrument's note-ons of one tick move by its delays.
+// A note-on stays before its own note-off and before `frontier_seconds` (the composer's cursor: the next slice's
+// events are not earlier), so the events stay in time order after a stable sort.
+void MidiStream::place_onsets(size_t first_event, double frontier_seconds) {
+  constexpr double kGap = 0.001;
+  const size_t n = events_.size();
+  std::vector<double> grid_time(n);
+  for (size_t i = first_event; i < n; i++) grid_time[i] = events_[i].time_seconds;
+  std::vector<bool> done(n, false);
+  std::vector<size_t> group;
+  std::vector<int> pitches;
+  std::vector<double> delays;
+  for (size_t i = first_event; i < n; i++) {
+    if (done[i] || !is_note_on(events_[i])) continue;
+    const uint8_t status = events_[i].status;
+    group.clear();
+    pitches.clear();
+    for (size_t j = i; j < n && grid_time[j] == grid_time[i]; j++)
+      if (!done[j] && events_[j].status == status && is_note_on(events_[j])) {
+        group.push_back(j);
+        pitches.push_back(events_[j].data1);
+        done[j] = true;
+      }
+    performer_.onset_delays(status & 0x0F, pitches, delays);
+    for (size_t k = 0; k < group.size(); k++) {
+      midi::MidiEvent& on = events_[group[k]];
+      double limit = frontier_seconds;
+      for (size_t j = group[k] + 1; j < n; j++)
+        if (is_note_off(events_[j]) && events_[j].status == (0x80 | (status & 0x0F)) &&
+            events_[j].data1 == on.data1) {
+          limit = std::min(limit, events_[j].time_seconds);
+          break;
+        }
+      on.time_seconds += std::clamp(limit - kGap - grid_time[i], 0.0, delays[k]);
+    }
+  }
+  std::stable_sort(
+      events_.begin() + static_cast<long>(first_event), events_.end(),
+      [](const midi::MidiEvent& a, const midi::MidiEvent& b) { return a.time_seconds < b.time_seconds; });
 }
 
 void MidiStream::append_ticks_until(double until, std::vector<midi::MidiEvent>& out) {
@@ -155,7 +197,7 @@ bool MidiStream::generate_slice(double until_seconds, std::vector<midi::MidiEven
   // After the final chord nothing more is played: no need to compose.
   if (composer_.cursor_seconds() <= final_tick_seconds_ + 1e-6)
     composer_.generate_until(slice_end, tokens_, cancel);
-  perform(events_.size());
+  perform(events_.size(), composer_.cursor_seconds());
   if (tokens) tokens->insert(tokens->end(), tokens_.begin(), tokens_.end());
   append_with_ticks(out);
   generated_until_ = std::max(slice_end, composer_.cursor_seconds());
@@ -173,6 +215,7 @@ void MidiStream::plan_ending(double end_seconds) {
     return;
   // Not kept (a kept cut less than min_gap before it): no final chord, the music plays on to the end.
   if (!add_cut(final_time)) return;
+  composer_.set_final_chord(final_time);
   final_seconds_ = final_time;
   final_tick_seconds_ = midi::seconds_to_ticks(final_time) * midi::kTickSeconds;
 }

@@ -73,7 +73,8 @@ class MidiStream {
   void append_ticks_until(double until, std::vector<midi::MidiEvent>& out);
   void append_with_ticks(std::vector<midi::MidiEvent>& out);
   // Decodes tokens_ into events_, with the Performer's velocities and the ending's rules.
-  void perform(size_t first_event);
+  void perform(size_t first_event, double frontier_seconds);
+  void place_onsets(size_t first_event, double frontier_seconds);
   float arousal_at(double seconds) const;
   double seconds_to_cut(double seconds) const;
   double last_bar_before(double seconds) const;

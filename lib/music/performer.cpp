@@ -19,15 +19,25 @@ EndingOptions EndingOptions::reference() {
   return o;
 }
 
-Performer::Performer(const VelocityOptions& options, uint64_t seed)
-    : options_(options), rng_(seed ^ 0x5fe1f0c3a9d27b41ull) {}
+OnsetTimingOptions OnsetTimingOptions::reference() {
+  OnsetTimingOptions o;
+  o.enabled = false;
+  return o;
+}
 
+Performer::Performer(const VelocityOptions& options, const OnsetTimingOptions& timing, uint64_t seed)
+    : options_(options),
+      timing_(timing),
+      velocity_rng_(seed ^ 0x5fe1f0c3a9d27b41ull),
+      timing_rng_(seed ^ 0x3c6ef372fe94f82bull) {}
+
+namespace {
 // Irwin-Hall sum of four uniforms from splitmix64: portable (std::normal_distribution differs between standard
-// libraries), so a seed gives the same velocities everywhere.
-double Performer::gaussian() {
+// libraries), so a seed gives the same velocities and timing everywhere.
+double gaussian(uint64_t& rng) {
   double sum = 0.0;
   for (int i = 0; i < 4; i++) {
-    uint64_t z = (rng_ += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
@@ -35,6 +45,7 @@ double Performer::gaussian() {
   }
   return (sum - 2.0) * std::sqrt(3.0);  // variance of 4 uniforms is 1/3
 }
+}  // namespace
 
 double Performer::accent(double time, const TempoMap& map, double last_bar) const {
   // 10 ms: a grid point's nearest 8 ms tick is within 4 ms; the rest is the decoder's rounding.
@@ -95,8 +106,31 @@ int Performer::velocity(const NoteContext& n, const TempoMap& map, double last_b
       v += o.strings;
     if (n.top_voice) v += o.top_voice;
   }
-  if (o.humanise > 0.0) v += o.humanise * gaussian();
+  if (o.humanise > 0.0) v += o.humanise * gaussian(velocity_rng_);
   return static_cast<int>(std::lround(std::clamp(v, 20.0, 124.0)));
+}
+
+void Performer::onset_delays(int channel, const std::vector<int>& pitches, std::vector<double>& delays) {
+  const OnsetTimingOptions& o = timing_;
+  delays.assign(pitches.size(), 0.0);
+  if (!o.enabled || pitches.empty()) return;
+  using midi::Instrument;
+  using midi::output_channel;
+  const bool rhythm = channel == midi::kDrumChannel || channel == output_channel(Instrument::Bass);
+  const double sd = rhythm ? o.rhythm_sd_seconds : o.sd_seconds;
+  const double together = std::fabs(sd * gaussian(timing_rng_));
+  double spread = 0.0;
+  if (channel == output_channel(Instrument::Guitar))
+    spread = o.strum_seconds;
+  else if (channel == output_channel(Instrument::Piano))
+    spread = o.roll_seconds;
+  // Rank of each pitch from the lowest: the strum's order.
+  for (size_t i = 0; i < pitches.size(); i++) {
+    size_t below = 0;
+    for (size_t j = 0; j < pitches.size(); j++)
+      if (pitches[j] < pitches[i] || (pitches[j] == pitches[i] && j < i)) below++;
+    delays[i] = std::min(o.max_seconds, together + spread * static_cast<double>(below));
+  }
 }
 
 }  // namespace emsync::music

@@ -7,9 +7,16 @@
 //   v = clamp(base + arousal_gain * a + accent + phrase + balance + chord + top_voice + humanisation, 20, 124)
 //
 // Humanisation comes from its own RNG seeded by the composer's seed: same seed, same velocities.
+//
+// Onset timing (OnsetTimingOptions): on the beat grid every note of an onset starts on the same 8 ms tick, which
+// sounds sequenced (real ensembles: 6-54 % of onset clusters spread over more than 4 ms). The Performer delays
+// each instrument's notes of an onset by a small random amount (the rhythm section tighter than the rest) and
+// strums the guitar's chords from low to high; delays only, never earlier than the grid, at most max_seconds.
+// The timing has an RNG of its own, so the velocities of a seed are the same with and without it.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "lib/music/tempo_map.h"
 
@@ -39,6 +46,20 @@ struct VelocityOptions {
   static VelocityOptions reference();
 };
 
+struct OnsetTimingOptions {
+  bool enabled = true;  // false: every onset on its tick (EMSYNC's decoder)
+  // Delay of one instrument's notes at one onset: |N(0, sd)| (seconds), bass and drums with rhythm_sd.
+  double sd_seconds = 0.0015;
+  double rhythm_sd_seconds = 0.0008;
+  // Guitar chords: each string this much after the one below it; piano chords spread a little (two hands).
+  double strum_seconds = 0.002;
+  double roll_seconds = 0.0007;
+  // No note moves further than this (the shortest grid note is ComposerOptions::min_note_seconds).
+  double max_seconds = 0.020;
+
+  static OnsetTimingOptions reference();
+};
+
 // File mode's ending (MidiStream::set_end): when the music's end is known, a kept cut is planned hold_seconds
 // before it (with sync=hard its chord is forced there: the final chord), no note starts after that chord, the
 // sounding notes are held and all released at the end. When the schedule does not keep that cut (a kept cut
@@ -46,6 +67,13 @@ struct VelocityOptions {
 struct EndingOptions {
   bool enabled = true;  // false: EMSYNC's: the music just stops at the end
   double hold_seconds = 1.0;
+  // A cadence into the final chord (the Composer, in the key of the recent notes, its mode the valence's when
+  // mode control is on): over the cadence_seconds before it the dominant triad's pitch classes get
+  // +dominant_bias and the others -dominant_bias (pitched note-ons); the final chord itself takes only the tonic
+  // triad's pitch classes, its bass only the tonic. cadence false: the final chord is whatever the model plays.
+  bool cadence = true;
+  double cadence_seconds = 1.2;
+  double dominant_bias = 1.5;
 
   static EndingOptions reference();
 };
@@ -63,17 +91,21 @@ struct NoteContext {
 
 class Performer {
  public:
-  Performer(const VelocityOptions& options, uint64_t seed);
+  Performer(const VelocityOptions& options, const OnsetTimingOptions& timing, uint64_t seed);
   // The velocity of a note-on; `map` may be empty (then the fallback beat from `last_bar` is used).
   int velocity(const NoteContext& note, const TempoMap& map, double last_bar_seconds);
+  // Delays (seconds, >= 0) for the note-ons of one instrument at one onset, given their pitches in the order of
+  // `pitches`; `delays` gets one per pitch.
+  void onset_delays(int channel, const std::vector<int>& pitches, std::vector<double>& delays);
   const VelocityOptions& options() const { return options_; }
+  const OnsetTimingOptions& timing() const { return timing_; }
 
  private:
   double accent(double time, const TempoMap& map, double last_bar) const;
-  double gaussian();
 
   VelocityOptions options_;
-  uint64_t rng_;
+  OnsetTimingOptions timing_;
+  uint64_t velocity_rng_, timing_rng_;
 };
 
 }  // namespace emsync::music

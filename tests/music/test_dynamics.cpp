@@ -163,9 +163,10 @@ GST_START_TEST (test_ending_final_chord_then_release)
     last_event = std::max (last_event, e.time_seconds);
     const int key = (e.status & 0x0F) * 128 + e.data1;
     if (is_on (e)) {
-      fail_unless (e.time_seconds <= final_tick + 1e-6, "note-on at %.3f s after the final chord (%.3f s)",
-          e.time_seconds, final_tick);
-      if (std::fabs (e.time_seconds - final_tick) < 1e-6 && (e.status & 0x0F) != md::kDrumChannel)
+      // The final chord's notes are played a few ms late at most (the onset timing), none later.
+      fail_unless (e.time_seconds <= final_tick + o.onset_timing.max_seconds + 1e-6,
+          "note-on at %.3f s after the final chord (%.3f s)", e.time_seconds, final_tick);
+      if (e.time_seconds >= final_tick - 1e-6 && (e.status & 0x0F) != md::kDrumChannel)
         chord_notes++;
       sounding[key] = e.time_seconds;
     } else {
@@ -182,6 +183,116 @@ GST_START_TEST (test_ending_final_chord_then_release)
 }
 GST_END_TEST;
 
+// The onset timing: the notes of one grid tick start within a few ms of it, never before it, with a spread
+// between instruments (and the guitar's strum); the events stay in time order, every note-on before its own
+// note-off; the same seed gives the same timing, the velocities do not depend on it, and the reference keeps
+// every onset on its 8 ms tick.
+GST_START_TEST (test_onset_timing)
+{
+  ComposerOptions o;
+  o.seed = 5;
+  const Piece p = compose (o, 0.5f);
+  const double max = o.onset_timing.max_seconds;
+  int ons = 0, moved = 0, spread_groups = 0;
+  std::map<long, std::pair<double, double>> by_tick; // nearest earlier tick -> (first, last) onset
+  std::map<int, double> sounding;
+  double last = 0.0;
+  for (const md::MidiEvent &e : p.events) {
+    fail_unless (e.time_seconds >= last - 1e-12, "events out of order at %.4f s", e.time_seconds);
+    last = e.time_seconds;
+    const int key = (e.status & 0x0F) * 128 + e.data1;
+    if (is_off (e)) {
+      fail_unless (sounding.count (key) == 1, "note-off before its note-on at %.4f s", e.time_seconds);
+      sounding.erase (key);
+    }
+    if (!is_on (e))
+      continue;
+    sounding[key] = e.time_seconds;
+    ons++;
+    const long tick = static_cast<long> (std::floor (e.time_seconds / md::kTickSeconds + 1e-9));
+    const double late = e.time_seconds - tick * md::kTickSeconds;
+    fail_unless (late <= max + 1e-9 && late >= -1e-9, "note-on %.4f s after its tick", late);
+    if (late > 1e-6)
+      moved++;
+    auto it = by_tick.find (tick);
+    if (it == by_tick.end ())
+      by_tick[tick] = { e.time_seconds, e.time_seconds };
+    else
+      it->second.second = e.time_seconds;
+  }
+  for (const auto &kv : by_tick)
+    if (kv.second.second - kv.second.first > 0.004)
+      spread_groups++;
+  fail_unless (ons > 100);
+  fail_unless (moved > ons / 4, "only %d of %d note-ons off their tick", moved, ons);
+  fail_unless (spread_groups > 0 && spread_groups < static_cast<int> (by_tick.size ()),
+      "%d of %zu onsets spread over more than 4 ms", spread_groups, by_tick.size ());
+
+  const Piece again = compose (o, 0.5f);
+  fail_unless (again.events.size () == p.events.size ());
+  for (size_t i = 0; i < p.events.size (); i++)
+    fail_unless (again.events[i].time_seconds == p.events[i].time_seconds, "same seed, different timing");
+  ComposerOptions untimed = o;
+  untimed.onset_timing.enabled = false;
+  std::vector<int> a = velocities (p), b = velocities (compose (untimed, 0.5f));
+  std::sort (a.begin (), a.end ());
+  std::sort (b.begin (), b.end ());
+  fail_unless (a == b, "the onset timing changed the velocities");
+
+  ComposerOptions r = ComposerOptions::reference ();
+  r.seed = 5;
+  for (const md::MidiEvent &e : compose (r, 0.5f, 12.0).events)
+    if (is_on (e)) {
+      const double ticks = e.time_seconds / md::kTickSeconds;
+      fail_unless (std::fabs (ticks - std::round (ticks)) < 1e-6, "reference onset off its tick: %.4f s",
+          e.time_seconds);
+    }
+}
+GST_END_TEST;
+
+// The cadence: the final chord's pitched notes form one major or minor triad, its bass notes on the triad's
+// root; without the cadence the model's own final chords do not (the tiny model's pitches are near random).
+static bool
+final_chord_is_tonic_triad (const Piece &p, double window)
+{
+  const double final_tick = md::seconds_to_ticks (p.final_chord) * md::kTickSeconds;
+  std::vector<int> pcs, bass;
+  for (const md::MidiEvent &e : p.events) {
+    const int ch = e.status & 0x0F;
+    if (!is_on (e) || ch == md::kDrumChannel || e.time_seconds < final_tick - 1e-6
+        || e.time_seconds > final_tick + window + 1e-6)
+      continue;
+    (ch == md::output_channel (md::Instrument::Bass) ? bass : pcs).push_back (e.data1 % 12);
+  }
+  fail_unless (pcs.size () >= 2, "a final chord of %zu notes", pcs.size ());
+  for (int root = 0; root < 12; root++)
+    for (int third : { 3, 4 }) {
+      auto in = [&] (int pc) {
+        const int d = (pc - root + 12) % 12;
+        return d == 0 || d == third || d == 7;
+      };
+      if (std::all_of (pcs.begin (), pcs.end (), in)
+          && std::all_of (bass.begin (), bass.end (), [&] (int pc) { return pc == root; }))
+        return true;
+    }
+  return false;
+}
+
+GST_START_TEST (test_cadence_final_chord)
+{
+  int triads = 0, free_triads = 0;
+  for (uint64_t seed : { 11, 12, 13 }) {
+    ComposerOptions o;
+    o.seed = seed;
+    triads += final_chord_is_tonic_triad (compose (o, 0.2f), o.onset_timing.max_seconds);
+    o.ending.cadence = false;
+    free_triads += final_chord_is_tonic_triad (compose (o, 0.2f), o.onset_timing.max_seconds);
+  }
+  fail_unless (triads == 3, "%d of 3 final chords a tonic triad with the cadence", triads);
+  fail_unless (free_triads < 3, "every final chord a triad without the cadence too: the test cannot tell");
+}
+GST_END_TEST;
+
 static Suite *
 dynamics_suite ()
 {
@@ -192,6 +303,8 @@ dynamics_suite ()
   tcase_add_test (tc, test_velocity_accents_downbeats);
   tcase_add_test (tc, test_velocity_reproducible_and_reference_fixed);
   tcase_add_test (tc, test_ending_final_chord_then_release);
+  tcase_add_test (tc, test_onset_timing);
+  tcase_add_test (tc, test_cadence_final_chord);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -237,6 +237,40 @@ GST_START_TEST (test_composer_hard_sync_chords_on_downbeats)
 }
 GST_END_TEST;
 
+// The grid-level prior (ComposerOptions::grid_level_prior): onsets go mostly to beats and 8ths, rarely to 16ths
+// and triplets; with a flat prior the weak positions take a much larger share (the tiny model, two seeds).
+static double
+weak_onset_share (const std::array<float, 6> &prior)
+{
+  int ons = 0, weak = 0;
+  for (uint64_t seed : { 3, 4 }) {
+    ComposerOptions o;
+    o.seed = seed;
+    o.grid_level_prior = prior;
+    const Run run = compose (o, kCuts, 20.0);
+    int64_t last = -1;
+    for (const TimedToken &t : run.tokens) {
+      if (!vocab::is_note_token (t.token) || !vocab::note_is_on (t.token) || tick_of (t.time_seconds) == last)
+        continue;
+      last = tick_of (t.time_seconds);
+      const GridLevel l = run.map.level (last);
+      ++ons;
+      weak += l == GridLevel::Sixteenth || l == GridLevel::Triplet;
+    }
+  }
+  fail_unless (ons > 40, "only %d onsets", ons);
+  return static_cast<double> (weak) / ons;
+}
+
+GST_START_TEST (test_composer_grid_prior_favours_strong_positions)
+{
+  const double shipped = weak_onset_share (ComposerOptions{}.grid_level_prior);
+  const double flat = weak_onset_share ({ 0, 0, 0, 0, 0, 0 });
+  fail_unless (shipped < 0.15 && shipped < flat / 3,
+      "onsets on 16ths and triplets: %.1f %% (flat prior %.1f %%)", 100 * shipped, 100 * flat);
+}
+GST_END_TEST;
+
 static Suite *
 grid_suite (void)
 {
@@ -251,6 +285,7 @@ grid_suite (void)
   tcase_add_test (tc, test_planner_replans_after_cursor_on_a_new_cut);
   tcase_add_loop_test (tc, test_composer_onsets_on_grid, 0, 2);
   tcase_add_test (tc, test_composer_bars_on_bar_lines);
+  tcase_add_test (tc, test_composer_grid_prior_favours_strong_positions);
   tcase_add_loop_test (tc, test_composer_hard_sync_chords_on_downbeats, 0, 2);
   return s;
 }

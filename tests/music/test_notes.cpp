@@ -244,9 +244,11 @@ GST_START_TEST (test_release_push)
   };
   const double pushed = forced_share (ComposerOptions{}.release_push), free = forced_share (0.0);
   fail_unless (pushed < 0.01, "%.1f %% of notes held to the forced release with the push", 100 * pushed);
-  // Measured: 0.09 % with the push, 1.7 % without.
-  fail_unless (free > 0.01 && free > 5 * pushed,
-      "%.2f %% of notes held to the forced release without the push", 100 * free);
+  // Measured: 0 % with the push, 0.36 % without (1.7 % before the grid's stronger priors against 16ths and
+  // triplets, which leave fewer and longer notes).
+  fail_unless (free > 0.002 && free > 5 * pushed,
+      "%.2f %% of notes held to the forced release without the push, %.2f %% with it", 100 * free,
+      100 * pushed);
   fail_unless (ComposerOptions::reference ().release_push == 0.0);
 }
 GST_END_TEST;

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "lib/midi/smf.h"
 #include "lib/midi/tokenizer.h"
 
 namespace gen_eval {
@@ -244,6 +245,9 @@ double current_rss_mib() {
       "          [--grid v1,v2,... (N pieces per valence x arousal pair, one summary per valence)]\n"
       "  stats   --midi DIR_OR_FILE... [--max-files N per directory] [--max-midi-seconds S] [--seed S]\n"
       "          [--jitter-ms J (move each note by a random N(0, J ms): the calibration of the pulse)]\n"
+      "          [--save-midi DIR (each generated piece's delivered MIDI as DIR/piece-N.mid)]\n"
+      "        --grid-prior D,B,E,S,T,P logit prior of a shift onto a downbeat, beat, 8th, 16th, triplet, "
+      "pre-grid\n"
       "common: --json OUT.json writes every figure (and per-piece data) as JSON\n"
       "        --instruments less|more selects the instrument-count control token (default more)\n"
       "        --temperature T sampling temperature (default 1.35, EMSYNC's demo)\n"
@@ -297,6 +301,10 @@ Args parse_args(int argc, char** argv) {
       in_midi = true;
     } else if (k == "--json")
       a.json = val();
+    else if (k == "--save-midi")
+      a.save_midi = val();
+    else if (k == "--grid-prior")
+      a.grid_prior = parse_list(val());
     else if (k == "--threads")
       a.threads = std::stoi(val());
     else if (k == "--seconds")
@@ -467,6 +475,11 @@ GenRequest request_from_args(const Args& a, mu::SyncMode sync, uint64_t seed, do
   }
   if (take("--density-control")) o.density_control = a.density_control;
   if (take("--mode-control")) o.mode_control = a.mode_control;
+  if (a.grid_prior.size() == o.grid_level_prior.size())
+    for (size_t i = 0; i < a.grid_prior.size(); ++i)
+      o.grid_level_prior[i] = static_cast<float>(a.grid_prior[i]);
+  else if (!a.grid_prior.empty())
+    throw std::runtime_error("--grid-prior takes 6 numbers (downbeat, beat, 8th, 16th, triplet, pre-grid)");
   req.seconds = seconds;
   return req;
 }
@@ -513,6 +526,17 @@ std::vector<md::Note> piece_notes(const Piece& p, bool close_open) {
   o.close_open_notes = close_open;
   o.end_seconds = p.seconds;
   return md::decode(p.raw, o);
+}
+
+std::vector<md::Note> delivered_notes(const Piece& p, std::vector<uint8_t>* smf_bytes) {
+  md::SmfTrackData track;
+  track.name = "emsync";
+  for (const md::MidiEvent& e : p.midi)
+    if (e.status != mu::kMidiTickStatus) track.messages.push_back(md::to_timed_message(e));
+  const std::vector<uint8_t> bytes = md::write_smf({track});
+  std::vector<md::Note> notes = md::notes_from_smf(md::parse_smf(bytes, "delivered MIDI"));
+  if (smf_bytes) *smf_bytes = bytes;
+  return notes;
 }
 
 std::vector<double> random_cuts(std::mt19937_64& rng, double seconds) {

@@ -110,6 +110,9 @@ struct Args {
   std::string model;
   std::vector<std::string> midi;
   std::string json;
+  std::string save_midi;
+  std::vector<double>
+      grid_prior;  // --grid-prior: ComposerOptions::grid_level_prior  // stats: a folder for each generated piece's delivered MIDI
   int threads = 1;
   double seconds = -1;  // per-command default
   int pieces = -1;
@@ -191,6 +194,9 @@ GenRequest request_from_args(const Args& a, mu::SyncMode sync, uint64_t seed, do
 
 Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenRequest& req);
 std::vector<md::Note> piece_notes(const Piece& p, bool close_open);
+// The notes a listener hears: the delivered MIDI (velocities, onset timing, the ending) read back from its SMF
+// bytes by the corpus reader, so that generated music and corpus files go through the same code.
+std::vector<md::Note> delivered_notes(const Piece& p, std::vector<uint8_t>* smf_bytes = nullptr);
 
 // Scene cuts 2-12 s apart over `seconds`.
 std::vector<double> random_cuts(std::mt19937_64& rng, double seconds);

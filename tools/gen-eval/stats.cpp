@@ -283,7 +283,10 @@ int cmd_stats(const Args& a) {
           options.cuts = p.kept_cuts;
           options.bar_times = p.bar_times;  // the planned grid, where the composer had one
           options.bar_beats = p.bar_beats;
-          MusicStats st = music_stats(piece_notes(p, false), 0.0, seconds, options);
+          std::vector<uint8_t> smf;
+          MusicStats st = music_stats(delivered_notes(p, &smf), 0.0, seconds, options);
+          if (!a.save_midi.empty())
+            md::write_file(a.save_midi + "/piece-" + std::to_string(index) + ".mid", smf);
           TokenChecks ck = check_tokens(p.raw);
           const MidiChecks mc = check_midi(p.midi);
           for (StatsSummary* sum : {&x, &row}) {
