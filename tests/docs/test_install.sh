@@ -45,4 +45,23 @@ mkdir -p "$dest/pc"
 sed "s#^prefix=.*#prefix=$root#" "$pc" > "$dest/pc/gstreamer-emsync-1.0.pc"
 flags=$(PKG_CONFIG_PATH="$dest/pc" pkg-config --cflags --libs gstreamer-emsync-1.0) || { echo "FAIL: pkg-config"; exit 1; }
 cc "$src/examples/scene_messages.c" $flags -o "$dest/scene_messages" || { echo "FAIL: example does not build against the installed library"; exit 1; }
+# emsyncbin's mood presets, where GStreamer reads an element's system presets.
+[ -f "$root/share/gstreamer-1.0/presets/GstEmsyncBin.prs" ] || { echo "FAIL: GstEmsyncBin.prs not installed"; exit 1; }
+# The introspection data, when the build has it: Python reads a meta through the installed typelib.
+if [ -f "$build/gst/Emsync-1.0.typelib" ]; then
+  typelib=$(find "$root" -path '*/girepository-1.0/Emsync-1.0.typelib' | head -1)
+  [ -n "$typelib" ] || { echo "FAIL: Emsync-1.0.typelib not installed"; exit 1; }
+  find "$root" -path '*/share/gir-1.0/Emsync-1.0.gir' | grep -q . || { echo "FAIL: Emsync-1.0.gir not installed"; exit 1; }
+  libdir=$(dirname "$(find "$root" -name 'libgstemsync-1.0.so.0' | head -1)")
+  GI_TYPELIB_PATH=$(dirname "$typelib") LD_LIBRARY_PATH="$libdir" /usr/bin/python3 -c "
+import gi
+gi.require_version('Gst', '1.0'); gi.require_version('Emsync', '1.0')
+from gi.repository import Gst, Emsync
+Gst.init(None)
+buf = Gst.Buffer.new()
+Emsync.buffer_add_emotion_meta(buf, 0.5, -0.25, 0.75, 0, 40000000, True)
+meta = Emsync.buffer_get_emotion_meta(buf)
+assert (meta.valence, meta.arousal, meta.confidence, meta.analysed) == (0.5, -0.25, 0.75, True)
+" || { echo "FAIL: Python cannot read a meta through the installed typelib"; exit 1; }
+fi
 echo "PASS: installed tree complete, example builds with pkg-config ($flags)"
