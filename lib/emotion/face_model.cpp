@@ -501,8 +501,9 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
   auto fail = [&](const std::string& what) -> ModelError {
     return ModelError("face model '" + json_path + "': " + what);
   };
-  if (!doc.is_object() || doc.value("format", "") != "graph-model" || !doc.contains("modelTopology") ||
-      !doc.contains("weightsManifest"))
+  // contains() before reading "format": json::value() throws when the member is there but not a string.
+  if (!doc.is_object() || !doc.contains("format") || doc["format"] != "graph-model" ||
+      !doc.contains("modelTopology") || !doc.contains("weightsManifest"))
     throw fail(
         "not a TensorFlow.js graph model (format \"graph-model\" with modelTopology and weightsManifest)");
 
