@@ -47,7 +47,8 @@ flags=$(PKG_CONFIG_PATH="$dest/pc" pkg-config --cflags --libs gstreamer-emsync-1
 cc "$src/examples/scene_messages.c" $flags -o "$dest/scene_messages" || { echo "FAIL: example does not build against the installed library"; exit 1; }
 # emsyncbin's mood presets, where GStreamer reads an element's system presets.
 [ -f "$root/share/gstreamer-1.0/presets/GstEmsyncBin.prs" ] || { echo "FAIL: GstEmsyncBin.prs not installed"; exit 1; }
-# The introspection data, when the build has it: Python reads a meta through the installed typelib.
+# The introspection data, when the build has it: Python reads a meta and parses an event through the installed
+# typelib.
 if [ -f "$build/gst/Emsync-1.0.typelib" ]; then
   typelib=$(find "$root" -path '*/girepository-1.0/Emsync-1.0.typelib' | head -1)
   [ -n "$typelib" ] || { echo "FAIL: Emsync-1.0.typelib not installed"; exit 1; }
@@ -62,6 +63,10 @@ buf = Gst.Buffer.new()
 Emsync.buffer_add_emotion_meta(buf, 0.5, -0.25, 0.75, 0, 40000000, True)
 meta = Emsync.buffer_get_emotion_meta(buf)
 assert (meta.valence, meta.arousal, meta.confidence, meta.analysed) == (0.5, -0.25, 0.75, True)
-" || { echo "FAIL: Python cannot read a meta through the installed typelib"; exit 1; }
+cut = Emsync.SceneCut()
+cut.timestamp, cut.stream_time, cut.running_time, cut.score, cut.kind, cut.index = 4, 4, 4, 1.5, Emsync.CutKind.FADE, 2
+ok, parsed = Emsync.scene_cut_event_parse(cut.event_new())
+assert ok and (parsed.timestamp, parsed.score, parsed.kind, parsed.index) == (4, 1.5, Emsync.CutKind.FADE, 2)
+" || { echo "FAIL: Python cannot read a meta or an event through the installed typelib"; exit 1; }
 fi
 echo "PASS: installed tree complete, example builds with pkg-config ($flags)"
