@@ -2,7 +2,7 @@
  *
  *   emsync INPUT -o OUTPUT [--midi out.mid] [--wav out.wav] [--timeline out.png] [--valence V --arousal A]
  *          [--seed N] [--emotion-guidance G] [--density-control K] [--mode-control K] [--threads N] [--soundfont SF2] [--sync hard|soft|none] [--instruments more|less] [--preset shipped|reference]
- *          [--keep-audio LEVEL] [--model small|tiny|FILE] [--json FILE|DIR] [--progress=bar|json|none]
+ *          [--keep-audio LEVEL] [--loudness LUFS] [--model small|tiny|FILE] [--json FILE|DIR] [--progress=bar|json|none]
  *          [--skip-existing]
  *   emsync INPUT... --out-dir DIR [--jobs N] [--format EXT] (the same options; --midi, --wav, --timeline and
  *          --json then name folders)
@@ -75,6 +75,7 @@ struct Options {
   gchar *instruments = nullptr;
   gchar *preset = nullptr;
   gchar *keep_audio = nullptr;
+  gchar *loudness = nullptr;
   gchar *model = nullptr;
   gboolean quiet = FALSE;
   /* Machine-readable output and batches (the CLI's own). */
@@ -826,6 +827,7 @@ configure_score (const Options &o, GstElement *score)
     { "sync", o.sync, "sync" },
     { "instruments", o.instruments, "instruments" },
     { "preset", o.preset, "preset" },
+    { "loudness", o.loudness, "loudness" },
   };
   for (const auto &g : generator_options)
     if (g.text && !set_from_option (score, g.option, g.property, g.text))
@@ -946,8 +948,9 @@ link_video (App &app, GstElement *score, bool copy)
       && gst_element_link_many (conv, capsf, venc, vq, app.mux, NULL);
 }
 
-/* emsyncbin's audio, with the original audio under it at `level` when `keep`; returns the element to
- * take the mixed audio from (NULL on failure) and its pad name. */
+/* emsyncbin's audio, with the original audio ducked under it (at `level` where the music is silent) when
+ * `keep`, the mix normalised again to the bin's loudness; returns the element to take the mixed audio from
+ * (NULL on failure) and its pad name. */
 GstElement *
 mix_audio (App &app, GstElement *score, bool keep, double level, const char **pad)
 {
@@ -956,26 +959,33 @@ mix_audio (App &app, GstElement *score, bool keep, double level, const char **pa
     return score;
   /* The mixer works in one format, F32 stereo at 48 kHz (what both AAC and Opus take), which the synth
    * renders directly; only the original audio is converted. */
-  GstElement *mixer = make ("audiomixer"), *oq = make ("queue"), *oconv = make ("audioconvert"),
-             *ores = make ("audioresample"), *vol = make ("volume"), *ocaps = make ("capsfilter"),
-             *mcaps = make ("capsfilter");
-  for (GstElement *e : { mixer, oq, oconv, ores, vol, ocaps, mcaps })
+  GstElement *mixer = make ("emsyncducker"), *oq = make ("queue"), *oconv = make ("audioconvert"),
+             *ores = make ("audioresample"), *ocaps = make ("capsfilter"), *mcaps = make ("capsfilter"),
+             *loud = make ("emsyncloudness");
+  for (GstElement *e : { mixer, oq, oconv, ores, ocaps, mcaps, loud })
     if (!e)
       return nullptr;
-  gst_bin_add_many (GST_BIN (app.pipeline), mixer, oq, oconv, ores, vol, ocaps, mcaps, NULL);
+  gst_bin_add_many (GST_BIN (app.pipeline), mixer, oq, oconv, ores, ocaps, mcaps, loud, NULL);
   GstCaps *mix_caps =
       gst_caps_from_string ("audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved");
   g_object_set (ocaps, "caps", mix_caps, NULL);
   g_object_set (mcaps, "caps", mix_caps, NULL);
   gst_caps_unref (mix_caps);
   limit_by_time (oq, app.wait_time);
-  g_object_set (vol, "volume", level, NULL);
-  if (!gst_element_link_pads (score, "audio", mixer, NULL)
-      || !gst_element_link_many (oq, oconv, ores, vol, ocaps, mixer, mcaps, NULL))
+  g_object_set (mixer, "background-level", level, NULL);
+  gdouble loudness = 0.0, true_peak = 0.0;
+  g_object_get (score, "loudness", &loudness, "true-peak", &true_peak, NULL);
+  /* the music is at its loudness already: the mix is only brought down (and limited) where the original adds to
+   * it, not raised where the original plays alone */
+  g_object_set (loud, "loudness", loudness, "true-peak", true_peak, "max-gain", 0.0, NULL);
+  if (!gst_element_link_pads (score, "audio", mixer, "sink")
+      || !gst_element_link_many (oq, oconv, ores, ocaps, NULL)
+      || !gst_element_link_pads (ocaps, "src", mixer, "background")
+      || !gst_element_link_many (mixer, mcaps, loud, NULL))
     return nullptr;
   app.original_audio_head = oq;
   *pad = "src";
-  return mcaps;
+  return loud;
 }
 
 /* The MIDI stream: to the .mid, and (through a probe) to the timeline and the JSON's chord onsets. */
@@ -1690,7 +1700,13 @@ run_cli (int argc, char **argv)
         "override it",
         "NAME" },
     { "keep-audio", 0, 0, G_OPTION_ARG_STRING, &o.keep_audio,
-        "Keep the original audio, mixed under the music at this level (0..1)", "LEVEL" },
+        "Keep the original audio under the music: at this level (0..1) where the music is silent, 12 dB "
+        "lower under it",
+        "LEVEL" },
+    { "loudness", 0, 0, G_OPTION_ARG_STRING, &o.loudness,
+        "Loudness of the soundtrack in LUFS (EBU R128, true peak -1 dBTP): -14 web video (default), -23 "
+        "broadcast",
+        "LUFS" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &o.model,
         "Generator: small, tiny (a third of the cost per token, plainer music), or a model file", "MODEL" },
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json,

@@ -14,6 +14,8 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # engine libraries
   libtorch-dev libopencv-core-dev libopencv-imgproc-dev libfluidsynth-dev
+  # the soundtrack's loudness meter (EBU R128) in lib/audio
+  libebur128-dev
   # emsyncemotion: Haar face detector + its cascades, the TF.js model reader's JSON parser
   libopencv-objdetect-dev opencv-data nlohmann-json3-dev
   # the generator's prefill calls the system BLAS (cblas.h, libblas.so); OpenBLAS, because the reference BLAS

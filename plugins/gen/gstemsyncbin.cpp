@@ -5,7 +5,9 @@
  * Wires the whole chain in one element: `videoconvert ! emsyncscenecut ! [emsyncemotion] ! tee`, with the
  * video going out of the `video` pad (delayed by nothing; downstream sinks wait for the music through the
  * latency the generator reports) and the analysis branch going through `emsyncmidigen ! emsyncsynth` to the
- * `audio` pad. The `midi` pad carries the generated `audio/x-midi-event` stream (e.g. for emsyncmidienc).
+ * `audio` pad, normalised by emsyncloudness to #GstEmsyncBin:loudness (-14 LUFS) under a #GstEmsyncBin:true-peak
+ * ceiling (-1 dBTP), which adds its 5 ms lookahead to the latency. The `midi` pad carries the generated
+ * `audio/x-midi-event` stream (e.g. for emsyncmidienc).
  * Pads you do not link are fine. The queues are sized for the generator's lookahead, so file pipelines do
  * not stall and live ones keep their timing. emsyncemotion is used when it is installed and
  * #GstEmsyncBin:use-emotion is TRUE; otherwise the #GstEmsyncBin:valence / #GstEmsyncBin:arousal values apply.
@@ -35,6 +37,8 @@
 #include "plugins/gen/elements.h"
 #include "plugins/gen/gstemsyncmidigen.h"
 
+#include "lib/audio/loudness.h"
+
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -46,6 +50,8 @@ enum {
   PROP_0,
   PROP_SOUNDFONT,
   PROP_USE_EMOTION,
+  PROP_LOUDNESS,
+  PROP_TRUE_PEAK,
   PROP_FIRST_GENERATOR, /* then one per generator_properties[] entry */
 };
 
@@ -74,7 +80,7 @@ static const gchar *const generator_properties[] = {
 struct _GstEmsyncBin {
   GstBin parent;
   GstElement *convert, *scenecut, *emotion, *tee;
-  GstElement *video_queue, *music_queue, *midigen, *midi_tee, *synth_queue, *synth, *midi_queue;
+  GstElement *video_queue, *music_queue, *midigen, *midi_tee, *synth_queue, *synth, *loudness, *midi_queue;
   gboolean use_emotion;
 };
 
@@ -100,6 +106,10 @@ property_target (GstEmsyncBin *self, guint prop_id, const gchar **name)
   if (prop_id == PROP_SOUNDFONT) {
     *name = "soundfont";
     return self->synth;
+  }
+  if (prop_id == PROP_LOUDNESS || prop_id == PROP_TRUE_PEAK) {
+    *name = prop_id == PROP_LOUDNESS ? "loudness" : "true-peak";
+    return self->loudness;
   }
   if (prop_id >= PROP_FIRST_GENERATOR
       && prop_id < PROP_FIRST_GENERATOR + G_N_ELEMENTS (generator_properties)) {
@@ -161,7 +171,7 @@ gst_emsync_bin_set_property (GObject *object, guint prop_id, const GValue *value
   const gchar *name = NULL;
   GstElement *target = property_target (self, prop_id, &name);
   if (!target) {
-    if (prop_id != PROP_SOUNDFONT)
+    if (prop_id != PROP_SOUNDFONT && prop_id != PROP_LOUDNESS && prop_id != PROP_TRUE_PEAK)
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     return;
   }
@@ -280,6 +290,20 @@ gst_emsync_bin_class_init (GstEmsyncBinClass *klass)
   g_object_class_install_property (gobject_class, PROP_SOUNDFONT,
       g_param_spec_string ("soundfont", "SoundFont", "SoundFont for synthesis (emsyncsynth soundfont)", NULL,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  /* emsyncloudness (plugin emsync) normalises the audio pad; its defaults are lib/audio's */
+  const emsync::audio::LoudnessOptions loudness;
+  const auto ready = (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property (gobject_class, PROP_LOUDNESS,
+      g_param_spec_double ("loudness", "Loudness",
+          "Integrated loudness of the audio pad in LUFS (EBU R128; emsyncloudness loudness): -14 for web "
+          "video, -23 for broadcast",
+          emsync::audio::LoudnessOptions::kMinTargetLufs, emsync::audio::LoudnessOptions::kMaxTargetLufs,
+          loudness.target_lufs, ready));
+  g_object_class_install_property (gobject_class, PROP_TRUE_PEAK,
+      g_param_spec_double ("true-peak", "True peak",
+          "Ceiling on the audio pad's true peak in dBTP (emsyncloudness true-peak)",
+          emsync::audio::LoudnessOptions::kMinTruePeakDbtp, emsync::audio::LoudnessOptions::kMaxTruePeakDbtp,
+          loudness.true_peak_dbtp, ready));
   g_object_class_install_property (gobject_class, PROP_USE_EMOTION,
       g_param_spec_boolean ("use-emotion", "Use emotion",
           "Analyse the video's emotion with emsyncemotion when "
@@ -342,9 +366,10 @@ gst_emsync_bin_init (GstEmsyncBin *self)
   self->midi_tee = gst_element_factory_make ("tee", "midi_tee");
   self->synth_queue = gst_element_factory_make ("queue", "synth_queue");
   self->synth = gst_element_factory_make ("emsyncsynth", "synth");
+  self->loudness = gst_element_factory_make ("emsyncloudness", "loudness");
   self->midi_queue = gst_element_factory_make ("queue", "midi_queue");
   GstElement *all[] = { self->convert, self->scenecut, self->tee, self->video_queue, self->music_queue,
-    self->midigen, self->midi_tee, self->synth_queue, self->synth, self->midi_queue };
+    self->midigen, self->midi_tee, self->synth_queue, self->synth, self->loudness, self->midi_queue };
   for (GstElement *e : all) {
     if (!e) {
       /* A missing plugin (e.g. emsyncgen not built): the bin stays empty and says why when started. */
@@ -352,19 +377,19 @@ gst_emsync_bin_init (GstEmsyncBin *self)
       for (GstElement *x : all)
         if (x)
           gst_object_unref (x);
-      self->midigen = self->synth = NULL;
+      self->midigen = self->synth = self->loudness = NULL;
       return;
     }
   }
   gst_bin_add_many (GST_BIN (self), self->convert, self->scenecut, self->tee, self->video_queue,
-      self->music_queue, self->midigen, self->midi_tee, self->synth_queue, self->synth, self->midi_queue,
-      NULL);
+      self->music_queue, self->midigen, self->midi_tee, self->synth_queue, self->synth, self->loudness,
+      self->midi_queue, NULL);
   g_object_set (self->tee, "allow-not-linked", TRUE, NULL);
   g_object_set (self->midi_tee, "allow-not-linked", TRUE, NULL);
   gst_element_link_many (self->convert, self->scenecut, self->tee, NULL);
   gst_element_link (self->tee, self->video_queue);
   gst_element_link_many (self->tee, self->music_queue, self->midigen, self->midi_tee, NULL);
-  gst_element_link_many (self->midi_tee, self->synth_queue, self->synth, NULL);
+  gst_element_link_many (self->midi_tee, self->synth_queue, self->synth, self->loudness, NULL);
   gst_element_link (self->midi_tee, self->midi_queue);
   size_video_queue (self);
 
@@ -374,6 +399,6 @@ gst_emsync_bin_init (GstEmsyncBin *self)
           "sink", target, gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self), "sink")));
   gst_object_unref (target);
   ghost (self, self->video_queue, "src", "video", &video_template);
-  ghost (self, self->synth, "src", "audio", &audio_template);
+  ghost (self, self->loudness, "src", "audio", &audio_template);
   ghost (self, self->midi_queue, "src", "midi", &midi_template);
 }

@@ -196,6 +196,8 @@ case "$case_name" in
 --density-control nan
 --emotion-guidance 99
 --preset emsync
+--loudness 5
+--loudness loud
 LIST
     ;;
   webm_output)
@@ -525,6 +527,40 @@ LIST
       escaped=$(echo "$opt" | sed 's/-/\\-/g')
       grep -qF -- "$escaped" "$page" || fail "the man page does not mention $opt"
     done
+    ;;
+  loudness)
+    # The soundtrack is normalised in the stream (emsyncbin's emsyncloudness): integrated loudness within 1 LU of
+    # -14 LUFS (default) or of --loudness -23, true peak <= -1 dBTP in the WAV (the AAC track may overshoot its
+    # samples a little: <= -0.5), measured by FFmpeg's own meter. Without the normaliser: about -27 LUFS.
+    make_clip
+    ebur128() { ffmpeg -hide_banner -nostats -i "$1" -af ebur128=peak=true -f null - 2>&1 \
+      | awk '/^ +I:/ { i = $2 } /^ +Peak:/ { p = $2 } END { print i, p }'; }
+    "$emsync" "$work/clip.mp4" -o "$work/out.mp4" --wav "$work/out.wav" --model "$model" --seed 3 -q \
+      || fail "emsync exited with $?"
+    read -r i tp <<<"$(ebur128 "$work/out.wav")"
+    awk -v i="$i" -v p="$tp" 'BEGIN { exit !(i >= -15 && i <= -13 && p <= -1.0) }' || fail "WAV: $i LUFS, $tp dBTP"
+    read -r i tp <<<"$(ebur128 "$work/out.mp4")"
+    awk -v i="$i" -v p="$tp" 'BEGIN { exit !(i >= -15 && i <= -13 && p <= -0.5) }' || fail "MP4: $i LUFS, $tp dBTP"
+    "$emsync" "$work/clip.mp4" -o "$work/b.mp4" --wav "$work/b.wav" --loudness -23 --model "$model" --seed 3 -q \
+      || fail "emsync --loudness -23 exited with $?"
+    read -r i tp <<<"$(ebur128 "$work/b.wav")"
+    awk -v i="$i" -v p="$tp" 'BEGIN { exit !(i >= -24 && i <= -22 && p <= -1.0) }' || fail "--loudness -23: $i LUFS, $tp dBTP"
+    ;;
+  keep_audio_ducks)
+    # --keep-audio 1 ducks the original sound (a 15 kHz tone, where the SoundFont's instruments have almost nothing)
+    # under the music: >= 8 dB lower there than in the input (a fixed mix at level 1 leaves it as it was), and the
+    # mix is normalised like the music alone.
+    need ffmpeg
+    ffmpeg -v error -y -f lavfi -i "testsrc=s=320x240:r=25:d=8" -f lavfi -i "sine=f=15000:d=8" -c:v libx264 \
+      -pix_fmt yuv420p -c:a aac -b:a 192k -shortest "$work/clip.mp4" || fail "could not make the test clip"
+    "$emsync" "$work/clip.mp4" -o "$work/out.mkv" --wav "$work/out.wav" --keep-audio 1 --model "$model" --seed 3 -q \
+      || fail "emsync exited with $?"
+    tone() { ffmpeg -hide_banner -ss 2 -t 5 -i "$1" -af "highpass=f=12000,highpass=f=12000,highpass=f=12000,astats" \
+      -f null - 2>&1 | awk '/Overall/ { o = 1 } o && /RMS level dB/ { print $NF; exit }'; }
+    before=$(tone "$work/clip.mp4"); after=$(tone "$work/out.wav")
+    awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b - 8) }' || fail "original tone $before dB -> $after dB under the music"
+    i=$(ffmpeg -hide_banner -nostats -i "$work/out.wav" -af ebur128=peak=true -f null - 2>&1 | awk '/^ +I:/ { print $2 }')
+    awk -v i="$i" 'BEGIN { exit !(i >= -15 && i <= -13) }' || fail "mix at $i LUFS"
     ;;
   *)
     fail "unknown case $case_name"
