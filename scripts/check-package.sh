@@ -92,6 +92,9 @@ fi
 
 # The installed packages must work without the source tree: remove the scratch copy (the plugins remember its
 # models/ directory as their last fallback) before installing.
+# Every element the packaged tree documents (docs/elements/, kept in step with the build by the inspect-docs test).
+mapfile -t elements < <(ls "${tree:-$src}"/docs/elements/*.txt | xargs -n 1 basename -s .txt)
+[ ${#elements[@]} -gt 0 ] || fail "no element descriptions in docs/elements"
 [ -z "${tree:-}" ] || rm -rf "$tree"
 step "apt-get install ${packages[*]}"
 debs=()
@@ -113,14 +116,14 @@ unset GST_PLUGIN_PATH GST_PLUGIN_PATH_1_0 GST_PLUGIN_SYSTEM_PATH GST_PLUGIN_SYST
 unset EMSYNC_MODEL_DIR EMSYNC_FACE_MODEL EMSYNC_SOUNDFONT EMSYNC_FUSION_MODULE EMSYNC_FACE_CASCADE
 export GST_REGISTRY_1_0="$work/registry.bin"
 plugindir=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/gstreamer-1.0
-for e in emsyncscenecut emsyncmidienc emsyncsynth emsyncemotion emsyncmidigen emsyncbin; do
+for e in "${elements[@]}"; do
   info=$(gst-inspect-1.0 "$e" 2>&1) || fail "gst-inspect-1.0 $e: not found after installing the packages"
   # /lib is /usr/lib on a merged-/usr system: GStreamer may report either.
   grep -qE "Filename +(/usr)?${plugindir#/usr}/libgstemsync" <<<"$info" || fail "$e is not loaded from $plugindir"
 done
-step "gst-inspect-1.0 finds the 6 elements in $plugindir"
+step "gst-inspect-1.0 finds the ${#elements[@]} elements in $plugindir: ${elements[*]}"
 if [[ " ${packages[*]} " == *" gir1.2-emsync-1.0 "* ]]; then
-  python3 -c "import gi; gi.require_version('Emsync', '1.0'); from gi.repository import Emsync; Emsync.buffer_get_scene_cut_meta" ||
+  /usr/bin/python3 -c "import gi; gi.require_version('Emsync', '1.0'); from gi.repository import Emsync; Emsync.buffer_get_scene_cut_meta" ||
     fail "Python does not find the installed Emsync-1.0 typelib"
   step "python3-gi imports the installed Emsync-1.0 typelib"
 fi
