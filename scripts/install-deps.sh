@@ -12,6 +12,8 @@ PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  # the RTSP server recipe (examples/rtsp_server.c; SRT's srtsrc/srtsink and HLS's hlssink2 are in plugins-bad)
+  libgstrtspserver-1.0-dev
   # engine libraries
   libtorch-dev libopencv-core-dev libopencv-imgproc-dev libfluidsynth-dev
   # the soundtrack's loudness meter (EBU R128) in lib/audio
