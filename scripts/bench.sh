@@ -51,6 +51,7 @@ if [ "$mode" != assemble ]; then
       --out "$(record scenecut)"
     run generator bench/generator/run.sh --quick --build "$build" --out "$(record generator)"
     run synth /usr/bin/python3 bench/synth/rtf.py --build "$top/$build" --runs 1
+    run loudness bench/loudness/run.sh "$build" "$(record loudness)"
     run emotion bench/emotion/cost.sh "$build" 1
     run pipeline /usr/bin/python3 bench/pipeline/run.py --build "$build" --runs 1 --seconds 60 --out "$(record pipeline)"
     run live bench/live/run.sh "$build" 20
@@ -61,6 +62,7 @@ if [ "$mode" != assemble ]; then
     run scenecut /usr/bin/python3 bench/scenecut/evaluate.py --build "$build" --data "$EMSYNC_BENCH_DIR"
     run generator bench/generator/run.sh --build "$build"
     run synth /usr/bin/python3 bench/synth/rtf.py --build "$top/$build" --runs 5
+    run loudness bench/loudness/run.sh "$build" "$(record loudness)"
     run emotion bench/emotion/cost.sh "$build" 5
     run pipeline /usr/bin/python3 bench/pipeline/run.py --build "$build" --runs 5 --seconds 90
     run live bench/live/run.sh "$build" 600
@@ -89,7 +91,7 @@ page=BENCHMARKS.md
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d). These machines are shared and noisy: every table"
   echo "gives medians and ratios measured side by side in one run, and says how it was measured."
   # fuzz: written by hand from a `make fuzz` run (bench/fuzz/results.md says how); kept when the page is rebuilt.
-  for name in scenecut generator emotion synth pipeline live soak fuzz; do
+  for name in scenecut generator emotion synth loudness pipeline live soak fuzz; do
     if [ -f "$(record "$name")" ]; then
       echo
       # Records start at heading level 1 or 2; nest them under this page's title.
