@@ -5,9 +5,10 @@
 
 namespace emsync::music {
 
-bool BoundarySchedule::offer(double time_seconds) {
+bool BoundarySchedule::offer(double time_seconds, bool even_if_close) {
   if (!std::isfinite(time_seconds) || time_seconds < 0.0) return false;
-  if (!cuts_.empty() && time_seconds < cuts_.back().time + options_.min_gap_seconds) return false;
+  const double gap = even_if_close ? 1e-9 : options_.min_gap_seconds;
+  if (!cuts_.empty() && time_seconds < cuts_.back().time + gap) return false;
   cuts_.push_back(Cut{time_seconds, false, -1.0});
   return true;
 }

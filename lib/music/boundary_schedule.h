@@ -28,8 +28,9 @@ class BoundarySchedule {
   BoundarySchedule(const BoundaryOptions& options, double horizon_seconds)
       : options_(options), horizon_seconds_(horizon_seconds) {}
 
-  // Offers a detected cut (in increasing time order). Returns true if it is kept.
-  bool offer(double time_seconds);
+  // Offers a detected cut (in increasing time order). Returns true if it is kept. `even_if_close` keeps it
+  // however close it is to the last kept cut (the music's final chord), if it is after it.
+  bool offer(double time_seconds, bool even_if_close = false);
 
   // Seconds from `cursor` to the next pending cut at or after it, clamped to [0, horizon].
   double seconds_to_next(double cursor) const;

@@ -101,6 +101,18 @@ bool Composer::add_cut(double time_seconds) {
   return kept;
 }
 
+double Composer::set_final_chord(double seconds) {
+  const auto& cuts = schedule_.cuts();
+  if (!cuts.empty() && cuts.back().time >= seconds) seconds = cuts.back().time;
+  if (seconds <= cursor_seconds() + vocab::kTickSeconds) return std::numeric_limits<double>::quiet_NaN();
+  if (cuts.empty() || cuts.back().time < seconds) {
+    schedule_.offer(seconds, /*even_if_close=*/true);
+    if (started_ && options_.timing == Timing::Grid) plan_grid();
+  }
+  final_chord_seconds_ = seconds;
+  return seconds;
+}
+
 void Composer::plan_grid() {
   std::vector<double> pending;
   for (const BoundarySchedule::Cut& c : schedule_.cuts())

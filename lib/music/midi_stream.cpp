@@ -213,11 +213,11 @@ void MidiStream::plan_ending(double end_seconds) {
   if (!ending.enabled || !std::isnan(final_seconds_) ||
       final_time <= composer_.cursor_seconds() + midi::kTickSeconds)
     return;
-  // Not kept (a kept cut less than min_gap before it): no final chord, the music plays on to the end.
-  if (!add_cut(final_time)) return;
-  composer_.set_final_chord(final_time);
-  final_seconds_ = final_time;
-  final_tick_seconds_ = midi::seconds_to_ticks(final_time) * midi::kTickSeconds;
+  const double chord = composer_.set_final_chord(final_time);
+  if (std::isnan(chord)) return;
+  if (kept_cuts_.empty() || kept_cuts_.back() < chord) kept_cuts_.push_back(chord);
+  final_seconds_ = chord;
+  final_tick_seconds_ = midi::seconds_to_ticks(chord) * midi::kTickSeconds;
 }
 
 void MidiStream::finish(double end_seconds, std::vector<midi::MidiEvent>& out) {

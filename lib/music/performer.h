@@ -60,10 +60,11 @@ struct OnsetTimingOptions {
   static OnsetTimingOptions reference();
 };
 
-// File mode's ending (MidiStream::set_end): when the music's end is known, a kept cut is planned hold_seconds
-// before it (with sync=hard its chord is forced there: the final chord), no note starts after that chord, the
-// sounding notes are held and all released at the end. When the schedule does not keep that cut (a kept cut
-// less than min_gap before it), the music plays on to the end.
+// File mode's ending (MidiStream::plan_ending): when the music's end is known, a kept cut is planned
+// hold_seconds before it (with sync=hard its chord is forced there: the final chord), no note starts after that
+// chord, the sounding notes are held and all released at the end. The final chord is kept however close the last
+// scene cut is (the schedule's min_gap would refuse it: the music then played on and stopped without a close);
+// a kept cut inside the hold becomes the final chord itself.
 struct EndingOptions {
   bool enabled = true;  // false: EMSYNC's: the music just stops at the end
   double hold_seconds = 1.0;

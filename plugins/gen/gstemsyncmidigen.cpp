@@ -767,6 +767,18 @@ gst_emsync_midigen_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_unref (event);
       WorkItem item{ WorkItem::END };
       item.time = st.video_end;
+      /* The last frame may last longer than the stream (an analysis branch thins the frames out): end the
+       * music at the stream's duration when upstream knows it and it falls inside that frame. */
+      gint64 duration = -1;
+      if (st.have_segment && gst_pad_peer_query_duration (pad, GST_FORMAT_TIME, &duration) && duration > 0) {
+        const GstClockTime rt =
+            gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, (guint64) duration);
+        if (GST_CLOCK_TIME_IS_VALID (rt)) {
+          const double end = running_time_to_music (self, rt);
+          if (end < item.time && end > item.time - 1.0)
+            item.time = end;
+        }
+      }
       enqueue (self, std::move (item));
       return TRUE;
     }

@@ -293,6 +293,37 @@ GST_START_TEST (test_cadence_final_chord)
 }
 GST_END_TEST;
 
+// A scene cut shortly before the end (closer than the schedule's min_gap to the final chord) does not cost the
+// music its ending; a kept cut inside the hold becomes the final chord.
+GST_START_TEST (test_ending_after_a_close_cut)
+{
+  for (double last_cut : { 17.5, 19.4 }) {
+    ComposerOptions o;
+    o.seed = 3;
+    MidiStream stream (GeneratorModel::load (data_path ("tiny_generator.pt")), o);
+    stream.set_emotion (0.0, 0.0f, 0.2f);
+    for (double cut : { 5.0, 11.0, last_cut })
+      fail_unless (stream.add_cut (cut));
+    std::vector<md::MidiEvent> events;
+    while (stream.generate_slice (12.0, events)) {
+    }
+    stream.finish (20.0, events);
+    const double expected = last_cut > 19.0 ? last_cut : 19.0;
+    fail_unless (std::fabs (stream.final_chord_seconds () - expected) < 1e-9,
+        "final chord at %.3f s, not %.3f s", stream.final_chord_seconds (), expected);
+    const double final_tick = md::seconds_to_ticks (expected) * md::kTickSeconds;
+    int chord = 0;
+    for (const md::MidiEvent &e : events)
+      if (is_on (e)) {
+        fail_unless (e.time_seconds <= final_tick + o.onset_timing.max_seconds + 1e-6, "note-on at %.3f s",
+            e.time_seconds);
+        chord += e.time_seconds >= final_tick - 1e-6 && (e.status & 0x0F) != md::kDrumChannel;
+      }
+    fail_unless (chord >= 2, "a final chord of %d notes", chord);
+  }
+}
+GST_END_TEST;
+
 static Suite *
 dynamics_suite ()
 {
@@ -305,6 +336,7 @@ dynamics_suite ()
   tcase_add_test (tc, test_ending_final_chord_then_release);
   tcase_add_test (tc, test_onset_timing);
   tcase_add_test (tc, test_cadence_final_chord);
+  tcase_add_test (tc, test_ending_after_a_close_cut);
   suite_add_tcase (s, tc);
   return s;
 }
