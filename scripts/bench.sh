@@ -58,6 +58,7 @@ if [ "$mode" != assemble ]; then
     live_cmd="bench/live/run.sh $build 20"
     run soak bench/soak/run.sh "$build" 60
     soak_cmd="bench/soak/run.sh $build 60"
+    run scale bench/scale/run.sh --build "$build" --seconds 20 --reps 1 --videos 2 --max-streams 2 --out "$(record scale)"
   else
     run scenecut /usr/bin/python3 bench/scenecut/evaluate.py --build "$build" --data "$EMSYNC_BENCH_DIR"
     run generator bench/generator/run.sh --build "$build"
@@ -69,6 +70,7 @@ if [ "$mode" != assemble ]; then
     live_cmd="bench/live/run.sh $build 600"
     run soak bench/soak/run.sh "$build" 1800
     soak_cmd="bench/soak/run.sh $build 1800"
+    run scale bench/scale/run.sh --build "$build" --out "$(record scale)"
   fi
   record_output emotion "emsyncemotion CPU cost relative to decoding alone" "bench/emotion/cost.sh $build"
   record_output synth "Synthesis: real-time factor of emsyncsynth and upstream fluiddec" \
@@ -91,7 +93,7 @@ page=BENCHMARKS.md
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%d). These machines are shared and noisy: every table"
   echo "gives medians and ratios measured side by side in one run, and says how it was measured."
   # fuzz: written by hand from a `make fuzz` run (bench/fuzz/results.md says how); kept when the page is rebuilt.
-  for name in scenecut generator emotion synth loudness pipeline live soak fuzz; do
+  for name in scenecut generator emotion synth loudness pipeline live soak scale fuzz; do
     if [ -f "$(record "$name")" ]; then
       echo
       # Records start at heading level 1 or 2; nest them under this page's title.
