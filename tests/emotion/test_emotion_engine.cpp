@@ -272,6 +272,10 @@ GST_END_TEST;
 
 GST_START_TEST (test_fusion_model)
 {
+  if (!EMSYNC_HAVE_FUSION_MODULE) {
+    g_print ("SKIP: built without the torch option: no TorchScript fusion module\n");
+    return;
+  }
   std::string tiny = std::string (EMSYNC_TEST_DATA) + "/tiny_fusion.pt";
   auto model = em::FusionModel::load (tiny);
   em::SceneAffectInputs in;
