@@ -71,6 +71,9 @@ static const gchar *const generator_properties[] = {
   "mode-control",
   "emotion-guidance",
   "preset",
+  "timing",
+  "humanize",
+  "ending",
 };
 
 #define DEFAULT_USE_EMOTION TRUE

@@ -52,6 +52,7 @@ using emsync::music::InstrumentCount;
 using emsync::music::MidiStream;
 using emsync::music::MidiStreamOptions;
 using emsync::music::SyncMode;
+using emsync::music::Timing;
 
 static_assert (EMSYNC_MIDI_TICK == emsync::music::kMidiTickStatus, "one tick message for the stream");
 
@@ -74,6 +75,9 @@ enum {
   PROP_AROUSAL,
   PROP_TOKENS_GENERATED,
   PROP_PRESET,
+  PROP_TIMING,
+  PROP_HUMANIZE,
+  PROP_ENDING,
 };
 
 /* Which ComposerOptions the generator properties start from: emsync's (ComposerOptions{}) or EMSYNC's own
@@ -98,6 +102,9 @@ static constexpr ComposerOptions kShipped{};
 #define DEFAULT_INSTRUMENTS (kShipped.instruments)
 #define DEFAULT_SYNC (kShipped.sync)
 #define DEFAULT_THREADS (kShipped.threads)
+#define DEFAULT_TIMING (kShipped.timing)
+#define DEFAULT_HUMANIZE (kShipped.velocity.enabled && kShipped.onset_timing.enabled)
+#define DEFAULT_ENDING (kShipped.ending.enabled)
 #define DEFAULT_VALENCE 0.0
 #define DEFAULT_AROUSAL 0.0
 /* How far generation may fall behind its target before the video input waits for it. */
@@ -216,6 +223,23 @@ gst_emsync_sync_mode_get_type (void)
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstEmsyncSyncMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_emsync_timing_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { (gint) Timing::Grid, "A beat grid planned from the cuts: onsets on its 8ths, 16ths and triplets",
+        "grid" },
+    { (gint) Timing::Free, "EMSYNC's free timing: any 8 ms step", "free" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstEmsyncTiming", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -1000,6 +1024,15 @@ gst_emsync_midigen_set_property (GObject *object, guint prop_id, const GValue *v
     case PROP_SYNC:
       s.composer.sync = (SyncMode) g_value_get_enum (value);
       break;
+    case PROP_TIMING:
+      s.composer.timing = (Timing) g_value_get_enum (value);
+      break;
+    case PROP_HUMANIZE:
+      s.composer.velocity.enabled = s.composer.onset_timing.enabled = g_value_get_boolean (value);
+      break;
+    case PROP_ENDING:
+      s.composer.ending.enabled = g_value_get_boolean (value);
+      break;
     case PROP_THREADS:
       s.composer.threads = g_value_get_int (value);
       break;
@@ -1061,6 +1094,15 @@ gst_emsync_midigen_get_property (GObject *object, guint prop_id, GValue *value, 
       break;
     case PROP_SYNC:
       g_value_set_enum (value, (gint) s.composer.sync);
+      break;
+    case PROP_TIMING:
+      g_value_set_enum (value, (gint) s.composer.timing);
+      break;
+    case PROP_HUMANIZE:
+      g_value_set_boolean (value, s.composer.velocity.enabled && s.composer.onset_timing.enabled);
+      break;
+    case PROP_ENDING:
+      g_value_set_boolean (value, s.composer.ending.enabled);
       break;
     case PROP_THREADS:
       g_value_set_int (value, s.composer.threads);
@@ -1176,6 +1218,21 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass *klass)
   g_object_class_install_property (gobject_class, PROP_SYNC,
       g_param_spec_enum ("sync", "Sync mode", "How the music follows scene cuts", GST_TYPE_EMSYNC_SYNC_MODE,
           (gint) DEFAULT_SYNC, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_TIMING,
+      g_param_spec_enum ("timing", "Timing",
+          "Where notes may start: on a beat grid whose tempo follows the arousal and puts kept cuts on bar "
+          "lines (grid), or anywhere (free, EMSYNC's)",
+          GST_TYPE_EMSYNC_TIMING, (gint) DEFAULT_TIMING, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_HUMANIZE,
+      g_param_spec_boolean ("humanize", "Humanize",
+          "Play the notes: velocities from arousal, metre and phrase, and a few ms of ensemble timing. "
+          "false: EMSYNC's fixed velocities, every onset on its 8 ms step",
+          DEFAULT_HUMANIZE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_ENDING,
+      g_param_spec_boolean ("ending", "Ending",
+          "When the stream's end is known: a cadence into a final chord 1 s before it, held to the end. "
+          "false: the music stops where the video does",
+          DEFAULT_ENDING, rw_ready));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "Threads for generation: the decoding step uses 1 or 2 (models of 10M parameters or more), and "
@@ -1205,6 +1262,7 @@ gst_emsync_midigen_class_init (GstEmsyncMidigenClass *klass)
   gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_MODEL, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_SYNC_MODE, (GstPluginAPIFlags) 0);
   gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_INSTRUMENTS, (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_EMSYNC_TIMING, (GstPluginAPIFlags) 0);
 }
 
 static void

@@ -16,5 +16,7 @@ GType gst_emsync_model_get_type (void);
 GType gst_emsync_preset_get_type (void);
 #define GST_TYPE_EMSYNC_INSTRUMENTS (gst_emsync_instruments_get_type ())
 GType gst_emsync_instruments_get_type (void);
+#define GST_TYPE_EMSYNC_TIMING (gst_emsync_timing_get_type ())
+GType gst_emsync_timing_get_type (void);
 
 G_END_DECLS

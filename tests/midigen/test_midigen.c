@@ -363,6 +363,52 @@ GST_START_TEST (test_preset_property)
 }
 GST_END_TEST;
 
+/* Counts the note-ons of `msgs` whose velocity is not EMSYNC's fixed 80/120, and those off the 8 ms step. */
+static void
+count_played_notes (GArray *msgs, guint *ons, guint *other_velocity, guint *off_step)
+{
+  *ons = *other_velocity = *off_step = 0;
+  for (guint i = 0; i < msgs->len; i++) {
+    Msg *m = &g_array_index (msgs, Msg, i);
+    if (m->size != 3 || (m->bytes[0] & 0xF0) != 0x90 || m->bytes[2] == 0)
+      continue;
+    (*ons)++;
+    if (m->bytes[2] != 80 && m->bytes[2] != 120)
+      (*other_velocity)++;
+    if (m->pts % (8 * GST_MSECOND) != 0)
+      (*off_step)++;
+  }
+}
+
+/* timing, humanize and ending: the shipped values by default, EMSYNC's with preset=reference; humanize=false
+ * plays the fixed velocities with every onset on its 8 ms step, and the default does not. */
+GST_START_TEST (test_note_level_properties)
+{
+  GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
+  gboolean humanize = FALSE, ending = FALSE;
+  g_object_get (e, "humanize", &humanize, "ending", &ending, NULL);
+  fail_unless (enum_prop (e, "timing") == 0 && humanize && ending, "shipped: grid timing, humanize, ending");
+  gst_util_set_object_arg (G_OBJECT (e), "preset", "reference");
+  g_object_get (e, "humanize", &humanize, "ending", &ending, NULL);
+  fail_unless (
+      enum_prop (e, "timing") == 1 && !humanize && !ending, "reference: free timing, no humanize/ending");
+  gst_object_unref (e);
+
+  const gchar *shipped[] = { NULL };
+  const gchar *plain[] = { "humanize=false", NULL };
+  GArray *a = run_with_args (shipped), *b = run_with_args (plain);
+  guint ons, velocity, off_step;
+  count_played_notes (a, &ons, &velocity, &off_step);
+  fail_unless (ons > 10 && velocity > ons / 2 && off_step > ons / 4,
+      "humanized: %u of %u note-ons with a played velocity, %u off the step", velocity, ons, off_step);
+  count_played_notes (b, &ons, &velocity, &off_step);
+  fail_unless (ons > 10 && velocity == 0 && off_step == 0,
+      "humanize=false: %u of %u note-ons with another velocity, %u off the step", velocity, ons, off_step);
+  g_array_unref (a);
+  g_array_unref (b);
+}
+GST_END_TEST;
+
 /* emsyncbin's generator properties are emsyncmidigen's: equal pspecs (type, nick, blurb, range, default,
  * flags), and a value set on the bin is the child's. */
 static void
@@ -769,6 +815,7 @@ midigen_suite (void)
   tcase_add_test (tc, test_tempo_messages);
   tcase_add_test (tc, test_seed_reproducible);
   tcase_add_test (tc, test_preset_property);
+  tcase_add_test (tc, test_note_level_properties);
   tcase_add_test (tc, test_emotion_guidance_property);
   tcase_add_test (tc, test_bin_forwards_generator_properties);
   tcase_add_test (tc, test_shipped_defaults);
