@@ -27,6 +27,8 @@ constexpr double kMaxMomentaryAboveTargetLu = 1.0;
 /* The output's gated loudness over the last minute, above or below the target, is made up for by up to this. */
 constexpr double kMaxCorrectionDb = 3.0;
 constexpr double kOutputHistoryS = 60.0;
+/* ... once it holds this much, so that the convergence at the start is not taken for a loud programme. */
+constexpr double kMinOutputHistoryS = 2.0;
 constexpr double kBlockSeconds = 0.4;
 constexpr double kHopSeconds = 0.1;
 /* Before the first whole block of signal: an estimate every tick, approached this fast. */
@@ -336,7 +338,7 @@ void LoudnessNormalizer::end_of_hop() {
   if (block > kAbsoluteGateLufs) loudness = std::max(loudness, block - kMaxMomentaryAboveTargetLu);
   /* what the output has been (after the limiter), above or below the target, is made up for (within a few dB) */
   const double output = gated_loudness(output_energy_, std::min(blocks_, output_energy_.size()), 0.0);
-  if (output > -HUGE_VAL)
+  if (output > -HUGE_VAL && static_cast<double>(blocks_) * kHopSeconds >= kMinOutputHistoryS)
     loudness += std::clamp(output - options_.target_lufs, -kMaxCorrectionDb, kMaxCorrectionDb);
   set_target(loudness);
   measured_ = true;

@@ -10,8 +10,8 @@
  *          when it rises and `gain_fall_time_s` (0.25 s) when it falls. Two corrections keep the integrated
  *          loudness of the whole on target although a streaming gain lags the music (a crescendo would come out
  *          too loud, and the loud part weighs most): the output's momentary loudness is held to 1 LU above the
- *          target, and the output's gated loudness over the last minute, above or below the target, is made up
- *          for by up to 3 dB. A passage 20 LU under the programme's level so far (a fade, a reverb tail) does not
+ *          target, and the output's gated loudness over the last minute (once 2 s of it are there), above or
+ *          below the target, is made up for by up to 3 dB. A passage 20 LU under the programme's level so far (a fade, a reverb tail) does not
  *          raise the gain. Until the
  *          signal has lasted 400 ms the gain comes from the loudness of what there is so far, every 10 ms, and
  *          converges with a 20 ms time constant, so the start is not left at the input's level for long (a too

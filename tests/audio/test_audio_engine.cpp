@@ -104,8 +104,8 @@ GST_END_TEST;
 GST_START_TEST (test_normalise_to_targets)
 {
   for (double target : { emsync::audio::kWebLoudnessLufs, emsync::audio::kBroadcastLoudnessLufs }) {
-    for (double input_level : { -36.0, -24.0, -8.0 }) {
-      std::vector<float> in = music_like (30.0, input_level, 7);
+    for (double input_level : { -36.0, -8.0 }) {
+      std::vector<float> in = music_like (20.0, input_level, 7);
       double in_lufs, in_tp;
       measure (in, &in_lufs, &in_tp);
       LoudnessOptions options;
@@ -170,7 +170,7 @@ GST_END_TEST;
 GST_START_TEST (test_normaliser_aligned_and_streaming)
 {
   /* output frame i is input frame i times a gain: no shift, whatever the chunk size */
-  std::vector<float> in = music_like (6.0, -30.0, 3);
+  std::vector<float> in = music_like (3.0, -30.0, 3);
   LoudnessOptions options;
   std::vector<float> a = normalise (in, options, 480), b = normalise (in, options, 1);
   fail_unless_equals_int (a.size (), in.size ());
