@@ -530,8 +530,9 @@ LIST
     ;;
   loudness)
     # The soundtrack is normalised in the stream (emsyncbin's emsyncloudness): integrated loudness within 1 LU of
-    # -14 LUFS (default) or of --loudness -23, true peak <= -1 dBTP in the WAV (the AAC track may overshoot its
-    # samples a little: <= -0.5), measured by FFmpeg's own meter. Without the normaliser: about -27 LUFS.
+    # -14 LUFS (default) or of --loudness -23, true peak <= -1 dBTP in the WAV and in the AAC track (the limiter
+    # leaves 0.3 dB for the encoder), measured by FFmpeg's own meter. Without the normaliser this clip measures about
+    # -15.5 LUFS (the test model plays loud), which both checks refuse.
     make_clip
     ebur128() { ffmpeg -hide_banner -nostats -i "$1" -af ebur128=peak=true -f null - 2>&1 \
       | awk '/^ +I:/ { i = $2 } /^ +Peak:/ { p = $2 } END { print i, p }'; }
@@ -540,7 +541,7 @@ LIST
     read -r i tp <<<"$(ebur128 "$work/out.wav")"
     awk -v i="$i" -v p="$tp" 'BEGIN { exit !(i >= -15 && i <= -13 && p <= -1.0) }' || fail "WAV: $i LUFS, $tp dBTP"
     read -r i tp <<<"$(ebur128 "$work/out.mp4")"
-    awk -v i="$i" -v p="$tp" 'BEGIN { exit !(i >= -15 && i <= -13 && p <= -0.5) }' || fail "MP4: $i LUFS, $tp dBTP"
+    awk -v i="$i" -v p="$tp" 'BEGIN { exit !(i >= -15 && i <= -13 && p <= -1.0) }' || fail "MP4: $i LUFS, $tp dBTP"
     "$emsync" "$work/clip.mp4" -o "$work/b.mp4" --wav "$work/b.wav" --loudness -23 --model "$model" --seed 3 -q \
       || fail "emsync --loudness -23 exited with $?"
     read -r i tp <<<"$(ebur128 "$work/b.wav")"
