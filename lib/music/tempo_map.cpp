@@ -200,6 +200,12 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
     }
   }
 
+  // A cut on the anchor itself (the bar under the cursor ends on it): that bar line is the cut's.
+  while (!ahead.empty() && std::fabs(ahead.front() - anchor) <= kTick / 2) {
+    anchor_is_cut = true;
+    ahead.erase(ahead.begin());
+  }
+
   // Dynamic programme over the nodes anchor, cut 1, ..., cut m: an edge a -> b spans the gap with N beats of one
   // period D / N (the cuts between a and b stay off the grid); adjacent edges' periods within max_bar_change,
   // the first one's against the bar under the cursor. Cost: distance from the preferred period, plus a large

@@ -146,6 +146,26 @@ GST_START_TEST (test_planner_replans_after_cursor_on_a_new_cut)
 }
 GST_END_TEST;
 
+// A cut on the end of the bar under the cursor (planned there before, then re-planned with a later cut in view)
+// keeps its bar line marked as a cut.
+GST_START_TEST (test_planner_cut_at_the_anchor_stays_a_cut)
+{
+  TempoPlanner planner;
+  planner.reset (0.5);
+  fail_unless (planner.plan (0.0, { 4.0 }, 0.5) == 1);
+  fail_unless (planner.map ().is_bar_line (4.0, 1e-9));
+  // The cursor in the bar that ends at 4.0 s; a second cut becomes known.
+  const GridPosition at = planner.map ().position (3.3);
+  fail_unless (std::fabs (planner.map ().bars ()[at.bar].end () - 4.0) < 1e-9);
+  planner.plan (3.3, { 4.0, 10.9 }, 0.5);
+  bool marked = false;
+  for (const Bar &b : planner.map ().bars ())
+    if (std::fabs (b.start - 4.0) < 1e-6)
+      marked = b.cut;
+  fail_unless (marked, "the bar line at the cut at 4.0 s is no longer marked as a cut");
+}
+GST_END_TEST;
+
 struct Run {
   std::vector<TimedToken> tokens;
   TempoMap map;
@@ -285,6 +305,7 @@ grid_suite (void)
   tcase_add_test (tc, test_planner_replans_after_cursor_on_a_new_cut);
   tcase_add_loop_test (tc, test_composer_onsets_on_grid, 0, 2);
   tcase_add_test (tc, test_composer_bars_on_bar_lines);
+  tcase_add_test (tc, test_planner_cut_at_the_anchor_stays_a_cut);
   tcase_add_test (tc, test_composer_grid_prior_favours_strong_positions);
   tcase_add_loop_test (tc, test_composer_hard_sync_chords_on_downbeats, 0, 2);
   return s;
