@@ -532,7 +532,15 @@ std::shared_ptr<const FaceExpressionModel> FaceExpressionModel::load(const std::
         std::string dtype = w.at("dtype");
         if (w.contains("quantization")) throw fail("weight '" + name + "' is quantized (unsupported)");
         Graph::Raw r;
-        r.shape = w.at("shape").get<std::vector<int64_t>>();
+        // Integers only: nlohmann-json converts a float (e.g. a dimension too large for int64, which it
+        // parses as a double) to int64_t with a plain cast, undefined for out-of-range values.
+        const json& shape = w.at("shape");
+        if (!shape.is_array()) throw fail("weight '" + name + "' has no list of dimensions");
+        for (const auto& d : shape) {
+          if (!d.is_number_integer())
+            throw fail("weight '" + name + "' has a dimension that is not an integer");
+          r.shape.push_back(d.get<int64_t>());
+        }
         if (dtype != "float32" && dtype != "int32") throw fail("weight '" + name + "' has dtype " + dtype);
         // Checked dimension by dimension against what the files hold, so the product cannot overflow.
         const std::size_t available = (bytes.size() - offset) / 4;
