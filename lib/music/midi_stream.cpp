@@ -15,9 +15,7 @@ MidiStream::MidiStream(std::shared_ptr<const GeneratorModel> model, const Compos
       performer_(options.velocity, options.onset_timing, options.seed) {}
 
 bool MidiStream::add_cut(double time_seconds) {
-  const bool kept = composer_.add_cut(time_seconds);
-  if (kept) kept_cuts_.push_back(time_seconds);
-  return kept;
+  return composer_.add_cut(time_seconds);
 }
 
 void MidiStream::set_emotion(double time_seconds, float valence, float arousal) {
@@ -36,15 +34,15 @@ float MidiStream::arousal_at(double seconds) const {
 }
 
 double MidiStream::seconds_to_cut(double seconds) const {
-  for (double c : kept_cuts_)
-    if (c >= seconds - midi::kTickSeconds) return std::max(0.0, c - seconds);
+  for (const BoundarySchedule::Cut& c : composer_.schedule().cuts())
+    if (c.time >= seconds - midi::kTickSeconds) return std::max(0.0, c.time - seconds);
   return std::numeric_limits<double>::infinity();
 }
 
 double MidiStream::last_bar_before(double seconds) const {
   double last = 0.0;
-  for (double c : kept_cuts_)
-    if (c <= seconds + 1e-9) last = std::max(last, c);
+  for (const BoundarySchedule::Cut& c : composer_.schedule().cuts())
+    if (c.time <= seconds + 1e-9) last = std::max(last, c.time);
   for (auto it = bars_.rbegin(); it != bars_.rend(); ++it)
     if (*it <= seconds + 1e-9) {
       last = std::max(last, *it);
@@ -215,7 +213,6 @@ void MidiStream::plan_ending(double end_seconds) {
     return;
   const double chord = composer_.set_final_chord(final_time);
   if (std::isnan(chord)) return;
-  if (kept_cuts_.empty() || kept_cuts_.back() < chord) kept_cuts_.push_back(chord);
   final_seconds_ = chord;
   final_tick_seconds_ = midi::seconds_to_ticks(chord) * midi::kTickSeconds;
 }

@@ -91,7 +91,6 @@ class MidiStream {
     float arousal;
   };
   std::vector<ArousalAt> arousal_;
-  std::vector<double> kept_cuts_;
   std::vector<double> bars_;  // times of the <BAR> tokens
   bool after_chord_ = false;
   // The ending: no note-on after the final chord's tick, the notes sounding then held to the end.
