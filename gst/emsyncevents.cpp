@@ -314,6 +314,25 @@ emsync_tempo_message_new (GstObject *src, const EmsyncTempoBar *bar)
           NULL));
 }
 
+/* The bar fields of an "emsync-tempo" structure (message or event); FALSE without a beat and a beat count. */
+static gboolean
+tempo_bar_from_structure (const GstStructure *s, EmsyncTempoBar *bar)
+{
+  guint64 beat = 0;
+  guint beats = 0;
+  if (!s || !gst_structure_has_name (s, EMSYNC_TEMPO_MESSAGE_NAME)
+      || !gst_structure_get_uint64 (s, "beat-duration", &beat) || beat == 0 || !GST_CLOCK_TIME_IS_VALID (beat)
+      || !gst_structure_get_uint (s, "beats", &beats))
+    return FALSE;
+  bar->beat_duration = beat;
+  bar->beats = beats;
+  bar->on_cut = FALSE;
+  bar->index = 0;
+  gst_structure_get_boolean (s, "on-cut", &bar->on_cut);
+  gst_structure_get_uint (s, "index", &bar->index);
+  return TRUE;
+}
+
 gboolean
 emsync_tempo_message_parse (GstMessage *message, EmsyncTempoBar *bar)
 {
@@ -321,24 +340,62 @@ emsync_tempo_message_parse (GstMessage *message, EmsyncTempoBar *bar)
   if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT)
     return FALSE;
   const GstStructure *s = gst_message_get_structure (message);
-  guint64 stream_time = 0, running_time = GST_CLOCK_TIME_NONE, beat = 0;
-  guint beats = 0, index = 0;
-  gboolean on_cut = FALSE;
-  if (!s || !gst_structure_has_name (s, EMSYNC_TEMPO_MESSAGE_NAME)
-      || !gst_structure_get_uint64 (s, "timestamp", &stream_time)
-      || !gst_structure_get_uint64 (s, "beat-duration", &beat) || beat == 0
-      || !gst_structure_get_uint (s, "beats", &beats))
+  EmsyncTempoBar b;
+  guint64 stream_time = 0, running_time = GST_CLOCK_TIME_NONE;
+  if (!tempo_bar_from_structure (s, &b) || !gst_structure_get_uint64 (s, "timestamp", &stream_time))
     return FALSE;
   gst_structure_get_uint64 (s, "running-time", &running_time);
-  gst_structure_get_boolean (s, "on-cut", &on_cut);
-  gst_structure_get_uint (s, "index", &index);
-  if (bar) {
-    bar->stream_time = stream_time;
-    bar->running_time = running_time;
-    bar->beat_duration = beat;
-    bar->beats = beats;
-    bar->on_cut = on_cut;
-    bar->index = index;
-  }
+  b.stream_time = stream_time;
+  b.running_time = running_time;
+  if (bar)
+    *bar = b;
+  return TRUE;
+}
+
+/**
+ * emsync_tempo_event_new:
+ * @pts: the bar line (a PTS of the stream the event travels in)
+ * @bar: the bar; its stream_time and running_time are not carried
+ *
+ * Returns: (transfer full): a serialized downstream "emsync-tempo" event
+ */
+GstEvent *
+emsync_tempo_event_new (GstClockTime pts, const EmsyncTempoBar *bar)
+{
+  g_return_val_if_fail (bar != NULL, NULL);
+  g_return_val_if_fail (GST_CLOCK_TIME_IS_VALID (pts), NULL);
+  g_return_val_if_fail (bar->beat_duration > 0 && GST_CLOCK_TIME_IS_VALID (bar->beat_duration), NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+      gst_structure_new (EMSYNC_TEMPO_MESSAGE_NAME, "pts", G_TYPE_UINT64, (guint64) pts, "beat-duration",
+          G_TYPE_UINT64, (guint64) bar->beat_duration, "beats", G_TYPE_UINT, bar->beats, "on-cut",
+          G_TYPE_BOOLEAN, bar->on_cut, "index", G_TYPE_UINT, bar->index, NULL));
+}
+
+/**
+ * emsync_tempo_event_parse:
+ * @event: a #GstEvent
+ * @pts: (out) (optional): the bar line
+ * @bar: (out) (optional): the bar (stream_time and running_time set to %GST_CLOCK_TIME_NONE)
+ *
+ * Returns: %TRUE when @event is an "emsync-tempo" event with a valid bar line, beat and beat count
+ */
+gboolean
+emsync_tempo_event_parse (GstEvent *event, GstClockTime *pts, EmsyncTempoBar *bar)
+{
+  g_return_val_if_fail (event != NULL, FALSE);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM)
+    return FALSE;
+  const GstStructure *s = gst_event_get_structure (event);
+  EmsyncTempoBar b;
+  guint64 t = 0;
+  if (!tempo_bar_from_structure (s, &b) || b.beats == 0 || !gst_structure_get_uint64 (s, "pts", &t)
+      || !GST_CLOCK_TIME_IS_VALID (t))
+    return FALSE;
+  b.stream_time = GST_CLOCK_TIME_NONE;
+  b.running_time = GST_CLOCK_TIME_NONE;
+  if (pts)
+    *pts = t;
+  if (bar)
+    *bar = b;
   return TRUE;
 }

@@ -110,4 +110,10 @@ typedef struct {
 GstMessage *emsync_tempo_message_new (GstObject *src, const EmsyncTempoBar *bar);
 gboolean emsync_tempo_message_parse (GstMessage *message, EmsyncTempoBar *bar);
 
+/* The same bar as a serialized downstream event named "emsync-tempo" on emsyncmidigen's MIDI output, sent as the
+ * music reaches it, with @pts the bar line as a PTS of the stream the event travels in (the bar's stream_time
+ * and running_time are not carried). emsyncmidienc writes its file on these bars (tempo and time signatures). */
+GstEvent *emsync_tempo_event_new (GstClockTime pts, const EmsyncTempoBar *bar);
+gboolean emsync_tempo_event_parse (GstEvent *event, GstClockTime *pts, EmsyncTempoBar *bar);
+
 G_END_DECLS

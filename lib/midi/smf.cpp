@@ -367,6 +367,54 @@ std::vector<uint8_t> tempo_meta(uint32_t microseconds_per_quarter) {
           static_cast<uint8_t>(microseconds_per_quarter)};
 }
 
+std::vector<uint8_t> time_signature_meta(int beats) {
+  return {0xFF, 0x58, 0x04, static_cast<uint8_t>(beats), 0x02, 24, 8};  // beats/4, metronome every quarter
+}
+
+/* The tempo map and tempo-track events of WriteOptions::meter; no events when no bar is usable. */
+struct MeterTrack {
+  TempoMap map;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> events;  // meta events (no delta) by tick
+};
+
+MeterTrack meter_track(const std::vector<MeterBar>& meter, int ticks_per_quarter) {
+  std::vector<MeterBar> bars;
+  for (const MeterBar& b : meter)
+    if (std::isfinite(b.start_seconds) && b.start_seconds >= 0.0 && b.start_seconds < kMaxWriteSeconds &&
+        std::isfinite(b.beat_seconds) && b.beat_seconds > 0.0 && b.beats >= 1 && b.beats <= 255 &&
+        (bars.empty() || b.start_seconds > bars.back().start_seconds))
+      bars.push_back(b);
+  MeterTrack out;
+  if (bars.empty()) return out;
+  std::vector<TempoChange> changes;
+  uint64_t tick = 0;
+  uint32_t previous_tempo = 0;
+  int previous_beats = 0;
+  for (size_t i = 0; i < bars.size(); i++) {
+    const MeterBar& b = bars[i];
+    /* the tempo from the bar's actual length, so that the next bar line falls where it is */
+    const double seconds =
+        i + 1 < bars.size() ? bars[i + 1].start_seconds - b.start_seconds : b.beats * b.beat_seconds;
+    const uint32_t tempo =
+        static_cast<uint32_t>(std::clamp<long long>(std::llround(seconds / b.beats * 1e6), 1, 0xFFFFFF));
+    if (i == 0) /* the first bar's tempo also covers the time before it */
+      tick = static_cast<uint64_t>(std::llround(b.start_seconds * 1e6 / tempo * ticks_per_quarter));
+    const uint64_t at = i == 0 ? 0 : tick;
+    /* a bar's length rounds to whole microseconds per quarter: a 1 us difference is no tempo change */
+    if (previous_tempo == 0 || std::abs(static_cast<long long>(tempo) - previous_tempo) > 1) {
+      previous_tempo = tempo;
+      changes.push_back({at, tempo});
+      out.events.push_back({at, tempo_meta(tempo)});
+      out.events.back().second.erase(out.events.back().second.begin());  // no delta byte
+    }
+    if (b.beats != previous_beats) out.events.push_back({at, time_signature_meta(b.beats)});
+    previous_beats = b.beats;
+    tick += static_cast<uint64_t>(b.beats) * ticks_per_quarter;
+  }
+  out.map = TempoMap(ticks_per_quarter, std::move(changes));
+  return out;
+}
+
 }  // namespace
 
 /* ---- TempoMap ---- */
@@ -406,6 +454,17 @@ double TempoMap::seconds(uint64_t tick) const {
   size_t index = static_cast<size_t>(std::distance(changes_.begin(), it)) - 1;
   return change_seconds_[index] + static_cast<double>(tick - changes_[index].tick) *
                                       changes_[index].microseconds_per_quarter / (1e6 * ticks_per_quarter_);
+}
+
+double TempoMap::ticks(double seconds) const {
+  if (!(seconds > 0.0)) return 0.0;
+  if (smpte_ticks_per_second_ > 0.0) return seconds * smpte_ticks_per_second_;
+  if (changes_.empty()) return seconds * 1e6 * ticks_per_quarter_ / 500000.0;
+  auto it = std::upper_bound(change_seconds_.begin(), change_seconds_.end(), seconds);
+  size_t index = static_cast<size_t>(std::distance(change_seconds_.begin(), it)) - 1;
+  return static_cast<double>(changes_[index].tick) + (seconds - change_seconds_[index]) * 1e6 *
+                                                         ticks_per_quarter_ /
+                                                         changes_[index].microseconds_per_quarter;
 }
 
 /* ---- reading ---- */
@@ -516,13 +575,18 @@ std::vector<uint8_t> write_smf(const std::vector<SmfTrackData>& tracks, const Wr
   if (tracks.size() > 0xFFFE) throw MidiError("SMF writer: too many tracks");
 
   const double ticks_per_second = 1e6 * options.ticks_per_quarter / options.microseconds_per_quarter;
+  const MeterTrack meter = meter_track(options.meter, options.ticks_per_quarter);
+  const bool metered = !meter.events.empty();
   auto to_tick = [&](double seconds) -> uint64_t {
     if (!(seconds > 0.0)) return 0;
     if (!(seconds < kMaxWriteSeconds))
       throw MidiError("SMF writer: message time " + std::to_string(seconds) + " s is beyond the " +
                       std::to_string(kMaxWriteSeconds) + " s limit");
-    return static_cast<uint64_t>(std::llround(seconds * ticks_per_second));
+    return static_cast<uint64_t>(
+        std::llround(metered ? meter.map.ticks(seconds) : seconds * ticks_per_second));
   };
+  std::vector<TickMessage> meter_events;
+  for (const auto& event : meter.events) meter_events.push_back({event.first, &event.second});
 
   std::vector<uint8_t> out;
   out.insert(out.end(), {'M', 'T', 'h', 'd'});
@@ -532,19 +596,22 @@ std::vector<uint8_t> write_smf(const std::vector<SmfTrackData>& tracks, const Wr
   put_u16(out, static_cast<uint32_t>(options.ticks_per_quarter));
 
   if (options.format == 0) {
-    std::vector<TickMessage> all;
+    std::vector<TickMessage> all = meter_events;
     for (const SmfTrackData& track : tracks)
       for (const TimedMessage& message : track.messages) {
         check_message(message.bytes);
         all.push_back({to_tick(message.time_seconds), &message.bytes});
       }
-    append_track_chunk(out, tempo_meta(options.microseconds_per_quarter), std::move(all));
+    append_track_chunk(out, metered ? std::vector<uint8_t>{} : tempo_meta(options.microseconds_per_quarter),
+                       std::move(all));
     return out;
   }
   std::vector<uint8_t> conductor = name_meta("emsync");
-  std::vector<uint8_t> tempo = tempo_meta(options.microseconds_per_quarter);
-  conductor.insert(conductor.end(), tempo.begin(), tempo.end());
-  append_track_chunk(out, conductor, {});
+  if (!metered) {
+    std::vector<uint8_t> tempo = tempo_meta(options.microseconds_per_quarter);
+    conductor.insert(conductor.end(), tempo.begin(), tempo.end());
+  }
+  append_track_chunk(out, conductor, meter_events);
   for (const SmfTrackData& track : tracks) {
     std::vector<TickMessage> messages;
     messages.reserve(track.messages.size());

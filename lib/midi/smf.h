@@ -17,7 +17,8 @@
  *
  * Writing: format 1 (a tempo track, then one track per given track) or format 0, no running status. Default
  * resolution 480 ticks per quarter at 125 bpm (480000 us per quarter), so one tick is exactly 1 ms and the 8 ms
- * token grid lands on whole ticks; any other tempo/resolution can be chosen.
+ * token grid lands on whole ticks; any other tempo/resolution can be chosen, or the bars of the music's tempo map
+ * (WriteOptions::meter), which the ticks then follow.
  */
 #pragma once
 
@@ -54,6 +55,10 @@ class TempoMap {
   static TempoMap smpte(int frames_per_second, int ticks_per_frame);
 
   double seconds(uint64_t tick) const;
+  /* The inverse of seconds(): fractional ticks at a time (0 before 0). */
+  double ticks(double seconds) const;
+  int ticks_per_quarter() const { return ticks_per_quarter_; }
+  bool is_smpte() const { return smpte_ticks_per_second_ > 0.0; }
   const std::vector<TempoChange>& changes() const { return changes_; }
 
  private:
@@ -115,10 +120,23 @@ constexpr int kDefaultTicksPerQuarter = 480;
 constexpr uint32_t kDefaultMicrosecondsPerQuarter =
     480000;  // 125 bpm: 1 tick = 1 ms at 480 ticks per quarter
 
+/* A bar of a beat grid: from start_seconds, `beats` quarter-note beats of beat_seconds each. */
+struct MeterBar {
+  double start_seconds = 0.0;
+  double beat_seconds = 0.5;
+  int beats = 4;
+};
+
 struct WriteOptions {
   int format = 1;                                                      // 0 or 1
   int ticks_per_quarter = kDefaultTicksPerQuarter;                     // 1..32767
   uint32_t microseconds_per_quarter = kDefaultMicrosecondsPerQuarter;  // 1..16777215
+  /* Bars of the music's beat grid (the generator's tempo map), by start time. When given, the ticks follow them:
+   * the tempo track carries a tempo and a time signature (beats/4) per bar where they change, each bar line falls
+   * on a whole bar of ticks, and a DAW shows the music on its bars. The first bar's tempo also covers the time
+   * before it, the last bar's the time after it; microseconds_per_quarter is then unused. Bars that are not
+   * finite, not after the previous one, or with beats < 1 or beat_seconds <= 0 are skipped. */
+  std::vector<MeterBar> meter;
 };
 
 /* SMF bytes. Throws MidiError for an invalid message or option. */

@@ -17,9 +17,11 @@
  *
  * Times: the file starts at the running time of the first segment's start; each message is placed at the
  * running time of its PTS (a buffer without PTS takes the time of the previous one). Output is a format 1
- * file: a tempo track (125 bpm), then one track per MIDI channel used ("Channel 1" ... "Channel 16"), and a
- * "System" track first when sysex messages were received. With the default 480 ticks per quarter note one
- * tick is exactly 1 ms; `ppq` changes the resolution (tick = 480000 us / ppq).
+ * file: a tempo track, then one track per MIDI channel used ("Channel 1" ... "Channel 16"), and a "System"
+ * track first when sysex messages were received. The tempo track follows the bars of emsyncmidigen's beat grid
+ * (its "emsync-tempo" events): a tempo and a time signature per bar where they change, so the file opens in a
+ * sequencer on the music's bars and beats. A stream without them (midiparse, free timing) is written at 125 bpm,
+ * where with the default 480 ticks per quarter note one tick is exactly 1 ms; `ppq` changes the resolution.
  *
  * A flush (flushing seek) discards everything collected so far; the next segment starts a new file.
  * Nothing goes downstream before end of stream, so the element belongs right before a sink that does not
@@ -41,6 +43,7 @@
 #include "plugins/core/gstemsyncmidienc.h"
 
 #include "gst/emsynccaps.h"
+#include "gst/emsyncevents.h"
 #include "lib/midi/smf.h"
 #include "plugins/core/elements.h"
 
@@ -86,6 +89,7 @@ struct State {
   double last_time = 0.0;  /* file time (s) of the previous message */
   std::array<std::vector<emidi::TimedMessage>, 16> channel_messages;
   std::vector<emidi::TimedMessage> system_messages; /* sysex */
+  std::vector<emidi::MeterBar> meter;               /* bars of the beat grid, by file time */
   guint64 message_count = 0;
   bool stream_started = false; /* a stream-start went downstream (survives flushes, like the sticky event) */
   bool caps_sent = false;
@@ -122,6 +126,7 @@ reset_state (State &st)
   for (auto &messages : st.channel_messages)
     messages.clear ();
   st.system_messages.clear ();
+  st.meter.clear ();
   st.message_count = 0;
   st.finished = false;
   st.prerolled = false;
@@ -267,6 +272,7 @@ push_file (GstEmsyncMidiEnc *self)
   options.format = 1;
   options.ticks_per_quarter = ppq;
   options.microseconds_per_quarter = emidi::kDefaultMicrosecondsPerQuarter;
+  options.meter = st.meter;
   std::vector<uint8_t> bytes = emidi::write_smf (tracks, options);
   GST_INFO_OBJECT (self, "writing %" G_GUINT64_FORMAT " messages on %zu tracks: %zu bytes, %.3f s",
       st.message_count, tracks.size (), bytes.size (), st.last_time);
@@ -363,6 +369,20 @@ gst_emsync_midi_enc_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
         st.prerolled = true;
       }
       return TRUE; /* our own BYTES segment goes out with the file */
+    }
+    case GST_EVENT_CUSTOM_DOWNSTREAM: {
+      GstClockTime pts = GST_CLOCK_TIME_NONE;
+      EmsyncTempoBar bar;
+      if (!emsync_tempo_event_parse (event, &pts, &bar))
+        return gst_pad_event_default (pad, parent, event);
+      gst_event_unref (event);
+      const GstClockTime running = gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, pts);
+      if (st.have_origin && GST_CLOCK_TIME_IS_VALID (running) && running >= st.origin) {
+        const double start = (double) (running - st.origin) / GST_SECOND;
+        if (st.meter.empty () || start > st.meter.back ().start_seconds)
+          st.meter.push_back ({ start, (double) bar.beat_duration / GST_SECOND, (int) bar.beats });
+      }
+      return TRUE; /* the file carries the bars */
     }
     case GST_EVENT_TAG:
     case GST_EVENT_GAP:
@@ -468,9 +488,8 @@ gst_emsync_midi_enc_class_init (GstEmsyncMidiEncClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_PPQ,
       g_param_spec_int ("ppq", "Ticks per quarter note",
-          "Time resolution of the written file in ticks per quarter note; the tempo is fixed at 125 bpm, so "
-          "the "
-          "default 480 gives 1 ms ticks (a larger value gives finer timing)",
+          "Time resolution of the written file in ticks per quarter note; at the 125 bpm of a stream without "
+          "the generator's bars the default 480 gives 1 ms ticks (a larger value gives finer timing)",
           MIN_PPQ, MAX_PPQ, DEFAULT_PPQ,
           (GParamFlags) (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 

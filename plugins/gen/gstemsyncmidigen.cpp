@@ -391,8 +391,9 @@ ensure_stream (GstEmsyncMidigen *self)
   return *ts.stream;
 }
 
-/* Posts an "emsync-tempo" message for each bar of the tempo map that starts at or before `until` (music seconds)
- * and was not posted yet: a bar the music has reached is never re-planned. */
+/* Posts an "emsync-tempo" message, and sends the bar downstream as an "emsync-tempo" event, for each bar of the
+ * tempo map that starts at or before `until` (music seconds) and was not posted yet: a bar the music has reached
+ * is never re-planned. */
 static void
 post_tempo_bars (GstEmsyncMidigen *self, double until)
 {
@@ -404,16 +405,20 @@ post_tempo_bars (GstEmsyncMidigen *self, double until)
     bar.running_time =
         (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0) + seconds_to_clock_time (b.start);
     guint64 pts = 0;
-    bar.stream_time =
+    const bool in_segment =
         gst_segment_position_from_running_time_full (&ts.segment, GST_FORMAT_TIME, bar.running_time, &pts)
-            == 1
-        ? gst_segment_to_stream_time (&ts.segment, GST_FORMAT_TIME, pts)
-        : GST_CLOCK_TIME_NONE;
+        == 1;
+    bar.stream_time =
+        in_segment ? gst_segment_to_stream_time (&ts.segment, GST_FORMAT_TIME, pts) : GST_CLOCK_TIME_NONE;
     bar.beat_duration = seconds_to_clock_time (b.beat);
     bar.beats = (guint) b.beats;
     bar.on_cut = b.cut;
     bar.index = (guint) ts.bars_posted;
-    if (GST_CLOCK_TIME_IS_VALID (bar.stream_time) && bar.beat_duration > 0)
+    if (!in_segment || bar.beat_duration == 0)
+      continue;
+    /* downstream (emsyncmidienc) writes its file on these bars */
+    gst_pad_push_event (self->srcpad, emsync_tempo_event_new (pts, &bar));
+    if (GST_CLOCK_TIME_IS_VALID (bar.stream_time))
       gst_element_post_message (GST_ELEMENT (self), emsync_tempo_message_new (GST_OBJECT (self), &bar));
   }
 }

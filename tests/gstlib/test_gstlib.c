@@ -74,6 +74,24 @@ GST_START_TEST (test_tempo_message_round_trip)
   GstMessage *other = gst_message_new_element (NULL, gst_structure_new_empty ("emsync-emotion"));
   fail_if (emsync_tempo_message_parse (other, &parsed));
   gst_message_unref (other);
+
+  /* The same bar as a serialized downstream event, at a PTS of its stream. */
+  GstEvent *event = emsync_tempo_event_new (7 * GST_SECOND, &bar);
+  fail_unless (GST_EVENT_IS_SERIALIZED (event) && GST_EVENT_IS_DOWNSTREAM (event));
+  GstClockTime pts = 0;
+  fail_unless (emsync_tempo_event_parse (event, &pts, &parsed));
+  fail_unless_equals_uint64 (pts, 7 * GST_SECOND);
+  fail_unless_equals_uint64 (parsed.beat_duration, GST_SECOND / 2);
+  fail_unless_equals_int (parsed.beats, 3);
+  fail_unless (parsed.on_cut);
+  fail_unless_equals_int (parsed.index, 4);
+  fail_unless (!GST_CLOCK_TIME_IS_VALID (parsed.stream_time));
+  gst_event_unref (event);
+  /* A bar of no beats is no bar. */
+  bar.beats = 0;
+  event = emsync_tempo_event_new (GST_SECOND, &bar);
+  fail_if (emsync_tempo_event_parse (event, NULL, NULL));
+  gst_event_unref (event);
 }
 GST_END_TEST;
 

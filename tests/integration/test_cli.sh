@@ -398,11 +398,11 @@ PY
   json_sidecar)
     # --json: cuts (time, kind, score), the emotion curve, the tempo map, chord onsets, model, seed and version.
     make_clip
-    "$emsync" "$work/clip.mp4" -o "$work/out.mp4" --json "$work/out.json" --model "$model" --seed 3 -q \
-      || fail "emsync exited with $?"
+    "$emsync" "$work/clip.mp4" -o "$work/out.mp4" --json "$work/out.json" --midi "$work/out.mid" --model "$model" \
+      --seed 3 -q || fail "emsync exited with $?"
     version=$("$emsync" --version | awk '{ print $2 }')
-    python3 - "$work/out.json" "$model" "$version" <<'PY' || fail "bad sidecar: $(head -c 600 "$work/out.json")"
-import json, sys
+    python3 - "$work/out.json" "$model" "$version" "$work/out.mid" <<'PY' || fail "bad sidecar: $(head -c 600 "$work/out.json")"
+import json, struct, sys
 j = json.load(open(sys.argv[1]))
 assert j["seed"] == 3, j["seed"]
 assert j["model"] == sys.argv[2], j["model"]
@@ -418,6 +418,40 @@ assert len(bars) >= 4, bars
 assert all(60 <= b["bpm"] <= 150 and b["beats"] >= 1 for b in bars), bars
 assert [b["time"] for b in bars] == sorted(b["time"] for b in bars), bars
 assert any(b["on_cut"] and abs(b["time"] - 4.0) < 0.05 for b in bars), bars
+# The .mid is written on the same bars: its tempo track's tempo map puts bar k at sum(beats before k) quarters.
+mid = open(sys.argv[4], "rb").read()
+ppq = struct.unpack(">H", mid[12:14])[0]
+length = struct.unpack(">I", mid[18:22])[0]
+track, i, tick, tempos, signatures = mid[22:22 + length], 0, 0, [], []
+def varlen(i):
+    v = 0
+    while True:
+        v = (v << 7) | (track[i] & 0x7F)
+        i += 1
+        if track[i - 1] < 0x80:
+            return v, i
+while i < len(track):
+    delta, i = varlen(i)
+    tick += delta
+    assert track[i] == 0xFF, "tempo track holds meta events only"
+    kind, (size, i) = track[i + 1], varlen(i + 2)
+    if kind == 0x51:
+        tempos.append((tick, int.from_bytes(track[i:i + 3], "big")))
+    if kind == 0x58:
+        signatures.append((tick, track[i]))
+    i += size
+def seconds(at):
+    s, last, us = 0.0, 0, 500000
+    for t, u in tempos:
+        if t > at:
+            break
+        s, last, us = s + (t - last) * us / ppq / 1e6, t, u
+    return s + (at - last) * us / ppq / 1e6
+at = 0
+for b in bars:
+    assert abs(seconds(at) - b["time"]) < 0.002, (at, seconds(at), b)
+    at += b["beats"] * ppq
+assert len(tempos) >= 1 and signatures and signatures[0] == (0, bars[0]["beats"]), (tempos, signatures)
 assert len(j["chord_onsets"]) >= 2 and all(0 <= t <= 12.1 for t in j["chord_onsets"]), j["chord_onsets"]
 assert j["settings"]["sync"] == "hard"
 PY

@@ -14,6 +14,7 @@
 #include "lib/midi/program_map.h"
 #include "lib/midi/smf.h"
 #include "lib/midi/tokenizer.h"
+#include "gst/emsyncevents.h"
 
 /* after the C++ headers: Check defines a fail() macro that clashes with std::ios::fail() */
 #include <gst/check/gstcheck.h>
@@ -77,6 +78,19 @@ assert_near (double a, double b, double tolerance, const char *what)
   ck_assert_msg (std::fabs (a - b) <= tolerance, "%s: %f vs %f", what, a, b);
 }
 
+/* A harness whose stream starts with a segment at 10 s (file time 0 there). */
+static GstHarness *
+harness_from_10_s (GstSegment *segment)
+{
+  GstHarness *h = gst_harness_new ("emsyncmidienc");
+  gst_harness_set_caps_str (h, "audio/x-midi-event", "audio/midi");
+  gst_segment_init (segment, GST_FORMAT_TIME);
+  segment->start = 10 * GST_SECOND;
+  segment->time = 10 * GST_SECOND;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (segment)));
+  return h;
+}
+
 GST_START_TEST (test_basic_messages)
 {
   GstHarness *h = new_harness ();
@@ -118,13 +132,8 @@ GST_END_TEST;
 
 GST_START_TEST (test_segment_times)
 {
-  GstHarness *h = gst_harness_new ("emsyncmidienc");
-  gst_harness_set_caps_str (h, "audio/x-midi-event", "audio/midi");
   GstSegment segment;
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  segment.start = 10 * GST_SECOND;
-  segment.time = 10 * GST_SECOND;
-  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  GstHarness *h = harness_from_10_s (&segment);
   gst_harness_push (h, midi_buffer (10.5, { 0x90, 60, 100 }));
   gst_harness_push (h, midi_buffer (-1.0, { 0x90, 62, 100 })); // no PTS: time of the previous message
   gst_harness_push (h, midi_buffer (11.0, { 0x80, 60, 0 }));
@@ -139,6 +148,52 @@ GST_START_TEST (test_segment_times)
   assert_near (file.events[1].time_seconds, 0.5, 1e-9, "no pts");
   assert_near (file.events[2].time_seconds, 1.0, 1e-9, "third");
   assert_near (file.events[3].time_seconds, 21.0, 1e-9, "second segment");
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* The generator's bars ("emsync-tempo" events, PTS in the stream) become the file's tempo track: each bar line
+ * on a whole bar of ticks, times read back as sent. */
+GST_START_TEST (test_tempo_events_give_the_bars)
+{
+  GstSegment segment;
+  GstHarness *h = harness_from_10_s (&segment);
+  EmsyncTempoBar bar = {};
+  bar.beat_duration = 600 * GST_MSECOND;
+  bar.beats = 4;
+  fail_unless (
+      gst_harness_push_event (h, emsync_tempo_event_new (5 * GST_SECOND, &bar))); /* before the segment */
+  fail_unless (gst_harness_push_event (h, emsync_tempo_event_new (10 * GST_SECOND, &bar)));
+  gst_harness_push (h, midi_buffer (10.0, { 0x90, 60, 100 }));
+  gst_harness_push (h, midi_buffer (11.8, { 0x80, 60, 0 }));
+  bar.beat_duration = 550 * GST_MSECOND;
+  bar.beats = 3;
+  bar.on_cut = TRUE;
+  fail_unless (gst_harness_push_event (h, emsync_tempo_event_new (12400 * GST_MSECOND, &bar)));
+  gst_harness_push (h, midi_buffer (12.4, { 0x90, 62, 100 }));
+  gst_harness_push (h, midi_buffer (14.05, { 0x80, 62, 0 }));
+  /* other custom events are not ours to take */
+  fail_unless (gst_harness_push_event (
+      h, gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, gst_structure_new_empty ("someone-else"))));
+  bool forwarded = false;
+  GstEvent *event;
+  while ((event = gst_harness_try_pull_event (h))) {
+    const GstStructure *st = gst_event_get_structure (event);
+    forwarded = forwarded || (st && gst_structure_has_name (st, "someone-else"));
+    fail_if (emsync_tempo_event_parse (event, NULL, NULL), "a tempo event went downstream");
+    gst_event_unref (event);
+  }
+  fail_unless (forwarded);
+  SmfFile file = finish (h);
+  const auto &changes = file.tempo_map.changes ();
+  ck_assert_int_eq (changes.size (), 2);
+  ck_assert_int_eq (changes[0].microseconds_per_quarter, 600000);
+  ck_assert_int_eq (changes[1].tick, 4 * 480);
+  ck_assert_int_eq (changes[1].microseconds_per_quarter, 550000);
+  ck_assert_int_eq (file.events.size (), 4);
+  ck_assert_int_eq (file.events[2].tick, 4 * 480); /* the second bar line */
+  assert_near (file.events[2].time_seconds, 2.4, 1e-6, "second bar");
+  assert_near (file.events[3].time_seconds, 4.05, 1e-3, "last note-off");
   gst_harness_teardown (h);
 }
 GST_END_TEST;
@@ -434,6 +489,7 @@ midienc_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_basic_messages);
   tcase_add_test (tc, test_segment_times);
+  tcase_add_test (tc, test_tempo_events_give_the_bars);
   tcase_add_test (tc, test_flush_resets);
   tcase_add_test (tc, test_buffer_parsing_and_sysex);
   tcase_add_test (tc, test_empty_stream);

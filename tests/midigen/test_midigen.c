@@ -66,9 +66,10 @@ typedef struct {
 } Msg;
 
 /* Pulls every buffer up to EOS (the harness queues events and buffers separately: once EOS arrived,
- * every buffer pushed before it is already queued). */
+ * every buffer pushed before it is already queued); the last segment and the bar lines of "emsync-tempo"
+ * events go to last_segment and tempo_pts when given. */
 static GArray *
-pull_all_full (GstHarness *h, GstSegment *last_segment)
+pull_all_full (GstHarness *h, GstSegment *last_segment, GArray *tempo_pts)
 {
   GArray *msgs = g_array_new (FALSE, TRUE, sizeof (Msg));
   gboolean eos = FALSE;
@@ -78,6 +79,12 @@ pull_all_full (GstHarness *h, GstSegment *last_segment)
       eos |= GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
       if (last_segment && GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
         gst_event_copy_segment (ev, last_segment);
+      GstClockTime pts;
+      EmsyncTempoBar bar;
+      if (tempo_pts && emsync_tempo_event_parse (ev, &pts, &bar)) {
+        fail_unless_equals_int (bar.index, tempo_pts->len);
+        g_array_append_val (tempo_pts, pts);
+      }
       gst_event_unref (ev);
     }
     GstBuffer *buf;
@@ -98,7 +105,7 @@ pull_all_full (GstHarness *h, GstSegment *last_segment)
 static GArray *
 pull_all (GstHarness *h)
 {
-  return pull_all_full (h, NULL);
+  return pull_all_full (h, NULL, NULL);
 }
 
 /* Drops every buffer and event the harness holds. */
@@ -199,7 +206,9 @@ GST_START_TEST (test_tempo_messages)
   const guint cuts[] = { 100 };     /* 4 s */
   push_frames (h, 0, 250, cuts, 1); /* 10 s of video */
   gst_harness_push_event (h, gst_event_new_eos ());
-  g_array_unref (pull_all (h));
+  /* the same bars travel downstream as "emsync-tempo" events (for emsyncmidienc's tempo track) */
+  GArray *event_pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  g_array_unref (pull_all_full (h, NULL, event_pts));
   guint bars = 0;
   gboolean bar_on_cut = FALSE;
   GstClockTime last = 0;
@@ -213,6 +222,8 @@ GST_START_TEST (test_tempo_messages)
       const gdouble bpm = 60.0 * GST_SECOND / bar.beat_duration;
       fail_unless (bpm >= 60.0 && bpm <= 150.0, "%f bpm", bpm);
       fail_unless (bar.beats >= 1 && bar.beats <= 4);
+      fail_unless (bars < event_pts->len && g_array_index (event_pts, GstClockTime, bars) == bar.stream_time,
+          "bar %u: no event at its time", bars);
       if (bar.on_cut)
         bar_on_cut = bar_on_cut
             || (bar.stream_time > 4 * GST_SECOND - 20 * GST_MSECOND
@@ -225,6 +236,8 @@ GST_START_TEST (test_tempo_messages)
   /* 10 s at 60-150 bpm in 4/4: 3 to 7 bars. */
   fail_unless (bars >= 3 && bars <= 7, "%u bars", bars);
   fail_unless (bar_on_cut, "no bar line on the cut at 4 s");
+  fail_unless_equals_int (event_pts->len, bars);
+  g_array_unref (event_pts);
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
   gst_harness_teardown (h);
@@ -581,7 +594,7 @@ GST_START_TEST (test_output_segment_follows_seek)
   gst_harness_push_event (h, gst_event_new_eos ());
   GstSegment out;
   gst_segment_init (&out, GST_FORMAT_UNDEFINED);
-  GArray *msgs = pull_all_full (h, &out);
+  GArray *msgs = pull_all_full (h, &out, NULL);
   fail_unless (out.format == GST_FORMAT_TIME);
   fail_unless_equals_uint64 (out.start, 30 * GST_SECOND);
   fail_unless_equals_uint64 (out.time, 30 * GST_SECOND);
@@ -618,7 +631,7 @@ GST_START_TEST (test_output_segment_change_waits_for_the_music)
    * segment change from the buffers' times. */
   GstSegment out;
   gst_segment_init (&out, GST_FORMAT_UNDEFINED);
-  GArray *msgs = pull_all_full (h, &out);
+  GArray *msgs = pull_all_full (h, &out, NULL);
   fail_unless_equals_uint64 (out.start, 30 * GST_SECOND);
   fail_unless_equals_uint64 (out.base, 4 * GST_SECOND);
   GstClockTime previous = 0;

@@ -101,6 +101,49 @@ GST_START_TEST (test_jitter_and_random_lower_the_pulse)
 }
 GST_END_TEST;
 
+// A tempo that steps by up to 6 % every 4 bars (as our tempo map bends to land cuts on bar lines) moves a fixed
+// grid off the onsets within a 12 s window; in score time, with the beats the tempo map gives, the grid follows.
+GST_START_TEST (test_score_pulse_follows_the_tempo_map)
+{
+  const double beat_of_section[] = { 0.50, 0.53, 0.50, 0.47, 0.50, 0.53, 0.56, 0.53 };
+  std::vector<double> beats;
+  std::vector<Note> stepped;
+  double t = 0.0;
+  for (double beat : beat_of_section)
+    for (int i = 0; i < 16; ++i, t += beat) {
+      beats.push_back (t);
+      stepped.push_back (note (Instrument::Drums, 36, t, 0.1));
+      stepped.push_back (note (Instrument::Bass, 36 + i % 5, t, 0.2));
+      stepped.push_back (note (Instrument::Bass, 43, t + beat / 2, 0.2));
+    }
+  beats.push_back (t);
+  MusicStatsOptions o;
+  o.beat_times = beats;
+  const MusicStatistics s = compute_music_statistics (stepped, o);
+  fail_unless (s.score_pulse > 0.95, "score pulse %f", s.score_pulse);
+  fail_unless (s.pulse < s.score_pulse - 0.2, "pulse %f vs score pulse %f", s.pulse, s.score_pulse);
+  // Without beats there is no score pulse; at a constant tempo it is the pulse.
+  fail_unless (std::isnan (compute_music_statistics (stepped).score_pulse));
+  MusicStatsOptions even;
+  for (int i = 0; i <= 130; ++i)
+    even.beat_times.push_back (0.5 * i);
+  const MusicStatistics g = compute_music_statistics (groove (), even);
+  fail_unless (std::fabs (g.score_pulse - g.pulse) < 1e-6, "%f vs %f", g.score_pulse, g.pulse);
+  // Jitter and random onsets lower it as they lower the pulse.
+  std::vector<Note> j60 = stepped;
+  jitter (j60, 0.060, 4);
+  const double pj = compute_music_statistics (j60, o).score_pulse;
+  fail_unless (pj < 0.15, "60 ms jitter score pulse %f", pj);
+  std::mt19937_64 rng (5);
+  std::uniform_real_distribution<double> u (0.0, t);
+  std::vector<Note> random;
+  for (int i = 0; i < 400; ++i)
+    random.push_back (note (Instrument::Piano, 60, u (rng), 0.2));
+  const double pr = compute_music_statistics (random, o).score_pulse;
+  fail_unless (std::fabs (pr) < 0.1, "random onsets score pulse %f", pr);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_smear)
 {
   std::vector<Note> together, smeared;
@@ -271,6 +314,7 @@ music_stats_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_metronome_pulse);
   tcase_add_test (tc, test_jitter_and_random_lower_the_pulse);
+  tcase_add_test (tc, test_score_pulse_follows_the_tempo_map);
   tcase_add_test (tc, test_smear);
   tcase_add_test (tc, test_pitch_entropy_and_repeats);
   tcase_add_test (tc, test_note_lengths_restrikes_velocity);

@@ -887,6 +887,65 @@ GST_START_TEST (test_smf_writer)
 }
 GST_END_TEST;
 
+/* With the bars of a tempo map, the ticks follow the bars: tempo and time-signature events where they change, each
+ * bar line on a whole bar of ticks, times read back as written. */
+GST_START_TEST (test_smf_writer_meter)
+{
+  SmfTrackData track;
+  track.name = "metered";
+  for (double t : { 0.0, 2.4, 3.5, 4.05 }) {
+    track.messages.push_back ({ t, { 0x90, 60, 100 } });
+    track.messages.push_back ({ t + 0.3, { 0x80, 60, 0 } });
+  }
+  WriteOptions options;
+  options.meter = { { 0.0, 0.6, 4 }, { 2.4, 0.55, 3 }, { 4.05, 0.55, 4 }, { 4.05, 0.5, 0 } };
+  const std::vector<uint8_t> bytes = write_smf ({ track }, options);
+  SmfFile file = parse_smf (bytes, "metered.mid");
+  ck_assert_int_eq (file.ticks_per_quarter, 480);
+  const auto &changes = file.tempo_map.changes ();
+  ck_assert_int_eq (changes.size (), 2); /* the third bar keeps the second's tempo */
+  ck_assert_int_eq (changes[0].microseconds_per_quarter, 600000);
+  ck_assert_int_eq (changes[1].tick, 4 * 480);
+  ck_assert_int_eq (changes[1].microseconds_per_quarter, 550000);
+  std::vector<uint64_t> on_ticks;
+  for (const SmfChannelEvent &e : file.events)
+    if ((e.status & 0xF0) == 0x90)
+      on_ticks.push_back (e.tick);
+  ck_assert_int_eq (on_ticks.size (), 4);
+  ck_assert_int_eq (on_ticks[1], 4 * 480);           /* the second bar line */
+  ck_assert_int_eq (on_ticks[3], 4 * 480 + 3 * 480); /* the third, after a 3-beat bar */
+  std::vector<Note> n = notes_from_smf (file);
+  ck_assert_int_eq (n.size (), 4);
+  const double written[] = { 0.0, 2.4, 3.5, 4.05 };
+  for (int i = 0; i < 4; i++) {
+    ck_assert (std::fabs (n[i].start_seconds - written[i]) < 1e-3);
+    ck_assert (std::fabs (n[i].end_seconds - written[i] - 0.3) < 1e-3);
+  }
+  /* time signatures 4/4 at the start and 3/4 at the second bar line, in the tempo track */
+  const std::vector<uint8_t> four = { 0xFF, 0x58, 0x04, 4, 2, 24, 8 },
+                             three = { 0xFF, 0x58, 0x04, 3, 2, 24, 8 };
+  ck_assert (std::search (bytes.begin (), bytes.end (), four.begin (), four.end ()) != bytes.end ());
+  ck_assert (std::search (bytes.begin (), bytes.end (), three.begin (), three.end ()) != bytes.end ());
+  /* the inverse of seconds() */
+  for (uint64_t tick : { 0, 100, 1920, 2500, 4000 })
+    ck_assert (std::fabs (file.tempo_map.ticks (file.tempo_map.seconds (tick)) - (double) tick) < 1e-6);
+
+  /* a first bar after 0: its tempo also covers the time before it */
+  options.meter = { { 1.2, 0.6, 4 } };
+  file = parse_smf (write_smf ({ track }, options));
+  ck_assert_int_eq (file.events[0].tick, 0);
+  n = notes_from_smf (file);
+  ck_assert (std::fabs (n[1].start_seconds - 2.4) < 1e-3);
+  ck_assert_int_eq (file.events[2].tick, 4 * 480); /* 2.4 s: one bar after the first bar line at 2 beats */
+  /* format 0 carries the same tempo map in its single track */
+  options.format = 0;
+  options.meter = { { 0.0, 0.6, 4 }, { 2.4, 0.55, 3 } };
+  file = parse_smf (write_smf ({ track }, options));
+  ck_assert_int_eq (file.tempo_map.changes ().size (), 2);
+  ck_assert (std::fabs (notes_from_smf (file)[3].start_seconds - 4.05) < 1e-3);
+}
+GST_END_TEST;
+
 /* ---------- malformed input ---------- */
 
 /* Parses and, if that succeeds, extracts notes and tokenises; only MidiError may escape. */
@@ -1059,6 +1118,7 @@ midi_suite (void)
   tcase_add_test (tc, test_smf_tempo_map);
   tcase_add_test (tc, test_smf_channels_programs);
   tcase_add_test (tc, test_smf_writer);
+  tcase_add_test (tc, test_smf_writer_meter);
   tcase_add_test (tc, test_malformed_truncated);
   tcase_add_test (tc, test_malformed_cases);
   tcase_add_test (tc, test_malformed_fuzz);

@@ -514,7 +514,11 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   const mu::Composer& composer = stream.composer();
   p.stats = composer.stats();
   for (const mu::Bar& b : composer.tempo_map().bars())
-    if (b.start < req.seconds) p.bar_times.push_back(b.start), p.bar_beats.push_back(b.beats);
+    if (b.start < req.seconds) {
+      p.bar_times.push_back(b.start);
+      p.bar_beats.push_back(b.beats);
+      p.meter.push_back({b.start, b.beat, b.beats});
+    }
   for (const auto& c : composer.schedule().cuts()) p.cuts_served += c.served;
   p.raw.reserve(p.tokens.size());
   for (const auto& t : p.tokens) p.raw.push_back(t.token);
@@ -533,7 +537,9 @@ std::vector<md::Note> delivered_notes(const Piece& p, std::vector<uint8_t>* smf_
   track.name = "emsync";
   for (const md::MidiEvent& e : p.midi)
     if (e.status != mu::kMidiTickStatus) track.messages.push_back(md::to_timed_message(e));
-  const std::vector<uint8_t> bytes = md::write_smf({track});
+  md::WriteOptions options;
+  options.meter = p.meter;  // as emsyncmidienc writes it from the generator's "emsync-tempo" events
+  const std::vector<uint8_t> bytes = md::write_smf({track}, options);
   std::vector<md::Note> notes = md::notes_from_smf(md::parse_smf(bytes, "delivered MIDI"));
   if (smf_bytes) *smf_bytes = bytes;
   return notes;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lib/midi/notes.h"
+#include "lib/midi/smf.h"
 #include "lib/music/composer.h"
 #include "lib/music/midi_stream.h"
 #include "lib/music/generator_model.h"
@@ -162,9 +163,10 @@ struct Piece {
   std::vector<md::MidiEvent>
       midi;  // what emsyncmidigen delivers (lib/music's MidiStream, finished at `seconds`)
   std::vector<double> kept_cuts;
-  std::vector<double> bar_times;  // the composer's planned bar lines (empty with free timing)
-  std::vector<int> bar_beats;     // and their beats
-  long cuts_served = 0;           // kept cuts the schedule marked served (a <CHORD> within 1 s)
+  std::vector<double> bar_times;    // the composer's planned bar lines (empty with free timing)
+  std::vector<int> bar_beats;       // and their beats
+  std::vector<md::MeterBar> meter;  // the same bars for the delivered SMF's tempo track
+  long cuts_served = 0;             // kept cuts the schedule marked served (a <CHORD> within 1 s)
   double seconds = 0;
   double gen_seconds = 0;
   mu::ComposerStats stats;

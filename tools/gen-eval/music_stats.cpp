@@ -106,6 +106,56 @@ double distance_to_sorted(const std::vector<double>& v, double x) {
   return d;
 }
 
+// The chance-corrected pulse of onset-cluster times (sorted): one grid fit per window of window_seconds from
+// `begin`, weighted by the window's clusters; the windows' fits (score chance-corrected) go to `fits` if given.
+double windowed_pulse(const std::vector<double>& times, double begin, double finish,
+                      const MusicStatsOptions& o, std::vector<GridFit>* fits) {
+  double weighted = 0;
+  long weight = 0;
+  int window = 0;
+  for (double w0 = begin; w0 < finish; w0 += o.window_seconds) {
+    std::vector<double> in;
+    for (double t : times)
+      if (t >= w0 && t < w0 + o.window_seconds) in.push_back(t);
+    if (in.size() < 8) continue;
+    ++window;
+    GridFit fit = fit_grid(in, w0, w0 + o.window_seconds, o);
+    // The best of many grids fits random onsets too (the more so, the fewer onsets): subtract what the same
+    // number of onsets placed at random in the window scores on average.
+    std::mt19937_64 rng(0x5eed + window);
+    std::uniform_real_distribution<double> u(w0, w0 + o.window_seconds);
+    double null_score = 0;
+    for (int k = 0; k < kNullSamples; ++k) {
+      std::vector<double> r(in.size());
+      for (double& t : r) t = u(rng);
+      null_score += fit_grid(r, w0, w0 + o.window_seconds, o).score / kNullSamples;
+    }
+    fit.score = (fit.score - null_score) / (1 - null_score);
+    weighted += fit.score * fit.clusters;
+    weight += fit.clusters;
+    if (fits) fits->push_back(fit);
+  }
+  return weight > 0 ? weighted / weight : kNaN;
+}
+
+// Score time: a time's position in beats (linear between the score's beats, extrapolated at the ends with the
+// first and last beat), times the mean beat of the score, so that the fit's spacings and tolerance keep their
+// meaning in seconds. At a constant tempo it is the time itself.
+std::vector<double> to_score_time(const std::vector<double>& times, const std::vector<double>& beats) {
+  const size_t n = beats.size();
+  const double mean_beat = (beats.back() - beats.front()) / static_cast<double>(n - 1);
+  std::vector<double> out;
+  out.reserve(times.size());
+  for (double t : times) {
+    size_t k = static_cast<size_t>(std::upper_bound(beats.begin(), beats.end(), t) - beats.begin());
+    k = std::min(std::max<size_t>(k, 1),
+                 n - 1);  // the beat interval [k - 1, k] that holds or is nearest to t
+    const double position = (k - 1) + (t - beats[k - 1]) / (beats[k] - beats[k - 1]);
+    out.push_back(beats.front() + position * mean_beat);
+  }
+  return out;
+}
+
 InstrumentNoteStats note_stats(std::vector<const md::Note*> ns, const MusicStatsOptions& o) {
   InstrumentNoteStats s;
   s.notes = static_cast<long>(ns.size());
@@ -203,34 +253,18 @@ MusicStatistics compute_music_statistics(const std::vector<md::Note>& notes, con
       s.modal_gap_seconds = kv.first * 0.004;
     }
 
-  // Pulse: one grid fit per window.
+  // Pulse: one grid fit per window, in seconds and in the score's beats.
+  std::vector<double> times;
+  for (const auto& c : clusters) times.push_back(c.time);
   std::vector<GridFit> fits;
-  double weighted = 0;
-  long weight = 0;
+  s.pulse = windowed_pulse(times, begin, finish, o, &fits);
   std::vector<double> spacings;
-  for (double w0 = begin; w0 < finish; w0 += o.window_seconds) {
-    std::vector<double> times;
-    for (const auto& c : clusters)
-      if (c.time >= w0 && c.time < w0 + o.window_seconds) times.push_back(c.time);
-    if (times.size() < 8) continue;
-    fits.push_back(fit_grid(times, w0, w0 + o.window_seconds, o));
-    // The best of many grids fits random onsets too (the more so, the fewer onsets): subtract what the same
-    // number of onsets placed at random in the window scores on average.
-    std::mt19937_64 rng(0x5eed + fits.size());
-    std::uniform_real_distribution<double> u(w0, w0 + o.window_seconds);
-    double null_score = 0;
-    for (int k = 0; k < kNullSamples; ++k) {
-      std::vector<double> r(times.size());
-      for (double& t : r) t = u(rng);
-      null_score += fit_grid(r, w0, w0 + o.window_seconds, o).score / kNullSamples;
-    }
-    fits.back().score = (fits.back().score - null_score) / (1 - null_score);
-    weighted += fits.back().score * fits.back().clusters;
-    weight += fits.back().clusters;
-    spacings.push_back(fits.back().spacing);
-  }
-  if (weight > 0) s.pulse = weighted / weight;
+  for (const auto& f : fits) spacings.push_back(f.spacing);
   s.grid_seconds = median_of(spacings);
+  if (o.beat_times.size() >= 2) {
+    const std::vector<double> score = to_score_time(times, o.beat_times);
+    s.score_pulse = windowed_pulse(score, score.front(), score.back() + 1e-9, o, nullptr);
+  }
 
   // Notes per instrument and over all pitched notes.
   std::array<std::vector<const md::Note*>, md::kNumInstruments> by_instrument;

@@ -16,6 +16,11 @@
 //   window's pulse is (S - S0) / (1 - S0), S0 the mean S of 8 sets of as many onsets placed uniformly at random
 //   in the window (fixed seeds: the figure is reproducible). The piece's pulse is the mean over windows
 //   weighted by their clusters. A metronome scores 1, random onsets about 0 (either sign).
+// - Score pulse: the same pulse with each cluster's time first mapped to score time: its position among the
+//   score's beats (beat_times: where the file's tempo map puts each quarter note) times the mean beat. A tempo
+//   that bends between bars (a ritardando in a file, our tempo map landing a cut on a bar line) moves a fixed
+//   grid off the onsets within a window; in score time the grid follows the tempo. At a constant tempo it is the
+//   pulse. It trusts the file's tempo map, so it is reported beside the pulse, not instead of it.
 // - Cuts on downbeats: with known bar lines, a cut within grid_tolerance of a bar line; without them (free
 //   timing), bar lines are every 4th step of the cut's window's fitted grid, starting at the step (of 4) that
 //   carries the most note onsets.
@@ -48,6 +53,8 @@ struct MusicStatsOptions {
   std::vector<double> cuts;           // kept scene cuts (seconds), if any
   std::vector<double> bar_times;      // known bar lines (seconds, increasing); empty = use the fitted grid
   std::vector<int> bar_beats;         // beats of each known bar (a short bar before a cut); empty = all alike
+  std::vector<double> beat_times;  // the score's beats (seconds, increasing; from the file's tempo map), for
+                                   // the score pulse; fewer than 2 = no score pulse
 };
 
 struct InstrumentNoteStats {
@@ -62,6 +69,7 @@ struct MusicStatistics {
   static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   long clusters = 0;
   double pulse = kNaN;
+  double score_pulse = kNaN;   // the pulse in score time (beats of the file's tempo map)
   double grid_seconds = kNaN;  // median fitted grid spacing over the scored windows
   double smear_share = kNaN;
   double modal_gap_seconds = kNaN;  // most frequent gap between successive clusters (4 ms bins, gaps <= 2 s)

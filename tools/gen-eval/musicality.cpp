@@ -89,6 +89,7 @@ Json music_statistics_json(const MusicStatistics& m) {
   Json j = Json::object();
   j["onset_clusters"] = m.clusters;
   j["pulse"] = m.pulse;
+  j["score_pulse"] = m.score_pulse;
   j["grid_seconds"] = m.grid_seconds;
   j["smear_share"] = m.smear_share;
   j["modal_gap_seconds"] = m.modal_gap_seconds;

@@ -62,6 +62,7 @@ const Column kColumns[] = {
 // The timing, note and dynamics statistics of music_stats.h (issue 14's table).
 const Column kMusicColumns[] = {
     {"pulse", "pulse on a grid", "%.2f", [](const MusicStats& s) { return s.music.pulse; }},
+    {"score_pulse", "pulse in score time", "%.2f", [](const MusicStats& s) { return s.music.score_pulse; }},
     {"grid_seconds", "grid s", "%.3f", [](const MusicStats& s) { return s.music.grid_seconds; }},
     {"smear_share", "smeared clusters (> 4 ms)", nullptr,
      [](const MusicStats& s) { return s.music.smear_share; }},
@@ -197,7 +198,23 @@ struct CorpusPiece {
   std::vector<md::Note> notes;
   double seconds = 0;
   std::vector<double> bar_times;
+  std::vector<double> beat_times;
 };
+
+// Where a file's tempo map puts each quarter note from `start` (seconds) for `seconds`, shifted by -start; empty
+// for an SMPTE division (no beats).
+std::vector<double> score_beats(const md::SmfFile& smf, double start, double seconds) {
+  std::vector<double> beats;
+  if (smf.ticks_per_quarter <= 0) return beats;
+  const uint64_t first =
+      static_cast<uint64_t>(std::floor(smf.tempo_map.ticks(start) / smf.ticks_per_quarter));
+  for (uint64_t k = first;; ++k) {
+    const double t = smf.tempo_map.seconds(k * smf.ticks_per_quarter) - start;
+    beats.push_back(t);
+    if (t > seconds) break;
+  }
+  return beats;
+}
 
 bool read_corpus_piece(const std::string& file, double max_seconds, CorpusPiece& piece, long& failed) {
   std::vector<md::Note>& notes = piece.notes;
@@ -231,6 +248,7 @@ bool read_corpus_piece(const std::string& file, double max_seconds, CorpusPiece&
     n.end_seconds -= start;
   }
   piece.seconds = end - start;
+  piece.beat_times = score_beats(smf, start, piece.seconds);
   piece.bar_times.clear();
   if (smf.ticks_per_quarter > 0) {
     const uint64_t bar = 4ull * smf.ticks_per_quarter;
@@ -284,7 +302,9 @@ int cmd_stats(const Args& a) {
           options.bar_times = p.bar_times;  // the planned grid, where the composer had one
           options.bar_beats = p.bar_beats;
           std::vector<uint8_t> smf;
-          MusicStats st = music_stats(delivered_notes(p, &smf), 0.0, seconds, options);
+          const std::vector<md::Note> notes = delivered_notes(p, &smf);
+          options.beat_times = score_beats(md::parse_smf(smf, "delivered MIDI"), 0.0, seconds);
+          MusicStats st = music_stats(notes, 0.0, seconds, options);
           if (!a.save_midi.empty())
             md::write_file(a.save_midi + "/piece-" + std::to_string(index) + ".mid", smf);
           TokenChecks ck = check_tokens(p.raw);
@@ -353,6 +373,7 @@ int cmd_stats(const Args& a) {
         } else {
           options.bar_times = piece.bar_times;  // a jittered file no longer follows its tempo map
         }
+        options.beat_times = piece.beat_times;  // (its score pulse falls with the jitter like its pulse)
         x.s.push_back(music_stats(piece.notes, 0.0, piece.seconds, options));
         // What the tokenizer makes of the file, with the same checks as generated streams (a check of the checks).
         add_checks(x.checks, check_tokens(md::encode(piece.notes)));
