@@ -367,8 +367,9 @@ std::vector<uint8_t> tempo_meta(uint32_t microseconds_per_quarter) {
           static_cast<uint8_t>(microseconds_per_quarter)};
 }
 
-std::vector<uint8_t> time_signature_meta(int beats) {
-  return {0xFF, 0x58, 0x04, static_cast<uint8_t>(beats), 0x02, 24, 8};  // beats/4, metronome every quarter
+/* numerator / 2^denominator_power, a metronome click every quarter */
+std::vector<uint8_t> time_signature_meta(int numerator, int denominator_power) {
+  return {0xFF, 0x58, 0x04, static_cast<uint8_t>(numerator), static_cast<uint8_t>(denominator_power), 24, 8};
 }
 
 /* The tempo map and tempo-track events of WriteOptions::meter; no events when no bar is usable. */
@@ -379,24 +380,28 @@ struct MeterTrack {
 
 MeterTrack meter_track(const std::vector<MeterBar>& meter, int ticks_per_quarter) {
   std::vector<MeterBar> bars;
-  for (const MeterBar& b : meter)
+  for (MeterBar b : meter) {
+    if (bars.empty() && b.start_seconds < 0.0) b.start_seconds = 0.0;  // a pickup: the music starts inside it
     if (std::isfinite(b.start_seconds) && b.start_seconds >= 0.0 && b.start_seconds < kMaxWriteSeconds &&
         std::isfinite(b.beat_seconds) && b.beat_seconds > 0.0 && b.beats >= 1 && b.beats <= 255 &&
         (bars.empty() || b.start_seconds > bars.back().start_seconds))
       bars.push_back(b);
+  }
   MeterTrack out;
   if (bars.empty()) return out;
   std::vector<TempoChange> changes;
   uint64_t tick = 0;
   uint32_t previous_tempo = 0;
-  int previous_beats = 0;
+  std::pair<int, int> previous_signature{0, 0};
   for (size_t i = 0; i < bars.size(); i++) {
     const MeterBar& b = bars[i];
-    /* the tempo from the bar's actual length, so that the next bar line falls where it is */
     const double seconds =
         i + 1 < bars.size() ? bars[i + 1].start_seconds - b.start_seconds : b.beats * b.beat_seconds;
-    const uint32_t tempo =
-        static_cast<uint32_t>(std::clamp<long long>(std::llround(seconds / b.beats * 1e6), 1, 0xFFFFFF));
+    /* The bar's ticks from its beats as they fit its length (fewer for a pickup), and the tempo from its length,
+     * so that the next bar line falls where it is. */
+    const long long ticks = std::max(1LL, std::llround(seconds / b.beat_seconds * ticks_per_quarter));
+    const uint32_t tempo = static_cast<uint32_t>(
+        std::clamp<long long>(std::llround(seconds * 1e6 * ticks_per_quarter / ticks), 1, 0xFFFFFF));
     if (i == 0) /* the first bar's tempo also covers the time before it */
       tick = static_cast<uint64_t>(std::llround(b.start_seconds * 1e6 / tempo * ticks_per_quarter));
     const uint64_t at = i == 0 ? 0 : tick;
@@ -407,9 +412,17 @@ MeterTrack meter_track(const std::vector<MeterBar>& meter, int ticks_per_quarter
       out.events.push_back({at, tempo_meta(tempo)});
       out.events.back().second.erase(out.events.back().second.begin());  // no delta byte
     }
-    if (b.beats != previous_beats) out.events.push_back({at, time_signature_meta(b.beats)});
-    previous_beats = b.beats;
-    tick += static_cast<uint64_t>(b.beats) * ticks_per_quarter;
+    /* beats/4, or eighths/8 for a bar of half beats (a pickup); none for other lengths */
+    std::pair<int, int> signature{0, 0};
+    if (ticks % ticks_per_quarter == 0 && ticks / ticks_per_quarter <= 255)
+      signature = {static_cast<int>(ticks / ticks_per_quarter), 2};
+    else if ((2 * ticks) % ticks_per_quarter == 0 && 2 * ticks / ticks_per_quarter <= 255)
+      signature = {static_cast<int>(2 * ticks / ticks_per_quarter), 3};
+    if (signature.first > 0 && signature != previous_signature) {
+      out.events.push_back({at, time_signature_meta(signature.first, signature.second)});
+      previous_signature = signature;
+    }
+    tick += static_cast<uint64_t>(ticks);
   }
   out.map = TempoMap(ticks_per_quarter, std::move(changes));
   return out;

@@ -133,7 +133,8 @@ struct WriteOptions {
   uint32_t microseconds_per_quarter = kDefaultMicrosecondsPerQuarter;  // 1..16777215
   /* Bars of the music's beat grid (the generator's tempo map), by start time. When given, the ticks follow them:
    * the tempo track carries a tempo and a time signature (beats/4) per bar where they change, each bar line falls
-   * on a whole bar of ticks, and a DAW shows the music on its bars. The first bar's tempo also covers the time
+   * on a whole bar of ticks, and a DAW shows the music on its bars. A first bar starting before 0 is a pickup: it
+   * is written from 0 with the beats that fit (3/8 for one and a half). The first bar's tempo also covers the time
    * before it, the last bar's the time after it; microseconds_per_quarter is then unused. Bars that are not
    * finite, not after the previous one, or with beats < 1 or beat_seconds <= 0 are skipped. */
   std::vector<MeterBar> meter;

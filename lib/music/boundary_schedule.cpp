@@ -13,6 +13,12 @@ bool BoundarySchedule::offer(double time_seconds, bool even_if_close) {
   return true;
 }
 
+void BoundarySchedule::drop_pending_after(double time_seconds) {
+  cuts_.erase(std::remove_if(cuts_.begin(), cuts_.end(),
+                             [time_seconds](const Cut& c) { return !c.served && c.time > time_seconds; }),
+              cuts_.end());
+}
+
 std::optional<double> BoundarySchedule::next_pending(double cursor, double slack) const {
   for (const Cut& c : cuts_) {
     if (!c.served && c.time >= cursor - slack) return c.time;

@@ -41,6 +41,9 @@ class BoundarySchedule {
   // A <CHORD> was emitted at `cursor`: serve the nearest pending cut within the tolerance.
   bool serve_near(double cursor);
 
+  // Forgets the cuts after `time_seconds` not served yet (too close to the end of the music to mark).
+  void drop_pending_after(double time_seconds);
+
   const std::vector<Cut>& cuts() const { return cuts_; }
   const BoundaryOptions& options() const { return options_; }
   double horizon_seconds() const { return horizon_seconds_; }

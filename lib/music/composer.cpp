@@ -101,9 +101,24 @@ bool Composer::add_cut(double time_seconds) {
   return kept;
 }
 
-double Composer::set_final_chord(double seconds) {
+double Composer::set_final_chord(double seconds, double latest_seconds) {
+  schedule_.drop_pending_after(std::max(latest_seconds, cursor_seconds()));
   const auto& cuts = schedule_.cuts();
-  if (!cuts.empty() && cuts.back().time >= seconds) seconds = cuts.back().time;
+  if (!cuts.empty() && cuts.back().time >= seconds) {
+    seconds = cuts.back().time;
+  } else if (options_.timing == Timing::Grid) {
+    // On the beat nearest to it in the tempo being played, on its 8 ms tick: the planner reaches it without
+    // bending the tempo. Before the music starts, its start plans the tempo first (from the emotion at 0).
+    if (!started_) begin();
+    plan_grid();
+    const GridPosition at = planner_.map().position(seconds);
+    if (at.bar >= 0) {
+      const double beat = seconds - at.phase * at.beat_seconds;
+      const double next = beat + at.beat_seconds;
+      seconds = (at.phase > 0.5 && next <= latest_seconds) ? next : beat;
+      seconds = std::llround(seconds / vocab::kTickSeconds) * vocab::kTickSeconds;
+    }
+  }
   if (seconds <= cursor_seconds() + vocab::kTickSeconds) return std::numeric_limits<double>::quiet_NaN();
   if (cuts.empty() || cuts.back().time < seconds) {
     schedule_.offer(seconds, /*even_if_close=*/true);

@@ -167,10 +167,12 @@ class Composer {
   bool add_cut(double time_seconds);
   // Emotion in effect from `time_seconds` on (NaN = unknown: the model's null condition).
   void set_emotion(double time_seconds, float valence, float arousal);
-  // The music's final chord is at `seconds`: a kept cut however close the last one is (or that cut itself when
-  // it lies at or after `seconds`), with the cadence of ComposerOptions::ending leading into it. Returns its
-  // time, NaN when the cursor is already past it.
-  double set_final_chord(double seconds);
+  // The music's final chord is at `seconds` (on the grid: the beat nearest to it): a kept cut however close the
+  // last one is (or that cut itself when it lies at or after `seconds`), with the cadence of
+  // ComposerOptions::ending leading into it. Kept cuts after `latest_seconds` are dropped (too close to the end
+  // for a chord to ring) and the final chord stays at or before it. Returns its time, NaN when the cursor is
+  // already past it.
+  double set_final_chord(double seconds, double latest_seconds = std::numeric_limits<double>::infinity());
 
   // Generates until the cursor reaches `until_seconds` (or `cancel` becomes true). Appends to `out`.
   void generate_until(double until_seconds, std::vector<TimedToken>& out,

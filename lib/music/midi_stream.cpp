@@ -211,7 +211,7 @@ void MidiStream::plan_ending(double end_seconds) {
   if (!ending.enabled || !std::isnan(final_seconds_) ||
       final_time <= composer_.cursor_seconds() + midi::kTickSeconds)
     return;
-  const double chord = composer_.set_final_chord(final_time);
+  const double chord = composer_.set_final_chord(final_time, end_seconds - ending.min_ring_seconds);
   if (std::isnan(chord)) return;
   final_seconds_ = chord;
   final_tick_seconds_ = midi::seconds_to_ticks(chord) * midi::kTickSeconds;

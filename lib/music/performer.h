@@ -68,6 +68,8 @@ struct OnsetTimingOptions {
 struct EndingOptions {
   bool enabled = true;  // false: EMSYNC's: the music just stops at the end
   double hold_seconds = 1.0;
+  // The final chord rings at least this long: kept cuts closer than this to the end are not marked.
+  double min_ring_seconds = 0.5;
   // A cadence into the final chord (the Composer, in the key of the recent notes, its mode the valence's when
   // mode control is on): over the cadence_seconds before it the dominant triad's pitch classes get
   // +dominant_bias and the others -dominant_bias (pitched note-ons); the final chord itself takes only the tonic

@@ -129,11 +129,12 @@ void TempoPlanner::reset(double preferred_beat_seconds) {
 namespace {
 
 // Appends `beats` beats of period `beat` from `start` as full bars and, where they do not divide, one short bar
-// at the end; the bar after them starts at the cut.
-void append_beats(TempoMap& map, double start, double beat, int beats, int per_bar, bool first_is_cut) {
+// at the end (at the start for a pickup: the music begins inside it); the bar after them starts at the cut.
+void append_beats(TempoMap& map, double start, double beat, int beats, int per_bar, bool first_is_cut,
+                  bool short_bar_first = false) {
   bool cut = first_is_cut;
   while (beats > 0) {
-    const int n = std::min(per_bar, beats);
+    const int n = short_bar_first && beats % per_bar ? beats % per_bar : std::min(per_bar, beats);
     map.append({start, beat, n, cut});
     cut = false;
     start += n * beat;
@@ -163,7 +164,14 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
   double entry_beat = current.beat;  // the period the first planned bar must stay within max_bar_change of
   // A bar that starts on the cursor's tick has nothing played in it yet: plan it too (at the start, the first
   // bar's period is free).
-  if (current.start >= cursor - kTick / 2) {
+  if (cursor <= kEps) {
+    // Nothing played yet: plan from the start (a pickup bar may begin before it).
+    map_ = TempoMap();
+    current = {0.0, preferred, o.beats_per_bar, false};
+    anchor = 0.0;
+    anchor_is_cut = false;
+    entry_beat = 0.0;
+  } else if (current.start >= cursor - kTick / 2) {
     map_.truncate_after(current.start - 2 * kEps);
     anchor = current.start;
     anchor_is_cut = current.cut;
@@ -218,9 +226,14 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
     double cost;
     double beat;
     int from_node, from_state, beats;
+    bool pickup;  // the gap holds beats - 1/2 beats: the music starts half a beat into its first bar
   };
   std::vector<std::vector<State>> states(m + 1);
-  states[0].push_back({0.0, entry_beat, -1, -1, 0});
+  states[0].push_back({0.0, entry_beat, -1, -1, 0, false});
+  // At the very start a cut too early for whole beats of an allowed period (a cut 1 s in) is reached with a
+  // pickup: the grid starts half a beat before the music.
+  const bool pickup_allowed = entry_beat <= 0.0 && anchor <= kEps;
+  constexpr double kPickupCost = 0.1;
   constexpr double kSkipCost = 10.0;
   // A tempo change between gaps costs more than distance from the preferred tempo: a steady pulse over several
   // cuts (the preferred tempo is reached by the drift after the last known cut).
@@ -230,10 +243,16 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
     for (int a = 0; a < b; ++a) {
       const double d = node[b] - node[a];
       if (d <= kEps) continue;
-      const int nmin = std::max(1, static_cast<int>(std::ceil(d / hi - 1e-9)));
-      const int nmax = static_cast<int>(std::floor(d / lo + 1e-9));
-      for (int n = nmin; n <= nmax; ++n) {
-        const double p = d / n;
+      const bool halves = pickup_allowed && a == 0;
+      // In half beats: whole beats only, but for a pickup.
+      const int hmin = std::max(halves ? 1 : 2, static_cast<int>(std::ceil(2 * d / hi - 1e-9)));
+      const int hmax = static_cast<int>(std::floor(2 * d / lo + 1e-9));
+      for (int h = hmin; h <= hmax; ++h) {
+        const bool pickup = h % 2 == 1;
+        if (pickup && !halves) continue;
+        const int n =
+            (h + 1) / 2;  // bars' beats: a pickup's half beat counts as a beat begun before the music
+        const double p = 2 * d / h;
         double best = kInf;
         int best_state = -1;
         for (size_t s = 0; s < states[a].size(); ++s) {
@@ -243,8 +262,9 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
           if (c < best) best = c, best_state = static_cast<int>(s);
         }
         if (best_state < 0) continue;
-        const double cost = best + std::fabs(std::log(p / preferred)) + kSkipCost * (b - a - 1);
-        states[b].push_back({cost, p, a, best_state, n});
+        const double cost = best + std::fabs(std::log(p / preferred)) + kSkipCost * (b - a - 1) +
+                            (pickup ? kPickupCost : 0.0);
+        states[b].push_back({cost, p, a, best_state, n, pickup});
       }
     }
   }
@@ -269,7 +289,8 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
   bool cut_here = anchor_is_cut;
   for (auto [b, s] : path) {
     const State& st = states[b][s];
-    append_beats(map_, start, st.beat, st.beats, o.beats_per_bar, cut_here);
+    append_beats(map_, st.pickup ? start - st.beat / 2 : start, st.beat, st.beats, o.beats_per_bar, cut_here,
+                 st.pickup);
     start = node[b];
     beat = st.beat;
     cut_here = true;

@@ -1,15 +1,16 @@
 // Tempo map and its planner: the beat grid the Composer plays on.
 //
-// A TempoMap is a list of bars from time 0 (the primer's <BAR>); each bar has a start, a beat period (constant
+// A TempoMap is a list of bars from time 0 (the primer's <BAR>), or from half a beat before it when the music
+// starts with a pickup (a cut too early for a whole bar); each bar has a start, a beat period (constant
 // inside the bar) and a number of beats (beats_per_bar, or fewer for a short bar right before a cut). Times are
 // seconds on the music timeline; the Composer works on the tokens' 8 ms ticks, so every grid point is also
 // answered as the tick nearest to it (llround(t / kTickSeconds)).
 //
 // The TempoPlanner builds the map from the kept cuts the lookahead knows (film-scoring hit points): each cut is
 // placed on a bar line, the beat period stays within a band around the preferred period of the arousal and
-// changes by at most max_bar_change between adjacent bars. Beyond the last known cut the tempo holds (drifting
-// back towards the preferred period by at most relax_per_bar). Bars that started at or before the cursor are
-// never changed: plan() re-plans only what lies after it.
+// changes by at most max_bar_change between adjacent bars; the first cut may be reached with a pickup. Beyond the
+// last known cut the tempo holds (drifting back towards the preferred period by at most relax_per_bar). Bars that
+// started at or before the cursor are never changed: plan() re-plans only what lies after it.
 #pragma once
 
 #include <cstdint>

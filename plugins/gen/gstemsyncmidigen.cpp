@@ -149,7 +149,8 @@ struct SinkState {
   bool have_segment = false;
   /* Running time that music time 0 maps to (the first frame's running time). */
   GstClockTime origin = GST_CLOCK_TIME_NONE;
-  double video_end = 0.0; /* music-timeline end of the newest frame */
+  double video_end = 0.0;        /* music-timeline end of the newest frame */
+  double last_frame_start = 0.0; /* and its start */
   double last_cut = -1.0;
   float last_valence = NAN, last_arousal = NAN;
 
@@ -402,8 +403,9 @@ post_tempo_bars (GstEmsyncMidigen *self, double until)
   for (; ts.bars_posted < bars.size () && bars[ts.bars_posted].start <= until; ts.bars_posted++) {
     const emsync::music::Bar &b = bars[ts.bars_posted];
     EmsyncTempoBar bar;
-    bar.running_time =
-        (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0) + seconds_to_clock_time (b.start);
+    /* a pickup bar begins half a beat before the music: it is posted at the music's start */
+    bar.running_time = (GST_CLOCK_TIME_IS_VALID (ts.origin) ? ts.origin : 0)
+        + seconds_to_clock_time (std::max (0.0, b.start));
     guint64 pts = 0;
     const bool in_segment =
         gst_segment_position_from_running_time_full (&ts.segment, GST_FORMAT_TIME, bar.running_time, &pts)
@@ -674,6 +676,8 @@ gst_emsync_midigen_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GstClockTime duration = GST_BUFFER_DURATION (buf);
   double start = running_time_to_music (self, rt);
   double end = start + (GST_CLOCK_TIME_IS_VALID (duration) ? (double) duration / GST_SECOND : 0.0);
+  if (end >= self->sink.video_end)
+    self->sink.last_frame_start = start;
 
   if (emsync_buffer_get_scene_cut_meta (buf))
     offer_cut (self, rt);
@@ -797,14 +801,17 @@ gst_emsync_midigen_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       WorkItem item{ WorkItem::END };
       item.time = st.video_end;
       /* The last frame may last longer than the stream (an analysis branch thins the frames out): end the
-       * music at the stream's duration when upstream knows it and it falls inside that frame. */
+       * music at the stream's duration when upstream knows it and it falls inside that frame (a duration
+       * before the frame's start is wrong: some files declare less than their frames cover). */
       gint64 duration = -1;
       if (st.have_segment && gst_pad_peer_query_duration (pad, GST_FORMAT_TIME, &duration) && duration > 0) {
         const GstClockTime rt =
             gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, (guint64) duration);
         if (GST_CLOCK_TIME_IS_VALID (rt)) {
           const double end = running_time_to_music (self, rt);
-          if (end < item.time && end > item.time - 1.0)
+          GST_DEBUG_OBJECT (
+              self, "last frame %.3f-%.3f s, stream duration %.3f s", st.last_frame_start, item.time, end);
+          if (end < item.time && end > st.last_frame_start)
             item.time = end;
         }
       }

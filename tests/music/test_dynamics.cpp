@@ -151,8 +151,16 @@ GST_START_TEST (test_ending_final_chord_then_release)
   o.seed = 11;
   const double end = 20.0;
   const Piece p = compose (o, 0.2f, end);
-  const double final_chord = end - o.ending.hold_seconds;
-  fail_unless (std::fabs (p.final_chord - final_chord) < 1e-9);
+  /* on the beat of the tempo map nearest to the hold before the end, a bar line once planned, on its tick */
+  const double final_chord = p.final_chord;
+  const double beat = p.map.beat_seconds_at (final_chord);
+  fail_unless (std::fabs (final_chord - (end - o.ending.hold_seconds)) <= beat / 2 + 0.005,
+      "final chord at %.3f s", final_chord);
+  fail_unless (final_chord <= end - o.ending.min_ring_seconds);
+  fail_unless (
+      p.map.is_bar_line (final_chord, 1e-6), "the final chord at %.3f s is not on a bar line", final_chord);
+  fail_unless (
+      std::fabs (final_chord / md::kTickSeconds - std::round (final_chord / md::kTickSeconds)) < 1e-6);
   const double final_tick = md::seconds_to_ticks (final_chord) * md::kTickSeconds;
   int chord_notes = 0;
   std::map<int, double> sounding; // channel * 128 + pitch -> note-on time
@@ -294,10 +302,11 @@ GST_START_TEST (test_cadence_final_chord)
 GST_END_TEST;
 
 // A scene cut shortly before the end (closer than the schedule's min_gap to the final chord) does not cost the
-// music its ending; a kept cut inside the hold becomes the final chord.
+// music its ending; a kept cut inside the hold becomes the final chord; a cut in the last min_ring_seconds is not
+// marked (the final chord stays on its beat before it).
 GST_START_TEST (test_ending_after_a_close_cut)
 {
-  for (double last_cut : { 17.5, 19.4 }) {
+  for (double last_cut : { 17.5, 19.4, 19.7 }) {
     ComposerOptions o;
     o.seed = 3;
     MidiStream stream (GeneratorModel::load (data_path ("tiny_generator.pt")), o);
@@ -308,9 +317,18 @@ GST_START_TEST (test_ending_after_a_close_cut)
     while (stream.generate_slice (12.0, events)) {
     }
     stream.finish (20.0, events);
-    const double expected = last_cut > 19.0 ? last_cut : 19.0;
-    fail_unless (std::fabs (stream.final_chord_seconds () - expected) < 1e-9,
-        "final chord at %.3f s, not %.3f s", stream.final_chord_seconds (), expected);
+    const double chosen = stream.final_chord_seconds ();
+    double expected = last_cut;
+    if (last_cut < 19.0 || last_cut > 20.0 - o.ending.min_ring_seconds) {
+      const double beat = stream.composer ().tempo_map ().beat_seconds_at (chosen);
+      fail_unless (
+          std::fabs (chosen - 19.0) <= beat / 2 + 0.005 && chosen <= 19.5, "final chord at %.3f s", chosen);
+      expected = chosen;
+    }
+    fail_unless (std::fabs (chosen - expected) < 1e-9, "final chord at %.3f s, not %.3f s", chosen, expected);
+    for (const auto &c : stream.composer ().schedule ().cuts ())
+      fail_if (
+          c.time > 19.5, "the cut at %.3f s, %.3f s before the end, is still kept", c.time, 20.0 - c.time);
     const double final_tick = md::seconds_to_ticks (expected) * md::kTickSeconds;
     int chord = 0;
     for (const md::MidiEvent &e : events)

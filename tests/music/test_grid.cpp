@@ -166,6 +166,34 @@ GST_START_TEST (test_planner_cut_at_the_anchor_stays_a_cut)
 }
 GST_END_TEST;
 
+// A cut too early for whole beats of an allowed period (1 s in at 90 bpm: 1.5 beats) is reached with a pickup:
+// the grid starts half a beat before the music, whose first onsets fall on the pickup's 8ths.
+GST_START_TEST (test_planner_pickup_for_an_early_cut)
+{
+  const double preferred = 60.0 / 90.0;
+  TempoPlanner planner;
+  planner.reset (preferred);
+  fail_unless (planner.plan (0.0, { 1.0, 6.0 }, preferred) == 2);
+  const TempoMap &map = planner.map ();
+  fail_unless (map.is_bar_line (1.0, 1e-9) && map.is_bar_line (6.0, 1e-9));
+  const Bar &pickup = map.bars ().front ();
+  fail_unless (pickup.start < 0.0 && std::fabs (pickup.start + pickup.beat / 2) < 1e-9, "pickup from %.4f s",
+      pickup.start);
+  fail_unless (pickup.beats == 2 && std::fabs (pickup.end () - 1.0) < 1e-9);
+  fail_unless (map.level (0) == GridLevel::Eighth);
+  check_tempo (map, preferred / 1.25, preferred * 1.25);
+  // Re-planned from the start while nothing is played (a cut becomes known): the first bar is planned again.
+  fail_unless (planner.plan (0.0, { 1.0, 5.0, 9.0 }, preferred) == 3);
+  fail_unless (
+      map.is_bar_line (5.0, 1e-9) && map.is_bar_line (9.0, 1e-9) && map.bars ().front ().start < 0.0);
+  check_tempo (map, preferred / 1.25, preferred * 1.25);
+  // Where whole beats reach the first cut, there is no pickup.
+  planner.reset (0.5);
+  fail_unless (planner.plan (0.0, { 2.0, 6.0 }, 0.5) == 2);
+  fail_unless (map.bars ().front ().start == 0.0 && map.is_bar_line (2.0, 1e-9));
+}
+GST_END_TEST;
+
 struct Run {
   std::vector<TimedToken> tokens;
   TempoMap map;
@@ -306,6 +334,7 @@ grid_suite (void)
   tcase_add_loop_test (tc, test_composer_onsets_on_grid, 0, 2);
   tcase_add_test (tc, test_composer_bars_on_bar_lines);
   tcase_add_test (tc, test_planner_cut_at_the_anchor_stays_a_cut);
+  tcase_add_test (tc, test_planner_pickup_for_an_early_cut);
   tcase_add_test (tc, test_composer_grid_prior_favours_strong_positions);
   tcase_add_loop_test (tc, test_composer_hard_sync_chords_on_downbeats, 0, 2);
   return s;

@@ -937,6 +937,18 @@ GST_START_TEST (test_smf_writer_meter)
   n = notes_from_smf (file);
   ck_assert (std::fabs (n[1].start_seconds - 2.4) < 1e-3);
   ck_assert_int_eq (file.events[2].tick, 4 * 480); /* 2.4 s: one bar after the first bar line at 2 beats */
+  /* a pickup (a first bar from before 0): written from 0 as the beats that fit, 1.5 here, so a 3/8 bar */
+  options.meter = { { -0.3, 0.6, 2 }, { 0.9, 0.6, 4 } };
+  const std::vector<uint8_t> pickup = write_smf ({ track }, options);
+  file = parse_smf (pickup);
+  ck_assert_int_eq (file.tempo_map.changes ().size (), 1);
+  ck_assert_int_eq (file.tempo_map.changes ()[0].microseconds_per_quarter, 600000);
+  const std::vector<uint8_t> three_eighths = { 0xFF, 0x58, 0x04, 3, 3, 24, 8 };
+  ck_assert (std::search (pickup.begin (), pickup.end (), three_eighths.begin (), three_eighths.end ())
+      != pickup.end ());
+  ck_assert (std::search (pickup.begin (), pickup.end (), four.begin (), four.end ()) != pickup.end ());
+  ck_assert (std::fabs (file.tempo_map.ticks (0.9) - 720.0) < 1e-6); /* the bar line after the pickup */
+  ck_assert (std::fabs (notes_from_smf (file)[1].start_seconds - 2.4) < 1e-3);
   /* format 0 carries the same tempo map in its single track */
   options.format = 0;
   options.meter = { { 0.0, 0.6, 4 }, { 2.4, 0.55, 3 } };
