@@ -216,7 +216,7 @@ enum class InputKind { File, Uri, Stdin };
 /* A bar of the generator's tempo map, as its message gave it (stream time). */
 struct TempoBar {
   double time, bpm;
-  guint beats;
+  double beats; /* 2.5 for a 5/8 bar */
   bool on_cut;
 };
 
@@ -731,8 +731,9 @@ on_bus (GstBus *, GstMessage *msg, App *app)
         app->timeline.cuts.push_back (
             { (double) cut.stream_time / GST_SECOND, emsync_cut_kind_to_string (cut.kind), cut.score });
       } else if (emsync_tempo_message_parse (msg, &bar)) {
-        app->tempo.push_back ({ (double) bar.stream_time / GST_SECOND,
-            60.0 * GST_SECOND / (double) bar.beat_duration, bar.beats, (bool) bar.on_cut });
+        app->tempo.push_back (
+            { (double) bar.stream_time / GST_SECOND, 60.0 * GST_SECOND / (double) bar.beat_duration,
+                bar.beats + (bar.half_beat ? 0.5 : 0.0), (bool) bar.on_cut });
       } else if (emsync_emotion_message_parse (msg, &report)) {
         GstClockTime t =
             GST_CLOCK_TIME_IS_VALID (report.stream_time) ? report.stream_time : report.emotion.timestamp;

@@ -311,7 +311,7 @@ emsync_tempo_message_new (GstObject *src, const EmsyncTempoBar *bar)
           "running-time", G_TYPE_UINT64, (guint64) bar->running_time, "beat-duration", G_TYPE_UINT64,
           (guint64) bar->beat_duration, "bpm", G_TYPE_DOUBLE, 60.0 * GST_SECOND / bar->beat_duration, "beats",
           G_TYPE_UINT, bar->beats, "on-cut", G_TYPE_BOOLEAN, bar->on_cut, "index", G_TYPE_UINT, bar->index,
-          NULL));
+          "half-beat", G_TYPE_BOOLEAN, bar->half_beat, NULL));
 }
 
 /* The bar fields of an "emsync-tempo" structure (message or event); FALSE without a beat and a beat count. */
@@ -328,8 +328,10 @@ tempo_bar_from_structure (const GstStructure *s, EmsyncTempoBar *bar)
   bar->beats = beats;
   bar->on_cut = FALSE;
   bar->index = 0;
+  bar->half_beat = FALSE;
   gst_structure_get_boolean (s, "on-cut", &bar->on_cut);
   gst_structure_get_uint (s, "index", &bar->index);
+  gst_structure_get_boolean (s, "half-beat", &bar->half_beat);
   return TRUE;
 }
 
@@ -368,7 +370,8 @@ emsync_tempo_event_new (GstClockTime pts, const EmsyncTempoBar *bar)
   return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
       gst_structure_new (EMSYNC_TEMPO_MESSAGE_NAME, "pts", G_TYPE_UINT64, (guint64) pts, "beat-duration",
           G_TYPE_UINT64, (guint64) bar->beat_duration, "beats", G_TYPE_UINT, bar->beats, "on-cut",
-          G_TYPE_BOOLEAN, bar->on_cut, "index", G_TYPE_UINT, bar->index, NULL));
+          G_TYPE_BOOLEAN, bar->on_cut, "index", G_TYPE_UINT, bar->index, "half-beat", G_TYPE_BOOLEAN,
+          bar->half_beat, NULL));
 }
 
 /**

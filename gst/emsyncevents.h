@@ -94,9 +94,10 @@ gboolean emsync_music_end_event_parse (GstEvent *event, GstClockTime *end_time);
  * @stream_time: the bar line (the message's "timestamp" field)
  * @running_time: the bar line in running time
  * @beat_duration: the beat period inside the bar (the message also carries it as "bpm")
- * @beats: beats in the bar (fewer than the metre for a short bar before a cut)
+ * @beats: whole beats in the bar (fewer than the metre for a short bar before a cut)
  * @on_cut: a kept scene cut lands on this bar line
  * @index: the bar's number from the start of the music
+ * @half_beat: the bar has half a beat more than @beats (a 5/8 or 7/8 bar before a cut)
  */
 typedef struct {
   GstClockTime stream_time;
@@ -105,6 +106,7 @@ typedef struct {
   guint beats;
   gboolean on_cut;
   guint index;
+  gboolean half_beat;
 } EmsyncTempoBar;
 
 GstMessage *emsync_tempo_message_new (GstObject *src, const EmsyncTempoBar *bar);

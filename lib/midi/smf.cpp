@@ -383,7 +383,7 @@ MeterTrack meter_track(const std::vector<MeterBar>& meter, int ticks_per_quarter
   for (MeterBar b : meter) {
     if (bars.empty() && b.start_seconds < 0.0) b.start_seconds = 0.0;  // a pickup: the music starts inside it
     if (std::isfinite(b.start_seconds) && b.start_seconds >= 0.0 && b.start_seconds < kMaxWriteSeconds &&
-        std::isfinite(b.beat_seconds) && b.beat_seconds > 0.0 && b.beats >= 1 && b.beats <= 255 &&
+        std::isfinite(b.beat_seconds) && b.beat_seconds > 0.0 && b.beats >= 0.5 && b.beats <= 255 &&
         (bars.empty() || b.start_seconds > bars.back().start_seconds))
       bars.push_back(b);
   }

@@ -120,11 +120,11 @@ constexpr int kDefaultTicksPerQuarter = 480;
 constexpr uint32_t kDefaultMicrosecondsPerQuarter =
     480000;  // 125 bpm: 1 tick = 1 ms at 480 ticks per quarter
 
-/* A bar of a beat grid: from start_seconds, `beats` quarter-note beats of beat_seconds each. */
+/* A bar of a beat grid: from start_seconds, `beats` quarter-note beats of beat_seconds each (2.5 for a 5/8 bar). */
 struct MeterBar {
   double start_seconds = 0.0;
   double beat_seconds = 0.5;
-  int beats = 4;
+  double beats = 4;
 };
 
 struct WriteOptions {

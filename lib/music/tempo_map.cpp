@@ -49,7 +49,7 @@ GridPosition TempoMap::position(double seconds) const {
   if (seconds >= bar.end() - kEps && it == bars_.end()) return p;
   const double x = std::max(0.0, (seconds - bar.start) / bar.beat);
   p.bar = static_cast<long>(it - 1 - bars_.begin());
-  p.beat = std::min(bar.beats - 1, static_cast<int>(std::floor(x + kEps)));
+  p.beat = std::min(bar.beats - (bar.half_beat ? 0 : 1), static_cast<int>(std::floor(x + kEps)));
   p.phase = std::max(0.0, x - p.beat);
   if (p.phase < kEps) p.phase = 0.0;
   p.beat_seconds = bar.beat;
@@ -84,7 +84,8 @@ GridLevel TempoMap::level(int64_t tick) const {
   GridLevel best = GridLevel::Off;
   for (auto b = it - 1;; --b) {
     const double unit = b->beat / kUnits;
-    const int last = b->beats * kUnits;  // the next bar line belongs to the next bar
+    // the next bar line belongs to the next bar
+    const int last = b->beats * kUnits + (b->half_beat ? kUnits / 2 : 0);
     const int centre = static_cast<int>(std::floor((t - b->start) / unit));
     for (int u = centre - 1; u <= centre + 2; ++u) {
       if (u < 0 || u >= last) continue;
@@ -123,7 +124,7 @@ void TempoMap::truncate_after(double seconds) {
 
 void TempoPlanner::reset(double preferred_beat_seconds) {
   map_ = TempoMap();
-  map_.append({0.0, preferred_beat_seconds, options_.beats_per_bar, false});
+  map_.append({0.0, preferred_beat_seconds, options_.beats_per_bar, false, false});
 }
 
 namespace {
@@ -131,13 +132,14 @@ namespace {
 // Appends `beats` beats of period `beat` from `start` as full bars and, where they do not divide, one short bar
 // at the end (at the start for a pickup: the music begins inside it); the bar after them starts at the cut.
 void append_beats(TempoMap& map, double start, double beat, int beats, int per_bar, bool first_is_cut,
-                  bool short_bar_first = false) {
+                  bool short_bar_first = false, bool half_beat = false) {
   bool cut = first_is_cut;
   while (beats > 0) {
     const int n = short_bar_first && beats % per_bar ? beats % per_bar : std::min(per_bar, beats);
-    map.append({start, beat, n, cut});
+    const bool half = half_beat && n == beats;  // `half_beat`: the last bar has half a beat more
+    map.append({start, beat, n, half, cut});
     cut = false;
-    start += n * beat;
+    start += (n + (half ? 0.5 : 0.0)) * beat;
     beats -= n;
   }
 }
@@ -167,7 +169,7 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
   if (cursor <= kEps) {
     // Nothing played yet: plan from the start (a pickup bar may begin before it).
     map_ = TempoMap();
-    current = {0.0, preferred, o.beats_per_bar, false};
+    current = {0.0, preferred, o.beats_per_bar, false, false};
     anchor = 0.0;
     anchor_is_cut = false;
     entry_beat = 0.0;
@@ -198,6 +200,7 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
     if (chosen > 0) {
       Bar shortened = current;
       shortened.beats = chosen;
+      shortened.half_beat = false;
       map_.truncate_after(current.start - 2 * kEps);
       map_.append(shortened);
       current = shortened;
@@ -227,13 +230,17 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
     double beat;
     int from_node, from_state, beats;
     bool pickup;  // the gap holds beats - 1/2 beats: the music starts half a beat into its first bar
+    bool half;    // the gap holds beats + 1/2 beats: its last bar has a half beat more
   };
   std::vector<std::vector<State>> states(m + 1);
-  states[0].push_back({0.0, entry_beat, -1, -1, 0, false});
+  states[0].push_back({0.0, entry_beat, -1, -1, 0, false, false});
   // At the very start a cut too early for whole beats of an allowed period (a cut 1 s in) is reached with a
   // pickup: the grid starts half a beat before the music.
   const bool pickup_allowed = entry_beat <= 0.0 && anchor <= kEps;
   constexpr double kPickupCost = 0.1;
+  // A last bar with a half beat more (an odd metre before a cut) costs about a 2.5 % tempo change: where whole
+  // beats need more bending, it is taken.
+  constexpr double kHalfBarCost = 0.1;
   constexpr double kSkipCost = 10.0;
   // A tempo change between gaps costs more than distance from the preferred tempo: a steady pulse over several
   // cuts (the preferred tempo is reached by the drift after the last known cut).
@@ -243,15 +250,18 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
     for (int a = 0; a < b; ++a) {
       const double d = node[b] - node[a];
       if (d <= kEps) continue;
-      const bool halves = pickup_allowed && a == 0;
-      // In half beats: whole beats only, but for a pickup.
-      const int hmin = std::max(halves ? 1 : 2, static_cast<int>(std::ceil(2 * d / hi - 1e-9)));
+      const bool pickup_edge = pickup_allowed && a == 0;
+      // In half beats: an odd count is a pickup on the first gap from the start, else a last bar with a half beat
+      // more (after at least one whole beat).
+      const int hmin = std::max(pickup_edge ? 1 : 2, static_cast<int>(std::ceil(2 * d / hi - 1e-9)));
       const int hmax = static_cast<int>(std::floor(2 * d / lo + 1e-9));
       for (int h = hmin; h <= hmax; ++h) {
-        const bool pickup = h % 2 == 1;
-        if (pickup && !halves) continue;
-        const int n =
-            (h + 1) / 2;  // bars' beats: a pickup's half beat counts as a beat begun before the music
+        const bool odd = h % 2 == 1;
+        const bool pickup = odd && pickup_edge;
+        const bool half = odd && !pickup_edge;
+        if (half && h < 3) continue;
+        // whole beats of the bars: a pickup's half beat counts as a beat begun before the music
+        const int n = pickup ? (h + 1) / 2 : h / 2;
         const double p = 2 * d / h;
         double best = kInf;
         int best_state = -1;
@@ -263,8 +273,8 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
         }
         if (best_state < 0) continue;
         const double cost = best + std::fabs(std::log(p / preferred)) + kSkipCost * (b - a - 1) +
-                            (pickup ? kPickupCost : 0.0);
-        states[b].push_back({cost, p, a, best_state, n, pickup});
+                            (pickup ? kPickupCost : 0.0) + (half ? kHalfBarCost : 0.0);
+        states[b].push_back({cost, p, a, best_state, n, pickup, half});
       }
     }
   }
@@ -290,7 +300,7 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
   for (auto [b, s] : path) {
     const State& st = states[b][s];
     append_beats(map_, st.pickup ? start - st.beat / 2 : start, st.beat, st.beats, o.beats_per_bar, cut_here,
-                 st.pickup);
+                 st.pickup, st.half);
     start = node[b];
     beat = st.beat;
     cut_here = true;
@@ -300,7 +310,7 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
   const double until = cursor + o.horizon_seconds;
   do {
     beat *= std::clamp(preferred / beat, 1.0 - o.relax_per_bar, 1.0 + o.relax_per_bar);
-    map_.append({start, beat, o.beats_per_bar, cut_here});
+    map_.append({start, beat, o.beats_per_bar, false, cut_here});
     cut_here = false;
     start += beat * o.beats_per_bar;
   } while (start < until);

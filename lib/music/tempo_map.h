@@ -8,7 +8,8 @@
 //
 // The TempoPlanner builds the map from the kept cuts the lookahead knows (film-scoring hit points): each cut is
 // placed on a bar line, the beat period stays within a band around the preferred period of the arousal and
-// changes by at most max_bar_change between adjacent bars; the first cut may be reached with a pickup. Beyond the
+// changes by at most max_bar_change between adjacent bars; the first cut may be reached with a pickup, any cut
+// with a bar of whole beats and a half (the tempo then bends half as much). Beyond the
 // last known cut the tempo holds (drifting back towards the preferred period by at most relax_per_bar). Bars that
 // started at or before the cursor are never changed: plan() re-plans only what lies after it.
 #pragma once
@@ -50,11 +51,13 @@ struct TempoOptions {
 };
 
 struct Bar {
-  double start = 0.0;  // seconds
-  double beat = 0.5;   // beat period, seconds
-  int beats = 4;       // beats_per_bar, or fewer before a cut
-  bool cut = false;    // a kept cut lands on this bar line
-  double end() const { return start + beat * beats; }
+  double start = 0.0;      // seconds
+  double beat = 0.5;       // beat period, seconds
+  int beats = 4;           // whole beats: beats_per_bar, or fewer before a cut
+  bool half_beat = false;  // and half a beat more (a 5/8 or 7/8 bar before a cut: the tempo need not bend)
+  bool cut = false;        // a kept cut lands on this bar line
+  double length_beats() const { return beats + (half_beat ? 0.5 : 0.0); }
+  double end() const { return start + beat * length_beats(); }
 };
 
 // Where a time falls on the grid.

@@ -380,7 +380,8 @@ gst_emsync_midi_enc_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       if (st.have_origin && GST_CLOCK_TIME_IS_VALID (running) && running >= st.origin) {
         const double start = (double) (running - st.origin) / GST_SECOND;
         if (st.meter.empty () || start > st.meter.back ().start_seconds)
-          st.meter.push_back ({ start, (double) bar.beat_duration / GST_SECOND, (int) bar.beats });
+          st.meter.push_back (
+              { start, (double) bar.beat_duration / GST_SECOND, bar.beats + (bar.half_beat ? 0.5 : 0.0) });
       }
       return TRUE; /* the file carries the bars */
     }

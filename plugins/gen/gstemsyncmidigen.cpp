@@ -413,7 +413,10 @@ post_tempo_bars (GstEmsyncMidigen *self, double until)
     bar.stream_time =
         in_segment ? gst_segment_to_stream_time (&ts.segment, GST_FORMAT_TIME, pts) : GST_CLOCK_TIME_NONE;
     bar.beat_duration = seconds_to_clock_time (b.beat);
-    bar.beats = (guint) b.beats;
+    /* the beats from the music's start (a pickup has half a beat fewer than its bar) */
+    const double beats = (b.end () - std::max (0.0, b.start)) / b.beat;
+    bar.beats = (guint) std::floor (beats + 1e-6);
+    bar.half_beat = beats - bar.beats > 0.25;
     bar.on_cut = b.cut;
     bar.index = (guint) ts.bars_posted;
     if (!in_segment || bar.beat_duration == 0)

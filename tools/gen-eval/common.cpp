@@ -516,8 +516,8 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
   for (const mu::Bar& b : composer.tempo_map().bars())
     if (b.start < req.seconds) {
       p.bar_times.push_back(b.start);
-      p.bar_beats.push_back(b.beats);
-      p.meter.push_back({b.start, b.beat, b.beats});
+      p.bar_beats.push_back(b.length_beats());
+      p.meter.push_back({b.start, b.beat, b.length_beats()});
     }
   for (const auto& c : composer.schedule().cuts()) p.cuts_served += c.served;
   p.raw.reserve(p.tokens.size());

@@ -164,7 +164,7 @@ struct Piece {
       midi;  // what emsyncmidigen delivers (lib/music's MidiStream, finished at `seconds`)
   std::vector<double> kept_cuts;
   std::vector<double> bar_times;    // the composer's planned bar lines (empty with free timing)
-  std::vector<int> bar_beats;       // and their beats
+  std::vector<double> bar_beats;    // and their beats
   std::vector<md::MeterBar> meter;  // the same bars for the delivered SMF's tempo track
   long cuts_served = 0;             // kept cuts the schedule marked served (a <CHORD> within 1 s)
   double seconds = 0;

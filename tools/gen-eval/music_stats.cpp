@@ -357,7 +357,7 @@ MusicStatistics compute_music_statistics(const std::vector<md::Note>& notes, con
       // Per beat where the bars' beats are known (a short bar is no change of tempo).
       for (size_t i = 1; i < o.bar_times.size(); ++i)
         d.push_back((o.bar_times[i] - o.bar_times[i - 1]) /
-                    (o.bar_beats.size() == o.bar_times.size() ? std::max(1, o.bar_beats[i - 1]) : 1));
+                    (o.bar_beats.size() == o.bar_times.size() ? std::max(0.5, o.bar_beats[i - 1]) : 1.0));
     } else {
       for (const auto& f : fits) d.push_back(4 * f.spacing);
     }

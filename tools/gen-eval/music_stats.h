@@ -52,7 +52,7 @@ struct MusicStatsOptions {
   double forced_release_seconds = 0;  // the composer's limit (notes this long count); 0 = not reported
   std::vector<double> cuts;           // kept scene cuts (seconds), if any
   std::vector<double> bar_times;      // known bar lines (seconds, increasing); empty = use the fitted grid
-  std::vector<int> bar_beats;         // beats of each known bar (a short bar before a cut); empty = all alike
+  std::vector<double> bar_beats;      // beats of each known bar (a short bar before a cut); empty = all alike
   std::vector<double> beat_times;  // the score's beats (seconds, increasing; from the file's tempo map), for
                                    // the score pulse; fewer than 2 = no score pulse
 };
