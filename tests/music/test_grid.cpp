@@ -194,6 +194,34 @@ GST_START_TEST (test_planner_pickup_for_an_early_cut)
 }
 GST_END_TEST;
 
+// A cut half a beat off the tempo's bar lines: the bar before it takes a half beat more (here 4.5 beats) and the
+// tempo does not bend; the 8ths run on through it.
+GST_START_TEST (test_planner_half_beat_bar_keeps_the_tempo)
+{
+  TempoPlanner planner;
+  planner.reset (0.6);
+  fail_unless (planner.plan (0.0, { 2.4, 2.4 + 4.5 * 0.6 }, 0.6) == 2);
+  const TempoMap &map = planner.map ();
+  check_tempo (map, 0.6 / 1.25, 0.6 * 1.25);
+  fail_unless (map.is_bar_line (2.4, 1e-9) && map.is_bar_line (5.1, 1e-9));
+  bool half = false;
+  for (const Bar &b : map.bars ()) {
+    fail_unless (std::fabs (b.beat - 0.6) < 1e-9, "bar at %.3f s: beat %.4f s", b.start, b.beat);
+    if (b.half_beat) {
+      half = true;
+      fail_unless (
+          std::fabs (b.end () - 5.1) < 1e-9 && std::fabs (b.length_beats () - (b.beats + 0.5)) < 1e-12);
+    }
+  }
+  fail_unless (half, "no bar with a half beat");
+  fail_unless (map.level (tick_of (5.1 - 0.3)) == GridLevel::Beat);
+  fail_unless (map.level (tick_of (5.1 - 0.15)) == GridLevel::Sixteenth);
+  fail_unless (map.level (tick_of (5.1)) == GridLevel::Downbeat);
+  const GridPosition p = map.position (5.1 - 0.1);
+  fail_unless (p.bar >= 0 && std::fabs (p.phase * p.beat_seconds - 0.2) < 1e-6);
+}
+GST_END_TEST;
+
 struct Run {
   std::vector<TimedToken> tokens;
   TempoMap map;
@@ -335,6 +363,7 @@ grid_suite (void)
   tcase_add_test (tc, test_composer_bars_on_bar_lines);
   tcase_add_test (tc, test_planner_cut_at_the_anchor_stays_a_cut);
   tcase_add_test (tc, test_planner_pickup_for_an_early_cut);
+  tcase_add_test (tc, test_planner_half_beat_bar_keeps_the_tempo);
   tcase_add_test (tc, test_composer_grid_prior_favours_strong_positions);
   tcase_add_loop_test (tc, test_composer_hard_sync_chords_on_downbeats, 0, 2);
   return s;

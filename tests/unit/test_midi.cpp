@@ -949,6 +949,13 @@ GST_START_TEST (test_smf_writer_meter)
   ck_assert (std::search (pickup.begin (), pickup.end (), four.begin (), four.end ()) != pickup.end ());
   ck_assert (std::fabs (file.tempo_map.ticks (0.9) - 720.0) < 1e-6); /* the bar line after the pickup */
   ck_assert (std::fabs (notes_from_smf (file)[1].start_seconds - 2.4) < 1e-3);
+  /* a bar of two and a half beats: 5/8, the next bar line 2.5 quarters on */
+  options.meter = { { 0.0, 0.6, 2.5 }, { 1.5, 0.6, 4 } };
+  const std::vector<uint8_t> odd = write_smf ({ track }, options);
+  const std::vector<uint8_t> five_eighths = { 0xFF, 0x58, 0x04, 5, 3, 24, 8 };
+  ck_assert (
+      std::search (odd.begin (), odd.end (), five_eighths.begin (), five_eighths.end ()) != odd.end ());
+  ck_assert (std::fabs (parse_smf (odd).tempo_map.ticks (1.5) - 1200.0) < 1e-6);
   /* format 0 carries the same tempo map in its single track */
   options.format = 0;
   options.meter = { { 0.0, 0.6, 4 }, { 2.4, 0.55, 3 } };
