@@ -39,7 +39,16 @@ CORPORA = ["pop909", "debian_free", "nottingham"]
 MUSIC_CORPORA = ["debian_free", "pop909", "emopia", "groove", "string_quartets", "nottingham"]
 MUSIC_JITTER_CORPORA = ["debian_free", "pop909", "emopia"]  # the pulse's calibration: the same with 60 ms jitter
 MUSIC_GRID = "-0.8,-0.4,0,0.4,0.8"
-MUSIC_KEYS = ("music_generated", "music_reference", "music_corpus", "music_jitter")
+MUSIC_KEYS = ("music_generated", "music_clips", "music_reference", "music_corpus", "music_jitter")
+# Real clips through the emsync tool (its defaults, seeds 1 and 2): the shared test videos and three edits of
+# testvideo.mp4's shots at other cut times (ffmpeg trim + concat of these spans, in seconds).
+CLIP_VIDEOS = ["testvideo", "fades", "counter"]
+CLIP_EDITS = {
+    "editA": ["2.0-5.3", "8.0-10.9", "12.0-13.5", "14.0-17.7", "19.0-21.4", "23.0-24.0", "1.1-3.2"],
+    "editB": ["0.0-0.9", "6.2-7.3", "1.2-5.9", "8.3-11.2", "14.5-17.9", "19.2-23.8"],
+    "editC": ["3.0-5.9", "1.2-2.9", "6.1-7.2", "9.0-11.4", "15.0-17.2", "12.0-13.4", "19.0-20.7", "8.0-9.5",
+              "21.0-23.5"],
+}
 MUSIC_BEGIN, MUSIC_END = "<!-- music statistics: begin -->", "<!-- music statistics: end -->"
 
 
@@ -163,6 +172,13 @@ def main():
         runs.append(("music_jitter", "Musical statistics: corpus samples with 60 ms random jitter (calibration)",
                      ["stats", "--midi"] + jit + ["--max-files", "5" if q else "40", "--seed", "5",
                       "--jitter-ms", "60"]))
+    clips_dir = os.path.join(work, "clips")
+    if not q and (not a.only or "music_clips" in a.only):
+        clips = render_clips(build, a.shared_data, clips_dir)
+        if clips:
+            runs.append(("music_clips", "Musical statistics: the emsync tool with its defaults on real clips (%s; "
+                         "seeds 1 and 2)" % ", ".join(clips),
+                         ["stats", "--midi", os.path.relpath(clips_dir, ROOT)]))
     if a.music_only:
         runs = [r for r in runs if r[0] in MUSIC_KEYS]
     if a.only:
@@ -248,6 +264,7 @@ def tree_commit():
 # (statistic, JSON key in a stats summary, format: "%" for a share)
 MUSIC_ROWS = [
     ("onsets on one isochronous grid (pulse: chance-corrected, metronome 1, random 0)", "pulse", "%.2f"),
+    ("the same in score time (onsets through the file's tempo map)", "score_pulse", "%.2f"),
     ("fitted grid spacing (s, median)", "grid_seconds", "%.3f"),
     ("onset clusters smeared over > 4 ms", "smear_share", "%"),
     ("most frequent gap between onset clusters (ms)", "modal_gap_ms", "%.0f"),
@@ -263,6 +280,43 @@ MUSIC_ROWS = [
     ("notes held 4 s (the composer's forced release)", "forced_release_share", "%"),
     ("notes/s", "notes_per_second", "%.2f"),
 ]
+
+
+def render_clips(build, shared_data, out_dir):
+    """The emsync tool's MIDI for each real clip and seed into out_dir; the list of clips used."""
+    video_dir = os.path.join(shared_data, "video")
+    emsync = os.path.join(build, "cli", "emsync")
+    if not os.path.isdir(video_dir) or not os.path.exists(emsync):
+        return []
+    os.makedirs(out_dir, exist_ok=True)
+    for f in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, f))
+    videos = [(v, os.path.join(video_dir, v + ".mp4")) for v in CLIP_VIDEOS
+              if os.path.exists(os.path.join(video_dir, v + ".mp4"))]
+    source = os.path.join(video_dir, "testvideo.mp4")
+    if os.path.exists(source):
+        for name, spans in CLIP_EDITS.items():
+            graph = "".join("[0:v]trim=%s:%s,setpts=PTS-STARTPTS[v%d];" % (tuple(sp.split("-")) + (i,))
+                            for i, sp in enumerate(spans))
+            graph += "".join("[v%d]" % i for i in range(len(spans))) + "concat=n=%d:v=1:a=0[out]" % len(spans)
+            path = os.path.join(out_dir, name + ".video.mp4")
+            try:
+                sh(["ffmpeg", "-loglevel", "error", "-y", "-i", source, "-filter_complex", graph, "-map", "[out]",
+                    "-c:v", "mpeg4", "-q:v", "4", path])
+                videos.append((name, path))
+            except (OSError, subprocess.CalledProcessError):
+                print("bench/generator: no ffmpeg edits of testvideo.mp4 (clips only)", flush=True)
+                break
+    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugins"))
+    for name, path in videos:
+        for seed in (1, 2):
+            stem = os.path.join(out_dir, "%s-%d" % (name, seed))
+            sh([emsync, path, "-o", stem + ".out.mp4", "--midi", stem + ".mid", "--seed", str(seed), "-q"], env=env)
+            os.remove(stem + ".out.mp4")
+    for f in os.listdir(out_dir):
+        if f.endswith(".video.mp4"):
+            os.remove(os.path.join(out_dir, f))
+    return [v[0] for v in videos]
 
 
 def music_cell(summary, key, f):
@@ -284,6 +338,8 @@ def music_section(a, results, cmds):
         cols.append(("ours, all", g["generated"]))
         for r in g.get("generated_by_valence", []):
             cols.append(("ours, v " + r["label"].split("valence ")[1].split(",")[0], r))
+    for r in results.get("music_clips", {}).get("corpus", []):
+        cols.append(("ours, emsync on real clips", r))
     r = results.get("music_reference")
     if r:
         cols.append(("reference preset, all", r["generated"]))
@@ -291,7 +347,9 @@ def music_section(a, results, cmds):
     L.append("Measured %s UTC, tree at commit %s. The same statistics (tools/gen-eval/music_stats.h, defined in "
              "bench/generator/README.md) for each corpus sample and for the generated pieces; means over pieces. "
              "Corpus bars are the files' tempo maps (4 quarters a bar); the shipped options' music is judged on its planned bar lines, the reference preset's (free timing) and the "
-             "jittered corpus on the fitted grid (every 4th step a bar line).\n"
+             "jittered corpus on the fitted grid (every 4th step a bar line). The real clips' column reads the .mid files "
+             "the emsync tool wrote (their bar lines: the tempo track, 4 quarters a bar), so it has no cut figures; the "
+             "pulse in score time reads each file's own tempo map (README).\n"
              % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), tree_commit()))
     L.append("| statistic | " + " | ".join(c[0] for c in cols) + " |")
     L.append("|---|" + "---|" * len(cols))
