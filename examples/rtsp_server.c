@@ -102,6 +102,7 @@ main (int argc, char **argv)
   gint port = 8554;
   gchar *address = NULL, *mount = NULL, *source = NULL, *model = NULL, *bin_props = NULL;
   gdouble lookahead = -1;
+  int rc = 0;
   GOptionEntry entries[] = { { "address", 0, 0, G_OPTION_ARG_STRING, &address,
                                  "Address to listen on (default 0.0.0.0: all)", "ADDR" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port to listen on (0: any free port; default 8554)",
@@ -132,15 +133,15 @@ main (int argc, char **argv)
   }
   if (port < 0 || port > 65535) {
     g_printerr ("rtsp_server: --port expects 0-65535, got %d\n", port);
-    return 2;
+    goto refused;
   }
   if (lookahead != -1 && (lookahead < 0 || lookahead > 60)) {
     g_printerr ("rtsp_server: --lookahead expects 0-60 seconds, got %g\n", lookahead);
-    return 2;
+    goto refused;
   }
   if (mount && mount[0] != '/') {
     g_printerr ("rtsp_server: --mount expects a path starting with '/', got '%s'\n", mount);
-    return 2;
+    goto refused;
   }
 
   GString *scorer = g_string_new ("emsyncbin name=score");
@@ -152,7 +153,8 @@ main (int argc, char **argv)
     g_string_append_printf (scorer, " model-file=\"%s\"", model);
   else if (model) {
     g_printerr ("rtsp_server: --model expects small, tiny or a model file, got '%s'\n", model);
-    return 2;
+    g_string_free (scorer, TRUE);
+    goto refused;
   }
   if (bin_props)
     g_string_append_printf (scorer, " %s", bin_props);
@@ -175,7 +177,7 @@ main (int argc, char **argv)
     g_free (launch);
     if (check)
       gst_object_unref (check);
-    return 2;
+    goto refused;
   }
   gst_object_unref (check);
 
@@ -196,7 +198,6 @@ main (int argc, char **argv)
 
   GMainLoop *loop = g_main_loop_new (NULL, FALSE);
   guint attached = gst_rtsp_server_attach (server, NULL);
-  int rc = 0;
   if (attached == 0) {
     g_printerr ("rtsp_server: cannot listen on %s port %d\n", address ? address : "0.0.0.0", port);
     rc = 1;
@@ -212,6 +213,11 @@ main (int argc, char **argv)
   g_main_loop_unref (loop);
   g_object_unref (server);
   g_free (launch);
+  goto done;
+
+refused: /* a bad option: one line said so, nothing started */
+  rc = 2;
+done:
   g_free (address);
   g_free (mount);
   g_free (source);
