@@ -5,7 +5,7 @@ set -u
 build=${1:-build}
 meson test -C "$build" --print-errorlogs --num-processes 2 "${@:2}"
 rc=$?
-# meson names the log testlog-<wrapper>.json when run with --wrapper (scripts/check-sanitize.sh sets EMSYNC_TESTLOG).
+# meson names the log testlog-<wrapper>.json when run with --wrapper: set EMSYNC_TESTLOG=testlog-<wrapper> then.
 /usr/bin/python3 - "$build/meson-logs/${EMSYNC_TESTLOG:-testlog}.json" <<'PY'
 import json, re, sys
 passed = failed = 0
