@@ -152,6 +152,7 @@ struct SinkState {
   double video_end = 0.0;        /* music-timeline end of the newest frame */
   double last_frame_start = 0.0; /* and its start */
   double last_cut = -1.0;
+  guint last_event_cut_index = 0; /* the index of the newest cut event: its meta is the same cut */
   float last_valence = NAN, last_arousal = NAN;
 
   SinkState ()
@@ -682,8 +683,19 @@ gst_emsync_midigen_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   if (end >= self->sink.video_end)
     self->sink.last_frame_start = start;
 
-  if (emsync_buffer_get_scene_cut_meta (buf))
-    offer_cut (self, rt);
+  /* A cut's meta rides on the frame released when the detector decided, which for a fade or dissolve is up to
+   * a second after the cut the event announced: a meta whose event was seen is not a cut of its own. A meta
+   * alone (no event upstream) marks the middle of its transition, or its frame. */
+  if (EmsyncSceneCutMeta *cm = emsync_buffer_get_scene_cut_meta (buf)) {
+    if (cm->index == 0 || cm->index > self->sink.last_event_cut_index) {
+      GstClockTime at = rt;
+      if (GST_CLOCK_TIME_IS_VALID (cm->transition_start) && GST_CLOCK_TIME_IS_VALID (cm->transition_end)
+          && cm->transition_end >= cm->transition_start)
+        at = gst_segment_to_running_time (&self->sink.segment, GST_FORMAT_TIME,
+            cm->transition_start + (cm->transition_end - cm->transition_start) / 2);
+      offer_cut (self, GST_CLOCK_TIME_IS_VALID (at) ? at : rt);
+    }
+  }
   if (EmsyncEmotionMeta *em = emsync_buffer_get_emotion_meta (buf)) {
     if (em->confidence > 0.0f)
       offer_emotion (self, rt, em->valence, em->arousal);
@@ -779,6 +791,7 @@ gst_emsync_midigen_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_CUSTOM_DOWNSTREAM: {
       EmsyncSceneCut cut;
       if (emsync_scene_cut_event_parse (event, &cut)) {
+        st.last_event_cut_index = std::max (st.last_event_cut_index, cut.index);
         GstClockTime rt = cut.running_time;
         if (!GST_CLOCK_TIME_IS_VALID (rt) && st.have_segment)
           rt = gst_segment_to_running_time (&st.segment, GST_FORMAT_TIME, cut.timestamp);

@@ -245,6 +245,59 @@ GST_START_TEST (test_tempo_messages)
 }
 GST_END_TEST;
 
+/* A cut's meta rides on the frame released when the detector decided (for a fade up to a second after the cut
+ * its event announced): it is the same cut, not a second one. A meta without an event marks the middle of its
+ * transition. Seen in the tempo map: bar lines on cuts at 2 s and 8 s, none at the meta's frame (6.2 s). */
+GST_START_TEST (test_cut_meta_after_its_event)
+{
+  gchar *model = tiny_model ();
+  GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "sync", "hard");
+  g_object_set (e, "model-file", model, "seed", (guint64) 3, NULL);
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  for (guint i = 0; i < 250; i++) {
+    if (i == 50) {
+      EmsyncSceneCut cut = { i * FRAME_NS, i * FRAME_NS, i * FRAME_NS, 1.0, EMSYNC_CUT_KIND_FADE, 1 };
+      fail_unless (gst_harness_push_event (h, emsync_scene_cut_event_new (&cut)));
+    }
+    GstBuffer *buf = gst_harness_create_buffer (h, 16 * 16);
+    gst_buffer_memset (buf, 0, (guint8) i, 16 * 16);
+    GST_BUFFER_PTS (buf) = i * FRAME_NS;
+    GST_BUFFER_DURATION (buf) = FRAME_NS;
+    if (i == 155) /* the event's cut, decided 4.2 s later */
+      emsync_buffer_add_scene_cut_meta (buf, 1.0, EMSYNC_CUT_KIND_FADE, 1, 48 * FRAME_NS, 52 * FRAME_NS);
+    if (i == 205) /* a cut known only from its meta: the middle of 7.9-8.1 s */
+      emsync_buffer_add_scene_cut_meta (
+          buf, 1.0, EMSYNC_CUT_KIND_DISSOLVE, 2, 7900 * GST_MSECOND, 8100 * GST_MSECOND);
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  }
+  gst_harness_push_event (h, gst_event_new_eos ());
+  g_array_unref (pull_all (h));
+  gboolean at_2 = FALSE, at_8 = FALSE;
+  GstMessage *m;
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    EmsyncTempoBar bar;
+    if (emsync_tempo_message_parse (m, &bar) && bar.on_cut) {
+      const gdouble t = (gdouble) bar.stream_time / GST_SECOND;
+      fail_if (t > 5.5 && t < 7.0, "a bar line on a cut at %.3f s (the meta's frame)", t);
+      at_2 = at_2 || fabs (t - 2.0) < 0.02;
+      at_8 = at_8 || fabs (t - 8.0) < 0.02;
+    }
+    gst_message_unref (m);
+  }
+  fail_unless (at_2, "no bar line on the cut at 2 s");
+  fail_unless (at_8, "no bar line on the meta's cut at 8 s");
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  g_free (model);
+}
+GST_END_TEST;
+
 static GArray *
 run_guided (guint64 seed, gdouble guidance)
 {
@@ -826,6 +879,7 @@ midigen_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_hard_sync_chords_on_cuts_and_drain);
   tcase_add_test (tc, test_tempo_messages);
+  tcase_add_test (tc, test_cut_meta_after_its_event);
   tcase_add_test (tc, test_seed_reproducible);
   tcase_add_test (tc, test_preset_property);
   tcase_add_test (tc, test_note_level_properties);
