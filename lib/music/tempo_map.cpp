@@ -160,7 +160,8 @@ int TempoPlanner::plan(double cursor, const std::vector<double>& cuts, double pr
   Bar current = map_.bars().back();
   std::vector<double> ahead;
   for (double c : cuts)
-    if (c > cursor + kTick && c <= cursor + o.horizon_seconds + 8.0) ahead.push_back(c);
+    // (a cut less than a tick ahead is still ahead: it may be the bar line the cursor is about to reach)
+    if (c > cursor && c <= cursor + o.horizon_seconds + 8.0) ahead.push_back(c);
   double anchor = current.end();
   bool anchor_is_cut = false;
   double entry_beat = current.beat;  // the period the first planned bar must stay within max_bar_change of

@@ -163,6 +163,13 @@ GST_START_TEST (test_planner_cut_at_the_anchor_stays_a_cut)
     if (std::fabs (b.start - 4.0) < 1e-6)
       marked = b.cut;
   fail_unless (marked, "the bar line at the cut at 4.0 s is no longer marked as a cut");
+  // Re-planned with the cursor less than a tick before the cut: still its bar line.
+  planner.plan (4.0 - 0.006, { 4.0, 10.9 }, 0.5);
+  marked = false;
+  for (const Bar &b : planner.map ().bars ())
+    if (std::fabs (b.start - 4.0) < 1e-6)
+      marked = b.cut;
+  fail_unless (marked, "re-planned 6 ms before it, the cut at 4.0 s lost its bar line");
 }
 GST_END_TEST;
 

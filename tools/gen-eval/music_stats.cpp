@@ -123,7 +123,8 @@ double windowed_pulse(const std::vector<double>& times, double begin, double fin
     // The best of many grids fits random onsets too (the more so, the fewer onsets): subtract what the same
     // number of onsets placed at random in the window scores on average.
     std::mt19937_64 rng(0x5eed + window);
-    std::uniform_real_distribution<double> u(w0, w0 + o.window_seconds);
+    // (over the part of the window the onsets cover: a last, partial window's onsets all lie before its end)
+    std::uniform_real_distribution<double> u(w0, std::min(w0 + o.window_seconds, finish));
     double null_score = 0;
     for (int k = 0; k < kNullSamples; ++k) {
       std::vector<double> r(in.size());
@@ -257,7 +258,7 @@ MusicStatistics compute_music_statistics(const std::vector<md::Note>& notes, con
   std::vector<double> times;
   for (const auto& c : clusters) times.push_back(c.time);
   std::vector<GridFit> fits;
-  s.pulse = windowed_pulse(times, begin, finish, o, &fits);
+  s.pulse = windowed_pulse(times, begin, times.back() + 1e-9, o, &fits);
   std::vector<double> spacings;
   for (const auto& f : fits) spacings.push_back(f.spacing);
   s.grid_seconds = median_of(spacings);
