@@ -733,7 +733,7 @@ on_bus (GstBus *, GstMessage *msg, App *app)
       } else if (emsync_tempo_message_parse (msg, &bar)) {
         app->tempo.push_back (
             { (double) bar.stream_time / GST_SECOND, 60.0 * GST_SECOND / (double) bar.beat_duration,
-                bar.beats + (bar.half_beat ? 0.5 : 0.0), (bool) bar.on_cut });
+                emsync_tempo_bar_length_beats (&bar), (bool) bar.on_cut });
       } else if (emsync_emotion_message_parse (msg, &report)) {
         GstClockTime t =
             GST_CLOCK_TIME_IS_VALID (report.stream_time) ? report.stream_time : report.emotion.timestamp;

@@ -402,3 +402,16 @@ emsync_tempo_event_parse (GstEvent *event, GstClockTime *pts, EmsyncTempoBar *ba
     *bar = b;
   return TRUE;
 }
+
+/**
+ * emsync_tempo_bar_length_beats:
+ * @bar: a bar
+ *
+ * Returns: the bar's length in beats: its whole beats, and a half for a half-beat bar (2.5 for a 5/8 bar)
+ */
+gdouble
+emsync_tempo_bar_length_beats (const EmsyncTempoBar *bar)
+{
+  g_return_val_if_fail (bar != NULL, 0.0);
+  return bar->beats + (bar->half_beat ? 0.5 : 0.0);
+}

@@ -116,6 +116,8 @@ gboolean emsync_tempo_message_parse (GstMessage *message, EmsyncTempoBar *bar);
  * music reaches it, with @pts the bar line as a PTS of the stream the event travels in (the bar's stream_time
  * and running_time are not carried). emsyncmidienc writes its file on these bars (tempo and time signatures). */
 GstEvent *emsync_tempo_event_new (GstClockTime pts, const EmsyncTempoBar *bar);
+/* The bar's length in beats: @beats, and a half for a @half_beat bar. */
+gdouble emsync_tempo_bar_length_beats (const EmsyncTempoBar *bar);
 gboolean emsync_tempo_event_parse (GstEvent *event, GstClockTime *pts, EmsyncTempoBar *bar);
 
 G_END_DECLS

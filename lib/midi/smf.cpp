@@ -357,14 +357,21 @@ std::vector<uint8_t> name_meta(const std::string& name) {
   return out;
 }
 
-std::vector<uint8_t> tempo_meta(uint32_t microseconds_per_quarter) {
-  return {0x00,
-          0xFF,
+std::vector<uint8_t> tempo_event(uint32_t microseconds_per_quarter) {
+  return {0xFF,
           0x51,
           0x03,
           static_cast<uint8_t>(microseconds_per_quarter >> 16),
           static_cast<uint8_t>(microseconds_per_quarter >> 8),
           static_cast<uint8_t>(microseconds_per_quarter)};
+}
+
+/* The tempo event at delta 0 (a track's opening meta events). */
+std::vector<uint8_t> tempo_meta(uint32_t microseconds_per_quarter) {
+  std::vector<uint8_t> out{0x00};
+  const std::vector<uint8_t> event = tempo_event(microseconds_per_quarter);
+  out.insert(out.end(), event.begin(), event.end());
+  return out;
 }
 
 /* numerator / 2^denominator_power, a metronome click every quarter */
@@ -409,8 +416,7 @@ MeterTrack meter_track(const std::vector<MeterBar>& meter, int ticks_per_quarter
     if (previous_tempo == 0 || std::abs(static_cast<long long>(tempo) - previous_tempo) > 1) {
       previous_tempo = tempo;
       changes.push_back({at, tempo});
-      out.events.push_back({at, tempo_meta(tempo)});
-      out.events.back().second.erase(out.events.back().second.begin());  // no delta byte
+      out.events.push_back({at, tempo_event(tempo)});
     }
     /* beats/4, or eighths/8 for a bar of half beats (a pickup); none for other lengths */
     std::pair<int, int> signature{0, 0};

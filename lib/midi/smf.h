@@ -57,8 +57,6 @@ class TempoMap {
   double seconds(uint64_t tick) const;
   /* The inverse of seconds(): fractional ticks at a time (0 before 0). */
   double ticks(double seconds) const;
-  int ticks_per_quarter() const { return ticks_per_quarter_; }
-  bool is_smpte() const { return smpte_ticks_per_second_ > 0.0; }
   const std::vector<TempoChange>& changes() const { return changes_; }
 
  private:

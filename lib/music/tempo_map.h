@@ -9,9 +9,9 @@
 // The TempoPlanner builds the map from the kept cuts the lookahead knows (film-scoring hit points): each cut is
 // placed on a bar line, the beat period stays within a band around the preferred period of the arousal and
 // changes by at most max_bar_change between adjacent bars; the first cut may be reached with a pickup, any cut
-// with a bar of whole beats and a half (the tempo then bends half as much). Beyond the
-// last known cut the tempo holds (drifting back towards the preferred period by at most relax_per_bar). Bars that
-// started at or before the cursor are never changed: plan() re-plans only what lies after it.
+// with a bar of whole beats and a half (the tempo then bends half as much). Beyond the last known cut the tempo
+// holds (drifting back towards the preferred period by at most relax_per_bar). Bars that started at or before the
+// cursor are never changed: plan() re-plans only what lies after it.
 #pragma once
 
 #include <cstdint>

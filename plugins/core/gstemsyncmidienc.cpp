@@ -381,7 +381,7 @@ gst_emsync_midi_enc_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
         const double start = (double) (running - st.origin) / GST_SECOND;
         if (st.meter.empty () || start > st.meter.back ().start_seconds)
           st.meter.push_back (
-              { start, (double) bar.beat_duration / GST_SECOND, bar.beats + (bar.half_beat ? 0.5 : 0.0) });
+              { start, (double) bar.beat_duration / GST_SECOND, emsync_tempo_bar_length_beats (&bar) });
       }
       return TRUE; /* the file carries the bars */
     }

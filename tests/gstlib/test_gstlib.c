@@ -87,6 +87,9 @@ GST_START_TEST (test_tempo_message_round_trip)
   fail_unless_equals_int (parsed.index, 4);
   fail_unless (!GST_CLOCK_TIME_IS_VALID (parsed.stream_time));
   gst_event_unref (event);
+  fail_unless_equals_float (emsync_tempo_bar_length_beats (&parsed), 3.0);
+  parsed.half_beat = TRUE;
+  fail_unless_equals_float (emsync_tempo_bar_length_beats (&parsed), 3.5);
   /* A bar of no beats is no bar. */
   bar.beats = 0;
   event = emsync_tempo_event_new (GST_SECOND, &bar);

@@ -188,21 +188,40 @@ GST_START_TEST (test_hard_sync_chords_on_cuts_and_drain)
 }
 GST_END_TEST;
 
-/* The tempo map on the bus: one "emsync-tempo" message per bar, in order, from 0 up to the end of the video, with
- * a bar line on the kept cut (sync=hard). */
-GST_START_TEST (test_tempo_messages)
+/* emsyncmidigen (tiny model, sync=hard, seed 3) with the default lookahead (make_harness's is 2 s), on 25 fps
+ * video, its messages on a bus of their own. */
+static GstHarness *
+tempo_harness (GstBus **bus)
 {
   gchar *model = tiny_model ();
-  /* The default lookahead: the cut is known long enough ahead for the tempo to reach it. */
   GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
   fail_unless (e != NULL);
   gst_util_set_object_arg (G_OBJECT (e), "sync", "hard");
   g_object_set (e, "model-file", model, "seed", (guint64) 3, NULL);
+  g_free (model);
   GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
   gst_object_unref (e);
   gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
-  GstBus *bus = gst_bus_new ();
-  gst_element_set_bus (h->element, bus);
+  *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, *bus);
+  return h;
+}
+
+static void
+tempo_harness_teardown (GstHarness *h, GstBus *bus)
+{
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+/* The tempo map on the bus: one "emsync-tempo" message per bar, in order, from 0 up to the end of the video, with
+ * a bar line on the kept cut (sync=hard). */
+GST_START_TEST (test_tempo_messages)
+{
+  /* The default lookahead: the cut is known long enough ahead for the tempo to reach it. */
+  GstBus *bus;
+  GstHarness *h = tempo_harness (&bus);
   const guint cuts[] = { 100 };     /* 4 s */
   push_frames (h, 0, 250, cuts, 1); /* 10 s of video */
   gst_harness_push_event (h, gst_event_new_eos ());
@@ -238,10 +257,7 @@ GST_START_TEST (test_tempo_messages)
   fail_unless (bar_on_cut, "no bar line on the cut at 4 s");
   fail_unless_equals_int (event_pts->len, bars);
   g_array_unref (event_pts);
-  gst_element_set_bus (h->element, NULL);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  g_free (model);
+  tempo_harness_teardown (h, bus);
 }
 GST_END_TEST;
 
@@ -250,15 +266,8 @@ GST_END_TEST;
  * transition. Seen in the tempo map: bar lines on cuts at 2 s and 8 s, none at the meta's frame (6.2 s). */
 GST_START_TEST (test_cut_meta_after_its_event)
 {
-  gchar *model = tiny_model ();
-  GstElement *e = gst_element_factory_make ("emsyncmidigen", NULL);
-  gst_util_set_object_arg (G_OBJECT (e), "sync", "hard");
-  g_object_set (e, "model-file", model, "seed", (guint64) 3, NULL);
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
-  gst_object_unref (e);
-  gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=16,height=16,framerate=25/1");
-  GstBus *bus = gst_bus_new ();
-  gst_element_set_bus (h->element, bus);
+  GstBus *bus;
+  GstHarness *h = tempo_harness (&bus);
   for (guint i = 0; i < 250; i++) {
     if (i == 50) {
       EmsyncSceneCut cut = { i * FRAME_NS, i * FRAME_NS, i * FRAME_NS, 1.0, EMSYNC_CUT_KIND_FADE, 1 };
@@ -291,10 +300,7 @@ GST_START_TEST (test_cut_meta_after_its_event)
   }
   fail_unless (at_2, "no bar line on the cut at 2 s");
   fail_unless (at_8, "no bar line on the meta's cut at 8 s");
-  gst_element_set_bus (h->element, NULL);
-  gst_object_unref (bus);
-  gst_harness_teardown (h);
-  g_free (model);
+  tempo_harness_teardown (h, bus);
 }
 GST_END_TEST;
 

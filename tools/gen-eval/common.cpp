@@ -532,7 +532,8 @@ std::vector<md::Note> piece_notes(const Piece& p, bool close_open) {
   return md::decode(p.raw, o);
 }
 
-std::vector<md::Note> delivered_notes(const Piece& p, std::vector<uint8_t>* smf_bytes) {
+std::vector<md::Note> delivered_notes(const Piece& p, std::vector<uint8_t>* smf_bytes,
+                                      md::SmfFile* smf_file) {
   md::SmfTrackData track;
   track.name = "emsync";
   for (const md::MidiEvent& e : p.midi)
@@ -540,8 +541,10 @@ std::vector<md::Note> delivered_notes(const Piece& p, std::vector<uint8_t>* smf_
   md::WriteOptions options;
   options.meter = p.meter;  // as emsyncmidienc writes it from the generator's "emsync-tempo" events
   const std::vector<uint8_t> bytes = md::write_smf({track}, options);
-  std::vector<md::Note> notes = md::notes_from_smf(md::parse_smf(bytes, "delivered MIDI"));
+  md::SmfFile file = md::parse_smf(bytes, "delivered MIDI");
+  std::vector<md::Note> notes = md::notes_from_smf(file);
   if (smf_bytes) *smf_bytes = bytes;
+  if (smf_file) *smf_file = std::move(file);
   return notes;
 }
 

@@ -198,7 +198,8 @@ Piece compose(const std::shared_ptr<const mu::GeneratorModel>& model, const GenR
 std::vector<md::Note> piece_notes(const Piece& p, bool close_open);
 // The notes a listener hears: the delivered MIDI (velocities, onset timing, the ending) read back from its SMF
 // bytes by the corpus reader, so that generated music and corpus files go through the same code.
-std::vector<md::Note> delivered_notes(const Piece& p, std::vector<uint8_t>* smf_bytes = nullptr);
+std::vector<md::Note> delivered_notes(const Piece& p, std::vector<uint8_t>* smf_bytes = nullptr,
+                                      md::SmfFile* smf_file = nullptr);
 
 // Scene cuts 2-12 s apart over `seconds`.
 std::vector<double> random_cuts(std::mt19937_64& rng, double seconds);

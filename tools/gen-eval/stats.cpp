@@ -302,8 +302,9 @@ int cmd_stats(const Args& a) {
           options.bar_times = p.bar_times;  // the planned grid, where the composer had one
           options.bar_beats = p.bar_beats;
           std::vector<uint8_t> smf;
-          const std::vector<md::Note> notes = delivered_notes(p, &smf);
-          options.beat_times = score_beats(md::parse_smf(smf, "delivered MIDI"), 0.0, seconds);
+          md::SmfFile delivered;
+          const std::vector<md::Note> notes = delivered_notes(p, &smf, &delivered);
+          options.beat_times = score_beats(delivered, 0.0, seconds);
           MusicStats st = music_stats(notes, 0.0, seconds, options);
           if (!a.save_midi.empty())
             md::write_file(a.save_midi + "/piece-" + std::to_string(index) + ".mid", smf);
